@@ -1,0 +1,44 @@
+"""archcalc: exact shapes, counts, memory and receptive fields of convolutional networks.
+
+    >>> import archcalc
+    >>> graph = archcalc.load("specs/lenet5.yaml")
+    >>> report = archcalc.analyze(graph, preset="lecun1998")
+    >>> report["C3"].params, report.totals.connections
+    (1516, 340908)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from archcalc.analysis import analyze, conventions_for
+from archcalc.conventions import PRESETS, Conventions, preset, resolve
+from archcalc.errors import (
+    ArchcalcError,
+    ConventionError,
+    ExpectationError,
+    GraphError,
+    ShapeError,
+    SpecError,
+    VariableError,
+)
+from archcalc.expected import Check, check
+from archcalc.ir import Graph, Layer
+from archcalc.report import LayerRecord, Report, Totals
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS", "ArchcalcError", "Check", "ConventionError", "Conventions", "ExpectationError",
+    "Graph", "GraphError", "Layer", "LayerRecord", "Report", "ShapeError", "SpecError", "Totals",
+    "VariableError", "analyze", "check", "conventions_for", "load", "preset", "resolve",
+]
+
+
+def load(source: str | Path | Mapping[str, Any], *, variables: Mapping[str, Any] | None = None) -> Graph:
+    """A spec file (YAML) or an already-parsed spec mapping -> the layer graph."""
+    from archcalc.spec.loader import load_spec
+
+    return load_spec(source, variables=variables)

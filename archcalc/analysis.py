@@ -1,0 +1,277 @@
+"""One pass over the graph in execution order: shapes, counts under the conventions, receptive
+fields; then memory from liveness. Pure: the graph and the conventions in, a Report out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import prod
+from typing import Any
+
+from archcalc.conventions import OPTIMIZER_STATE, Conventions, resolve
+from archcalc.errors import ArchcalcError, ShapeError
+from archcalc.ir import Graph, TensorRef
+from archcalc.ops import REGISTRY
+from archcalc.ops.base import Applied
+from archcalc.receptive import Field, check_merge, input_field, step
+from archcalc.report import LayerRecord, Report, Totals
+
+#: layers whose output is a view of their input (no new buffer)
+ALIAS_KINDS = frozenset({"flatten", "identity", "dropout"})
+#: layers that may overwrite their input when conventions.inplace is set
+INPLACE_KINDS = frozenset({"activation", "batchnorm", "dropout"})
+
+
+def conventions_for(
+    graph: Graph | None = None,
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Conventions:
+    """Defaults < the spec's ``conventions:`` < an explicit preset < overrides."""
+    spec_conventions = graph.conventions if graph is not None else None
+    base = resolve(preset) if preset is not None else resolve(None, spec_conventions)
+    return resolve(base, overrides)
+
+
+def analyze(
+    graph: Graph,
+    conventions: Conventions | None = None,
+    *,
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Report:
+    """Exact per-layer and total counts of ``graph`` under ``conventions``.
+
+    ``conventions`` wins when given; otherwise the spec's own conventions, replaced by
+    ``preset`` when given, then ``overrides`` (``{"batch": 8}``) on top.
+    """
+    conv = conventions if conventions is not None else conventions_for(graph, preset, overrides)
+    if conventions is not None and overrides:
+        conv = resolve(conv, overrides)
+    batch = conv.batch
+    dtype_bytes = conv.dtype_bytes
+
+    shapes: dict[TensorRef, tuple[int, ...]] = {}
+    fields_: dict[TensorRef, Field] = {}
+    applied: dict[str, Applied] = {}
+    warnings: list[str] = []
+    merge_notes: dict[str, str] = {}
+
+    for layer in graph.layers.values():
+        op = REGISTRY[layer.kind]
+        ins = tuple(shapes[ref] for ref in layer.inputs)
+        try:
+            result = op.apply(layer.attrs, ins)
+            if layer.kind == "input":
+                in_fields: tuple[Field, ...] = (input_field(len(result.outs[0]) - 1),)
+            else:
+                in_fields = tuple(fields_[ref] for ref in layer.inputs)
+            if layer.kind == "input":
+                field, message = in_fields[0], None
+            else:
+                names = tuple(ref[0] for ref in layer.inputs)
+                field, message = step(result.rf, in_fields, names)
+                check_merge(message, conv.rf_merge)
+        except ArchcalcError as exc:
+            raise exc.located(**layer.locate()) from None
+        if message:
+            merge_notes[layer.name] = message
+        for index, out in enumerate(result.outs):
+            _check_shape(out, layer)
+            shapes[(layer.name, index)] = out
+            fields_[(layer.name, index)] = field
+        applied[layer.name] = result
+
+    unit_output = _unit_outputs(graph, conv)
+    live = _liveness(graph, shapes, conv)
+    records = []
+    sums = dict.fromkeys(("units", "weights", "biases", "params", "fixed", "buffers", "connections",
+                          "macs", "flops", "param_bytes", "activation_bytes"), 0)
+    trainable = 0
+    stored_elements = 0
+    for layer in graph.layers.values():
+        op = REGISTRY[layer.kind]
+        result = applied[layer.name]
+        cost = result.cost
+        elements = sum(prod(s) for s in result.outs)
+        family = op.family
+        if family == "input":
+            units = elements if conv.units_include_input else 0
+        elif family in conv.unit_families and (conv.units_include_output or not unit_output.get(layer.name)):
+            units = elements
+        else:
+            units = 0
+        params = (
+            cost.weights
+            + (cost.biases if conv.biases_as_params else 0)
+            + (cost.affine if conv.bn_affine_params else 0)
+        )
+        connections = cost.connections
+        if family == "pool" and conv.pooling_connections == "none":
+            connections = 0
+        if conv.bias_is_connection:
+            connections += cost.bias_units
+        macs = cost.macs
+        if conv.bias_macs == "per_param":
+            macs += cost.biases
+        elif conv.bias_macs == "per_output":
+            macs += cost.bias_units
+        cheap = 0
+        for category, value in cost.cheap:
+            if category in conv.cheap_ops and not (category == "bias" and conv.bias_macs != "none"):
+                cheap += value
+        flops = (conv.flops_per_mac * macs + cheap) * batch
+        macs *= batch
+        stored = cost.weights + cost.biases + cost.affine + cost.fixed + cost.buffers
+        activation_bytes = elements * batch * dtype_bytes
+        notes = result.notes + ((merge_notes[layer.name],) if layer.name in merge_notes else ())
+        warnings.extend(f"{layer.name}: {n}" for n in notes)
+        if layer.kind not in ALIAS_KINDS:
+            stored_elements += elements
+        trainable += params
+        record = LayerRecord(
+            name=layer.name,
+            kind=layer.kind,
+            family=family,
+            inputs=tuple(_ref_text(ref, graph) for ref in layer.inputs),
+            shapes=result.outs,
+            units=units,
+            weights=cost.weights,
+            biases=cost.biases,
+            params=params,
+            fixed_params=cost.fixed,
+            buffers=cost.buffers,
+            connections=connections,
+            macs=macs,
+            flops=flops,
+            param_bytes=stored * dtype_bytes,
+            activation_bytes=activation_bytes,
+            live_bytes=live[layer.name],
+            rf=fields_[(layer.name, 0)],
+            file=layer.origin.file,
+            line=layer.origin.line,
+            notes=notes,
+        )
+        records.append(record)
+        sums["units"] += units
+        sums["weights"] += cost.weights
+        sums["biases"] += cost.biases
+        sums["params"] += params
+        sums["fixed"] += cost.fixed
+        sums["buffers"] += cost.buffers
+        sums["connections"] += connections
+        sums["macs"] += macs
+        sums["flops"] += flops
+        sums["param_bytes"] += stored * dtype_bytes
+        sums["activation_bytes"] += activation_bytes
+
+    peak = max(live.values()) if live else 0
+    stored_activation_bytes = stored_elements * batch * dtype_bytes
+    gradient_bytes = trainable * dtype_bytes
+    optimizer_bytes = OPTIMIZER_STATE[conv.optimizer] * trainable * dtype_bytes
+    totals = Totals(
+        units=sums["units"],
+        weights=sums["weights"],
+        biases=sums["biases"],
+        params=sums["params"],
+        fixed_params=sums["fixed"],
+        buffers=sums["buffers"],
+        connections=sums["connections"],
+        macs=sums["macs"],
+        flops=sums["flops"],
+        training_flops=3 * sums["flops"],
+        param_bytes=sums["param_bytes"],
+        activation_bytes=sums["activation_bytes"],
+        peak_activation_bytes=peak,
+        inference_bytes=sums["param_bytes"] + peak,
+        stored_activation_bytes=stored_activation_bytes,
+        gradient_bytes=gradient_bytes,
+        optimizer_bytes=optimizer_bytes,
+        training_bytes=sums["param_bytes"] + stored_activation_bytes + gradient_bytes + optimizer_bytes,
+    )
+    consumed = {ref[0] for layer in graph.layers.values() for ref in layer.inputs}
+    outputs = tuple(n for n in graph.layers if n not in consumed)
+    return Report(
+        name=graph.name,
+        conventions=conv,
+        layers=tuple(records),
+        totals=totals,
+        outputs=outputs,
+        warnings=tuple(warnings),
+        source=graph.source,
+        file=graph.file,
+    )
+
+
+def _check_shape(shape: tuple[int, ...], layer: Any) -> None:
+    for size in shape:
+        if size < 1:
+            raise ShapeError(f"output shape {list(shape)} has a non-positive size", **layer.locate())
+
+
+def _ref_text(ref: TensorRef, graph: Graph) -> str:
+    return ref[0] if graph.n_outputs.get(ref[0], 1) == 1 else f"{ref[0]}:{ref[1]}"
+
+
+def _unit_outputs(graph: Graph, conv: Conventions) -> dict[str, bool]:
+    """Unit-counting layers with no unit-counting layer after them (the network's output units)."""
+    families = conv.unit_families
+    below: dict[str, bool] = {}
+    users: dict[str, list[str]] = {}
+    for layer in graph.layers.values():
+        for ref in layer.inputs:
+            users.setdefault(ref[0], []).append(layer.name)
+    out: dict[str, bool] = {}
+    for name in reversed(graph.order):
+        later = False
+        for user in users.get(name, ()):
+            if REGISTRY[graph.layers[user].kind].family in families or below[user]:
+                later = True
+                break
+        below[name] = later
+        out[name] = not later
+    return out
+
+
+def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: Conventions) -> dict[str, int]:
+    """Activation bytes alive while each layer runs: its inputs, its outputs and everything still
+    needed later. A tensor's buffer is freed after its last consumer; views share buffers."""
+    scale = conv.batch * conv.dtype_bytes
+    remaining: dict[TensorRef, int] = {}
+    for layer in graph.layers.values():
+        for ref in layer.inputs:
+            remaining[ref] = remaining.get(ref, 0) + 1
+    buffer_of: dict[TensorRef, int] = {}
+    buffer_bytes: dict[int, int] = {}
+    buffer_users: dict[int, int] = {}
+    live_total = 0
+    out: dict[str, int] = {}
+    next_id = 0
+    for layer in graph.layers.values():
+        n_out = graph.n_outputs.get(layer.name, 1)
+        reuse = None
+        if layer.inputs and (
+            layer.kind in ALIAS_KINDS
+            or (conv.inplace and layer.kind in INPLACE_KINDS
+                and buffer_users[buffer_of[layer.inputs[0]]] == 1)
+        ):
+            reuse = buffer_of[layer.inputs[0]]
+        for index in range(n_out):
+            ref = (layer.name, index)
+            users = remaining.get(ref, 0) or 1  # a network output is kept to the end
+            if reuse is not None:
+                buffer_of[ref] = reuse
+                buffer_users[reuse] += users
+            else:
+                size = prod(shapes[ref]) * scale
+                buffer_of[ref] = next_id
+                buffer_bytes[next_id] = size
+                buffer_users[next_id] = users
+                live_total += size
+                next_id += 1
+        out[layer.name] = live_total
+        for ref in layer.inputs:
+            buf = buffer_of[ref]
+            buffer_users[buf] -= 1
+            if buffer_users[buf] == 0:
+                live_total -= buffer_bytes[buf]
+    return out

@@ -1,0 +1,184 @@
+"""The command line. The only module that prints and exits.
+
+Exit codes: 0 success; 1 an ``expected:`` figure does not match; 2 bad input (one line on
+stderr naming file, line and layer; ``--debug`` shows the traceback); 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from archcalc.errors import ArchcalcError
+
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, like every other bad input
+        self.exit(EXIT_USAGE, f"archcalc: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from archcalc import __version__
+    from archcalc.conventions import DTYPE_BYTES
+    from archcalc.render import FORMATS
+
+    p = _Parser(prog="archcalc", description="Exact shapes, counts, memory and receptive fields of CNNs.")
+    p.add_argument("--version", action="version", version=f"archcalc {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def counting(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--preset", help="counting preset (archcalc presets lists them)")
+        q.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a convention (repeatable)")
+        q.add_argument("--batch", type=int, help="batch size (scales MACs, FLOPs, activation bytes)")
+        q.add_argument("--dtype", choices=tuple(DTYPE_BYTES), help="element type for byte counts")
+        q.add_argument("--var", dest="vars", action="append", default=[], metavar="NAME=VALUE",
+                       help="set a spec variable (repeatable)")
+
+    r = sub.add_parser("report", help="per-layer table with totals and the conventions used")
+    r.add_argument("file")
+    r.add_argument("--format", "-f", default="table", choices=FORMATS)
+    r.add_argument("--columns", help="comma-separated columns, or 'all' (archcalc columns lists them)")
+    r.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
+    counting(r)
+
+    c = sub.add_parser("check", help="compare a spec's expected: figures with the computed ones")
+    c.add_argument("files", nargs="+")
+    c.add_argument("--quiet", "-q", action="store_true", help="print mismatches only")
+
+    sub.add_parser("types", help="list layer types, their aliases and keys")
+    sub.add_parser("presets", help="list counting presets and what they reproduce")
+    sub.add_parser("columns", help="list report columns")
+    return p
+
+
+def _assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ArchcalcError(f"{what} expects NAME=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def _report(args: argparse.Namespace) -> int:
+    from archcalc.analysis import analyze
+    from archcalc.conventions import parse_assignments
+    from archcalc.render import parse_columns, render
+    from archcalc.spec.loader import load_spec
+
+    columns = parse_columns(args.columns)
+    overrides: dict[str, Any] = dict(parse_assignments(args.sets))
+    if args.batch is not None:
+        overrides["batch"] = str(args.batch)
+    if args.dtype is not None:
+        overrides["dtype"] = args.dtype
+    graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
+    report = analyze(graph, preset=args.preset, overrides=overrides)
+    text = render(report, args.format, columns)
+    if args.output:
+        from archcalc.fileio import write_atomic
+
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from archcalc.expected import check
+    from archcalc.spec.loader import load_spec
+
+    failed = 0
+    for file in args.files:
+        graph = load_spec(file)
+        results = check(graph)
+        if not results:
+            print(f"{file}: no expected: figures")
+            continue
+        bad = [r for r in results if not r.ok]
+        failed += len(bad)
+        for r in results:
+            if not args.quiet or not r.ok:
+                print(f"{file}: {r.describe()}")
+        print(f"{file}: {len(results) - len(bad)}/{len(results)} figures reproduced")
+    return EXIT_MISMATCH if failed else 0
+
+
+def _types() -> int:
+    from archcalc.ops import OPS, TYPE_NAMES
+
+    for op in OPS:
+        if op.kind == "input":
+            continue
+        names = sorted(n for n, (k, _) in TYPE_NAMES.items() if k == op.kind and n != op.kind)
+        keys = ", ".join(op.schema) or "-"
+        print(f"{op.kind} ({op.family}): {op.doc}")
+        print(f"    keys: {keys}")
+        if names:
+            print(f"    also: {', '.join(names)}")
+    return 0
+
+
+def _presets() -> int:
+    from archcalc.conventions import PRESETS, preset
+
+    for name, (source, _) in PRESETS.items():
+        print(f"{name}: {source}")
+        print(f"    {preset(name).describe()}")
+    return 0
+
+
+def _columns() -> int:
+    from archcalc.render import ALL_COLUMNS, DEFAULT_COLUMNS
+
+    for name, (_, text) in ALL_COLUMNS.items():
+        mark = "*" if name in DEFAULT_COLUMNS else " "
+        print(f"{mark} {name}: {text}")
+    print("(* = shown by default)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            return _report(args)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "types":
+            return _types()
+        if args.command == "presets":
+            return _presets()
+        if args.command == "columns":
+            return _columns()
+        raise AssertionError(args.command)
+    except ArchcalcError as exc:
+        if args.debug:
+            raise
+        print(f"archcalc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("archcalc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last guard: one line, no traceback
+        if args.debug:
+            raise
+        print(f"archcalc: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,146 @@
+"""``expected:`` blocks: published figures a spec must reproduce, each with its source and the
+conventions that make it come out. ``check(graph)`` compares them with a fresh analysis.
+
+::
+
+    expected:
+      - source: "LeCun et al. 1998, Proc. IEEE, Sec. II-B"
+        conventions: {preset: lecun1998}
+        tolerance: 0             # relative; 0 means exact
+        layers:
+          C3: {units: 1600, params: 1516, connections: 151600}
+        totals: {params: 60000, connections: 340908}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import Any
+
+from archcalc.errors import ExpectationError, suggest
+from archcalc.report import COLUMNS, Report, Totals
+
+BLOCK_KEYS = ("source", "conventions", "tolerance", "layers", "totals", "note")
+LAYER_KEYS = (*COLUMNS, "shape", "receptive_field")
+TOTAL_KEYS = tuple(f.name for f in fields(Totals))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    source: str
+    where: str  # a layer name or "totals"
+    key: str
+    expected: Any
+    computed: Any
+    tolerance: float
+    ok: bool
+
+    def describe(self) -> str:
+        mark = "ok" if self.ok else "MISMATCH"
+        tol = f" (tolerance {self.tolerance:g})" if self.tolerance else ""
+        return f"{mark}: {self.where}.{self.key} expected {self.expected} computed {self.computed}{tol} [{self.source}]"
+
+
+def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mapping[str, Any], ...]:
+    """Validate the shape of an ``expected:`` entry (a mapping or a list of them)."""
+    if raw is None:
+        return ()
+    blocks = raw if isinstance(raw, list) else [raw]
+    out = []
+    for i, block in enumerate(blocks):
+        at = getattr(blocks, "line_of", lambda _i: line)(i) if isinstance(raw, list) else line
+
+        def bad(message: str, at: int | None = at) -> ExpectationError:
+            return ExpectationError(f"expected: {message}", file=file, line=at)
+
+        if not isinstance(block, dict):
+            raise bad("each entry must be a mapping with source: and layers: or totals:")
+        for key in block:
+            if key not in BLOCK_KEYS:
+                raise bad(f"unknown key '{key}'{suggest(key, BLOCK_KEYS)}")
+        if not isinstance(block.get("source"), str) or not block["source"].strip():
+            raise bad("every entry names its source (source: ...)")
+        if "layers" not in block and "totals" not in block:
+            raise bad("an entry needs layers: or totals:")
+        tolerance = block.get("tolerance", 0)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
+            raise bad(f"tolerance must be a relative number in [0, 1), got {tolerance!r}")
+        layers = block.get("layers") or {}
+        if not isinstance(layers, dict):
+            raise bad("layers: must map layer names to {column: value}")
+        for name, values in layers.items():
+            if not isinstance(values, dict):
+                raise bad(f"layers.{name} must be a mapping of column: value")
+            for key in values:
+                if key not in LAYER_KEYS:
+                    raise bad(f"layers.{name}: unknown column '{key}'{suggest(key, LAYER_KEYS)}")
+        totals = block.get("totals") or {}
+        if not isinstance(totals, dict):
+            raise bad("totals: must be a mapping of total: value")
+        for key in totals:
+            if key not in TOTAL_KEYS:
+                raise bad(f"totals: unknown total '{key}'{suggest(key, TOTAL_KEYS)}")
+        conventions = block.get("conventions") or {}
+        if not isinstance(conventions, dict):
+            raise bad("conventions: must be a mapping (preset: and/or convention keys)")
+        out.append({
+            "source": block["source"],
+            "conventions": dict(conventions),
+            "tolerance": float(tolerance),
+            "layers": {str(k): dict(v) for k, v in layers.items()},
+            "totals": dict(totals),
+            "note": block.get("note"),
+        })
+    return tuple(out)
+
+
+def _close(expected: Any, computed: Any, tolerance: float) -> bool:
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool) and isinstance(computed, (int, Fraction)):
+        if tolerance == 0:
+            return bool(computed == expected)
+        return abs(computed - expected) <= tolerance * abs(expected)
+    return bool(expected == computed)
+
+
+def _layer_value(report: Report, name: str, key: str) -> Any:
+    record = report[name]
+    if key == "shape":
+        return list(record.shape)
+    if key == "receptive_field":
+        if record.rf.is_global:
+            return "global"
+        sizes = list(record.rf.size)
+        return sizes[0] if len(set(sizes)) == 1 else sizes
+    return getattr(record, key)
+
+
+def check(graph: Any, overrides: Mapping[str, Any] | None = None) -> list[Check]:
+    """Analyse ``graph`` under each expected block's conventions and compare every figure."""
+    from archcalc.analysis import analyze, conventions_for
+
+    results: list[Check] = []
+    for block in graph.expected:
+        conv_raw = dict(block["conventions"])
+        preset = conv_raw.pop("preset", None)
+        conv = conventions_for(graph, preset, {**conv_raw, **(overrides or {})})
+        report = analyze(graph, conv)
+        tol = block["tolerance"]
+        for name, values in block["layers"].items():
+            for key, want in values.items():
+                try:
+                    got = _layer_value(report, name, key)
+                except KeyError:
+                    raise ExpectationError(
+                        f"expected: layer '{name}' is not in the network"
+                        f"{suggest(name, [r.name for r in report.layers])}",
+                        file=graph.file,
+                    ) from None
+                if isinstance(want, list) and key != "shape" and key != "receptive_field":
+                    want = list(want)
+                results.append(Check(block["source"], name, key, want, got, tol, _close(want, got, tol)))
+        for key, want in block["totals"].items():
+            got = getattr(report.totals, key)
+            results.append(Check(block["source"], "totals", key, want, got, tol, _close(want, got, tol)))
+    return results

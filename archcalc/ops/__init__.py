@@ -1,0 +1,60 @@
+"""The layer-family registry: one module per family, listed here explicitly.
+
+``lookup(type_name)`` returns the op and the attributes the name implies (``relu`` is an
+``activation`` with ``fn: relu``). A new layer type is one module plus one line below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archcalc.errors import SpecError, suggest
+from archcalc.ops.activation import Activation
+from archcalc.ops.base import Op
+from archcalc.ops.conv import Conv, LocallyConnected
+from archcalc.ops.conv_transpose import ConvTranspose
+from archcalc.ops.fc import RBF, FullyConnected
+from archcalc.ops.input import Input
+from archcalc.ops.merge import Add, Concat, Mul
+from archcalc.ops.norm import LRN, BatchNorm
+from archcalc.ops.pool import AdaptiveAvgPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+from archcalc.ops.resize import Upsample
+from archcalc.ops.shape_ops import Dropout, Flatten, Identity, Pad, Split
+from archcalc.ops.subsample import Subsample
+
+OPS: tuple[Op, ...] = (
+    Input(), Conv(), LocallyConnected(), ConvTranspose(), MaxPool(), AvgPool(),
+    GlobalAvgPool(), GlobalMaxPool(), AdaptiveAvgPool(), Subsample(), FullyConnected(), RBF(),
+    Activation(), BatchNorm(), LRN(), Dropout(), Flatten(), Identity(), Pad(), Split(),
+    Add(), Mul(), Concat(), Upsample(),
+)
+
+#: canonical kind -> op
+REGISTRY: dict[str, Op] = {op.kind: op for op in OPS}
+
+#: every name a spec may use as ``type`` -> (canonical kind, implied attributes)
+TYPE_NAMES: dict[str, tuple[str, dict[str, Any]]] = {}
+for _op in OPS:
+    TYPE_NAMES[_op.kind] = (_op.kind, {})
+    for _alias in _op.aliases:
+        TYPE_NAMES[_alias] = (_op.kind, {})
+    for _name, _implied in getattr(_op, "shorthands", {}).items():
+        TYPE_NAMES.setdefault(_name, (_op.kind, dict(_implied)))
+TYPE_NAMES["depthwise_conv"] = ("conv", {"depthwise": True})
+TYPE_NAMES["depthwise"] = ("conv", {"depthwise": True})
+
+#: types a spec may not use directly
+INTERNAL = frozenset({"input"})
+
+
+def lookup(type_name: str) -> tuple[Op, dict[str, Any]]:
+    """The op for a spec ``type`` and the attributes the name implies; unknown names are errors."""
+    entry = TYPE_NAMES.get(type_name)
+    if entry is None or type_name in INTERNAL:
+        public = sorted(n for n in TYPE_NAMES if n not in INTERNAL)
+        raise SpecError(
+            f"unknown layer type '{type_name}'{suggest(type_name, public)}; "
+            "`archcalc types` lists them"
+        )
+    kind, implied = entry
+    return REGISTRY[kind], implied

@@ -1,0 +1,68 @@
+"""Sliding-window geometry shared by convolution, pooling and subsampling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+from archcalc.errors import ShapeError
+from archcalc.ops._formulas import Pads, Shape, axis_name, per_axis, resolve_padding, window_output
+from archcalc.ops.base import Window
+
+ROUNDING = ("exact", "floor", "ceil")
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    out: Shape  # output spatial sizes
+    kernel: tuple[int, ...]
+    k_eff: tuple[int, ...]
+    stride: tuple[int, ...]
+    pads: Pads
+
+    @property
+    def taps(self) -> int:
+        return prod(self.kernel)
+
+    @property
+    def positions(self) -> int:
+        return prod(self.out)
+
+    def rf(self) -> Window:
+        return Window(
+            tuple(
+                (k, s, (k - 1) - 2 * p[0])
+                for k, s, p in zip(self.k_eff, self.stride, self.pads, strict=True)
+            )
+        )
+
+
+def spatial_of(shape: Shape, kind: str) -> Shape:
+    if len(shape) < 2:
+        raise ShapeError(
+            f"{kind} needs an input with spatial axes (C, H, W...), got shape {format_shape(shape)}"
+        )
+    return shape[1:]
+
+
+def geometry(attrs: Mapping[str, Any], spatial: Shape, kernel: Any | None = None) -> Geometry:
+    """Output sizes and per-axis window parameters from kernel/stride/padding/dilation/rounding."""
+    n = len(spatial)
+    k = per_axis(kernel if kernel is not None else attrs["kernel"], n, "kernel")
+    stride_attr = attrs.get("stride")
+    s = per_axis(stride_attr if stride_attr is not None else k, n, "stride")
+    d = per_axis(attrs.get("dilation") or 1, n, "dilation")
+    k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True))
+    pads = resolve_padding(attrs.get("padding", 0), n, spatial, k_eff, s)
+    rounding = attrs.get("rounding") or "exact"
+    out = tuple(
+        window_output(spatial[i], k_eff[i], s[i], pads[i], rounding, axis_name(i, n))
+        for i in range(n)
+    )
+    return Geometry(out=out, kernel=k, k_eff=k_eff, stride=s, pads=pads)
+
+
+def format_shape(shape: Shape) -> str:
+    return "x".join(str(v) for v in shape) if shape else "scalar"

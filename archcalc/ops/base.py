@@ -1,0 +1,213 @@
+"""What a layer family provides: an attribute schema, and one pure ``apply`` over integer shapes
+that returns the output shape(s), the cost and the receptive-field rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, ClassVar
+
+from archcalc.errors import SpecError, suggest
+from archcalc.ops._formulas import Shape
+
+Number = int | Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Exact per-sample counts of one layer, before conventions are applied.
+
+    ``connections`` are edges from input units to output units through weights or pooling
+    windows (weight sharing does not reduce them); ``bias_units`` are the output units that have
+    a bias (LeCun counts each bias as one more connection); ``affine`` are normalisation
+    scale and shift parameters; ``fixed`` are parameters that are not trained (RBF centres);
+    ``buffers`` are stored statistics (BN running mean/var); ``macs`` are weight
+    multiply-accumulates; ``cheap`` lists non-MAC work as (category, FLOPs).
+    """
+
+    weights: int = 0
+    biases: int = 0
+    affine: int = 0
+    fixed: int = 0
+    buffers: int = 0
+    connections: int = 0
+    bias_units: int = 0
+    macs: int = 0
+    cheap: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Receptive-field rule of a sliding window, per spatial axis.
+
+    For each axis ``(k_eff, stride, offset2)``: output ``o`` is centred at input coordinate
+    ``stride*o + offset2/2`` and reads ``k_eff`` input positions. ``stride`` and ``offset2``
+    are Fractions after upsampling or transposed convolution.
+    """
+
+    axes: tuple[tuple[Number, Number, Number], ...]
+
+
+#: receptive-field rules that are not a window
+PASS = "pass"  # each output reads the same position of its input(s); merges check alignment
+GLOBAL = "global"  # each output reads every input position (fully connected, global pooling)
+
+RFRule = Window | str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    outs: tuple[Shape, ...]
+    cost: Cost
+    rf: RFRule = PASS
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """One attribute of a layer type: how to parse it, its default, whether it is required."""
+
+    parse: Callable[[Any, str], Any]
+    default: Any = None
+    required: bool = False
+    doc: str = ""
+
+
+class Op:
+    """A layer family. Subclasses set the class attributes and implement ``apply``."""
+
+    kind: ClassVar[str]
+    family: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    schema: ClassVar[Mapping[str, Attr]] = {}
+    #: (min, max) number of inputs; max None = any
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
+    doc: ClassVar[str] = ""
+
+    def normalize(self, raw: Mapping[str, Any], line_of: Callable[[str], int | None]) -> dict[str, Any]:
+        """Parse and default the attributes; unknown keys are errors with a near match."""
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            attr = self.schema.get(key)
+            if attr is None:
+                raise SpecError(
+                    f"unknown key '{key}' for layer type {self.kind}{suggest(key, self.schema)}; "
+                    f"keys: {', '.join(self.schema) or 'none'}",
+                    line=line_of(key),
+                )
+            try:
+                out[key] = attr.parse(value, key)
+            except SpecError as exc:
+                raise exc.located(line=line_of(key)) from None
+        for key, attr in self.schema.items():
+            if key not in out:
+                if attr.required:
+                    raise SpecError(f"layer type {self.kind} needs '{key}'" + (f" ({attr.doc})" if attr.doc else ""))
+                out[key] = attr.default
+        self.check(out)
+        return out
+
+    def check(self, attrs: dict[str, Any]) -> None:
+        """Cross-attribute checks that need no shapes (override when needed)."""
+
+    def n_outputs(self, attrs: Mapping[str, Any]) -> int:
+        return 1
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[Shape, ...]) -> Applied:
+        raise NotImplementedError
+
+
+# -- attribute parsers (raise SpecError without a location; the caller adds it) -------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def pos_int(value: Any, key: str) -> int:
+    if not _is_int(value) or value < 1:
+        raise SpecError(f"{key} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def nonneg_int(value: Any, key: str) -> int:
+    if not _is_int(value) or value < 0:
+        raise SpecError(f"{key} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def pos_ints(value: Any, key: str) -> int | tuple[int, ...]:
+    """A positive int, or a list of them (one per spatial axis)."""
+    if _is_int(value):
+        return pos_int(value, key)
+    if isinstance(value, list) and value and all(_is_int(v) and v >= 1 for v in value):
+        return tuple(int(v) for v in value)
+    raise SpecError(f"{key} must be a positive integer or a list of them, got {value!r}")
+
+
+def nonneg_ints(value: Any, key: str) -> int | tuple[int, ...]:
+    if _is_int(value):
+        return nonneg_int(value, key)
+    if isinstance(value, list) and value and all(_is_int(v) and v >= 0 for v in value):
+        return tuple(int(v) for v in value)
+    raise SpecError(f"{key} must be a non-negative integer or a list of them, got {value!r}")
+
+
+def padding(value: Any, key: str) -> str | int | tuple[Any, ...]:
+    """valid | same | same_lower | full | int | [p_axis0, ...] | [[before, after], ...]."""
+    if isinstance(value, str):
+        if value in ("valid", "same", "same_upper", "same_lower", "full"):
+            return value
+        choices = ("valid", "same", "same_lower", "full")
+        raise SpecError(f"{key} must be valid, same, same_lower, full, an integer or a list{suggest(value, choices)}")
+    if _is_int(value):
+        return nonneg_int(value, key)
+    if isinstance(value, list) and value:
+        axes: list[Any] = []
+        for item in value:
+            if _is_int(item) and item >= 0:
+                axes.append(int(item))
+            elif (
+                isinstance(item, list)
+                and len(item) == 2
+                and all(_is_int(v) and v >= 0 for v in item)
+            ):
+                axes.append((int(item[0]), int(item[1])))
+            else:
+                break
+        else:
+            return tuple(axes)
+    raise SpecError(
+        f"{key} must be valid, same, full, a non-negative integer, a list with one per axis, "
+        f"or [[before, after], ...], got {value!r}"
+    )
+
+
+def choice(*options: str) -> Callable[[Any, str], str]:
+    def parse(value: Any, key: str) -> str:
+        if not isinstance(value, str) or value not in options:
+            raise SpecError(
+                f"{key} must be one of {', '.join(options)}, got {value!r}{suggest(str(value), options)}"
+            )
+        return value
+
+    return parse
+
+
+def boolean(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def text(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise SpecError(f"{key} must be a string, got {value!r}")
+    return value

@@ -1,0 +1,134 @@
+"""Transposed convolution ("deconvolution").
+
+Output length per axis: (N-1)*s - (p_before + p_after) + d*(k-1) + 1 + output_padding
+(``padding: same`` gives N*s, the padding split as ONNX SAME_UPPER does).
+
+Counting: every input position multiplies every kernel tap into the output, so
+MACs = N_in_positions * M * T (as executed; products landing in cropped padding included).
+``connections`` are the edges that reach an output unit: per axis, the (input, tap) pairs whose
+target o = i*s - p_before + t*d lies inside the output, times M.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from math import gcd, prod
+from typing import Any
+
+from archcalc.connectivity import Connectivity
+from archcalc.errors import ShapeError, SpecError
+from archcalc.ops._formulas import Pads, axis_name, per_axis
+from archcalc.ops._window import spatial_of
+from archcalc.ops.base import Applied, Attr, Cost, Op, Window, choice, nonneg_ints, padding, pos_int, pos_ints
+from archcalc.ops.conv import BIAS, bias_counts
+
+
+def _pads(value: Any, n: int, sizes: tuple[int, ...], k_eff: tuple[int, ...],
+          stride: tuple[int, ...], out_pad: tuple[int, ...]) -> Pads:
+    if value in (None, "valid"):
+        return ((0, 0),) * n
+    if value in ("same", "same_upper", "same_lower"):
+        pads = []
+        for i in range(n):
+            total = stride[i] * (sizes[i] - 1) + out_pad[i] + k_eff[i] - sizes[i] * stride[i]
+            if total < 0:
+                raise ShapeError(
+                    f"padding: same cannot give {sizes[i] * stride[i]} along {axis_name(i, n)}: "
+                    f"kernel {k_eff[i]} with stride {stride[i]} is too small"
+                )
+            small, big = total // 2, total - total // 2
+            pads.append((big, small) if value == "same_lower" else (small, big))
+        return tuple(pads)
+    if value == "full":
+        raise SpecError("padding: full is not defined for a transposed convolution")
+    if isinstance(value, int):
+        return ((value, value),) * n
+    assert isinstance(value, tuple)
+    items = value * n if len(value) == 1 and n > 1 else value
+    if len(items) != n:
+        raise ShapeError(f"padding has {len(items)} entries but the input has {n} spatial axes")
+    return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in items)
+
+
+def _edges_along(n_in: int, n_out: int, k: int, s: int, d: int, pad_before: int) -> int:
+    """Number of (input, tap) pairs along one axis that land inside the output."""
+    total = 0
+    for t in range(k):
+        shift = pad_before - t * d  # o = i*s - shift; need 0 <= o < n_out
+        lo = max(0, -(-shift // s))
+        hi = min(n_in - 1, (n_out - 1 + shift) // s)
+        if hi >= lo:
+            total += hi - lo + 1
+    return total
+
+
+def _rf_axis(k: int, s: int, d: int, pad_before: int) -> tuple[int, Fraction, Fraction]:
+    """(inputs one output reads at most, stride in input units, offset2) of one axis."""
+    g = gcd(d, s)
+    reads = -(-k * g // s)  # taps that reach one output: every (s/g)-th tap
+    k_eff = (reads - 1) * (d // g) + 1
+    return k_eff, Fraction(1, s), Fraction(2 * pad_before - (k - 1) * d, s)
+
+
+class ConvTranspose(Op):
+    kind = "conv_transpose"
+    family = "conv"
+    aliases = ("deconv", "transposed_conv", "conv_transpose2d", "deconvolution")
+    schema = {
+        "filters": Attr(pos_int, required=True, doc="number of output maps"),
+        "kernel": Attr(pos_ints, required=True),
+        "stride": Attr(pos_ints, default=1),
+        "padding": Attr(padding, default=0),
+        "output_padding": Attr(nonneg_ints, default=0),
+        "dilation": Attr(pos_ints, default=1),
+        "groups": Attr(pos_int, default=1),
+        "bias": Attr(choice(*BIAS), default="per_map"),
+    }
+    doc = "transposed convolution"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        shape = ins[0]
+        sizes = spatial_of(shape, self.kind)
+        n = len(sizes)
+        c_in, c_out = shape[0], attrs["filters"]
+        conn = Connectivity(groups=attrs["groups"])
+        conn.check(c_in, c_out)
+        k = per_axis(attrs["kernel"], n, "kernel")
+        s = per_axis(attrs["stride"], n, "stride")
+        d = per_axis(attrs["dilation"], n, "dilation")
+        op = per_axis(attrs["output_padding"], n, "output_padding")
+        k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True))
+        for i in range(n):
+            if op[i] >= max(s[i], d[i]):
+                raise ShapeError(
+                    f"output_padding {op[i]} along {axis_name(i, n)} must be smaller than the stride "
+                    f"or the dilation ({max(s[i], d[i])})"
+                )
+        pads = _pads(attrs["padding"], n, sizes, k_eff, s, op)
+        out = []
+        for i in range(n):
+            length = (sizes[i] - 1) * s[i] - pads[i][0] - pads[i][1] + k_eff[i] + op[i]
+            if length < 1:
+                raise ShapeError(
+                    f"output length along {axis_name(i, n)} is ({sizes[i]}-1)*{s[i]} - "
+                    f"{pads[i][0] + pads[i][1]} + {k_eff[i]} + {op[i]} = {length}: padding too large"
+                )
+            out.append(length)
+        pairs = conn.pairs(c_in, c_out)
+        taps = prod(k)
+        reach = prod(
+            _edges_along(sizes[i], out[i], k[i], s[i], d[i], pads[i][0]) for i in range(n)
+        )
+        positions = prod(out)
+        biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
+        cost = Cost(
+            weights=pairs * taps,
+            biases=biases,
+            connections=reach * pairs,
+            bias_units=bias_units,
+            macs=prod(sizes) * pairs * taps,
+            cheap=(("bias", bias_units),) if bias_units else (),
+        )
+        rf = Window(tuple(_rf_axis(k[i], s[i], d[i], pads[i][0]) for i in range(n)))
+        return Applied(outs=((c_out, *out),), cost=cost, rf=rf)

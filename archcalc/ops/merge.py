@@ -1,0 +1,95 @@
+"""Layers that merge branches: add (residual), elementwise multiply, concatenation.
+
+add: every input has the same shape. mul: shapes broadcast (numpy rules, aligned on the right),
+so squeeze-and-excitation's C x 1 x 1 gates multiply a C x H x W map. concat: joins along an
+axis (channels by default); all other sizes must match. Cost: (inputs - 1) "elementwise" FLOPs
+per output element for add and mul; concat is free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import prod
+from typing import Any
+
+from archcalc.errors import ShapeError
+from archcalc.ops._window import format_shape
+from archcalc.ops.base import Applied, Attr, Cost, Op, SpecError
+
+
+def _axis(value: Any, key: str) -> int:
+    if value in ("channels", "channel", "c"):
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise SpecError(f"{key} must be 'channels' or an axis index (0 = channels), got {value!r}")
+
+
+def _describe(ins: tuple[tuple[int, ...], ...]) -> str:
+    return ", ".join(format_shape(s) for s in ins)
+
+
+class Add(Op):
+    kind = "add"
+    family = "elementwise"
+    aliases = ("residual", "sum")
+    arity = (2, None)
+    doc = "elementwise sum of equal shapes (residual connections)"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        first = ins[0]
+        for other in ins[1:]:
+            if other != first:
+                what = "channel mismatch" if other[1:] == first[1:] else "shape mismatch"
+                raise ShapeError(f"{what} at an add: input shapes {_describe(ins)} must be equal")
+        n = prod(first)
+        return Applied(outs=(first,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * n),)))
+
+
+def broadcast(ins: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
+    rank = max(len(s) for s in ins)
+    out = []
+    for i in range(rank):
+        sizes = {s[i - rank + len(s)] for s in ins if i - rank + len(s) >= 0}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            raise ShapeError(f"shapes {_describe(ins)} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+class Mul(Op):
+    kind = "mul"
+    family = "elementwise"
+    aliases = ("multiply", "scale", "elementwise_mul")
+    arity = (2, None)
+    doc = "elementwise product with broadcasting (squeeze-and-excitation gates)"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        out = broadcast(ins)
+        return Applied(outs=(out,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * prod(out)),)))
+
+
+class Concat(Op):
+    kind = "concat"
+    family = "shape"
+    aliases = ("concatenate",)
+    arity = (1, None)
+    schema = {"axis": Attr(_axis, default=0, doc="'channels' (0) or an axis index")}
+    doc = "concatenation along an axis (channels by default)"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        axis = attrs["axis"]
+        rank = len(ins[0])
+        if axis >= rank:
+            raise ShapeError(f"concat axis {axis} does not exist in shape {format_shape(ins[0])}")
+        for other in ins[1:]:
+            differs = len(other) != rank or any(
+                a != b for i, (a, b) in enumerate(zip(ins[0], other, strict=True)) if i != axis
+            )
+            if differs:
+                what = "different spatial sizes" if axis == 0 and len(other) == rank else "different shapes"
+                raise ShapeError(f"concat of {what}: input shapes {_describe(ins)} must agree except on axis {axis}")
+        out = list(ins[0])
+        out[axis] = sum(s[axis] for s in ins)
+        return Applied(outs=(tuple(out),), cost=Cost())

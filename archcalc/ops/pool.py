@@ -1,0 +1,111 @@
+"""Pooling: max/average windows, global pooling, adaptive average pooling.
+
+No parameters. Connections (and "pool" FLOPs): one per window element per output unit, padding
+included (units x window). Global pooling: one per input element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from math import prod
+from typing import Any, ClassVar
+
+from archcalc.ops._formulas import per_axis
+from archcalc.ops._window import ROUNDING, geometry, spatial_of
+from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, Window, boolean, choice, padding, pos_ints
+
+
+def _pool_cost(window_edges: int) -> Cost:
+    return Cost(connections=window_edges, cheap=(("pool", window_edges),))
+
+
+class MaxPool(Op):
+    kind = "maxpool"
+    family = "pool"
+    aliases: ClassVar[tuple[str, ...]] = ("max_pool", "max_pooling", "maxpool2d")
+    schema = {
+        "kernel": Attr(pos_ints, required=True),
+        "stride": Attr(pos_ints, doc="defaults to the kernel"),
+        "padding": Attr(padding, default=0),
+        "dilation": Attr(pos_ints, default=1),
+        "rounding": Attr(choice(*ROUNDING), default="exact"),
+    }
+    doc = "max pooling over a window"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        c = ins[0][0]
+        geo = geometry(attrs, spatial_of(ins[0], self.kind))
+        units = c * geo.positions
+        return Applied(outs=((c, *geo.out),), cost=_pool_cost(units * geo.taps), rf=geo.rf())
+
+
+class AvgPool(MaxPool):
+    kind = "avgpool"
+    family = "pool"
+    aliases: ClassVar[tuple[str, ...]] = ("avg_pool", "average_pooling", "avgpool2d", "average_pool")
+    schema = {
+        "kernel": Attr(pos_ints, required=True),
+        "stride": Attr(pos_ints, doc="defaults to the kernel"),
+        "padding": Attr(padding, default=0),
+        "rounding": Attr(choice(*ROUNDING), default="exact"),
+        "count_include_pad": Attr(boolean, default=False, doc="padding counted in the divisor"),
+    }
+    doc = "average pooling over a window"
+
+
+class GlobalAvgPool(Op):
+    kind = "global_avgpool"
+    family = "pool"
+    aliases: ClassVar[tuple[str, ...]] = ("global_average_pooling", "gap", "global_avg_pool")
+    doc = "average over all spatial positions; output C x 1 x 1"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        shape = ins[0]
+        spatial = spatial_of(shape, self.kind)
+        n_in = prod(shape)
+        return Applied(outs=((shape[0],) + (1,) * len(spatial),), cost=_pool_cost(n_in), rf=GLOBAL)
+
+
+class GlobalMaxPool(GlobalAvgPool):
+    kind = "global_maxpool"
+    aliases: ClassVar[tuple[str, ...]] = ("global_max_pooling", "global_max_pool")
+    doc = "maximum over all spatial positions; output C x 1 x 1"
+
+
+def adaptive_windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
+    """[start, end) of each output's window: floor(i*N/n), ceil((i+1)*N/n) (as PyTorch/ONNX)."""
+    return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+class AdaptiveAvgPool(Op):
+    kind = "adaptive_avgpool"
+    family = "pool"
+    aliases: ClassVar[tuple[str, ...]] = ("adaptive_avg_pool", "adaptive_average_pooling")
+    schema = {"size": Attr(pos_ints, required=True, doc="output size, an int or one per axis")}
+    doc = "average pooling to a fixed output size (windows of varying length when not divisible)"
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        shape = ins[0]
+        sizes = spatial_of(shape, self.kind)
+        out = per_axis(attrs["size"], len(sizes), "size")
+        axes: list[tuple[int, int | Fraction, int | Fraction]] = []
+        edges = shape[0]
+        notes: list[str] = []
+        for n_in, n_out in zip(sizes, out, strict=True):
+            wins = adaptive_windows(n_in, n_out)
+            edges *= sum(end - start for start, end in wins)
+            if n_in % n_out == 0:
+                k = n_in // n_out
+                axes.append((k, k, k - 1))
+            else:
+                longest = max(end - start for start, end in wins)
+                step = Fraction(n_in, n_out)
+                axes.append((longest, step, Fraction(longest - 1)))
+                notes.append(
+                    f"adaptive pooling {n_in}->{n_out} has windows of unequal length: receptive "
+                    f"field uses the longest ({longest}) and the mean step {step}"
+                )
+        return Applied(
+            outs=((shape[0], *out),), cost=_pool_cost(edges), rf=Window(tuple(axes)), notes=tuple(notes)
+        )

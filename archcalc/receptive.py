@@ -1,0 +1,164 @@
+"""Receptive fields, exactly, per spatial axis.
+
+A field is ``(size, jump, start2)`` per axis: the field of output position ``o`` is centred at
+input coordinate ``start + o*jump`` (``start = start2/2``; keeping it doubled keeps half pixels
+exact in integers) and spans ``size`` input pixels. Through a window rule ``(k, s, offset2)``::
+
+    size  += (k - 1) * jump
+    start2 += offset2 * jump
+    jump  *= s
+
+Upsampling and transposed convolution make ``s`` a Fraction (jumps below one pixel): from there
+on sizes and starts are in continuous input coordinates and can be fractional. Fully connected
+layers and global pooling make the field global. Where branches merge (add, mul, concat) the
+centres and jumps of the inputs must agree; otherwise the merge is reported (a warning, or an
+error with ``rf_merge=error``) and the union of the fields is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from archcalc.errors import ShapeError
+from archcalc.ops.base import GLOBAL, PASS, RFRule, Window
+
+Number = int | Fraction
+Axis = tuple[Number, Number, Number]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    axes: tuple[Axis, ...]
+    is_global: bool = False
+
+    @property
+    def size(self) -> tuple[Number, ...]:
+        return tuple(a[0] for a in self.axes)
+
+    @property
+    def jump(self) -> tuple[Number, ...]:
+        return tuple(a[1] for a in self.axes)
+
+    @property
+    def start(self) -> tuple[Fraction | int, ...]:
+        return tuple(_half(a[2]) for a in self.axes)
+
+    def to_dict(self) -> dict[str, object]:
+        if self.is_global:
+            return {"global": True}
+        return {
+            "global": False,
+            "size": [_json_number(v) for v in self.size],
+            "jump": [_json_number(v) for v in self.jump],
+            "start": [_json_number(v) for v in self.start],
+        }
+
+
+def _half(value: Number) -> Fraction | int:
+    if isinstance(value, int) and value % 2 == 0:
+        return value // 2
+    return Fraction(value) / 2
+
+
+def _json_number(value: Number) -> int | str:
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return value
+
+
+def _norm(value: Number) -> Number:
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return int(value)
+    return value
+
+
+GLOBAL_FIELD = Field((), True)
+
+
+def input_field(n_spatial: int) -> Field:
+    return Field(((1, 1, 0),) * n_spatial)
+
+
+def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[str, ...] = ()) -> tuple[Field, str | None]:
+    """The output field of a layer from its rule and its inputs' fields (and a merge warning)."""
+    if rule == GLOBAL:
+        return GLOBAL_FIELD, None
+    if rule == PASS:
+        if len(fields) == 1:
+            return fields[0], None
+        return merge(fields, merge_names)
+    assert isinstance(rule, Window)
+    field = fields[0]
+    if field.is_global:
+        return field, None
+    if len(field.axes) != len(rule.axes):
+        return field, None
+    axes = []
+    for (size, jump, start2), (k, s, offset2) in zip(field.axes, rule.axes, strict=True):
+        axes.append((_norm(size + (k - 1) * jump), _norm(jump * s), _norm(start2 + offset2 * jump)))
+    return Field(tuple(axes)), None
+
+
+def merge(fields: tuple[Field, ...], names: tuple[str, ...] = ()) -> tuple[Field, str | None]:
+    """Union of the inputs' fields; a message when their centres or jumps disagree."""
+    if any(f.is_global for f in fields):
+        return GLOBAL_FIELD, None
+    ranks = {len(f.axes) for f in fields}
+    if len(ranks) > 1:
+        return GLOBAL_FIELD, "inputs with different numbers of spatial axes merge: field taken as global"
+    first = fields[0]
+    problems = []
+    for i, f in enumerate(fields[1:], 1):
+        if f.jump != first.jump:
+            problems.append(f"jump {_fmt(f.jump)} of {_name(names, i)} vs {_fmt(first.jump)} of {_name(names, 0)}")
+        elif f.start != first.start:
+            problems.append(
+                f"centre {_fmt(f.start)} of {_name(names, i)} vs {_fmt(first.start)} of {_name(names, 0)}"
+            )
+    axes = []
+    for a in range(len(first.axes)):
+        # in doubled coordinates a field spans [start2 - (size-1), start2 + (size-1)]
+        lo = min(f.axes[a][2] - (f.axes[a][0] - 1) for f in fields)
+        hi = max(f.axes[a][2] + (f.axes[a][0] - 1) for f in fields)
+        size = _norm(Fraction(hi - lo) / 2 + 1)
+        jump = max(f.axes[a][1] for f in fields)
+        axes.append((size, jump, _norm(Fraction(lo + hi) / 2)))
+    message = "receptive fields misaligned where branches merge: " + "; ".join(problems) if problems else None
+    return Field(tuple(axes)), message
+
+
+def _name(names: tuple[str, ...], i: int) -> str:
+    return f"'{names[i]}'" if i < len(names) else f"input {i}"
+
+
+def _fmt(values: tuple[Number, ...]) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def check_merge(message: str | None, mode: str) -> str | None:
+    if message is not None and mode == "error":
+        raise ShapeError(message)
+    return message
+
+
+def format_field(field: Field) -> str:
+    """``5 j1 s2.5`` per axis (joined by x when axes differ), or ``global``."""
+    if field.is_global:
+        return "global"
+    if not field.axes:
+        return "-"
+    parts = [_fmt_num(v) for v in field.size], [_fmt_num(v) for v in field.jump], [_fmt_num(v) for v in field.start]
+    return " ".join(
+        prefix + (p[0] if len(set(p)) == 1 else "x".join(p)) for prefix, p in zip(("", "j", "s"), parts, strict=True)
+    )
+
+
+def _fmt_num(value: Number) -> str:
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return str(value.numerator)
+        if value.denominator == 2:
+            return f"{float(value):g}"
+        return f"{value.numerator}/{value.denominator}"
+    return str(value)
