@@ -72,6 +72,9 @@ def analyze(
                 field, message = step(result.rf, in_fields, names)
                 check_merge(message, conv.rf_merge)
         except ArchcalcError as exc:
+            if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
+                given = ", ".join(f"{_ref_text(r, graph)} {_shape_text(shapes[r])}" for r in layer.inputs)
+                exc.message += f" [input: {given}]"
             raise exc.located(**layer.locate()) from None
         if message:
             merge_notes[layer.name] = message
@@ -206,6 +209,10 @@ def _check_shape(shape: tuple[int, ...], layer: Any) -> None:
     for size in shape:
         if size < 1:
             raise ShapeError(f"output shape {list(shape)} has a non-positive size", **layer.locate())
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in shape)
 
 
 def _ref_text(ref: TensorRef, graph: Graph) -> str:

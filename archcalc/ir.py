@@ -183,5 +183,7 @@ def _find_cycle(declared: Mapping[str, Layer], among: set[str]) -> list[str]:
         path.append(node)
         node = next(ref[0] for ref in declared[node].inputs if ref[0] in among)
     cycle = path[seen[node]:]
-    cycle.reverse()
-    return cycle
+    cycle.reverse()  # data-flow order
+    position = list(declared).index
+    first = min(range(len(cycle)), key=lambda i: position(cycle[i]))
+    return cycle[first:] + cycle[:first]

@@ -54,7 +54,7 @@ def lookup(type_name: str) -> tuple[Op, dict[str, Any]]:
         public = sorted(n for n in TYPE_NAMES if n not in INTERNAL)
         raise SpecError(
             f"unknown layer type '{type_name}'{suggest(type_name, public)}; "
-            "`archcalc types` lists them"
+            "run 'archcalc types' for the list"
         )
     kind, implied = entry
     return REGISTRY[kind], implied

@@ -32,8 +32,8 @@ ALL_COLUMNS["fixed_params"] = ("fixed", COLUMNS["fixed_params"])
 DEFAULT_COLUMNS = ("name", "kind", "shape", "units", "params", "connections", "macs", "flops",
                    "activation_bytes", "rf")
 
-SUMMED = tuple(COLUMNS)
-NOT_SUMMED = ("live_bytes",)
+#: columns whose total is the sum of the layers (live_bytes is not: its maximum is the peak)
+SUMMED = tuple(c for c in COLUMNS if c != "live_bytes")
 
 
 class RenderError(ArchcalcError):

@@ -291,7 +291,9 @@ class _Expander:
                 raise self.error(f"{key} must be a mapping of block parameters", line_of(key), full, trace)
         if len(refs) != 1:
             raise self.error(f"a block takes one input, got {len(refs)}", line_of("inputs"), full, trace, GraphError)
-        use_site = f"block '{block.name}' (line {block.line}) used by {full} at line {line}"
+        defined = f" (line {block.line})" if block.line is not None else ""
+        used = f" at line {line}" if line is not None else ""
+        use_site = f"block '{block.name}'{defined} used by {full}{used}"
         child_trace = (*trace, use_site)
         current = _Target(ref=refs[0])
         for r in range(reps):
@@ -436,7 +438,10 @@ def build_from_document(
     layers = [input_layer]
     n_outputs = {input_name: 1}
     for p in ex.pending:
-        inputs = tuple(ex.resolve(ref) for ref in p.refs)
+        try:
+            inputs = tuple(ex.resolve(ref) for ref in p.refs)
+        except ArchcalcError as exc:
+            raise exc.located(layer=p.name, trace=p.origin.trace) from None
         layers.append(Layer(p.name, p.kind, p.attrs, inputs, p.origin))
         n_outputs[p.name] = p.n_outputs
 

@@ -1,0 +1,202 @@
+"""Bad input: one line naming file, line and layer, exit code 2, no traceback, nothing written.
+
+Each case is a spec text, the words its message must contain, and the line it must name. The
+table also produces docs/errors.md (ARCHCALC_UPDATE_DOCS=1 rewrites it; otherwise the test
+checks the file is current), so the documented messages are the real ones.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+import archcalc
+from archcalc.cli import main
+from tests.conftest import ROOT
+
+LENET_HEAD = "input: [1, 32, 32]\nlayers:\n"
+
+# (bad-input class, spec text, words the message must contain, line it must name or None)
+CASES: list[tuple[str, str, tuple[str, ...], int | None]] = [
+    ("malformed YAML", "input: [1, 32, 32\nlayers: []\n", ("malformed YAML",), 2),
+    ("not a mapping", "- conv\n- relu\n", ("must be a YAML mapping",), None),
+    ("empty file", "", ("must be a YAML mapping",), None),
+    ("unknown top-level key", "input: [1, 8, 8]\nlayer:\n  - relu\n", ("unknown top-level key 'layer'", "did you mean 'layers'"), 2),
+    ("missing layers", "input: [1, 8, 8]\n", ("a spec needs 'layers'",), None),
+    ("unknown layer type", LENET_HEAD + "  - {name: C1, type: convv, filters: 6, kernel: 5}\n",
+     ("layer C1", "unknown layer type 'convv'", "did you mean 'conv'"), 3),
+    ("unknown key", LENET_HEAD + "  - {name: C1, type: conv, filters: 6, kernal: 5}\n",
+     ("layer C1", "unknown key 'kernal'", "did you mean 'kernel'"), 3),
+    ("missing key", LENET_HEAD + "  - {name: C1, type: conv, filters: 6}\n", ("layer C1", "needs 'kernel'"), 3),
+    ("wrong value type", LENET_HEAD + "  - {name: C1, type: conv, filters: six, kernel: 5}\n",
+     ("layer C1", "filters must be a positive integer", "'six'"), 3),
+    ("non-positive size (layer)", LENET_HEAD + "  - {name: C1, type: conv, filters: 0, kernel: 5}\n",
+     ("layer C1", "filters must be a positive integer, got 0"), 3),
+    ("non-positive size (input)", "input: [1, 0, 32]\nlayers: [relu]\n", ("input sizes must be positive",), 1),
+    ("stride does not fit", "input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3}\n",
+     ("layer c", "(7 - 3)/3 + 1 = 2.33 is not an integer", "padding", "rounding: floor (gives 2)"), 3),
+    ("kernel larger than the input", "input: [1, 4, 4]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 5}\n",
+     ("layer c", "window of 5 does not fit", "4"), 3),
+    ("channel mismatch at an add",
+     "input: [3, 8, 8]\nlayers:\n  - {name: a, type: conv, filters: 4, kernel: 1}\n"
+     "  - {name: b, type: conv, inputs: input, filters: 8, kernel: 1}\n  - {name: s, type: add, inputs: [a, b]}\n",
+     ("layer s", "channel mismatch at an add", "4x8x8", "8x8x8"), 5),
+    ("concat of different spatial sizes",
+     "input: [3, 8, 8]\nlayers:\n  - {name: a, type: maxpool, kernel: 2}\n  - {name: j, type: concat, inputs: [a, input]}\n",
+     ("layer j", "concat of different spatial sizes"), 4),
+    ("cycle", "input: [3, 8, 8]\nlayers:\n  - {name: a, type: relu, inputs: b}\n  - {name: b, type: relu, inputs: a}\n",
+     ("cycle", "a -> b -> a"), 3),
+    ("dangling input", "input: [3, 8, 8]\nlayers:\n  - {name: conv1, type: conv, filters: 4, kernel: 1}\n"
+     "  - {name: r, type: relu, inputs: conv2}\n", ("input 'conv2' is not a layer", "did you mean 'conv1'"), 4),
+    ("duplicate names", "input: [3, 8, 8]\nlayers:\n  - {name: a, type: relu}\n  - {name: a, type: tanh}\n",
+     ("duplicate layer name 'a'", "first declared at line 3"), 4),
+    ("connection table names a missing map",
+     LENET_HEAD + "  - {name: C1, type: conv, filters: 6, kernel: 5}\n  - {name: S2, type: subsample}\n"
+     "  - {name: C3, type: conv, kernel: 5, connections: [[0, 1, 2], [3, 4, 5], [5, 6]]}\n",
+     ("layer C3", "connection table row 2 names map 6", "maps 0-5", "S2 6x14x14"), 5),
+    ("too few inputs", "input: [3, 8, 8]\nlayers:\n  - {name: s, type: add}\n",
+     ("layer s", "add takes at least 2 input(s), got 1", "inputs: [a, b]"), 3),
+    ("undefined variable", "input: [3, 8, 8]\nvariables: {width: 8}\nlayers:\n"
+     "  - {name: c, type: conv, filters: '${widht}', kernel: 1}\n",
+     ("layer c", "undefined variable 'widht'", "did you mean 'width'"), 4),
+    ("unknown block", "input: [3, 8, 8]\nlayers:\n  - {name: s1, block: basic}\n", ("layer s1", "unknown block 'basic'"), 3),
+    ("unknown block parameter",
+     "input: [3, 8, 8]\nblocks:\n  b:\n    params: {filters: 4}\n    layers:\n      - {type: conv, filters: '${filters}', kernel: 1}\n"
+     "layers:\n  - {name: s1, block: b, with: {filter: 8}}\n",
+     ("layer s1", "block 'b' has no parameter 'filter'", "did you mean 'filters'"), 8),
+    ("error inside a block",
+     "input: [3, 8, 8]\nblocks:\n  b:\n    params: {k: 1}\n    layers:\n      - {name: c, type: conv, filters: 4, kernel: '${k}'}\n"
+     "layers:\n  - {name: s1, block: b, with: {k: 9}}\n",
+     ("layer s1.c", "window of 9 does not fit", "block 'b' (line 3) used by s1 at line 8"), 6),
+    ("block that uses itself",
+     "input: [3, 8, 8]\nblocks:\n  b:\n    layers:\n      - {name: x, block: b}\nlayers:\n  - {name: s, block: b}\n",
+     ("block 'b' uses itself",), 5),
+    ("code in YAML is not run", "input: !!python/object/apply:os.system ['echo hacked']\nlayers: [relu]\n",
+     ("malformed YAML", "constructor"), 1),
+    ("bad expected block", "input: [3, 8, 8]\nlayers: [relu]\nexpected:\n  - totals: {params: 1}\n",
+     ("expected:", "source"), 4),
+    ("bad convention in a spec", "input: [3, 8, 8]\nconventions: {bais_macs: none}\nlayers: [relu]\n",
+     ("unknown convention 'bais_macs'", "did you mean 'bias_macs'"), 2),
+]
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(("what", "text", "words", "line"), CASES, ids=[c[0] for c in CASES])
+def test_bad_spec_gives_one_line(tmp_path: Path, what: str, text: str, words: tuple[str, ...], line: int | None) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    out_file = tmp_path / "out.txt"
+    code, out, err = run_cli("report", str(spec), "-o", str(out_file))
+    assert code == 2, (what, out, err)
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("archcalc: "), err
+    assert "Traceback" not in err
+    where = f"{spec}:{line}:" if line is not None else f"{spec}"
+    assert where in err, (what, err)
+    for word in words:
+        assert word in err, (what, word, err)
+    assert not out_file.exists(), "nothing is written when the input is bad"
+    assert list(tmp_path.iterdir()) == [spec], "no temporary file is left behind"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    code, _, err = run_cli("report", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "nope.yaml: no such file" in err and err.count("\n") == 1
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    code, _, err = run_cli("report", str(path))
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_directory(tmp_path: Path) -> None:
+    code, _, err = run_cli("report", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+def test_unknown_preset_and_convention() -> None:
+    spec = str(ROOT / "specs" / "lenet5.yaml")
+    code, _, err = run_cli("report", spec, "--preset", "lecun98")
+    assert code == 2 and "unknown preset 'lecun98'" in err and "lecun1998" in err
+    code, _, err = run_cli("report", spec, "--set", "bais_macs=none")
+    assert code == 2 and "did you mean 'bias_macs'" in err
+    code, _, err = run_cli("report", spec, "--set", "batch=0")
+    assert code == 2 and "batch must be a positive integer" in err
+    code, _, err = run_cli("report", spec, "--set", "nonsense")
+    assert code == 2 and "key=value" in err
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3}\n")
+    with pytest.raises(archcalc.ShapeError):
+        run_cli("--debug", "report", str(spec))
+
+
+def test_usage_errors_exit_2() -> None:
+    err = io.StringIO()
+    with redirect_stderr(err), pytest.raises(SystemExit) as info:
+        main(["report", str(ROOT / "specs" / "lenet5.yaml"), "--format", "xml"])
+    assert info.value.code == 2
+    assert err.getvalue().count("\n") == 1 and "invalid choice: 'xml'" in err.getvalue()
+
+
+def test_absurd_sizes_are_exact_and_never_allocated() -> None:
+    """1e12 units: exact integers, no allocation (the analysis never materialises tensors)."""
+    side = 10**6
+    report = archcalc.analyze(archcalc.load({
+        "input": [3, side, side],
+        "layers": [{"name": "c", "type": "conv", "filters": 1024, "kernel": 3, "padding": 1},
+                   {"name": "fc", "type": "fc", "units": 10**12}],
+    }))
+    units = 1024 * side * side
+    assert report["c"].units == units
+    assert report["c"].macs == units * 27
+    assert report["fc"].weights == units * 10**12
+    assert report.totals.activation_bytes == 4 * (3 * side * side + units + 10**12)
+    assert isinstance(report.totals.flops, int)
+
+
+def _messages() -> list[tuple[str, str]]:
+    rows = []
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "archcalc-docs-errors"
+    tmp.mkdir(parents=True, exist_ok=True)
+    spec = tmp / "spec.yaml"
+    for what, text, _, _ in CASES:
+        spec.write_text(text)
+        _, _, err = run_cli("report", str(spec))
+        rows.append((what, err.strip().replace(str(tmp) + "/", "")))
+    return rows
+
+
+def test_docs_error_table_is_current() -> None:
+    lines = [
+        "# Bad input and the message it gets",
+        "",
+        "Produced by `tests/test_bad_input.py` (`ARCHCALC_UPDATE_DOCS=1` rewrites it; the test fails",
+        "when a message changes without this file). Every one is a single line on stderr with exit",
+        "code 2 and no traceback (`archcalc --debug` shows it); nothing is written.",
+        "",
+        "| input | message |",
+        "|---|---|",
+    ]
+    for what, message in _messages():
+        escaped = message.replace("|", "\\|")
+        lines.append(f"| {what} | `{escaped}` |")
+    text = "\n".join(lines) + "\n"
+    path = ROOT / "docs" / "errors.md"
+    if os.environ.get("ARCHCALC_UPDATE_DOCS"):
+        path.write_text(text)
+    assert path.read_text() == text

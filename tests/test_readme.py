@@ -1,0 +1,54 @@
+"""The README's example output is produced here: it must equal what the CLI prints now.
+
+Run with ARCHCALC_UPDATE_README=1 to rewrite the block after an intended change.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from contextlib import redirect_stdout
+
+from archcalc.cli import main
+from tests.conftest import ROOT
+
+BEGIN = "<!-- BEGIN lenet5-report -->"
+END = "<!-- END lenet5-report -->"
+
+
+def _output() -> str:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["report", str(ROOT / "specs" / "lenet5.yaml"), "--format", "markdown"]) == 0
+    return buf.getvalue()
+
+
+def test_readme_starts_with_install_and_test_commands() -> None:
+    head = (ROOT / "README.md").read_text().splitlines()[:8]
+    text = "\n".join(head)
+    assert "pip install . && archcalc report specs/lenet5.yaml" in text
+    assert "python -m pytest" in text
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install '.[test]'" in ci and "python -m pytest" in ci and "venv" in ci
+
+
+def test_readme_report_block_is_real_output() -> None:
+    path = ROOT / "README.md"
+    text = path.read_text()
+    block = _output()
+    pattern = re.compile(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), re.S)
+    match = pattern.search(text)
+    assert match, "README lacks the report block markers"
+    if os.environ.get("ARCHCALC_UPDATE_README"):
+        path.write_text(pattern.sub(lambda _m: BEGIN + "\n" + block + END, text))
+        return
+    assert match.group(1) == block
+
+
+def test_readme_error_example_is_a_real_message() -> None:
+    """The README's error line is the one docs/errors.md records (itself produced by a test)."""
+    docs = (ROOT / "docs" / "errors.md").read_text()
+    row = next(line for line in docs.splitlines() if line.startswith("| stride does not fit |"))
+    message = row.split("`")[1]
+    assert message in (ROOT / "README.md").read_text()
