@@ -75,7 +75,8 @@ blocks:
       - relu
       - {name: conv3, type: conv, filters: "${width * 4}", kernel: 1}
       - {name: bn3, type: bn}
-      - {name: proj, type: conv, inputs: input, filters: "${width * 4}", kernel: 1, stride: "${stride}", when: "${project}"}
+      - {name: proj, type: conv, inputs: input, filters: "${width * 4}", kernel: 1, stride: "${stride}",
+         when: "${project}"}
       - {name: proj_bn, type: bn, when: "${project}"}
       - {name: add, type: add, inputs: [bn3, proj_bn]}
       - relu

@@ -77,6 +77,12 @@ CASES: list[tuple[str, str, tuple[str, ...], int | None]] = [
      ("block 'b' uses itself",), 5),
     ("code in YAML is not run", "input: !!python/object/apply:os.system ['echo hacked']\nlayers: [relu]\n",
      ("malformed YAML", "constructor"), 1),
+    ("YAML alias bomb", "".join(
+        f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]\n" for p, k in zip("abcdefgh", "bcdefghi", strict=True)
+    ).replace("b: &b [*a", "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a", 1) + "input: [1, 8, 8]\nlayers: [relu]\n",
+     ("expands to", "YAML nodes through its aliases"), None),
+    ("recursive YAML alias", "input: [1, 8, 8]\nlayers:\n  - &a {name: x, type: relu, note: [*a]}\n",
+     ("malformed YAML", "recursive"), 3),
     ("bad expected block", "input: [3, 8, 8]\nlayers: [relu]\nexpected:\n  - totals: {params: 1}\n",
      ("expected:", "source"), 4),
     ("bad convention in a spec", "input: [3, 8, 8]\nconventions: {bais_macs: none}\nlayers: [relu]\n",

@@ -34,6 +34,7 @@ def test_table_has_totals_and_conventions() -> None:
 
 def test_json_keeps_exact_integers_and_schema() -> None:
     code, out, _ = run("report", LENET, "--format", "json", "--batch", "3")
+    assert code == 0
     data = json.loads(out)
     assert data["schema_version"] == 1
     assert data["conventions"]["batch"] == 3 and data["conventions"]["preset"] == "lecun1998"
@@ -48,6 +49,7 @@ def test_json_integers_beyond_float_precision(tmp_path: Path) -> None:
     spec = tmp_path / "huge.yaml"
     spec.write_text("input: [3, 1000000, 1000000]\nlayers:\n  - {name: fc, type: fc, units: 1000000007}\n")
     code, out, _ = run("report", str(spec), "--format", "json")
+    assert code == 0
     weights = json.loads(out)["layers"][1]["weights"]
     assert weights == 3 * 10**12 * 1000000007  # exact: 3.000000021e21 is not a float
     assert str(weights) in out
@@ -55,6 +57,7 @@ def test_json_integers_beyond_float_precision(tmp_path: Path) -> None:
 
 def test_csv_has_header_rows_totals_and_conventions_comment() -> None:
     code, out, _ = run("report", LENET, "--format", "csv", "--columns", "name,params,connections")
+    assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("# lenet5: conventions: preset lecun1998")
     rows = list(csv.reader(line for line in lines if not line.startswith("#")))

@@ -71,10 +71,48 @@ _MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 _MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
 
 
+#: the most nodes a document may expand to once its aliases are followed ("billion laughs")
+MAX_EXPANDED_NODES = 2_000_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Node count with every alias expanded, computed without expanding (memoised per node)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once; the constructor rejects it anyway
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, memo)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            total += _expanded_size(key, memo) + _expanded_size(value, memo)
+    memo[id(node)] = total
+    return total
+
+
+def _load(text: str) -> Any:
+    loader = _MarkedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_EXPANDED_NODES:
+            raise SpecError(
+                f"the document expands to {size:,} YAML nodes through its aliases "
+                f"(limit {MAX_EXPANDED_NODES:,}): refusing it"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str, file: str | None = None) -> Any:
     """Parse YAML text safely, keeping line marks; errors name the file and line."""
     try:
-        return yaml.load(text, Loader=_MarkedLoader)  # a SafeLoader subclass
+        return _load(text)  # a SafeLoader subclass: no Python objects, nothing executed
     except SpecError as exc:
         raise exc.located(file=file) from None
     except yaml.MarkedYAMLError as exc:
