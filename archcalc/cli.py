@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+")
     c.add_argument("--quiet", "-q", action="store_true", help="print mismatches only")
 
+    sub.add_parser("list", help="list the bundled specs (use their names as FILE)")
     sub.add_parser("types", help="list layer types, their aliases and keys")
     sub.add_parser("presets", help="list counting presets and what they reproduce")
     sub.add_parser("columns", help="list report columns")
@@ -118,6 +119,16 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_MISMATCH if failed else 0
 
 
+def _list() -> int:
+    from archcalc.bundled import bundled_specs
+    from archcalc.spec.loader import load_spec
+
+    for name, path in bundled_specs().items():
+        graph = load_spec(path)
+        print(f"{name}: {graph.description or graph.name} [{graph.source or 'no source'}]")
+    return 0
+
+
 def _types() -> int:
     from archcalc.ops import OPS, TYPE_NAMES
 
@@ -159,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "list":
+            return _list()
         if args.command == "types":
             return _types()
         if args.command == "presets":

@@ -381,10 +381,10 @@ def load_spec(
 ) -> Graph:
     """Read a spec (a path, or an already-parsed mapping) and build its graph."""
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        file = file or str(source)
-        if not path.exists():
-            raise SpecError("no such file", file=file)
+        from archcalc.bundled import spec_path
+
+        path = spec_path(source)
+        file = file or (str(source) if Path(source).exists() else str(path))
         if path.is_dir():
             raise SpecError("is a directory, not a spec file", file=file)
         if path.stat().st_size > MAX_SPEC_BYTES:
