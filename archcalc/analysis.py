@@ -91,6 +91,8 @@ def analyze(
                           "macs", "flops", "param_bytes", "activation_bytes"), 0)
     trainable = 0
     stored_elements = 0
+    breakdown: dict[str, int] = {}
+    left_out: dict[str, int] = {}
     for layer in graph.layers.values():
         op = REGISTRY[layer.kind]
         result = applied[layer.name]
@@ -118,10 +120,19 @@ def analyze(
             macs += cost.biases
         elif conv.bias_macs == "per_output":
             macs += cost.bias_units
+        if conv.affine_macs == "per_param":
+            macs += cost.affine
         cheap = 0
+        kind_counted = layer.kind in conv.cheap_ops
         for category, value in cost.cheap:
-            if category in conv.cheap_ops and not (category == "bias" and conv.bias_macs != "none"):
+            if category == "bias" and conv.bias_macs != "none":
+                continue  # already counted as MACs
+            key = category if category in conv.cheap_ops or kind_counted else None
+            if key is not None:
                 cheap += value
+                breakdown[category] = breakdown.get(category, 0) + value * batch
+            else:
+                left_out[category] = left_out.get(category, 0) + value * batch
         flops = (conv.flops_per_mac * macs + cheap) * batch
         macs *= batch
         stored = cost.weights + cost.biases + cost.affine + cost.fixed + cost.buffers
@@ -191,6 +202,8 @@ def analyze(
         optimizer_bytes=optimizer_bytes,
         training_bytes=sums["param_bytes"] + stored_activation_bytes + gradient_bytes + optimizer_bytes,
     )
+    flops_breakdown = {f"{conv.flops_per_mac} x MACs": conv.flops_per_mac * sums["macs"]}
+    flops_breakdown.update(sorted(breakdown.items()))
     consumed = {ref[0] for layer in graph.layers.values() for ref in layer.inputs}
     outputs = tuple(n for n in graph.layers if n not in consumed)
     return Report(
@@ -200,6 +213,8 @@ def analyze(
         totals=totals,
         outputs=outputs,
         warnings=tuple(warnings),
+        flops_breakdown=flops_breakdown,
+        flops_not_counted=dict(sorted(left_out.items())),
         source=graph.source,
         file=graph.file,
     )

@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+")
     c.add_argument("--quiet", "-q", action="store_true", help="print mismatches only")
 
+    t = sub.add_parser("tables", help="published figures vs computed ones, per reference network")
+    t.add_argument("names", nargs="*", help="bundled spec names or paths (default: every bundled spec)")
+    t.add_argument("--format", "-f", default="table", choices=FORMATS)
+    t.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
+
     sub.add_parser("list", help="list the bundled specs (use their names as FILE)")
     sub.add_parser("types", help="list layer types, their aliases and keys")
     sub.add_parser("presets", help="list counting presets and what they reproduce")
@@ -89,13 +94,7 @@ def _report(args: argparse.Namespace) -> int:
         overrides["dtype"] = args.dtype
     graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
     report = analyze(graph, preset=args.preset, overrides=overrides)
-    text = render(report, args.format, columns)
-    if args.output:
-        from archcalc.fileio import write_atomic
-
-        write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
+    _emit(render(report, args.format, columns), args.output)
     return 0
 
 
@@ -117,6 +116,23 @@ def _check(args: argparse.Namespace) -> int:
                 print(f"{file}: {r.describe()}")
         print(f"{file}: {len(results) - len(bad)}/{len(results)} figures reproduced")
     return EXIT_MISMATCH if failed else 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from archcalc.tables import references, render_tables
+
+    refs = references(args.names)
+    _emit(render_tables(refs, args.format), args.output)
+    return EXIT_MISMATCH if any(c.status == "mismatch" for r in refs for c in r.checks) else 0
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from archcalc.fileio import write_atomic
+
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
 
 
 def _list() -> int:
@@ -170,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "tables":
+            return _tables(args)
         if args.command == "list":
             return _list()
         if args.command == "types":

@@ -30,6 +30,7 @@ CHEAP_OPS: tuple[str, ...] = ("bias", "activation", "norm", "pool", "elementwise
 OPTIMIZER_STATE: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 
 BIAS_MACS = ("none", "per_param", "per_output")
+AFFINE_MACS = ("none", "per_param")
 POOLING_CONNECTIONS = ("window", "none")
 RF_MERGE = ("warn", "error")
 
@@ -45,9 +46,12 @@ class Conventions:
     bias_is_connection: bool = False
     #: a bias add counted as MACs: never, once per bias parameter (torchinfo), or once per output
     bias_macs: str = "none"
+    #: BN scale/shift counted as MACs: never, or once per parameter (torchinfo)
+    affine_macs: str = "none"
     #: FLOPs per multiply-accumulate
     flops_per_mac: int = 2
-    #: non-MAC work that is counted in FLOPs (see ``CHEAP_OPS``)
+    #: non-MAC work that is counted in FLOPs: categories (see ``CHEAP_OPS``) and/or layer kinds
+    #: (``batchnorm``, ``global_avgpool``: every cheap op of layers of that kind)
     cheap_ops: frozenset[str] = field(default_factory=lambda: frozenset(CHEAP_OPS))
     #: layer families whose outputs count as units
     unit_families: frozenset[str] = field(
@@ -97,6 +101,8 @@ class Conventions:
                 bias += " and 1 connection per unit"
         if self.bias_macs != "none":
             bias += f", bias MACs {self.bias_macs}"
+        if self.affine_macs != "none":
+            bias += f", BN scale/shift MACs {self.affine_macs}"
         cheap = ", ".join(sorted(self.cheap_ops)) if self.cheap_ops else "nothing else"
         units = "units: " + ",".join(sorted(self.unit_families))
         units += " (input " + ("in" if self.units_include_input else "out")
@@ -148,6 +154,20 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         "papers' 'multiply-adds' (He et al. 2016): weight MACs only, FLOPs = 2 x MACs, no cheap ops",
         {"cheap_ops": frozenset(), "bias_macs": "none"},
     ),
+    "torchinfo": (
+        "torchinfo's 'Total mult-adds': conv/linear MACs + each bias and BN scale/shift parameter once",
+        {"cheap_ops": frozenset(), "bias_macs": "per_param", "affine_macs": "per_param"},
+    ),
+    "fvcore": (
+        "fvcore's flop_count (one 'flop' per MAC): conv/linear MACs + 2 per BN output element + "
+        "global/adaptive average pooling input elements; ReLU, max pooling and adds are free",
+        {"flops_per_mac": 1, "bias_macs": "none",
+         "cheap_ops": frozenset({"batchnorm", "global_avgpool", "adaptive_avgpool"})},
+    ),
+    "flopcounter": (
+        "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per conv/linear MAC, nothing else",
+        {"flops_per_mac": 2, "cheap_ops": frozenset(), "bias_macs": "none"},
+    ),
 }
 
 
@@ -182,7 +202,7 @@ def _parse_set(key: str, value: Any, allowed: tuple[str, ...]) -> frozenset[str]
     else:
         raise ConventionError(f"convention {key} must be a list, got {value!r}")
     if items == ["all"]:
-        return frozenset(allowed)
+        return frozenset(CHEAP_OPS if key == "cheap_ops" else allowed)
     for item in items:
         if item not in allowed:
             raise ConventionError(
@@ -219,6 +239,8 @@ def _parse_value(key: str, value: Any) -> Any:
         return _parse_bool(key, value)
     if key == "bias_macs":
         return _parse_choice(key, value, BIAS_MACS)
+    if key == "affine_macs":
+        return _parse_choice(key, value, AFFINE_MACS)
     if key == "pooling_connections":
         return _parse_choice(key, value, POOLING_CONNECTIONS)
     if key == "rf_merge":
@@ -230,7 +252,9 @@ def _parse_value(key: str, value: Any) -> Any:
     if key in ("flops_per_mac", "batch"):
         return _parse_positive_int(key, value)
     if key == "cheap_ops":
-        return _parse_set(key, value, CHEAP_OPS)
+        from archcalc.ops import REGISTRY
+
+        return _parse_set(key, value, CHEAP_OPS + tuple(k for k in REGISTRY if k not in CHEAP_OPS))
     if key == "unit_families":
         return _parse_set(key, value, FAMILIES)
     raise ConventionError(f"unknown convention '{key}'{suggest(key, _FIELDS)}")

@@ -10,6 +10,13 @@ conventions that make it come out. ``check(graph)`` compares them with a fresh a
         layers:
           C3: {units: 1600, params: 1516, connections: 151600}
         totals: {params: 60000, connections: 340908}
+      - source: "Krizhevsky et al. 2012, Sec. 3.5"
+        erratum: "253,440 does not follow from 55 x 55 x 96 = 290,400"
+        layers: {conv1: {units: 253440}}
+
+An entry with ``erratum:`` lists published figures known NOT to follow from the architecture:
+they are reported as errata (with the explanation), never "fixed", and the check holds when the
+computed value differs from the published one.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Any
 from archcalc.errors import ExpectationError, suggest
 from archcalc.report import COLUMNS, Report, Totals
 
-BLOCK_KEYS = ("source", "conventions", "tolerance", "layers", "totals", "note")
+BLOCK_KEYS = ("source", "conventions", "tolerance", "layers", "totals", "note", "erratum")
 LAYER_KEYS = (*COLUMNS, "shape", "receptive_field")
 TOTAL_KEYS = tuple(f.name for f in fields(Totals))
 
@@ -35,12 +42,27 @@ class Check:
     expected: Any
     computed: Any
     tolerance: float
-    ok: bool
+    #: "exact", "close" (within tolerance), "erratum" (a documented published error), "mismatch"
+    status: str
+    conventions: str = ""
+    erratum: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "mismatch"
+
+    @property
+    def difference(self) -> Any:
+        if _numeric(self.expected) and _numeric(self.computed):
+            return self.computed - self.expected
+        return None
 
     def describe(self) -> str:
-        mark = "ok" if self.ok else "MISMATCH"
-        tol = f" (tolerance {self.tolerance:g})" if self.tolerance else ""
-        return f"{mark}: {self.where}.{self.key} expected {self.expected} computed {self.computed}{tol} [{self.source}]"
+        mark = {"exact": "ok", "close": "ok", "erratum": "erratum", "mismatch": "MISMATCH"}[self.status]
+        tol = f" (tolerance {self.tolerance:g})" if self.tolerance and self.status != "erratum" else ""
+        why = f": {self.erratum}" if self.status == "erratum" and self.erratum else ""
+        return (f"{mark}: {self.where}.{self.key} published {self.expected} computed {self.computed}{tol}{why} "
+                f"[{self.source}]")
 
 
 def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mapping[str, Any], ...]:
@@ -85,8 +107,12 @@ def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mappin
         conventions = block.get("conventions") or {}
         if not isinstance(conventions, dict):
             raise bad("conventions: must be a mapping (preset: and/or convention keys)")
+        erratum = block.get("erratum")
+        if erratum is not None and (not isinstance(erratum, str) or not erratum.strip()):
+            raise bad("erratum: must explain why the published figures do not follow")
         out.append({
             "source": block["source"],
+            "erratum": erratum,
             "conventions": dict(conventions),
             "tolerance": float(tolerance),
             "layers": {str(k): dict(v) for k, v in layers.items()},
@@ -96,12 +122,27 @@ def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mappin
     return tuple(out)
 
 
-def _close(expected: Any, computed: Any, tolerance: float) -> bool:
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool) and isinstance(computed, (int, Fraction)):
-        if tolerance == 0:
-            return bool(computed == expected)
-        return abs(computed - expected) <= tolerance * abs(expected)
-    return bool(expected == computed)
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float, Fraction)) and not isinstance(value, bool)
+
+
+def _status(expected: Any, computed: Any, tolerance: float, erratum: str | None) -> str:
+    if expected == computed:
+        return "exact" if erratum is None else "mismatch"  # an "erratum" that holds is not one
+    if erratum is not None:
+        return "erratum"
+    if tolerance and _numeric(expected) and _numeric(computed):
+        return "close" if abs(computed - expected) <= tolerance * abs(expected) else "mismatch"
+    return "mismatch"
+
+
+def describe_conventions(raw: Mapping[str, Any]) -> str:
+    """``preset paper_macs, batch=8`` for an expected block's conventions."""
+    items = dict(raw)
+    preset = items.pop("preset", None)
+    parts = [f"preset {preset}"] if preset else []
+    parts += [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in items.items()]
+    return ", ".join(parts) or "the spec's conventions"
 
 
 def _layer_value(report: Report, name: str, key: str) -> Any:
@@ -127,6 +168,8 @@ def check(graph: Any, overrides: Mapping[str, Any] | None = None) -> list[Check]
         conv = conventions_for(graph, preset, {**conv_raw, **(overrides or {})})
         report = analyze(graph, conv)
         tol = block["tolerance"]
+        conv_text = describe_conventions(block["conventions"])
+        erratum = block["erratum"]
         for name, values in block["layers"].items():
             for key, want in values.items():
                 try:
@@ -139,8 +182,10 @@ def check(graph: Any, overrides: Mapping[str, Any] | None = None) -> list[Check]
                     ) from None
                 if isinstance(want, list) and key != "shape" and key != "receptive_field":
                     want = list(want)
-                results.append(Check(block["source"], name, key, want, got, tol, _close(want, got, tol)))
+                results.append(Check(block["source"], name, key, want, got, tol,
+                                     _status(want, got, tol, erratum), conv_text, erratum))
         for key, want in block["totals"].items():
             got = getattr(report.totals, key)
-            results.append(Check(block["source"], "totals", key, want, got, tol, _close(want, got, tol)))
+            results.append(Check(block["source"], "totals", key, want, got, tol,
+                                 _status(want, got, tol, erratum), conv_text, erratum))
     return results

@@ -7,8 +7,8 @@ Per-network counts (``units``, ``weights``, ``biases``, ``params``, ``fixed_para
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archcalc.conventions import OPTIMIZER_STATE, Conventions
@@ -121,6 +121,10 @@ class Report:
     totals: Totals
     outputs: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    #: FLOPs by origin: "N x MACs" and each counted cheap-op category (sums to totals.flops)
+    flops_breakdown: Mapping[str, int] = field(default_factory=dict)
+    #: cheap-op FLOPs the conventions leave out, by category (for comparing counters)
+    flops_not_counted: Mapping[str, int] = field(default_factory=dict)
     source: str | None = None
     file: str | None = None
 
@@ -161,6 +165,8 @@ class Report:
             "columns": dict(COLUMNS),
             "layers": [r.to_dict() for r in self.layers],
             "totals": self.totals.to_dict(),
+            "flops_breakdown": dict(self.flops_breakdown),
+            "flops_not_counted": dict(self.flops_not_counted),
             "outputs": list(self.outputs),
             "receptive_field": {k: v.to_dict() for k, v in self.receptive_field.items()},
             "warnings": list(self.warnings),

@@ -103,7 +103,7 @@ def test_check_passes_and_fails(tmp_path: Path) -> None:
         "expected:\n  - source: a made-up figure\n    layers: {c: {params: 19}}\n"
     )
     code, out, _ = run("check", str(bad))
-    assert code == 1 and "MISMATCH: c.params expected 19 computed 20" in out
+    assert code == 1 and "MISMATCH: c.params published 19 computed 20" in out
 
 
 def test_listing_commands() -> None:

@@ -99,6 +99,9 @@ def summary_lines(report: Report) -> list[str]:
         f"params {t.params:,} trainable + {t.fixed_params:,} fixed; buffers {t.buffers:,}; "
         f"connections {t.connections:,}; units {t.units:,}",
         f"MACs {t.macs:,}; FLOPs {t.flops:,} forward, {t.training_flops:,} training (forward + 2x backward)",
+        "FLOPs = " + " + ".join(f"{v:,} ({k})" for k, v in report.flops_breakdown.items())
+        + ("; not counted: " + ", ".join(f"{k} {v:,}" for k, v in report.flops_not_counted.items())
+           if report.flops_not_counted else ""),
         f"memory: params {_mib(t.param_bytes)}; peak activations {_mib(t.peak_activation_bytes)}; "
         f"inference {_mib(t.inference_bytes)}",
         f"training memory {_mib(t.training_bytes)} = params + stored activations "
