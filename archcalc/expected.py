@@ -29,7 +29,7 @@ from typing import Any
 from archcalc.errors import ExpectationError, suggest
 from archcalc.report import COLUMNS, Report, Totals
 
-BLOCK_KEYS = ("source", "conventions", "tolerance", "layers", "totals", "note", "erratum")
+BLOCK_KEYS = ("source", "conventions", "variables", "tolerance", "layers", "totals", "note", "erratum")
 LAYER_KEYS = (*COLUMNS, "shape", "receptive_field")
 TOTAL_KEYS = tuple(f.name for f in fields(Totals))
 
@@ -107,6 +107,9 @@ def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mappin
         conventions = block.get("conventions") or {}
         if not isinstance(conventions, dict):
             raise bad("conventions: must be a mapping (preset: and/or convention keys)")
+        variables = block.get("variables") or {}
+        if not isinstance(variables, dict):
+            raise bad("variables: must map spec variables to the values of this configuration")
         erratum = block.get("erratum")
         if erratum is not None and (not isinstance(erratum, str) or not erratum.strip()):
             raise bad("erratum: must explain why the published figures do not follow")
@@ -114,6 +117,7 @@ def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mappin
             "source": block["source"],
             "erratum": erratum,
             "conventions": dict(conventions),
+            "variables": dict(variables),
             "tolerance": float(tolerance),
             "layers": {str(k): dict(v) for k, v in layers.items()},
             "totals": dict(totals),
@@ -146,7 +150,14 @@ def describe_conventions(raw: Mapping[str, Any]) -> str:
 
 
 def _layer_value(report: Report, name: str, key: str) -> Any:
-    record = report[name]
+    """A layer's value; for the name of a block use (``inception_4a``), the sum over its layers."""
+    try:
+        record = report[name]
+    except KeyError:
+        members = [r for r in report.layers if r.name.startswith(name + ".")]
+        if not members or key not in COLUMNS or key == "live_bytes":
+            raise
+        return sum(getattr(r, key) for r in members)
     if key == "shape":
         return list(record.shape)
     if key == "receptive_field":
@@ -165,10 +176,17 @@ def check(graph: Any, overrides: Mapping[str, Any] | None = None) -> list[Check]
     for block in graph.expected:
         conv_raw = dict(block["conventions"])
         preset = conv_raw.pop("preset", None)
-        conv = conventions_for(graph, preset, {**conv_raw, **(overrides or {})})
-        report = analyze(graph, conv)
+        variant = graph
+        if block["variables"]:
+            from archcalc.spec.loader import build_from_document
+
+            variant = build_from_document(graph.meta["document"], variables=block["variables"], file=graph.file)
+        conv = conventions_for(variant, preset, {**conv_raw, **(overrides or {})})
+        report = analyze(variant, conv)
         tol = block["tolerance"]
         conv_text = describe_conventions(block["conventions"])
+        if block["variables"]:
+            conv_text += "; variables " + ", ".join(f"{k}={v}" for k, v in block["variables"].items())
         erratum = block["erratum"]
         for name, values in block["layers"].items():
             for key, want in values.items():

@@ -46,6 +46,8 @@ def parse_columns(text: str | None) -> tuple[str, ...]:
     if text.strip() == "all":
         return tuple(ALL_COLUMNS)
     names = tuple(c.strip() for c in text.split(",") if c.strip())
+    if "name" not in names:
+        names = ("name", *names)
     for name in names:
         if name not in ALL_COLUMNS:
             raise RenderError(f"unknown column '{name}'{suggest(name, ALL_COLUMNS)}; columns: {', '.join(ALL_COLUMNS)}")

@@ -468,6 +468,7 @@ def build_from_document(
         conventions=_as_plain(conventions),
         expected=expected,
         variables=env,
+        meta={"document": doc},
     )
 
 
