@@ -12,6 +12,7 @@ from archcalc.ops._formulas import Pads, Shape, axis_name, per_axis, resolve_pad
 from archcalc.ops.base import Window
 
 ROUNDING = ("exact", "floor", "ceil")
+SAME = ("same", "same_upper", "same_lower")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +56,11 @@ def geometry(attrs: Mapping[str, Any], spatial: Shape, kernel: Any | None = None
     s = per_axis(stride_attr if stride_attr is not None else k, n, "stride")
     d = per_axis(attrs.get("dilation") or 1, n, "dilation")
     k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True))
-    pads = resolve_padding(attrs.get("padding", 0), n, spatial, k_eff, s)
-    rounding = attrs.get("rounding") or "exact"
+    padding = attrs.get("padding", 0)
+    pads = resolve_padding(padding, n, spatial, k_eff, s)
+    # "same" pads so that the output is ceil(N/s); when the stride is larger than the kernel no
+    # padding is needed and the last stride is left incomplete, as in ONNX/TF: never an error
+    rounding = "floor" if padding in SAME else attrs.get("rounding") or "exact"
     out = tuple(
         window_output(spatial[i], k_eff[i], s[i], pads[i], rounding, axis_name(i, n))
         for i in range(n)

@@ -6,7 +6,8 @@ Output length per axis: (N-1)*s - (p_before + p_after) + d*(k-1) + 1 + output_pa
 Counting: every input position multiplies every kernel tap into the output, so
 MACs = N_in_positions * M * T (as executed; products landing in cropped padding included).
 ``connections`` are the edges that reach an output unit: per axis, the (input, tap) pairs whose
-target o = i*s - p_before + t*d lies inside the output, times M.
+target o = i*s - p_before + t*d lies inside the output, times M (counted in closed form, without
+enumerating positions or taps).
 """
 
 from __future__ import annotations
@@ -51,16 +52,48 @@ def _pads(value: Any, n: int, sizes: tuple[int, ...], k_eff: tuple[int, ...],
     return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in items)
 
 
-def _edges_along(n_in: int, n_out: int, k: int, s: int, d: int, pad_before: int) -> int:
-    """Number of (input, tap) pairs along one axis that land inside the output."""
+def _floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """sum_{j=0}^{n-1} floor((a*j + b)/m) for n >= 0, m >= 1, a >= 0, b >= 0, in O(log) steps."""
     total = 0
-    for t in range(k):
-        shift = pad_before - t * d  # o = i*s - shift; need 0 <= o < n_out
-        lo = max(0, -(-shift // s))
-        hi = min(n_in - 1, (n_out - 1 + shift) // s)
-        if hi >= lo:
-            total += hi - lo + 1
-    return total
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        top = a * n + b
+        if top < m:
+            return total
+        n, b = divmod(top, m)
+        m, a = a, m
+
+
+def _pairs_at_most(n_in: int, k: int, s: int, d: int, limit: int) -> int:
+    """#{(i, t) : 0 <= i < n_in, 0 <= t < k, i*s + t*d <= limit}, without enumerating them."""
+    if limit < 0:
+        return 0
+    last_t = min(k - 1, limit // d)
+    # taps t <= (limit - (n_in-1)*s)/d reach every input position
+    room = limit - (n_in - 1) * s
+    full = min(last_t, room // d) + 1 if room >= 0 else 0
+    rest = last_t - full + 1
+    if rest <= 0:
+        return full * n_in
+    # t = last_t - u for u = 0..rest-1: (limit - t*d)//s + 1 = (u*d + limit - last_t*d)//s + 1
+    return full * n_in + rest + _floor_sum(rest, s, d, limit - last_t * d)
+
+
+def _edges_along(n_in: int, n_out: int, k: int, s: int, d: int, pad_before: int) -> int:
+    """Number of (input, tap) pairs along one axis that land inside the output, in closed form.
+
+    o = i*s - p_before + t*d. Those with o < 0 have i*s + t*d <= p_before - 1; those with
+    o >= n_out, counted from the other end (i' = N-1-i, t' = k-1-t), have
+    i'*s + t'*d <= (N-1)*s + (k-1)*d - n_out - p_before. No pair is both (n_out >= 1).
+    """
+    below = _pairs_at_most(n_in, k, s, d, pad_before - 1)
+    above = _pairs_at_most(n_in, k, s, d, (n_in - 1) * s + (k - 1) * d - n_out - pad_before)
+    return n_in * k - below - above
 
 
 def _rf_axis(k: int, s: int, d: int, pad_before: int) -> tuple[int, Fraction, Fraction]:

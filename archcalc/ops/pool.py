@@ -1,14 +1,16 @@
 """Pooling: max/average windows, global pooling, adaptive average pooling.
 
 No parameters. Connections (and "pool" FLOPs): one per window element per output unit, padding
-included (units x window). Global pooling: one per input element.
+included (units x window). Global pooling: one per input element. Adaptive pooling: the sum of
+its window lengths, in closed form (N + n - gcd(N, n) per axis), never enumerated; to a single
+position it is global pooling (global receptive field).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from math import prod
+from math import gcd, prod
 from typing import Any, ClassVar
 
 from archcalc.ops._formulas import per_axis
@@ -74,8 +76,32 @@ class GlobalMaxPool(GlobalAvgPool):
 
 
 def adaptive_windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
-    """[start, end) of each output's window: floor(i*N/n), ceil((i+1)*N/n) (as PyTorch/ONNX)."""
+    """[start, end) of each output's window: floor(i*N/n), ceil((i+1)*N/n) (as PyTorch/ONNX).
+
+    A list of ``n_out`` pairs: for inspection of small sizes only; the counts use the closed
+    forms below.
+    """
     return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def adaptive_total(n_in: int, n_out: int) -> int:
+    """Sum of the window lengths along one axis: N + n - gcd(N, n).
+
+    sum_i ceil((i+1)N/n) - floor(iN/n) = N + #{j in 1..n : n does not divide jN}, and n divides
+    jN exactly for the gcd(N, n) multiples j of n/gcd(N, n).
+    """
+    return n_in + n_out - gcd(n_in, n_out)
+
+
+def adaptive_longest(n_in: int, n_out: int) -> int:
+    """The longest window along one axis, in closed form.
+
+    With g = gcd(N, n), N' = N/g, n' = n/g: window i has length ceil((r + N')/n') where
+    r = i*N' mod n' takes every value 0..n'-1, so the longest is ceil((N' + n' - 1)/n').
+    """
+    g = gcd(n_in, n_out)
+    big, small = n_in // g, n_out // g
+    return (big + 2 * small - 2) // small
 
 
 class AdaptiveAvgPool(Op):
@@ -93,19 +119,25 @@ class AdaptiveAvgPool(Op):
         edges = shape[0]
         notes: list[str] = []
         for n_in, n_out in zip(sizes, out, strict=True):
-            wins = adaptive_windows(n_in, n_out)
-            edges *= sum(end - start for start, end in wins)
+            edges *= adaptive_total(n_in, n_out)
             if n_in % n_out == 0:
                 k = n_in // n_out
                 axes.append((k, k, k - 1))
             else:
-                longest = max(end - start for start, end in wins)
+                longest = adaptive_longest(n_in, n_out)
                 step = Fraction(n_in, n_out)
-                axes.append((longest, step, Fraction(longest - 1)))
+                # continuous coordinates, as resize: output o covers [o*N/n, (o+1)*N/n) and is
+                # centred at (o + 1/2)*N/n - 1/2 (doubled: offset2 = N/n - 1)
+                axes.append((longest, step, step - 1))
                 notes.append(
                     f"adaptive pooling {n_in}->{n_out} has windows of unequal length: receptive "
                     f"field uses the longest ({longest}) and the mean step {step}"
                 )
+        if all(n == 1 for n in out):
+            # to a single position it is global pooling (torchvision's AdaptiveAvgPool2d(1)): every
+            # input position reaches the output, and a gate built on it (squeeze-and-excitation)
+            # merges with any branch
+            return Applied(outs=((shape[0], *out),), cost=_pool_cost(edges), rf=GLOBAL)
         return Applied(
             outs=((shape[0], *out),), cost=_pool_cost(edges), rf=Window(tuple(axes)), notes=tuple(notes)
         )
