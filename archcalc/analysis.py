@@ -62,15 +62,17 @@ def analyze(
         try:
             result = op.apply(layer.attrs, ins)
             if layer.kind == "input":
-                in_fields: tuple[Field, ...] = (input_field(len(result.outs[0]) - 1),)
+                out_fields: tuple[Field, ...] = (input_field(len(result.outs[0]) - 1),)
+                message = None
             else:
                 in_fields = tuple(fields_[ref] for ref in layer.inputs)
-            if layer.kind == "input":
-                field, message = in_fields[0], None
-            else:
                 names = tuple(ref[0] for ref in layer.inputs)
                 field, message = step(result.rf, in_fields, names)
                 check_merge(message, conv.rf_merge)
+                if result.out_rfs is None:
+                    out_fields = (field,) * len(result.outs)
+                else:
+                    out_fields = tuple(step(rule, in_fields, names)[0] for rule in result.out_rfs)
         except ArchcalcError as exc:
             if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
                 given = ", ".join(f"{_ref_text(r, graph)} {_shape_text(shapes[r])}" for r in layer.inputs)
@@ -81,7 +83,7 @@ def analyze(
         for index, out in enumerate(result.outs):
             _check_shape(out, layer)
             shapes[(layer.name, index)] = out
-            fields_[(layer.name, index)] = field
+            fields_[(layer.name, index)] = out_fields[index]
         applied[layer.name] = result
 
     unit_output = _unit_outputs(graph, conv)

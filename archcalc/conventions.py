@@ -20,7 +20,7 @@ DTYPE_BYTES: dict[str, int] = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8
 #: layer families whose output elements can count as units
 FAMILIES: tuple[str, ...] = (
     "input", "conv", "fc", "pool", "subsample", "rbf", "activation", "norm",
-    "elementwise", "shape", "resize",
+    "elementwise", "shape", "resize", "unknown",
 )
 
 #: categories of non-MAC work that can cost FLOPs (per-op costs are documented in each op)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from archcalc.errors import ShapeError
-from archcalc.ops.base import GLOBAL, PASS, RFRule, Window
+from archcalc.ops.base import GLOBAL, PASS, UNKNOWN, Permute, RFRule, Window
 
 Number = int | Fraction
 Axis = tuple[Number, Number, Number]
@@ -31,6 +31,8 @@ Axis = tuple[Number, Number, Number]
 class Field:
     axes: tuple[Axis, ...]
     is_global: bool = False
+    #: not known (downstream of an op archcalc does not model)
+    is_unknown: bool = False
 
     @property
     def size(self) -> tuple[Number, ...]:
@@ -45,6 +47,8 @@ class Field:
         return tuple(_half(a[2]) for a in self.axes)
 
     def to_dict(self) -> dict[str, object]:
+        if self.is_unknown:
+            return {"global": False, "unknown": True}
         if self.is_global:
             return {"global": True}
         return {
@@ -74,6 +78,7 @@ def _norm(value: Number) -> Number:
 
 
 GLOBAL_FIELD = Field((), True)
+UNKNOWN_FIELD = Field((), False, True)
 
 
 def input_field(n_spatial: int) -> Field:
@@ -84,12 +89,23 @@ def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[str, ...] =
     """The output field of a layer from its rule and its inputs' fields (and a merge warning)."""
     if rule == GLOBAL:
         return GLOBAL_FIELD, None
+    if rule == UNKNOWN or any(f.is_unknown for f in fields):
+        return UNKNOWN_FIELD, None
     if rule == PASS:
         if len(fields) == 1:
             return fields[0], None
         return merge(fields, merge_names)
-    assert isinstance(rule, Window)
     field = fields[0]
+    if isinstance(rule, Permute):
+        if field.is_global:
+            return field, None
+        # axis 0 (channels) has no field of its own: give it the identity, permute, drop the new axis 0
+        full = [(1, 1, 0), *field.axes]
+        if len(full) != len(rule.perm):
+            return field, None
+        permuted = [full[p] for p in rule.perm]
+        return Field(tuple(permuted[1:])), None
+    assert isinstance(rule, Window)
     if field.is_global:
         return field, None
     if len(field.axes) != len(rule.axes):
@@ -143,7 +159,9 @@ def check_merge(message: str | None, mode: str) -> str | None:
 
 
 def format_field(field: Field) -> str:
-    """``5 j1 s2.5`` per axis (joined by x when axes differ), or ``global``."""
+    """``5 j1 s2.5`` per axis (joined by x when axes differ), ``global`` or ``unknown``."""
+    if field.is_unknown:
+        return "unknown"
     if field.is_global:
         return "global"
     if not field.axes:

@@ -462,3 +462,15 @@ def test_adaptive_pooling_field() -> None:
         assert sum(centres) / n_out == start[0] + jump[0] * Fraction(n_out - 1, 2)
         # and the first true centre is within half a pixel of the model's
         assert abs(centres[0] - start[0]) <= Fraction(1, 2)
+
+
+def test_split_along_a_spatial_axis_shifts_each_part() -> None:
+    """Part i of a split along W starts sum(sizes[:i]) pixels in: its field centre moves with it."""
+    r = archcalc.analyze(archcalc.load({"input": [1, 8, 10], "layers": [
+        {"name": "sp", "type": "split", "sizes": [4, 6], "axis": 2},
+        {"name": "a", "type": "relu", "inputs": "sp:0"},
+        {"name": "b", "type": "relu", "inputs": "sp:1"},
+    ]}))
+    assert r["a"].rf.start == (0, 0)
+    assert r["b"].rf.start == (0, 4)  # output 0 of part 1 is input column 4
+    assert r["b"].rf.size == (1, 1) and r["b"].rf.jump == (1, 1)

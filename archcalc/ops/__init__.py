@@ -13,20 +13,26 @@ from archcalc.ops.activation import Activation
 from archcalc.ops.base import Op
 from archcalc.ops.conv import Conv, LocallyConnected
 from archcalc.ops.conv_transpose import ConvTranspose
+from archcalc.ops.elementwise import Elementwise
 from archcalc.ops.fc import RBF, FullyConnected
 from archcalc.ops.input import Input
+from archcalc.ops.matmul import MatMul
 from archcalc.ops.merge import Add, Concat, Mul
 from archcalc.ops.norm import LRN, BatchNorm
 from archcalc.ops.pool import AdaptiveAvgPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+from archcalc.ops.reduce import Reduce
 from archcalc.ops.resize import Upsample
 from archcalc.ops.shape_ops import Dropout, Flatten, Identity, Pad, Split
 from archcalc.ops.subsample import Subsample
+from archcalc.ops.tensor_ops import Reshape, Slice, Transpose
+from archcalc.ops.unknown import Unknown
 
 OPS: tuple[Op, ...] = (
     Input(), Conv(), LocallyConnected(), ConvTranspose(), MaxPool(), AvgPool(),
     GlobalAvgPool(), GlobalMaxPool(), AdaptiveAvgPool(), Subsample(), FullyConnected(), RBF(),
     Activation(), BatchNorm(), LRN(), Dropout(), Flatten(), Identity(), Pad(), Split(),
-    Add(), Mul(), Concat(), Upsample(),
+    Add(), Mul(), Concat(), Upsample(), Reshape(), Transpose(), Slice(), MatMul(), Reduce(),
+    Elementwise(), Unknown(),
 )
 
 #: canonical kind -> op
@@ -44,7 +50,7 @@ TYPE_NAMES["depthwise_conv"] = ("conv", {"depthwise": True})
 TYPE_NAMES["depthwise"] = ("conv", {"depthwise": True})
 
 #: types a spec may not use directly
-INTERNAL = frozenset({"input"})
+INTERNAL = frozenset({"input", "unknown"})
 
 
 def lookup(type_name: str) -> tuple[Op, dict[str, Any]]:

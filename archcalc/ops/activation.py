@@ -16,7 +16,9 @@ from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice, number
 FUNCTIONS = (
     "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "swish",
     "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh", "lecun_tanh", "softplus",
-    "softsign", "softmax", "log_softmax", "hardtanh", "identity",
+    "softsign", "softmax", "log_softmax", "hardtanh", "identity", "clip", "celu",
+    "thresholded_relu", "shrink", "erf", "exp", "log", "sqrt", "abs", "neg", "reciprocal",
+    "floor", "ceil", "round", "sign", "sin", "cos", "not",
 )
 
 

@@ -49,11 +49,19 @@ class Window:
     axes: tuple[tuple[Number, Number, Number], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Permute:
+    """Receptive-field rule of a transpose: per-sample axis permutation (0 = channels)."""
+
+    perm: tuple[int, ...]
+
+
 #: receptive-field rules that are not a window
 PASS = "pass"  # each output reads the same position of its input(s); merges check alignment
 GLOBAL = "global"  # each output reads every input position (fully connected, global pooling)
+UNKNOWN = "unknown"  # not known (an op archcalc does not model): never a guess
 
-RFRule = Window | str
+RFRule = Window | Permute | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,8 @@ class Applied:
     cost: Cost
     rf: RFRule = PASS
     notes: tuple[str, ...] = ()
+    #: one rule per output, when the outputs' fields differ (a split along a spatial axis)
+    out_rfs: tuple[RFRule, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

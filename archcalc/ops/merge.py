@@ -92,4 +92,6 @@ class Concat(Op):
                 raise ShapeError(f"concat of {what}: input shapes {_describe(ins)} must agree except on axis {axis}")
         out = list(ins[0])
         out[axis] = sum(s[axis] for s in ins)
-        return Applied(outs=(tuple(out),), cost=Cost())
+        notes = ("concat along a spatial axis: the receptive field shown is the union of the inputs' "
+                 "(positions of different segments see different inputs)",) if axis > 0 else ()
+        return Applied(outs=(tuple(out),), cost=Cost(), notes=notes)

@@ -1,7 +1,7 @@
 """Upsampling (nearest or (bi/tri)linear), by an integer scale per axis or to a target size.
 
 No parameters. Nearest costs nothing; linear interpolation costs 2 * 2^d "resize" FLOPs per
-output element (2^d weights, each a multiply and an add) for d spatial axes. Receptive field
+output element (2^d weights, each a multiply and an add) for d spatial axes; cubic 2 * 4^d. Receptive field
 (half-pixel coordinates): output o is centred at (o + 1/2)/r - 1/2 in the input and reads 1
 (nearest) or 2 (linear) input positions per axis.
 """
@@ -24,7 +24,7 @@ class Upsample(Op):
     family = "resize"
     aliases = ("resize", "upsampling", "interpolate")
     schema = {
-        "mode": Attr(choice("nearest", "bilinear", "linear", "trilinear"), default="nearest"),
+        "mode": Attr(choice("nearest", "bilinear", "linear", "trilinear", "cubic"), default="nearest"),
         "scale": Attr(pos_ints, doc="integer factor, one or per axis"),
         "size": Attr(pos_ints, doc="target spatial size, one or per axis"),
     }
@@ -43,11 +43,11 @@ class Upsample(Op):
         else:
             out = per_axis(attrs["size"], n, "size")
         linear = attrs["mode"] != "nearest"
-        reads = 2 if linear else 1
+        reads = 4 if attrs["mode"] == "cubic" else 2 if linear else 1
         axes = []
         for n_in, n_out in zip(sizes, out, strict=True):
             step = Fraction(n_in, n_out)
             axes.append((reads if n_in > 1 else 1, step, step - 1))
         elements = shape[0] * prod(out)
-        cheap = (("resize", 2 * 2**n * elements),) if linear else ()
+        cheap = (("resize", 2 * reads**n * elements),) if linear else ()
         return Applied(outs=((shape[0], *out),), cost=Cost(cheap=cheap), rf=Window(tuple(axes)))

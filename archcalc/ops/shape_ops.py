@@ -119,4 +119,14 @@ class Split(Op):
                 raise ShapeError(f"cannot split {total} into {parts} equal parts")
             sizes = (total // parts,) * parts
         outs = tuple(tuple(s if i == axis else d for i, d in enumerate(shape)) for s in sizes)
-        return Applied(outs=outs, cost=Cost())
+        if axis == 0:
+            return Applied(outs=outs, cost=Cost())
+        # along a spatial axis, part i starts sum(sizes[:i]) positions in: its field is shifted
+        rules = []
+        start = 0
+        for size in sizes:
+            axes = [(1, 1, 0)] * (len(shape) - 1)
+            axes[axis - 1] = (1, 1, 2 * start)
+            rules.append(Window(tuple(axes)))
+            start += size
+        return Applied(outs=outs, cost=Cost(), rf=rules[0], out_rfs=tuple(rules))
