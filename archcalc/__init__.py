@@ -37,8 +37,23 @@ __all__ = [
 ]
 
 
-def load(source: str | Path | Mapping[str, Any], *, variables: Mapping[str, Any] | None = None) -> Graph:
-    """A spec file (YAML) or an already-parsed spec mapping -> the layer graph."""
+def load(
+    source: str | Path | Mapping[str, Any],
+    *,
+    variables: Mapping[str, Any] | None = None,
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+    allow_unknown: bool = False,
+) -> Graph:
+    """A spec file (YAML), a parsed spec mapping, or an ONNX model (``.onnx``) -> the layer graph.
+
+    ONNX only: ``input_shapes`` fixes input dims (``{"x": (1, 3, 224, 224)}``), ``batch`` fixes a
+    symbolic batch axis, ``allow_unknown`` lets ops archcalc does not model through (not counted).
+    """
+    if isinstance(source, (str, Path)) and str(source).lower().endswith(".onnx"):
+        from archcalc.onnx_import.importer import import_onnx
+
+        return import_onnx(source, input_shapes=input_shapes, batch=batch, allow_unknown=allow_unknown)
     from archcalc.spec.loader import load_spec
 
     return load_spec(source, variables=variables)

@@ -4,6 +4,7 @@ fields; then memory from liveness. Pure: the graph and the conventions in, a Rep
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from math import prod
 from typing import Any
 
@@ -99,6 +100,10 @@ def analyze(
         op = REGISTRY[layer.kind]
         result = applied[layer.name]
         cost = result.cost
+        shared = layer.attrs.get("shared_params")
+        if shared:  # parameters of an initializer an earlier layer already counted
+            zeroed: dict[str, Any] = dict.fromkeys(shared, 0)
+            cost = replace(cost, **zeroed)
         elements = sum(prod(s) for s in result.outs)
         family = op.family
         if family == "input":
@@ -216,6 +221,8 @@ def analyze(
         outputs=outputs,
         warnings=tuple(warnings),
         flops_breakdown=flops_breakdown,
+        notes=tuple(graph.meta.get("notes", ())),
+        uncounted=tuple(graph.meta.get("uncounted", ())),
         flops_not_counted=dict(sorted(left_out.items())),
         source=graph.source,
         file=graph.file,

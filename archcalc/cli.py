@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", "-f", default="table", choices=FORMATS)
     r.add_argument("--columns", help="comma-separated columns, or 'all' (archcalc columns lists them)")
     r.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
+    r.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=1x3x224x224",
+                   help="ONNX: fix an input's dims (repeatable; NAME= may be left out for one input)")
+    r.add_argument("--allow-unknown", action="store_true",
+                   help="ONNX: analyse past ops archcalc does not model (they are reported as not counted)")
     counting(r)
 
     c = sub.add_parser("check", help="compare a spec's expected: figures with the computed ones")
@@ -92,7 +96,17 @@ def _report(args: argparse.Namespace) -> int:
         overrides["batch"] = str(args.batch)
     if args.dtype is not None:
         overrides["dtype"] = args.dtype
-    graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
+    if args.file.lower().endswith(".onnx"):
+        from archcalc.onnx_import.importer import import_onnx, parse_input_shapes
+
+        if args.vars:
+            raise ArchcalcError("--var sets spec variables; an ONNX model has none")
+        graph = import_onnx(args.file, input_shapes=parse_input_shapes(args.inputs), batch=args.batch,
+                            allow_unknown=args.allow_unknown)
+    else:
+        if args.inputs or args.allow_unknown:
+            raise ArchcalcError("--input and --allow-unknown apply to ONNX models only")
+        graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
     report = analyze(graph, preset=args.preset, overrides=overrides)
     _emit(render(report, args.format, columns), args.output)
     return 0

@@ -125,6 +125,10 @@ class Report:
     flops_breakdown: Mapping[str, int] = field(default_factory=dict)
     #: cheap-op FLOPs the conventions leave out, by category (for comparing counters)
     flops_not_counted: Mapping[str, int] = field(default_factory=dict)
+    #: what an import saw (folded nodes, skipped weight bytes, BN folded by the exporter, ...)
+    notes: tuple[str, ...] = ()
+    #: layers that were not counted (unknown ONNX ops let through with --allow-unknown)
+    uncounted: tuple[str, ...] = ()
     source: str | None = None
     file: str | None = None
 
@@ -170,4 +174,6 @@ class Report:
             "outputs": list(self.outputs),
             "receptive_field": {k: v.to_dict() for k, v in self.receptive_field.items()},
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "uncounted": list(self.uncounted),
         }

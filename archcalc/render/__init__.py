@@ -122,6 +122,10 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
         buf.write(f"# {report.name}: {report.conventions_line()}\n")
         for warning in report.warnings:
             buf.write(f"# warning: {warning}\n")
+        for note in report.notes:
+            buf.write(f"# note: {note}\n")
+        if report.uncounted:
+            buf.write(f"# NOT COUNTED ({len(report.uncounted)} unknown ops): {', '.join(report.uncounted)}\n")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(cols)
         writer.writerows(_rows(report, cols, human=False))
@@ -145,4 +149,8 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
     lines += [bullet + line for line in summary_lines(report)]
     lines.append(bullet + report.conventions_line())
     lines += [bullet + f"warning: {w}" for w in report.warnings]
+    lines += [bullet + f"note: {n}" for n in report.notes]
+    if report.uncounted:
+        lines.append(bullet + f"NOT COUNTED ({len(report.uncounted)} unknown ops, zero in every column): "
+                     + ", ".join(report.uncounted))
     return "\n".join(lines) + "\n"

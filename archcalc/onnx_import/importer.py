@@ -1,0 +1,450 @@
+"""ONNX model -> the same layer Graph a spec gives.
+
+1. ``reader.read_model``: the model without its weight bytes (dims only).
+2. Inputs get fixed shapes (``--input``, ``--batch``); symbolic dims left over are an error that
+   names them.
+3. Nodes, in dependency order: a node whose inputs are all constants is folded (shape arithmetic,
+   Constant, ConstantOfShape, ...); Identity/Cast on an activation is an alias; every other node
+   becomes a layer through its translator, and its per-sample output shapes come from the same
+   op code the spec path uses. Unknown ops are collected; with ``allow_unknown`` their shapes come
+   from ONNX shape inference and they become ``unknown`` layers counted as nothing.
+4. ``build_graph`` checks the wiring as for a spec. What the import saw goes into the graph's
+   notes (folded nodes, skipped weight bytes, BN folded by the exporter, shared initializers).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from math import prod
+from pathlib import Path
+from typing import Any
+
+from archcalc.errors import ArchcalcError, GraphError, suggest
+from archcalc.ir import Graph, Layer, Origin, build_graph, freeze
+from archcalc.onnx_import.fold import fold
+from archcalc.onnx_import.reader import OnnxFileError, read_model
+from archcalc.onnx_import.translate import ALIASES, TRANSLATORS, LayerSpec, Node
+from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Act, Const, ImportError_
+from archcalc.ops import REGISTRY
+
+#: the largest per-sample tensor we accept from declared dims without comment is unbounded: sizes
+#: are exact integers and nothing is allocated; only folding is bounded (MAX_FOLD_ELEMENTS)
+
+
+def known_ops() -> list[str]:
+    from archcalc.onnx_import.fold import FOLDERS
+
+    return sorted(set(TRANSLATORS) | set(FOLDERS) | ALIASES | {"Constant", "Shape", "Size"})
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper, numpy_helper
+
+    out: dict[str, Any] = {}
+    for attr in node.attribute:
+        value = helper.get_attribute_value(attr)
+        if attr.type == attr.TENSOR:
+            value = numpy_helper.to_array(value) if _tensor_has_data(value) else None
+        elif isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        elif isinstance(value, list) and value and isinstance(value[0], bytes):
+            value = [v.decode("utf-8", "replace") for v in value]
+        out[attr.name] = value
+    return out
+
+
+def _tensor_has_data(tensor: Any) -> bool:
+    return tensor.data_location != 1 and (
+        bool(tensor.raw_data) or any(len(getattr(tensor, f)) for f in (
+            "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"))
+        or prod(tensor.dims) == 0
+    )
+
+
+def _initializer(tensor: Any, stripped: Mapping[str, tuple[int, ...]]) -> Const:
+    from onnx import helper, numpy_helper
+
+    dims = tuple(int(d) for d in tensor.dims)
+    try:
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+    except (KeyError, ValueError):
+        dtype = None
+    if tensor.name in stripped or not _tensor_has_data(tensor) or prod(dims) > MAX_FOLD_ELEMENTS:
+        return Const(dims, dtype, None, tensor.name)
+    try:
+        return Const(dims, dtype, numpy_helper.to_array(tensor), tensor.name)
+    except (ValueError, TypeError) as exc:
+        raise ImportError_(f"initializer '{tensor.name}' is malformed: {exc}") from None
+
+
+def _constant_node(attrs: dict[str, Any], name: str) -> Const:
+    import numpy as np
+
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in attrs:
+            value = attrs[key]
+            if value is None:
+                raise ImportError_(f"Constant '{name}' holds external data, which is not loaded")
+            array = np.asarray(value)
+            if key in ("value_int", "value_ints"):
+                array = array.astype(np.int64)
+            elif key in ("value_float", "value_floats"):
+                array = array.astype(np.float32)
+            return Const(tuple(int(d) for d in array.shape), array.dtype, array, name)
+    raise ImportError_(f"Constant '{name}' has no value (sparse and string constants are not supported)")
+
+
+def _parse_dims(value_info: Any) -> list[int | str | None]:
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return []
+    dims: list[int | str | None] = []
+    for d in tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param"):
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return dims
+
+
+def _order(nodes: list[Any], available: set[str], file: str) -> list[int]:
+    """Node indices in dependency order; dangling inputs and cycles are errors."""
+    producer: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        for out in node.output:
+            if out:
+                if out in producer or out in available:
+                    raise GraphError(f"tensor '{out}' is produced twice (node {i} {node.op_type})", file=file)
+                producer[out] = i
+    deps: list[set[int]] = []
+    for i, node in enumerate(nodes):
+        needs = set()
+        for name in node.input:
+            if not name or name in available:
+                continue
+            if name not in producer:
+                label = node.name or f"#{i}"
+                raise GraphError(f"node {label} ({node.op_type}) reads '{name}', which no node, initializer or "
+                                 f"input provides{suggest(name, list(producer))}", file=file)
+            needs.add(producer[name])
+        deps.append(needs)
+    users: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
+    remaining = [len(d) for d in deps]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+    ready = [i for i, r in enumerate(remaining) if r == 0]
+    order: list[int] = []
+    import heapq
+
+    heapq.heapify(ready)
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            remaining[u] -= 1
+            if remaining[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(nodes):
+        stuck = next(i for i, r in enumerate(remaining) if r > 0)
+        node = nodes[stuck]
+        raise GraphError(f"the graph has a cycle through node {node.name or f'#{stuck}'} ({node.op_type})", file=file)
+    return order
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate = name
+    n = 2
+    while candidate in taken:
+        candidate = f"{name}_{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """``["x=1x3x224x224", "2x3x32x32"]`` -> ``{"x": (1, 3, 224, 224), "": (2, 3, 32, 32)}``."""
+    out: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        name, sep, dims = item.rpartition("=")
+        try:
+            shape = tuple(int(v) for v in dims.lower().split("x"))
+        except ValueError:
+            raise ArchcalcError(f"--input expects NAME=1x3x224x224, got {item!r}") from None
+        if any(d < 1 for d in shape):
+            raise ArchcalcError(f"--input sizes must be positive, got {item!r}")
+        out[name if sep else ""] = shape
+    return out
+
+
+def import_onnx(
+    path: str | Path,
+    *,
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+    allow_unknown: bool = False,
+) -> Graph:
+    """Read an ONNX model and build its layer graph (see the module docstring)."""
+    file = str(path)
+    try:
+        return _import(file, dict(input_shapes or {}), batch, allow_unknown)
+    except ArchcalcError as exc:
+        raise exc.located(file=file) from None
+    except RecursionError:
+        raise OnnxFileError("the model nests too deeply", file=file) from None
+
+
+def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | None, allow_unknown: bool) -> Graph:
+    read = read_model(file)
+    model = read.model
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise OnnxFileError("the model imports no default-domain opset")
+
+    values: dict[str, Act | Const] = {}
+    for tensor in graph.initializer:
+        values[tensor.name] = _initializer(tensor, read.stripped)
+
+    # inputs ------------------------------------------------------------------------------
+    layers: list[Layer] = []
+    taken: set[str] = set()
+    graph_inputs = [vi for vi in graph.input if vi.name not in values]
+    if not graph_inputs:
+        raise ImportError_("the model has no inputs (besides initializers)")
+    unnamed = input_shapes.pop("", None)
+    if unnamed is not None:
+        if len(graph_inputs) != 1:
+            raise ImportError_(f"the model has {len(graph_inputs)} inputs: name them (--input NAME=...)")
+        input_shapes[graph_inputs[0].name] = unnamed
+    for name in input_shapes:
+        if name not in {vi.name for vi in graph_inputs}:
+            names = [v.name for v in graph_inputs]
+            raise ImportError_(f"--input names '{name}', but the inputs are: {', '.join(names)}{suggest(name, names)}")
+    model_batch: int | None = None
+    for vi in graph_inputs:
+        dims = list(input_shapes.get(vi.name) or _parse_dims(vi))
+        if not dims:
+            raise ImportError_(f"input '{vi.name}' has no shape: give it with --input {vi.name}=1x3x224x224")
+        if batch is not None and not isinstance(dims[0], int):
+            dims[0] = batch
+        symbolic = [f"{d if d else '?'} (axis {i})" for i, d in enumerate(dims) if not isinstance(d, int)]
+        if symbolic:
+            hint = f"--batch N or --input {vi.name}=" + "x".join(str(d) if isinstance(d, int) else "N" for d in dims)
+            raise ImportError_(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
+        shape = tuple(int(d) for d in dims)  # type: ignore[arg-type]
+        if any(d < 1 for d in shape) or len(shape) < 2:
+            raise ImportError_(f"input '{vi.name}' has shape {list(shape)}: archcalc needs a batch axis and "
+                               f"positive sizes (N, C, ...)")
+        if model_batch is None:
+            model_batch = shape[0]
+        elif shape[0] != model_batch:
+            raise ImportError_(f"inputs disagree on the batch size ({model_batch} vs {shape[0]} of '{vi.name}')")
+        layer_name = _unique(vi.name, taken)
+        layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
+        values[vi.name] = Act((layer_name, 0), shape)
+    assert model_batch is not None
+
+    # nodes -------------------------------------------------------------------------------
+    nodes = list(graph.node)
+    order = _order(nodes, set(values), file)
+    n_outputs: dict[str, int] = {}
+    folded: Counter[str] = Counter()
+    aliased: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    unknown_nodes: list[str] = []
+    poisoned: set[str] = set()
+    claimed: dict[str, str] = {}
+    notes: list[str] = []
+    inferred: dict[str, tuple[int, ...]] | None = None
+    op_counts: Counter[str] = Counter(n.op_type for n in nodes)
+
+    for index in order:
+        proto = nodes[index]
+        op_type = proto.op_type
+        label = proto.name or f"{op_type}_{index}"
+        where = Origin(file, None, (f"ONNX node {index} ({op_type})",))
+        try:
+            if proto.domain not in ("", "ai.onnx"):
+                raise _Unknown
+            if any(name in poisoned for name in proto.input):
+                poisoned.update(o for o in proto.output if o)
+                continue
+            attrs = _attrs(proto)
+            if op_type == "Constant":
+                values[proto.output[0]] = _constant_node(attrs, proto.output[0])
+                folded[op_type] += 1
+                continue
+            ins = [values.get(name) if name else None for name in proto.input]
+            has_act = any(isinstance(v, Act) for v in ins)
+            if op_type in ("Shape", "Size") and ins and isinstance(ins[0], Act):
+                shape_const = Const(ins[0].shape, None, None)
+                outs = fold(op_type, [shape_const], attrs, opset)
+                values[proto.output[0]] = outs[0]
+                folded[op_type] += 1
+                continue
+            if not has_act:
+                outs = fold(op_type, [v if isinstance(v, Const) else None for v in ins], attrs, opset)
+                for name, value in zip(proto.output, outs, strict=False):
+                    if name:
+                        values[name] = value
+                folded[op_type] += 1
+                continue
+            if op_type in ALIASES:
+                values[proto.output[0]] = ins[0]  # type: ignore[assignment]
+                aliased[op_type] += 1
+                continue
+            translator = TRANSLATORS.get(op_type)
+            if translator is None:
+                raise _Unknown
+            spec = translator(Node(op_type, label, list(proto.input), list(proto.output), attrs, values, opset))
+            if spec.kind == "identity":
+                values[proto.output[0]] = values[spec.inputs[0]]
+                aliased[op_type] += 1
+                continue
+            name = _unique(label, taken)
+            layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
+            layers.append(layer)
+            n_outputs[name] = len(outs_shapes)
+            notes.extend(f"{name}: {n}" for n in spec.notes)
+            for i, out_name in enumerate(proto.output):
+                if out_name and i < len(outs_shapes):
+                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+        except _Unknown:
+            unknown[op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{op_type}"] += 1
+            unknown_nodes.append(label)
+            if not allow_unknown:
+                poisoned.update(o for o in proto.output if o)
+                continue
+            if inferred is None:
+                inferred = _infer_shapes(model, {vi.name: values[vi.name].shape for vi in graph_inputs})
+            shapes = []
+            for out_name in proto.output:
+                if out_name not in inferred:
+                    raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
+                                       f"{op_type} ({label})") from None
+                full = inferred[out_name]
+                if not full or full[0] != model_batch:
+                    raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
+                                       f"without the batch axis") from None
+                shapes.append(list(full[1:]) or [1])
+            act_inputs = [n for n in proto.input if n and isinstance(values.get(n), Act)]
+            name = _unique(label, taken)
+            spec = LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs)
+            layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
+            layers.append(layer)
+            n_outputs[name] = len(outs_shapes)
+            for i, out_name in enumerate(proto.output):
+                if out_name:
+                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+        except ArchcalcError as exc:
+            raise exc.located(file=file, layer=label, trace=where.trace) from None
+
+    if unknown and not allow_unknown:
+        listed = ", ".join(f"{op} x{n}" for op, n in unknown.most_common())
+        raise ImportError_(
+            f"unknown ONNX ops: {listed} (nodes {', '.join(unknown_nodes[:5])}"
+            f"{', ...' if len(unknown_nodes) > 5 else ''}); --allow-unknown analyses the rest and marks them "
+            f"as not counted; archcalc knows: {', '.join(known_ops())}"
+        )
+    outputs = [o.name for o in graph.output]
+    for name in outputs:
+        if name in values and isinstance(values[name], Const):
+            notes.append(f"output '{name}' is a constant (folded): no layer computes it")
+    notes[:0] = _summary(model, read, op_counts, folded, aliased, unknown, layers, claimed)
+    return build_graph(
+        Path(file).stem,
+        layers,
+        n_outputs,
+        file=file,
+        description=f"ONNX model ({model.producer_name or 'unknown producer'} {model.producer_version}, "
+                    f"opset {opset})".replace("  ", " "),
+        source=file,
+        conventions={"batch": model_batch},
+        meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else ()},
+    )
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
+                claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...]]:
+    op = REGISTRY[spec.kind]
+    attrs = op.normalize(spec.attrs, lambda _k: None)
+    shared = []
+    for role, names in spec.params.items():
+        for const_name in names:
+            value = values.get(const_name)
+            origin = value.origin if isinstance(value, Const) and value.origin else const_name
+            if origin in claimed:
+                shared.append(role)
+            else:
+                claimed[origin] = name
+    if shared:
+        attrs["shared_params"] = tuple(sorted(set(shared)))
+    refs = []
+    in_shapes = []
+    for tensor in spec.inputs:
+        act = values[tensor]
+        assert isinstance(act, Act)
+        refs.append(act.ref)
+        in_shapes.append(act.sample)
+    result = op.apply(attrs, tuple(in_shapes))
+    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), result.outs
+
+
+def _infer_shapes(model: Any, inputs: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    import onnx
+    from onnx import shape_inference
+
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for vi in fixed.graph.input:
+        if vi.name in inputs:
+            dims = vi.type.tensor_type.shape.dim
+            del dims[:]
+            for d in inputs[vi.name]:
+                dims.add().dim_value = d
+    try:
+        inferred = shape_inference.infer_shapes(fixed, data_prop=True)
+    except Exception as exc:  # onnx raises several kinds of errors
+        raise ImportError_(f"ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
+    out: dict[str, tuple[int, ...]] = {}
+    for vi in [*inferred.graph.value_info, *inferred.graph.output]:
+        dims = _parse_dims(vi)
+        if dims and all(isinstance(d, int) for d in dims):
+            out[vi.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]
+    return out
+
+
+def _summary(model: Any, read: Any, op_counts: Counter[str], folded: Counter[str], aliased: Counter[str],
+             unknown: Counter[str], layers: list[Layer], claimed: dict[str, str]) -> list[str]:
+    lines = [
+        f"ONNX: {sum(op_counts.values())} nodes -> {len(layers)} layers (inputs included); "
+        f"{sum(folded.values())} folded as constants"
+        + (f" ({', '.join(f'{k} x{v}' for k, v in folded.most_common())})" if folded else "")
+        + (f"; {sum(aliased.values())} passed through ({', '.join(f'{k} x{v}' for k, v in aliased.most_common())})"
+           if aliased else "")
+    ]
+    if read.skipped_bytes:
+        lines.append(f"weights read as dims only: {len(read.stripped)} initializers, "
+                     f"{read.skipped_bytes:,} bytes of data not read")
+    if read.external:
+        lines.append(f"{len(read.external)} initializers hold external data: analysed from their dims, never loaded")
+    shared = [layer.name for layer in layers if "shared_params" in layer.attrs]
+    if shared:
+        lines.append(f"shared initializers counted once: {', '.join(shared)} reuse parameters of earlier layers")
+    convs = [layer for layer in layers if layer.kind == "conv"]
+    if convs and op_counts.get("BatchNormalization", 0) == 0 and all(layer.attrs.get("bias") != "none"
+                                                                      for layer in convs):
+        lines.append(f"no BatchNormalization nodes and all {len(convs)} convolutions have biases: if the network "
+                     f"was trained with BN, the exporter folded it into conv weights and biases")
+    if unknown:
+        lines.append("not counted (unknown ops, shapes from ONNX shape inference): "
+                     + ", ".join(f"{k} x{v}" for k, v in unknown.most_common()))
+    return lines
