@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+")
     c.add_argument("--quiet", "-q", action="store_true", help="print mismatches only")
 
+    e = sub.add_parser("export", help="write the spec as a checked, runnable ONNX model")
+    e.add_argument("file")
+    e.add_argument("--output", "-o", required=True, help="the .onnx file to write (atomically)")
+    e.add_argument("--opset", type=int, help="ONNX opset (default 17, up to what the installed runtime loads)")
+    e.add_argument("--batch", default="1", help="batch size, or 'dynamic' for a symbolic batch axis")
+    e.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    e.add_argument("--weights", choices=("random", "constant"), default="random",
+                   help="random weights, or constant ones made at load time (a tiny file, for shape/speed runs)")
+    e.add_argument("--max-bytes", type=int, default=None, help="refuse to build more weight bytes than this")
+    e.add_argument("--var", dest="vars", action="append", default=[], metavar="NAME=VALUE")
+
     t = sub.add_parser("tables", help="published figures vs computed ones, per reference network")
     t.add_argument("names", nargs="*", help="bundled spec names or paths (default: every bundled spec)")
     t.add_argument("--format", "-f", default="table", choices=FORMATS)
@@ -132,6 +143,29 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_MISMATCH if failed else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from archcalc.onnx_export.export import DEFAULT_MAX_BYTES, export_onnx, save
+    from archcalc.spec.loader import load_spec
+
+    if args.batch == "dynamic":
+        batch: int | str = "dynamic"
+    else:
+        try:
+            batch = int(args.batch)
+        except ValueError:
+            raise ArchcalcError(f"--batch must be a positive integer or 'dynamic', got {args.batch!r}") from None
+    graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
+    exported = export_onnx(graph, opset=args.opset, batch=batch, seed=args.seed, weights=args.weights,
+                           max_bytes=args.max_bytes if args.max_bytes is not None else DEFAULT_MAX_BYTES)
+    save(exported, args.output)
+    model = exported.model
+    print(f"wrote {args.output}: {len(model.graph.node)} nodes, opset {model.opset_import[0].version}, "
+          f"IR {model.ir_version}, {exported.weight_bytes:,} bytes of {args.weights} weights")
+    for note in exported.notes:
+        print(f"note: {note}")
+    return 0
+
+
 def _tables(args: argparse.Namespace) -> int:
     from archcalc.tables import references, render_tables
 
@@ -200,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "tables":
             return _tables(args)
         if args.command == "list":

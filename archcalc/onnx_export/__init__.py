@@ -1,0 +1,1 @@
+"""Export a layer graph to ONNX (``export_onnx``, ``save``); imported lazily."""
