@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--format", "-f", default="table", choices=FORMATS)
     t.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
 
+    from archcalc import cli_runtime
+
+    cli_runtime.register(sub)
     sub.add_parser("list", help="list the bundled specs (use their names as FILE)")
     sub.add_parser("types", help="list layer types, their aliases and keys")
     sub.add_parser("presets", help="list counting presets and what they reproduce")
@@ -234,6 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "check":
             return _check(args)
+        from archcalc import cli_runtime
+
+        handled = cli_runtime.dispatch(args)
+        if handled is not None:
+            return handled
         if args.command == "export":
             return _export(args)
         if args.command == "tables":
