@@ -67,13 +67,13 @@ def analyze(
                 message = None
             else:
                 in_fields = tuple(fields_[ref] for ref in layer.inputs)
-                names = tuple(ref[0] for ref in layer.inputs)
-                field, message = step(result.rf, in_fields, names)
-                check_merge(message, conv.rf_merge)
+                field, message = step(result.rf, in_fields, layer.inputs)
+                if message is not None:
+                    check_merge(message, conv.rf_merge)
                 if result.out_rfs is None:
-                    out_fields = (field,) * len(result.outs)
+                    out_fields = (field,) if len(result.outs) == 1 else (field,) * len(result.outs)
                 else:
-                    out_fields = tuple(step(rule, in_fields, names)[0] for rule in result.out_rfs)
+                    out_fields = tuple(step(rule, in_fields, layer.inputs)[0] for rule in result.out_rfs)
         except ArchcalcError as exc:
             if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
                 given = ", ".join(f"{_ref_text(r, graph)} {_shape_text(shapes[r])}" for r in layer.inputs)
@@ -90,126 +90,115 @@ def analyze(
     unit_output = _unit_outputs(graph, conv)
     live = _liveness(graph, shapes, conv)
     records = []
-    sums = dict.fromkeys(("units", "weights", "biases", "params", "fixed", "buffers", "connections",
-                          "macs", "flops", "param_bytes", "activation_bytes"), 0)
+    t_units = t_weights = t_biases = t_params = t_fixed = t_buffers = t_connections = 0
+    t_macs = t_flops = t_param_bytes = t_activation_bytes = 0
     trainable = 0
     stored_elements = 0
     breakdown: dict[str, int] = {}
     left_out: dict[str, int] = {}
+    unit_families = conv.unit_families
+    include_input, include_output = conv.units_include_input, conv.units_include_output
+    biases_as_params, affine_as_params = conv.biases_as_params, conv.bn_affine_params
+    no_pool_connections = conv.pooling_connections == "none"
+    bias_is_connection = conv.bias_is_connection
+    bias_macs, affine_macs = conv.bias_macs, conv.affine_macs
+    cheap_ops, flops_per_mac = conv.cheap_ops, conv.flops_per_mac
+    n_outputs = graph.n_outputs
     for layer in graph.layers.values():
-        op = REGISTRY[layer.kind]
-        result = applied[layer.name]
+        name = layer.name
+        family = REGISTRY[layer.kind].family
+        result = applied[name]
         cost = result.cost
         shared = layer.attrs.get("shared_params")
         if shared:  # parameters of an initializer an earlier layer already counted
             zeroed: dict[str, Any] = dict.fromkeys(shared, 0)
             cost = replace(cost, **zeroed)
-        elements = sum(prod(s) for s in result.outs)
-        family = op.family
+        outs = result.outs
+        elements = prod(outs[0]) if len(outs) == 1 else sum(prod(s) for s in outs)
         if family == "input":
-            units = elements if conv.units_include_input else 0
-        elif family in conv.unit_families and (conv.units_include_output or not unit_output.get(layer.name)):
+            units = elements if include_input else 0
+        elif family in unit_families and (include_output or not unit_output[name]):
             units = elements
         else:
             units = 0
-        params = (
-            cost.weights
-            + (cost.biases if conv.biases_as_params else 0)
-            + (cost.affine if conv.bn_affine_params else 0)
-        )
-        connections = cost.connections
-        if family == "pool" and conv.pooling_connections == "none":
-            connections = 0
-        if conv.bias_is_connection:
+        weights, biases, affine = cost.weights, cost.biases, cost.affine
+        params = weights + (biases if biases_as_params else 0) + (affine if affine_as_params else 0)
+        connections = 0 if no_pool_connections and family == "pool" else cost.connections
+        if bias_is_connection:
             connections += cost.bias_units
         macs = cost.macs
-        if conv.bias_macs == "per_param":
-            macs += cost.biases
-        elif conv.bias_macs == "per_output":
-            macs += cost.bias_units
-        if conv.affine_macs == "per_param":
-            macs += cost.affine
+        if bias_macs != "none":
+            macs += biases if bias_macs == "per_param" else cost.bias_units
+        if affine_macs == "per_param":
+            macs += affine
         cheap = 0
-        kind_counted = layer.kind in conv.cheap_ops
-        for category, value in cost.cheap:
-            if category == "bias" and conv.bias_macs != "none":
-                continue  # already counted as MACs
-            key = category if category in conv.cheap_ops or kind_counted else None
-            if key is not None:
-                cheap += value
-                breakdown[category] = breakdown.get(category, 0) + value * batch
-            else:
-                left_out[category] = left_out.get(category, 0) + value * batch
-        flops = (conv.flops_per_mac * macs + cheap) * batch
+        if cost.cheap:
+            kind_counted = layer.kind in cheap_ops
+            for category, value in cost.cheap:
+                if category == "bias" and bias_macs != "none":
+                    continue  # already counted as MACs
+                if kind_counted or category in cheap_ops:
+                    cheap += value
+                    breakdown[category] = breakdown.get(category, 0) + value * batch
+                else:
+                    left_out[category] = left_out.get(category, 0) + value * batch
+        flops = (flops_per_mac * macs + cheap) * batch
         macs *= batch
-        stored = cost.weights + cost.biases + cost.affine + cost.fixed + cost.buffers
+        param_bytes = (weights + biases + affine + cost.fixed + cost.buffers) * dtype_bytes
         activation_bytes = elements * batch * dtype_bytes
-        notes = result.notes + ((merge_notes[layer.name],) if layer.name in merge_notes else ())
-        warnings.extend(f"{layer.name}: {n}" for n in notes)
+        notes = result.notes
+        if name in merge_notes:
+            notes = (*notes, merge_notes[name])
+        if notes:
+            warnings.extend(f"{name}: {n}" for n in notes)
         if layer.kind not in ALIAS_KINDS:
             stored_elements += elements
         trainable += params
-        record = LayerRecord(
-            name=layer.name,
-            kind=layer.kind,
-            family=family,
-            inputs=tuple(_ref_text(ref, graph) for ref in layer.inputs),
-            shapes=result.outs,
-            units=units,
-            weights=cost.weights,
-            biases=cost.biases,
-            params=params,
-            fixed_params=cost.fixed,
-            buffers=cost.buffers,
-            connections=connections,
-            macs=macs,
-            flops=flops,
-            param_bytes=stored * dtype_bytes,
-            activation_bytes=activation_bytes,
-            live_bytes=live[layer.name],
-            rf=fields_[(layer.name, 0)],
-            file=layer.origin.file,
-            line=layer.origin.line,
-            notes=notes,
-        )
-        records.append(record)
-        sums["units"] += units
-        sums["weights"] += cost.weights
-        sums["biases"] += cost.biases
-        sums["params"] += params
-        sums["fixed"] += cost.fixed
-        sums["buffers"] += cost.buffers
-        sums["connections"] += connections
-        sums["macs"] += macs
-        sums["flops"] += flops
-        sums["param_bytes"] += stored * dtype_bytes
-        sums["activation_bytes"] += activation_bytes
+        refs = layer.inputs
+        records.append(LayerRecord(
+            name, layer.kind, family,
+            tuple(r[0] if r[1] == 0 and n_outputs.get(r[0], 1) == 1 else f"{r[0]}:{r[1]}" for r in refs),
+            outs, units, weights, biases, params, cost.fixed, cost.buffers, connections, macs, flops,
+            param_bytes, activation_bytes, live[name], fields_[(name, 0)], layer.origin.file, layer.origin.line,
+            notes,
+        ))
+        t_units += units
+        t_weights += weights
+        t_biases += biases
+        t_params += params
+        t_fixed += cost.fixed
+        t_buffers += cost.buffers
+        t_connections += connections
+        t_macs += macs
+        t_flops += flops
+        t_param_bytes += param_bytes
+        t_activation_bytes += activation_bytes
 
     peak = max(live.values()) if live else 0
     stored_activation_bytes = stored_elements * batch * dtype_bytes
     gradient_bytes = trainable * dtype_bytes
     optimizer_bytes = OPTIMIZER_STATE[conv.optimizer] * trainable * dtype_bytes
     totals = Totals(
-        units=sums["units"],
-        weights=sums["weights"],
-        biases=sums["biases"],
-        params=sums["params"],
-        fixed_params=sums["fixed"],
-        buffers=sums["buffers"],
-        connections=sums["connections"],
-        macs=sums["macs"],
-        flops=sums["flops"],
-        training_flops=3 * sums["flops"],
-        param_bytes=sums["param_bytes"],
-        activation_bytes=sums["activation_bytes"],
+        units=t_units,
+        weights=t_weights,
+        biases=t_biases,
+        params=t_params,
+        fixed_params=t_fixed,
+        buffers=t_buffers,
+        connections=t_connections,
+        macs=t_macs,
+        flops=t_flops,
+        training_flops=3 * t_flops,
+        param_bytes=t_param_bytes,
+        activation_bytes=t_activation_bytes,
         peak_activation_bytes=peak,
-        inference_bytes=sums["param_bytes"] + peak,
+        inference_bytes=t_param_bytes + peak,
         stored_activation_bytes=stored_activation_bytes,
         gradient_bytes=gradient_bytes,
         optimizer_bytes=optimizer_bytes,
-        training_bytes=sums["param_bytes"] + stored_activation_bytes + gradient_bytes + optimizer_bytes,
+        training_bytes=t_param_bytes + stored_activation_bytes + gradient_bytes + optimizer_bytes,
     )
-    flops_breakdown = {f"{conv.flops_per_mac} x MACs": conv.flops_per_mac * sums["macs"]}
+    flops_breakdown = {f"{conv.flops_per_mac} x MACs": conv.flops_per_mac * t_macs}
     flops_breakdown.update(sorted(breakdown.items()))
     consumed = {ref[0] for layer in graph.layers.values() for ref in layer.inputs}
     outputs = tuple(n for n in graph.layers if n not in consumed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError
@@ -68,6 +69,34 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-bytes", type=int, default=None, help="refuse to build more weight bytes than this")
     e.add_argument("--var", dest="vars", action="append", default=[], metavar="NAME=VALUE")
 
+    w = sub.add_parser("sweep", help="analyse every variant of a spec over a grid")
+    w.add_argument("file")
+    w.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
+                   help="e.g. conv1.filters=32,64,128 or input.size=160:320:32 or width=32,64 (repeatable)")
+    w.add_argument("--mode", choices=("product", "zip"), default="product")
+    w.add_argument("--metrics", help="comma-separated metrics (default: params,macs,flops,...)")
+    w.add_argument("--format", "-f", default="table", choices=FORMATS)
+    w.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
+    w.add_argument("--workers", type=int, help="processes (default: the number of cores)")
+    w.add_argument("--plot", help="also write a scatter with the Pareto front (.png or .svg)")
+    w.add_argument("--x", default="macs", help="x metric of --plot / the Pareto front")
+    w.add_argument("--y", default="params", help="y metric of --plot / the Pareto front")
+    w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y",
+                   help="which Pareto axis is maximised (default y: e.g. most params for the fewest MACs)")
+    w.add_argument("--profile", action="store_true", help="also measure every valid variant with ONNX Runtime")
+    counting(w)
+
+    pl = sub.add_parser("plot", help="per-layer bars, receptive-field growth, or a sweep scatter")
+    pl.add_argument("what", choices=("layers", "rf", "sweep"))
+    pl.add_argument("file", help="a spec (layers, rf) or a sweep JSON written by archcalc sweep -f json (sweep)")
+    pl.add_argument("--output", "-o", required=True, help="the .png or .svg file")
+    pl.add_argument("--columns", default="params,macs,activation_bytes", help="layers: the columns to plot")
+    pl.add_argument("--x", default="macs")
+    pl.add_argument("--y", default="params")
+    pl.add_argument("--color", help="sweep: a key or metric to colour points by")
+    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y")
+    counting(pl)
+
     t = sub.add_parser("tables", help="published figures vs computed ones, per reference network")
     t.add_argument("names", nargs="*", help="bundled spec names or paths (default: every bundled spec)")
     t.add_argument("--format", "-f", default="table", choices=FORMATS)
@@ -100,16 +129,11 @@ def _assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
 
 def _report(args: argparse.Namespace) -> int:
     from archcalc.analysis import analyze
-    from archcalc.conventions import parse_assignments
     from archcalc.render import parse_columns, render
     from archcalc.spec.loader import load_spec
 
     columns = parse_columns(args.columns)
-    overrides: dict[str, Any] = dict(parse_assignments(args.sets))
-    if args.batch is not None:
-        overrides["batch"] = str(args.batch)
-    if args.dtype is not None:
-        overrides["dtype"] = args.dtype
+    overrides = _conventions_overrides(args)
     if args.file.lower().endswith(".onnx"):
         from archcalc.onnx_import.importer import import_onnx, parse_input_shapes
 
@@ -166,6 +190,129 @@ def _export(args: argparse.Namespace) -> int:
           f"IR {model.ir_version}, {exported.weight_bytes:,} bytes of {args.weights} weights")
     for note in exported.notes:
         print(f"note: {note}")
+    return 0
+
+
+def _progress_bar(label: str) -> Any:
+    """A progress callback that draws on stderr (tqdm if installed), shown for long runs only."""
+    import time
+
+    start = time.monotonic()
+    state: dict[str, Any] = {"bar": None}
+
+    def update(done: int, total: int) -> None:
+        if state["bar"] is None:
+            if time.monotonic() - start < 1.5 or done >= total:
+                return  # short runs get no bar
+            try:
+                from tqdm import tqdm
+
+                state["bar"] = tqdm(total=total, desc=label, unit="variant", file=sys.stderr, leave=False)
+            except ImportError:
+                state["bar"] = False
+        bar = state["bar"]
+        if bar:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+        elif bar is False:
+            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+    return update
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from archcalc.analysis import conventions_for
+    from archcalc.sweep import DEFAULT_METRICS, sweep
+
+    grid: dict[str, Any] = {}
+    for item in args.vary:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ArchcalcError(f"--vary expects KEY=VALUES, got {item!r}")
+        grid[key.strip()] = values.strip()
+    overrides: dict[str, Any] = dict(_conventions_overrides(args))
+    from archcalc.spec.loader import load_spec
+
+    base = load_spec(args.file, variables=_assignments(args.vars, "--var"))
+    conv = conventions_for(base, args.preset, overrides)
+    metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else DEFAULT_METRICS
+    spec: Any = args.file if not args.vars else base.meta["document"]
+    if args.vars:
+        spec = dict(spec)
+        spec["variables"] = {**(spec.get("variables") or {}), **_assignments(args.vars, "--var")}
+    result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
+                   profile=args.profile, progress=_progress_bar("sweep"))
+    if args.format == "json":
+        text = result.to_json()
+    elif args.format == "csv":
+        text = result.to_csv()
+    else:
+        from tabulate import tabulate
+
+        front = {id(r) for r in result.pareto(args.x, args.y, minimize=_minimize(args.maximize))}
+        rows = [[*(r.get(c) if r.get(c) is not None else "" for c in result.columns),
+                 "*" if id(r) in front else ""] for r in result.rows]
+        text = tabulate(rows, headers=[*result.columns, "pareto"],
+                        tablefmt="github" if args.format == "markdown" else "simple", intfmt=",")
+        text += (f"\n\n{len(result)} variants, {len(result.errors)} invalid; Pareto front ({args.x}, {args.y}): "
+                 f"{len(front)} rows (marked *)\nconventions: {conv.describe()}\n")
+    _emit(text, args.output)
+    if args.plot:
+        from archcalc import plots
+
+        plots.save(plots.sweep_scatter(result, args.x, args.y, minimize=_minimize(args.maximize)), args.plot)
+    return 0
+
+
+def _minimize(maximize: str) -> tuple[bool, bool]:
+    return (maximize not in ("x", "both"), maximize not in ("y", "both"))
+
+
+def _conventions_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from archcalc.conventions import parse_assignments
+
+    overrides: dict[str, Any] = dict(parse_assignments(args.sets))
+    if args.batch is not None:
+        overrides["batch"] = str(args.batch)
+    if args.dtype is not None:
+        overrides["dtype"] = args.dtype
+    return overrides
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from archcalc import plots
+
+    if args.what == "sweep":
+        import json
+
+        from archcalc.conventions import resolve
+        from archcalc.sweep import SweepResult
+
+        try:
+            data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            result = SweepResult(data["rows"], tuple(data["keys"]), tuple(data["metrics"]),
+                                 resolve(None, {k: v for k, v in data["conventions"].items()}), spec=data.get("spec"))
+        except FileNotFoundError:
+            raise ArchcalcError("no such file", file=args.file) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArchcalcError(f"not a sweep JSON written by archcalc sweep -f json ({exc})", file=args.file) from None
+        fig = plots.sweep_scatter(result, args.x, args.y, args.color, minimize=_minimize(args.maximize))
+    else:
+        from archcalc.analysis import analyze
+        from archcalc.spec.loader import load_spec
+
+        graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
+        report = analyze(graph, preset=args.preset, overrides=_conventions_overrides(args))
+        if args.what == "layers":
+            from archcalc.render import parse_columns
+
+            columns = [c for c in parse_columns(args.columns) if c != "name"]
+            fig = plots.layer_bars(report, columns)
+        else:
+            fig = plots.rf_growth(report)
+    plots.save(fig, args.output)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -244,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handled
         if args.command == "export":
             return _export(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "plot":
+            return _plot(args)
         if args.command == "tables":
             return _tables(args)
         if args.command == "list":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.ops.base import GLOBAL, PASS, UNKNOWN, Permute, RFRule, Window
@@ -85,17 +86,21 @@ def input_field(n_spatial: int) -> Field:
     return Field(((1, 1, 0),) * n_spatial)
 
 
-def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[str, ...] = ()) -> tuple[Field, str | None]:
+def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[Any, ...] = ()) -> tuple[Field, str | None]:
     """The output field of a layer from its rule and its inputs' fields (and a merge warning)."""
     if rule == GLOBAL:
         return GLOBAL_FIELD, None
-    if rule == UNKNOWN or any(f.is_unknown for f in fields):
-        return UNKNOWN_FIELD, None
-    if rule == PASS:
-        if len(fields) == 1:
-            return fields[0], None
-        return merge(fields, merge_names)
     field = fields[0]
+    if len(fields) == 1:
+        if field.is_unknown or rule == UNKNOWN:
+            return UNKNOWN_FIELD, None
+        if rule == PASS:
+            return field, None
+    else:
+        if rule == UNKNOWN or any(f.is_unknown for f in fields):
+            return UNKNOWN_FIELD, None
+        if rule == PASS:
+            return merge(fields, merge_names)
     if isinstance(rule, Permute):
         if field.is_global:
             return field, None
@@ -110,13 +115,16 @@ def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[str, ...] =
         return field, None
     if len(field.axes) != len(rule.axes):
         return field, None
-    axes = []
+    axes: list[Axis] = []
     for (size, jump, start2), (k, s, offset2) in zip(field.axes, rule.axes, strict=True):
-        axes.append((_norm(size + (k - 1) * jump), _norm(jump * s), _norm(start2 + offset2 * jump)))
+        if type(jump) is int and type(s) is int and type(offset2) is int and type(size) is int:
+            axes.append((size + (k - 1) * jump, jump * s, start2 + offset2 * jump))
+        else:
+            axes.append((_norm(size + (k - 1) * jump), _norm(jump * s), _norm(start2 + offset2 * jump)))
     return Field(tuple(axes)), None
 
 
-def merge(fields: tuple[Field, ...], names: tuple[str, ...] = ()) -> tuple[Field, str | None]:
+def merge(fields: tuple[Field, ...], names: tuple[Any, ...] = ()) -> tuple[Field, str | None]:
     """Union of the inputs' fields; a message when their centres or jumps disagree."""
     if any(f.is_global for f in fields):
         return GLOBAL_FIELD, None
@@ -124,6 +132,8 @@ def merge(fields: tuple[Field, ...], names: tuple[str, ...] = ()) -> tuple[Field
     if len(ranks) > 1:
         return GLOBAL_FIELD, "inputs with different numbers of spatial axes merge: field taken as global"
     first = fields[0]
+    if all(f == first for f in fields[1:]):
+        return first, None
     problems = []
     for i, f in enumerate(fields[1:], 1):
         if f.jump != first.jump:
@@ -137,15 +147,23 @@ def merge(fields: tuple[Field, ...], names: tuple[str, ...] = ()) -> tuple[Field
         # in doubled coordinates a field spans [start2 - (size-1), start2 + (size-1)]
         lo = min(f.axes[a][2] - (f.axes[a][0] - 1) for f in fields)
         hi = max(f.axes[a][2] + (f.axes[a][0] - 1) for f in fields)
-        size = _norm(Fraction(hi - lo) / 2 + 1)
         jump = max(f.axes[a][1] for f in fields)
-        axes.append((size, jump, _norm(Fraction(lo + hi) / 2)))
+        axes.append((_half_of(hi - lo) + 1, jump, _half_of(lo + hi)))
     message = "receptive fields misaligned where branches merge: " + "; ".join(problems) if problems else None
     return Field(tuple(axes)), message
 
 
-def _name(names: tuple[str, ...], i: int) -> str:
-    return f"'{names[i]}'" if i < len(names) else f"input {i}"
+def _half_of(value: Number) -> Number:
+    if type(value) is int and value % 2 == 0:
+        return value // 2
+    return _norm(Fraction(value) / 2)
+
+
+def _name(names: tuple[Any, ...], i: int) -> str:
+    if i >= len(names):
+        return f"input {i}"
+    name = names[i]
+    return f"'{name[0]}'" if isinstance(name, tuple) else f"'{name}'"
 
 
 def _fmt(values: tuple[Number, ...]) -> str:

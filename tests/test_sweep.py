@@ -1,0 +1,207 @@
+"""Sweeps: grid expansion, invalid-variant rows, exact agreement with direct analyses, parallel and
+Dask executors, Pareto/best, output formats, plots (opened and checked), the CLI."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archcalc
+from archcalc.cli import main
+from archcalc.spec.yamlmarks import load_yaml
+from archcalc.sweep import SweepResult, expand_grid, parse_values, sweep
+from tests.conftest import SPECS
+
+RESNET = SPECS / "resnet18.yaml"
+
+
+def test_values_and_ranges() -> None:
+    assert parse_values("160:320:32") == [160, 192, 224, 256, 288, 320]  # both ends
+    assert parse_values("1:3") == [1, 2, 3]
+    assert parse_values("32,64,128") == [32, 64, 128]
+    assert parse_values("fp16,fp32") == ["fp16", "fp32"]
+    with pytest.raises(archcalc.SpecError, match="empty"):
+        parse_values("5:1:1")
+
+
+def test_grid_product_and_zip() -> None:
+    grid = {"a": [1, 2], "b": "10:30:10"}
+    assert expand_grid(grid) == [{"a": a, "b": b} for a in (1, 2) for b in (10, 20, 30)]
+    assert expand_grid({"a": [1, 2, 3], "b": [4, 5, 6]}, mode="zip") == [{"a": 1, "b": 4}, {"a": 2, "b": 5},
+                                                                          {"a": 3, "b": 6}]
+    with pytest.raises(archcalc.SpecError, match="one length"):
+        expand_grid(grid, mode="zip")
+
+
+def _direct(variant: dict[str, Any], conv: dict[str, Any] | None = None) -> archcalc.Report:
+    """The same variant written into the spec text by hand: an independent path to the numbers."""
+    doc = copy.deepcopy(dict(load_yaml(RESNET.read_text(), str(RESNET))))
+    variables = {}
+    for key, value in variant.items():
+        if key == "width":
+            variables["width"] = value
+        elif key == "input.size":
+            doc["input"] = [3, value, value]
+        elif key == "layer3.repeat":
+            next(e for e in doc["layers"] if e.get("name") == "layer3")["repeat"] = value
+        elif key == "conv1.kernel":
+            next(e for e in doc["layers"] if e.get("name") == "conv1")["kernel"] = value
+    doc["variables"] = {**doc["variables"], **variables}
+    return archcalc.analyze(archcalc.load(doc), overrides=conv)
+
+
+GRID = {"width": [16, 40], "input.size": [96, 224], "layer3.repeat": [1, 3], "conv1.kernel": [3, 7]}
+
+
+def test_rows_equal_direct_analyses() -> None:
+    result = sweep(RESNET, GRID)
+    assert len(result) == 16 and not result.errors
+    for row in result.rows:
+        variant = {k: row[k] for k in GRID}
+        report = _direct(variant)
+        t = report.totals
+        assert (row["params"], row["macs"], row["flops"]) == (t.params, t.macs, t.flops), variant
+        assert (row["peak_activation_bytes"], row["training_bytes"]) == (t.peak_activation_bytes, t.training_bytes)
+        assert row["output_shape"] == "1000"
+
+
+def test_conventions_as_grid_keys() -> None:
+    result = sweep(RESNET, {"batch": [1, 4], "dtype": ["fp32", "fp16"]}, conventions="paper_macs")
+    by = {(r["batch"], r["dtype"]): r for r in result.rows}
+    assert by[(4, "fp16")]["macs"] == 4 * by[(1, "fp32")]["macs"] == 4 * 1_814_073_344
+    assert by[(1, "fp16")]["param_bytes"] * 2 == by[(1, "fp32")]["param_bytes"]
+
+
+def test_invalid_variants_become_rows() -> None:
+    result = sweep(SPECS / "vgg.yaml", {"input.size": [224, 100, 64], "n3": [3]})
+    assert [r["error"] is None for r in result.rows] == [True, False, True]
+    bad = result.rows[1]
+    assert "stride does not fit" in bad["error"] and bad["params"] is None
+    result = sweep(RESNET, {"layer2.0.conv2.filters": [128, 100]})
+    assert result.rows[0]["error"] is None
+    assert "channel mismatch at an add" in result.rows[1]["error"]
+
+
+def test_bad_grid_keys_are_errors() -> None:
+    with pytest.raises(archcalc.SpecError, match="no top-level block use named 'layer9'"):
+        sweep(RESNET, {"layer9.repeat": [1]})
+    with pytest.raises(archcalc.SpecError, match="did you mean 'width'"):
+        sweep(RESNET, {"widht": [1]})
+    result = sweep(RESNET, {"conv1.kernal": [3]})
+    assert "did you mean 'kernel'" in result.rows[0]["error"]
+
+
+def test_process_pool_and_chunks_agree_with_inline() -> None:
+    grid = {"width": list(range(8, 72, 8)), "input.size": "96:256:32"}
+    inline = sweep(RESNET, grid, workers=1)
+    seen: list[tuple[int, int]] = []
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        pooled = sweep(RESNET, grid, executor=pool, chunk_size=7, progress=lambda d, t: seen.append((d, t)))
+    assert pooled.rows == inline.rows
+    assert seen[-1] == (len(inline), len(inline))
+
+
+def test_dask_distributed_executor() -> None:
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is the optional 'cluster' extra")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        result = sweep(RESNET, {"width": [16, 32, 48], "layer3.repeat": [1, 2]}, executor=client.get_executor())
+        worker_pids = set(client.run(lambda: __import__("os").getpid()).values())
+    import os
+
+    assert os.getpid() not in worker_pids and len(worker_pids) == 2
+    assert result.rows == sweep(RESNET, {"width": [16, 32, 48], "layer3.repeat": [1, 2]}, workers=1).rows
+
+
+def _rows(*pairs: tuple[int, int]) -> SweepResult:
+    rows = [{"k": i, "x": x, "y": y, "error": None} for i, (x, y) in enumerate(pairs)]
+    rows.append({"k": 99, "x": None, "y": None, "error": "bad"})
+    return SweepResult(rows, ("k",), ("x", "y"), archcalc.preset("default"))
+
+
+def test_pareto_best_where() -> None:
+    r = _rows((1, 5), (2, 3), (3, 4), (4, 1), (2, 6), (5, 1))
+    assert [row["k"] for row in r.pareto("x", "y")] == [0, 1, 3]  # min x, min y
+    assert [row["k"] for row in r.pareto("x", "y", minimize=(True, False))] == [0, 4]  # min x, max y
+    assert r.best("y")["k"] in (3, 5)
+    assert r.best("y", where="x <= 4")["k"] == 3
+    assert r.best("x", where=["y >= 4", "x > 1"])["k"] == 2 or r.best("x", where=["y >= 4", "x > 1"])["k"] == 4
+    assert r.best("x", maximize=True)["k"] == 5
+    assert r.best("x", where="x > 100") is None
+    assert len(r.where(lambda row: row["x"] % 2 == 0)) == 3
+    with pytest.raises(archcalc.SpecError, match="metric <= value"):
+        r.where("x <=")
+
+
+def test_outputs(tmp_path: Path) -> None:
+    result = sweep(RESNET, {"width": [16, 32], "layer2.0.conv2.filters": [32, 100]})
+    text = result.to_csv(tmp_path / "s.csv")
+    assert text.startswith("# conventions: preset default")
+    assert (tmp_path / "s.csv").read_text() == text
+    assert text.splitlines()[1].split(",")[:3] == ["width", "layer2.0.conv2.filters", "params"]
+    data = json.loads(result.to_json())
+    assert data["schema_version"] == 1 and len(data["rows"]) == 4
+    assert [bool(row["error"]) for row in data["rows"]] == [False, True, True, True]
+    pd = pytest.importorskip("pandas")
+    frame = result.to_dataframe()
+    assert isinstance(frame, pd.DataFrame) and list(frame["width"]) == [16, 16, 32, 32]
+    assert frame["params"].isna().sum() == 3
+
+
+def test_plots_show_what_they_claim(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib.image as mpimg
+
+    from archcalc import plots
+
+    report = archcalc.analyze(archcalc.load(SPECS / "lenet5.yaml"))
+    fig = plots.layer_bars(report)
+    bars = fig.axes[0].patches
+    shown = [r for r in report.layers if r.params or r.macs or r.activation_bytes]
+    assert [b.get_height() for b in bars] == [r.params for r in shown]
+    assert [t.get_text() for t in fig.axes[-1].get_xticklabels()] == [r.name for r in shown]
+    plots.save(fig, tmp_path / "layers.png")
+    image = mpimg.imread(tmp_path / "layers.png")
+    assert image.shape[0] > 300 and image.shape[1] > 600
+    assert (image[..., :3] < 0.9).any(axis=-1).mean() > 0.02  # not blank
+
+    fig = plots.rf_growth(archcalc.analyze(archcalc.load(SPECS / "vgg.yaml")))
+    sizes = list(fig.axes[0].lines[0].get_ydata())
+    assert sizes[-1] == 212 and sizes == sorted(sizes)  # VGG-16: a chain, the field only grows
+    plots.save(fig, tmp_path / "rf.svg")
+    assert (tmp_path / "rf.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+    result = sweep(RESNET, {"width": [16, 32, 64], "input.size": [96, 160, 224]})
+    fig = plots.sweep_scatter(result, "macs", "params")
+    front = result.pareto("macs", "params", minimize=(True, False))
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == [r["macs"] for r in front]
+    assert len(fig.axes[0].collections[0].get_offsets()) == 9
+    plots.save(fig, tmp_path / "sweep.png")
+    with pytest.raises(archcalc.ArchcalcError, match=r"\.png or \.svg"):
+        plots.save(fig, tmp_path / "sweep.jpg")
+
+
+def test_cli_sweep_and_plot(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["sweep", "resnet18", "--vary", "width=16,32", "--vary", "input.size=96:160:64",
+                     "--format", "json", "-o", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")])
+    assert code == 0 and (tmp_path / "s.png").stat().st_size > 1000
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    assert [(r["width"], r["input.size"]) for r in rows] == [(16, 96), (16, 160), (32, 96), (32, 160)]
+    with redirect_stdout(io.StringIO()):
+        assert main(["plot", "sweep", str(tmp_path / "s.json"), "-o", str(tmp_path / "p.svg")]) == 0
+        assert main(["plot", "layers", "lenet5", "-o", str(tmp_path / "l.png")]) == 0
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["sweep", "lenet5_modern", "--vary", "C1.filters=4,6,8", "--metrics", "params,macs"]) == 0
+    text = out.getvalue()
+    assert "3 variants, 0 invalid" in text and "pareto" in text
