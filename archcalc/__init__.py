@@ -33,8 +33,15 @@ __version__ = "0.1.0"
 __all__ = [
     "PRESETS", "ArchcalcError", "Check", "ConventionError", "Conventions", "ExpectationError",
     "Graph", "GraphError", "Layer", "LayerRecord", "Report", "ShapeError", "SpecError", "Totals",
-    "VariableError", "analyze", "check", "conventions_for", "load", "preset", "resolve",
+    "VariableError", "analyze", "check", "conventions_for", "load", "preset", "resolve", "sweep",
 ]
+
+
+def sweep(spec: Any, grid: Mapping[str, Any], **options: Any) -> Any:
+    """Analyse every variant of ``spec`` over ``grid`` (see ``archcalc.sweeps.sweep``)."""
+    from archcalc.sweeps import sweep as run
+
+    return run(spec, grid, **options)
 
 
 def load(

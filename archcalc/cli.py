@@ -223,7 +223,7 @@ def _progress_bar(label: str) -> Any:
 
 def _sweep(args: argparse.Namespace) -> int:
     from archcalc.analysis import conventions_for
-    from archcalc.sweep import DEFAULT_METRICS, sweep
+    from archcalc.sweeps import DEFAULT_METRICS, sweep
 
     grid: dict[str, Any] = {}
     for item in args.vary:
@@ -287,7 +287,7 @@ def _plot(args: argparse.Namespace) -> int:
         import json
 
         from archcalc.conventions import resolve
-        from archcalc.sweep import SweepResult
+        from archcalc.sweeps import SweepResult
 
         try:
             data = json.loads(Path(args.file).read_text(encoding="utf-8"))

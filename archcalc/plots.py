@@ -13,7 +13,7 @@ from archcalc.errors import ArchcalcError
 
 if TYPE_CHECKING:
     from archcalc.report import Report
-    from archcalc.sweep import SweepResult
+    from archcalc.sweeps import SweepResult
 
 FORMATS = (".png", ".svg")
 

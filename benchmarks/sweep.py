@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archcalc.sweep import sweep  # noqa: E402
+from archcalc.sweeps import sweep  # noqa: E402
 
 GRIDS = {
     "resnet18": {"width": list(range(16, 96, 4)), "input.size": "128:320:8", "layer3.repeat": [1, 2, 3, 4, 5],
@@ -33,7 +33,7 @@ GRIDS = {
 
 
 def run(name: str, limit: int | None, workers: int | None) -> None:
-    from archcalc.sweep import expand_grid
+    from archcalc.sweeps import expand_grid
 
     grid = GRIDS[name]
     variants = len(expand_grid(grid))

@@ -16,7 +16,7 @@ import pytest
 import archcalc
 from archcalc.cli import main
 from archcalc.spec.yamlmarks import load_yaml
-from archcalc.sweep import SweepResult, expand_grid, parse_values, sweep
+from archcalc.sweeps import SweepResult, expand_grid, parse_values, sweep
 from tests.conftest import SPECS
 
 RESNET = SPECS / "resnet18.yaml"
