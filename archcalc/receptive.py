@@ -4,7 +4,7 @@ A field is ``(size, jump, start2)`` per axis: the field of output position ``o``
 input coordinate ``start + o*jump`` (``start = start2/2``; keeping it doubled keeps half pixels
 exact in integers) and spans ``size`` input pixels. Through a window rule ``(k, s, offset2)``::
 
-    size  += (k - 1) * jump
+    size  += (k - 1) * |jump|      (a reversing slice makes the jump negative)
     start2 += offset2 * jump
     jump  *= s
 
@@ -118,9 +118,9 @@ def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[Any, ...] =
     axes: list[Axis] = []
     for (size, jump, start2), (k, s, offset2) in zip(field.axes, rule.axes, strict=True):
         if type(jump) is int and type(s) is int and type(offset2) is int and type(size) is int:
-            axes.append((size + (k - 1) * jump, jump * s, start2 + offset2 * jump))
+            axes.append((size + (k - 1) * abs(jump), jump * s, start2 + offset2 * jump))
         else:
-            axes.append((_norm(size + (k - 1) * jump), _norm(jump * s), _norm(start2 + offset2 * jump)))
+            axes.append((_norm(size + (k - 1) * abs(jump)), _norm(jump * s), _norm(start2 + offset2 * jump)))
     return Field(tuple(axes)), None
 
 

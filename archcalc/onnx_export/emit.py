@@ -38,7 +38,8 @@ def _plain(value: Any) -> Any:
 
 
 def _group(b: Builder, layer: Layer, inputs: list[str], outputs: list[str], first_node: int) -> None:
-    b.groups.append(Group(layer.name, layer.kind, {k: _plain(v) for k, v in layer.attrs.items()}, inputs, outputs,
+    attrs = {k: _plain(v) for k, v in layer.attrs.items() if v is not None}  # None = the default
+    b.groups.append(Group(layer.name, layer.kind, attrs, inputs, outputs,
                           [n.name for n in b.nodes[first_node:] if n.op_type != "ConstantOfShape"]))
 
 
@@ -138,10 +139,10 @@ def pool(b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape], outs:
     )
     attrs: dict[str, Any] = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride),
                              "pads": _pads_flat(geo.pads), "ceil_mode": int(ceil)}
+    dil = per_axis(a.get("dilation") or 1, len(geo.kernel), "dilation")
+    if any(v != 1 for v in dil):
+        attrs["dilations"] = list(dil)
     if layer.kind == "maxpool":
-        dil = per_axis(a.get("dilation") or 1, len(geo.kernel), "dilation")
-        if any(v != 1 for v in dil):
-            attrs["dilations"] = list(dil)
         return b.node("MaxPool", ins[:1], [b.unique(layer.name)], layer.name, **attrs)
     attrs["count_include_pad"] = int(bool(a.get("count_include_pad")))
     return b.node("AveragePool", ins[:1], [b.unique(layer.name)], layer.name, **attrs)

@@ -134,6 +134,7 @@ def export_onnx(
     helper.set_model_props(model, {
         GROUPS_KEY: json.dumps({"version": 1, "groups": groups}),
         "archcalc.source": str(graph.file or graph.name),
+        "archcalc.conventions": json.dumps(dict(graph.conventions), default=str),
         "archcalc.weights": f"{weights} (seed {seed})" if weights == "random" else "constant (ConstantOfShape)",
     })
     try:

@@ -83,11 +83,44 @@ def _numpy_unary(fn: Callable[[np.ndarray], np.ndarray]) -> Folder:
     return lambda ins, attrs, opset: [_const(fn(_v(ins[0], "input")))]
 
 
-def _numpy_binary(fn: Callable[[np.ndarray, np.ndarray], Any]) -> Folder:
-    return lambda ins, attrs, opset: [_const(fn(_v(ins[0], "input A"), _v(ins[1], "input B")))]
+def _is_int(a: np.ndarray) -> bool:
+    return a.dtype.kind in "iu"
+
+
+def _checked_int(exact: Any, dtype: Any) -> np.ndarray:
+    """Python-integer results back to ``dtype``; a value that does not fit is an error, never a wrap."""
+    array = np.asarray(exact, dtype=object)
+    info = np.iinfo(dtype)
+    if array.size and any(not info.min <= int(v) <= info.max for v in array.flat):
+        raise ImportError_(f"folded integer arithmetic overflows {np.dtype(dtype).name} (a shape computed from "
+                           f"dims this large cannot be represented in the model)")
+    return array.astype(dtype)
+
+
+def _numpy_binary(fn: Callable[[np.ndarray, np.ndarray], Any], exact_ints: bool = False) -> Folder:
+    """``exact_ints``: integer inputs are computed with Python integers (shape arithmetic on huge dims
+    never wraps around silently)."""
+
+    def fold(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
+        a, b = _v(ins[0], "input A"), _v(ins[1], "input B")
+        if exact_ints and _is_int(a) and _is_int(b):
+            return [_const(_checked_int(fn(a.astype(object), b.astype(object)), np.result_type(a, b)))]
+        return [_const(fn(a, b))]
+
+    return fold
+
+
+def _int_div(x: int, y: int) -> int:
+    """Integer division truncating toward zero (as ONNX Div on integers)."""
+    q = abs(x) // abs(y)
+    return q if (x >= 0) == (y > 0) else -q
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype == object or b.dtype == object:
+        if any(int(v) == 0 for v in np.asarray(b).flat):
+            raise ImportError_("folded integer division by zero")
+        return np.asarray(np.frompyfunc(_int_div, 2, 1)(a, b))
     if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
         return np.asarray(np.trunc(a / b)).astype(np.result_type(a, b))
     return a / b
@@ -96,6 +129,22 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _gather(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
     data, idx = _v(ins[0], "data"), _v(ins[1], "indices")
     return [_const(np.take(data, idx.astype(np.int64), axis=int(attrs.get("axis", 0))))]
+
+
+def slice_range(start: int, end: int, step: int, length: int) -> range:
+    """The indices ONNX Slice picks along an axis. Not Python's rule: with a negative step a start
+    before the first element is clamped to 0 (Python gives an empty slice)."""
+    if step == 0:
+        raise ImportError_("Slice step must not be 0")
+    if start < 0:
+        start += length
+    if end < 0:
+        end += length
+    if step > 0:
+        start, end = min(max(start, 0), length), min(max(end, 0), length)
+    else:
+        start, end = min(max(start, 0), length - 1), min(max(end, -1), length - 1)
+    return range(start, end, step)
 
 
 def _slice(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
@@ -113,7 +162,9 @@ def _slice(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]
                  else [1] * len(starts))
     index = [slice(None)] * data.ndim
     for s, e, a, st in zip(starts, ends, axes, steps, strict=False):
-        index[a % data.ndim] = slice(int(s), int(e), int(st))
+        axis = int(a) % data.ndim
+        picked = slice_range(int(s), int(e), int(st), data.shape[axis])
+        index[axis] = slice(picked.start, picked.stop if picked.stop >= 0 else None, picked.step)
     return [_const(data[tuple(index)])]
 
 
@@ -154,7 +205,11 @@ def _reshape(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Cons
 def _flatten(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
     src = ins[0]
     assert src is not None
-    axis = int(attrs.get("axis", 1)) % (len(src.shape) + 1) if src.shape else 0
+    rank = len(src.shape)
+    axis = int(attrs.get("axis", 1))
+    if not -rank <= axis <= rank:
+        raise ImportError_(f"Flatten axis {axis} is out of range for a {rank}-D input")
+    axis = axis + rank if axis < 0 else axis
     shape = (prod(src.shape[:axis]), prod(src.shape[axis:]))
     if src.value is None:
         return [_dims_only(shape, src.dtype, src.origin)]
@@ -228,7 +283,12 @@ def _reduce(fn: Callable[..., np.ndarray]) -> Folder:
     def fold(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
         data = _v(ins[0], "data")
         axes = _axes(attrs, ins, 1)
+        if not axes and attrs.get("noop_with_empty_axes", 0):
+            return [_const(data)]
         keep = bool(attrs.get("keepdims", 1))
+        if _is_int(data) and fn in (np.prod, np.sum):
+            exact = fn(data.astype(object), axis=tuple(axes) if axes else None, keepdims=keep)
+            return [_const(_checked_int(exact, data.dtype))]
         return [_const(fn(data, axis=tuple(axes) if axes else None, keepdims=keep))]
 
     return fold
@@ -241,16 +301,19 @@ def _split(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]
     if sizes is None and len(ins) > 1 and ins[1] is not None:
         sizes = [int(v) for v in _v(ins[1], "split")]
     if sizes is None:
-        parts = int(attrs.get("num_outputs", 0)) or 1
-        return [_const(a) for a in np.array_split(data, parts, axis=axis)]
+        # equal parts; opset 18 num_outputs: ceil(n/parts) each, the last one smaller
+        parts = int(attrs.get("num_outputs", 0)) or 1  # the importer sets it from the node's outputs
+        length = data.shape[axis]
+        chunk = -(-length // parts)
+        sizes = [max(min(chunk, length - i * chunk), 0) for i in range(parts)]
     return [_const(a) for a in np.split(data, np.cumsum(sizes)[:-1], axis=axis)]
 
 
 def _sum(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    total = _v(ins[0], "input")
+    total = _const(_v(ins[0], "input"))
     for c in ins[1:]:
-        total = total + _v(c, "input")
-    return [_const(total)]
+        total = _numpy_binary(np.add, exact_ints=True)([total, c], attrs, opset)[0]
+    return [total]
 
 
 def _clip(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
@@ -280,11 +343,11 @@ FOLDERS: dict[str, Folder] = {
     "Split": _split,
     "Sum": _sum,
     "Clip": _clip,
-    "Add": _numpy_binary(np.add),
-    "Sub": _numpy_binary(np.subtract),
-    "Mul": _numpy_binary(np.multiply),
-    "Div": _numpy_binary(_div),
-    "Pow": _numpy_binary(np.power),
+    "Add": _numpy_binary(np.add, exact_ints=True),
+    "Sub": _numpy_binary(np.subtract, exact_ints=True),
+    "Mul": _numpy_binary(np.multiply, exact_ints=True),
+    "Div": _numpy_binary(_div, exact_ints=True),
+    "Pow": _numpy_binary(np.power, exact_ints=True),
     "Mod": _numpy_binary(np.mod),
     "Min": _numpy_binary(np.minimum),
     "Max": _numpy_binary(np.maximum),

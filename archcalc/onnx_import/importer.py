@@ -38,6 +38,24 @@ def known_ops() -> list[str]:
     return sorted(set(TRANSLATORS) | set(FOLDERS) | ALIASES | {"Constant", "Shape", "Size"})
 
 
+def _is_known(proto: Any) -> bool:
+    from archcalc.onnx_import.fold import FOLDERS
+
+    op = proto.op_type
+    return proto.domain in ("", "ai.onnx") and (
+        op in TRANSLATORS or op in FOLDERS or op in ALIASES or op in ("Constant", "Shape", "Size"))
+
+
+def _node_attrs(proto: Any) -> dict[str, Any]:
+    try:
+        return _attrs(proto)
+    except ArchcalcError:
+        raise
+    except Exception as exc:  # onnx/numpy raise several kinds on malformed attributes
+        raise ImportError_(f"malformed attribute: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                           ) from None
+
+
 def _attrs(node: Any) -> dict[str, Any]:
     from onnx import helper, numpy_helper
 
@@ -72,10 +90,12 @@ def _initializer(tensor: Any, stripped: Mapping[str, tuple[int, ...]]) -> Const:
         dtype = None
     if tensor.name in stripped or not _tensor_has_data(tensor) or prod(dims) > MAX_FOLD_ELEMENTS:
         return Const(dims, dtype, None, tensor.name)
+    if dtype is None:
+        raise ImportError_(f"initializer '{tensor.name}' has an unknown data type ({tensor.data_type})")
     try:
         return Const(dims, dtype, numpy_helper.to_array(tensor), tensor.name)
-    except (ValueError, TypeError) as exc:
-        raise ImportError_(f"initializer '{tensor.name}' is malformed: {exc}") from None
+    except Exception as exc:  # onnx/numpy raise several kinds on malformed tensors
+        raise ImportError_(f"initializer '{tensor.name}' is malformed: {type(exc).__name__}: {exc}") from None
 
 
 def _constant_node(attrs: dict[str, Any], name: str) -> Const:
@@ -192,6 +212,9 @@ def import_onnx(
     try:
         return _import(file, dict(input_shapes or {}), batch, allow_unknown)
     except ArchcalcError as exc:
+        exc.message = _printable(exc.message)
+        if exc.layer:
+            exc.layer = _printable(exc.layer)
         raise exc.located(file=file) from None
     except RecursionError:
         raise OnnxFileError("the model nests too deeply", file=file) from None
@@ -226,7 +249,13 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             raise ImportError_(f"--input names '{name}', but the inputs are: {', '.join(names)}{suggest(name, names)}")
     model_batch: int | None = None
     for vi in graph_inputs:
-        dims = list(input_shapes.get(vi.name) or _parse_dims(vi))
+        declared = _parse_dims(vi)
+        given = input_shapes.get(vi.name)
+        if given is not None and declared and len(given) != len(declared):
+            shown = "x".join(str(d) if isinstance(d, int) else (d or "?") for d in declared)
+            raise ImportError_(f"--input {vi.name} gives {len(given)} dims but the model declares {len(declared)} "
+                               f"({shown})")
+        dims = list(given or declared)
         if not dims:
             raise ImportError_(f"input '{vi.name}' has no shape: give it with --input {vi.name}=1x3x224x224")
         if batch is not None and not isinstance(dims[0], int):
@@ -261,6 +290,10 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     notes: list[str] = []
     inferred: dict[str, tuple[int, ...]] | None = None
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
+    from archcalc.onnx_import.groups import read_groups
+
+    groups, group_notes = read_groups(model)
+    notes.extend(group_notes)
 
     for index in order:
         proto = nodes[index]
@@ -268,12 +301,30 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         label = proto.name or f"{op_type}_{index}"
         where = Origin(file, None, (f"ONNX node {index} ({op_type})",))
         try:
-            if proto.domain not in ("", "ai.onnx"):
+            group = groups.get(proto.name) if proto.name else None
+            if group is not None:
+                if not set(group.outputs) & set(proto.output):
+                    continue  # an inner node of a layer restored from the export metadata
+                spec = LayerSpec(group.kind, dict(group.attrs), list(group.inputs))
+                if any(not isinstance(values.get(t), Act) for t in spec.inputs):
+                    raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
+                name = _unique(group.layer, taken)
+                layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
+                layers.append(layer)
+                n_outputs[name] = len(outs_shapes)
+                for i, out_name in enumerate(group.outputs):
+                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+                continue
+            if not _is_known(proto):
                 raise _Unknown
             if any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
                 continue
-            attrs = _attrs(proto)
+            missing = [name for name in proto.input if name and name not in values]
+            if missing:
+                raise ImportError_(f"input '{missing[0]}' is an output archcalc does not model (e.g. a Dropout "
+                                   f"mask, MaxPool indices or BatchNormalization running statistics)")
+            attrs = _node_attrs(proto)
             if op_type == "Constant":
                 values[proto.output[0]] = _constant_node(attrs, proto.output[0])
                 folded[op_type] += 1
@@ -287,6 +338,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 folded[op_type] += 1
                 continue
             if not has_act:
+                if op_type == "Split" and "num_outputs" not in attrs:
+                    attrs["num_outputs"] = len(proto.output)
                 outs = fold(op_type, [v if isinstance(v, Const) else None for v in ins], attrs, opset)
                 for name, value in zip(proto.output, outs, strict=False):
                     if name:
@@ -300,7 +353,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             translator = TRANSLATORS.get(op_type)
             if translator is None:
                 raise _Unknown
-            spec = translator(Node(op_type, label, list(proto.input), list(proto.output), attrs, values, opset))
+            spec = _translate(translator, Node(op_type, label, list(proto.input), list(proto.output), attrs, values,
+                                               opset))
             if spec.kind == "identity":
                 values[proto.output[0]] = values[spec.inputs[0]]
                 aliased[op_type] += 1
@@ -321,8 +375,21 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 continue
             if inferred is None:
                 inferred = _infer_shapes(model, {vi.name: values[vi.name].shape for vi in graph_inputs})
+            act_inputs = [n for n in proto.input if n and isinstance(values.get(n), Act)]
+            if not act_inputs:
+                # computed from constants only: a constant of the inferred dims, no layer
+                for out_name in proto.output:
+                    if out_name:
+                        if out_name not in inferred:
+                            raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown "
+                                               f"op {op_type} ({label})") from None
+                        values[out_name] = Const(inferred[out_name], None, None)
+                continue
             shapes = []
             for out_name in proto.output:
+                if not out_name:
+                    shapes.append([1])  # an unused optional output: a placeholder keeps the indices
+                    continue
                 if out_name not in inferred:
                     raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
                                        f"{op_type} ({label})") from None
@@ -331,7 +398,6 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                     raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
                                        f"without the batch axis") from None
                 shapes.append(list(full[1:]) or [1])
-            act_inputs = [n for n in proto.input if n and isinstance(values.get(n), Act)]
             name = _unique(label, taken)
             spec = LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs)
             layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
@@ -363,13 +429,57 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         description=f"ONNX model ({model.producer_name or 'unknown producer'} {model.producer_version}, "
                     f"opset {opset})".replace("  ", " "),
         source=file,
-        conventions={"batch": model_batch},
+        conventions={**_exported_conventions(model, notes), "batch": model_batch},
         meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else ()},
     )
 
 
+def _exported_conventions(model: Any, notes: list[str]) -> dict[str, Any]:
+    """The spec's own counting conventions, when archcalc exported the model (metadata)."""
+    import json
+
+    from archcalc.conventions import resolve
+
+    raw = next((p.value for p in model.metadata_props if p.key == "archcalc.conventions"), None)
+    if not raw:
+        return {}
+    try:
+        conventions = json.loads(raw)
+        if not isinstance(conventions, dict):
+            raise ValueError("not a mapping")
+        resolve(None, conventions)
+    except (ValueError, ArchcalcError):
+        notes.append("metadata archcalc.conventions is malformed: ignored")
+        return {}
+    if conventions:
+        notes.append("counting conventions of the exported spec restored from the metadata: "
+                     + ", ".join(f"{k}={v}" for k, v in conventions.items()))
+    return {k: v for k, v in conventions.items() if k != "batch"}
+
+
 class _Unknown(Exception):
     pass
+
+
+def _translate(translator: Any, node: Node) -> LayerSpec:
+    """The translator's layer; a node it cannot read (a required attribute missing, an attribute of the
+    wrong type or length: a malformed or hand-edited file) is a one-line error, not a crash."""
+    try:
+        spec: LayerSpec = translator(node)
+    except ArchcalcError:
+        raise
+    except KeyError as exc:
+        raise ImportError_(f"{node.op_type} node lacks the attribute or input {exc}") from None
+    except (TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as exc:
+        raise ImportError_(f"{node.op_type} node is malformed ({type(exc).__name__}: {exc})") from None
+    return spec
+
+
+def _printable(text: str) -> str:
+    """Control characters (a corrupted or hostile name) escaped: an error stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import prod
-from typing import TYPE_CHECKING, Any
+from math import floor, prod
+from typing import Any
 
-from archcalc.onnx_import.fold import reshape_target
+import numpy as np
+
+from archcalc.onnx_import.fold import reshape_target, slice_range
 from archcalc.onnx_import.values import Act, Const, ImportError_
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 @dataclass
@@ -47,7 +46,11 @@ class Node:
     def get(self, i: int) -> Act | Const | None:
         if i >= len(self.input_names) or not self.input_names[i]:
             return None
-        return self.values[self.input_names[i]]
+        name = self.input_names[i]
+        if name not in self.values:
+            raise ImportError_(f"{self.op_type}: input '{name}' is an output archcalc does not model "
+                               f"(e.g. a Dropout mask or MaxPool indices)")
+        return self.values[name]
 
     def act(self, i: int, what: str = "input") -> Act:
         v = self.get(i)
@@ -90,6 +93,17 @@ def _sample_axis(axis: int, rank: int, op: str) -> int:
     return a - 1
 
 
+def _axes_attr(node: Node, key: str, n: int, default: int) -> list[int]:
+    """A per-spatial-axis attribute (strides, dilations, kernel_shape, output_padding): n integers."""
+    values = node.attrs.get(key)
+    if values is None:
+        return [default] * n
+    out = [int(v) for v in values]
+    if len(out) != n:
+        raise ImportError_(f"{node.op_type} {key} has {len(out)} values for {n} spatial axes")
+    return out
+
+
 def _pads(node: Node, n: int) -> Any:
     auto = node.attrs.get("auto_pad", "NOTSET")
     if isinstance(auto, bytes):
@@ -103,6 +117,8 @@ def _pads(node: Node, n: int) -> Any:
     pads = node.attrs.get("pads")
     if not pads:
         return 0
+    if len(pads) != 2 * n:
+        raise ImportError_(f"{node.op_type} pads has {len(pads)} values for {n} spatial axes (2 per axis)")
     return [[int(pads[i]), int(pads[i + n])] for i in range(n)]
 
 
@@ -129,8 +145,8 @@ def conv(node: Node) -> LayerSpec:
     if kernel != list(w.shape[2:]):
         raise ImportError_(f"Conv kernel_shape {kernel} differs from the weight's {list(w.shape[2:])}")
     attrs: dict[str, Any] = {
-        "filters": int(w.shape[0]), "kernel": kernel, "stride": [int(s) for s in node.attrs.get("strides", [1] * n)],
-        "padding": _pads(node, n), "dilation": [int(d) for d in node.attrs.get("dilations", [1] * n)],
+        "filters": int(w.shape[0]), "kernel": kernel, "stride": _axes_attr(node, "strides", n, 1),
+        "padding": _pads(node, n), "dilation": _axes_attr(node, "dilations", n, 1),
         "rounding": "floor", "bias": "per_map" if node.get(2) is not None else "none",
     }
     if groups > 1:
@@ -147,20 +163,33 @@ def conv_transpose(node: Node) -> LayerSpec:
     if w.shape[0] != x.sample[0]:
         raise ImportError_(f"ConvTranspose weight {list(w.shape)} does not match {x.sample[0]} input channels")
     kernel = [int(k) for k in w.shape[2:]]
-    strides = [int(s) for s in node.attrs.get("strides", [1] * n)]
-    dilations = [int(d) for d in node.attrs.get("dilations", [1] * n)]
-    out_pad = [int(p) for p in node.attrs.get("output_padding", [0] * n)]
+    strides = _axes_attr(node, "strides", n, 1)
+    dilations = _axes_attr(node, "dilations", n, 1)
+    out_pad = _axes_attr(node, "output_padding", n, 0)
+    if "kernel_shape" in node.attrs and _axes_attr(node, "kernel_shape", n, 1) != kernel:
+        raise ImportError_(f"ConvTranspose kernel_shape {list(node.attrs['kernel_shape'])} differs from the "
+                           f"weight's {kernel}")
     padding = _pads(node, n)
-    if "output_shape" in node.attrs:
-        target = [int(v) for v in node.attrs["output_shape"]][-n:]
+    if "output_shape" in node.attrs or padding in ("same", "same_lower"):
+        # the output size is given (output_shape, or N*s for SAME_*): the pads follow from it
+        if "output_shape" in node.attrs:
+            target = [int(v) for v in node.attrs["output_shape"]][-n:]
+            if len(node.attrs["output_shape"]) not in (n, n + 2):
+                raise ImportError_(f"ConvTranspose output_shape {list(node.attrs['output_shape'])} does not fit "
+                                   f"{n} spatial axes")
+        else:
+            target = [x.sample[i + 1] * strides[i] for i in range(n)]
         pads = []
         for i in range(n):
             total = strides[i] * (x.sample[i + 1] - 1) + out_pad[i] + ((kernel[i] - 1) * dilations[i] + 1) - target[i]
             if total < 0:
-                out_pad[i] -= total
-                total = 0
-            lower = padding == "same_lower"
-            pads.append([total - total // 2, total // 2] if lower else [total // 2, total - total // 2])
+                if "output_shape" in node.attrs:  # a larger output_shape is honoured: output padding
+                    out_pad[i] -= total
+                total = 0  # SAME_* with a kernel shorter than the stride: no padding (as ONNX and ORT)
+            # ONNX spec (and reference implementation): SAME_UPPER puts total/2 at the start, NOTSET
+            # and SAME_LOWER put total - total/2 there (ONNX Runtime splits it the other way round)
+            upper = padding == "same"
+            pads.append([total // 2, total - total // 2] if upper else [total - total // 2, total // 2])
         padding = pads
     attrs: dict[str, Any] = {
         "filters": int(w.shape[1]) * groups, "kernel": kernel, "stride": strides, "padding": padding,
@@ -179,19 +208,21 @@ def pool(node: Node) -> LayerSpec:
     n = len(x.sample) - 1
     if len(node.outputs) > 1 and node.outputs[1]:
         raise ImportError_("MaxPool's Indices output is not supported")
-    kernel = [int(k) for k in node.attrs["kernel_shape"]]
+    if "kernel_shape" not in node.attrs:
+        raise ImportError_(f"{node.op_type} node lacks the attribute 'kernel_shape'")
+    kernel = _axes_attr(node, "kernel_shape", n, 0)
     attrs: dict[str, Any] = {
-        "kernel": kernel, "stride": [int(s) for s in node.attrs.get("strides", [1] * n)],
+        "kernel": kernel, "stride": _axes_attr(node, "strides", n, 1),
         "padding": _pads(node, n), "rounding": "ceil" if node.attrs.get("ceil_mode", 0) else "floor",
     }
     if node.op_type == "MaxPool":
-        attrs["dilation"] = [int(d) for d in node.attrs.get("dilations", [1] * n)]
+        attrs["dilation"] = _axes_attr(node, "dilations", n, 1)
         return LayerSpec("maxpool", attrs, [node.input_names[0]])
     if node.op_type == "LpPool":
         return LayerSpec("avgpool", attrs, [node.input_names[0]], notes=["LpPool counted as average pooling"])
+    if node.attrs.get("dilations"):
+        attrs["dilation"] = _axes_attr(node, "dilations", n, 1)
     attrs["count_include_pad"] = bool(node.attrs.get("count_include_pad", 0))
-    if node.attrs.get("dilations") and any(int(d) != 1 for d in node.attrs["dilations"]):
-        raise ImportError_("AveragePool with dilations is not supported")
     return LayerSpec("avgpool", attrs, [node.input_names[0]])
 
 
@@ -257,8 +288,11 @@ def gemm(node: Node) -> LayerSpec:
 def matmul(node: Node) -> LayerSpec:
     a, b = node.get(0), node.get(1)
     if isinstance(a, Act) and isinstance(b, Const):
+        if len(b.shape) > 2 and all(d == 1 for d in b.shape[:-2]) and len(b.shape) <= len(a.shape):
+            b = Const(b.shape[-2:], b.dtype, None, b.origin)  # broadcasts: one matrix for every sample
         if len(b.shape) != 2:
-            raise ImportError_(f"MatMul with a {len(b.shape)}-D constant is not supported")
+            raise ImportError_(f"MatMul with a {len(b.shape)}-D constant {list(b.shape)} is not supported "
+                               f"(only a weight matrix, possibly with leading 1s)")
         if b.shape[0] != a.shape[-1]:
             raise ImportError_(f"MatMul weight {list(b.shape)} does not match input {list(a.shape)}")
         units = int(b.shape[1])
@@ -363,22 +397,41 @@ def elementwise(node: Node) -> LayerSpec:
     batch_rank = max(len(v.shape) for v in values if v is not None)
     if not consts:
         shapes = [values[i].shape for i in acts]  # type: ignore[union-attr]
+        if len({len(sh) for sh in shapes}) > 1 and max(sh[0] for sh in shapes) > 1:
+            raise ImportError_(f"{node.op_type} of activations of different ranks {[list(sh) for sh in shapes]} "
+                               f"broadcasts the batch axis against another axis")
         if op == "add" and len(set(shapes)) == 1:
             return LayerSpec("add", {}, names)
         if op == "mul":
             return LayerSpec("mul", {}, names)
         return LayerSpec("elementwise", {"op": op}, names)
+    # align each constant on the right with the full (batch-first) shape; drop its batch axis
+    per_sample = []
+    for i in consts:
+        shape = values[i].shape  # type: ignore[union-attr]
+        full = (1,) * (batch_rank - len(shape)) + shape
+        if full[0] != 1:
+            raise ImportError_(f"{node.op_type} constant of shape {list(shape)} varies along the batch axis")
+        per_sample.append(full[1:])
     if len(consts) > 1:
-        raise ImportError_(f"{node.op_type} with several constant operands is not supported")
+        if op in ("add", "sub", "mul", "div"):
+            raise ImportError_(f"{node.op_type} with several constant operands is not supported")
+        # Where(mask, x, 0) as masked_fill exports it: the constants together act as one operand
+        try:
+            joint = [int(d) for d in np.broadcast_shapes(*per_sample)] or [1]
+        except ValueError:
+            raise ImportError_(f"{node.op_type} constants {[list(p) for p in per_sample]} do not broadcast") from None
+        return LayerSpec("elementwise", {"op": op, "const_shape": joint, "const_params": False}, names,
+                         notes=[f"constant operands of {node.op_type} are not parameters"])
     c = values[consts[0]]
     assert isinstance(c, Const)
-    # align the constant on the right with the full (batch-first) shape; drop its batch axis
-    full = (1,) * (batch_rank - len(c.shape)) + c.shape
-    if full[0] != 1:
-        raise ImportError_(f"{node.op_type} constant of shape {list(c.shape)} varies along the batch axis")
-    const_shape = list(full[1:]) or [1]
-    learned = c.size > 1 and c.origin is not None
-    notes = [] if learned or c.size > 1 else [f"scalar constant operand of {node.op_type} is not a parameter"]
+    const_shape = list(per_sample[0]) or [1]
+    # a learned tensor: a float initializer (or Constant) added, subtracted, multiplied or divided; a
+    # Where condition, a comparison operand, an exponent or an integer mask is not a parameter
+    floating = c.dtype is None or getattr(c.dtype, "kind", "f") == "f"
+    learned = c.size > 1 and c.origin is not None and op in ("add", "sub", "mul", "div") and floating
+    notes = [] if learned else [f"{'scalar ' if c.size == 1 else ''}constant operand of {node.op_type} is not a "
+                                f"parameter"]
     role = "biases" if op in ("add", "sub") else "weights"
     params = {role: [node.input_names[consts[0]]]} if learned else {}
     return LayerSpec("elementwise", {"op": op, "const_shape": const_shape, "const_params": learned}, names,
@@ -388,9 +441,16 @@ def elementwise(node: Node) -> LayerSpec:
 # -- data movement ---------------------------------------------------------------------------
 
 
+def flatten_axis(axis: int, rank: int) -> int:
+    """ONNX Flatten's axis in [-r, r]; a negative one counts from the end."""
+    if not -rank <= axis <= rank:
+        raise ImportError_(f"Flatten axis {axis} is out of range for a {rank}-D input")
+    return axis + rank if axis < 0 else axis
+
+
 def flatten(node: Node) -> LayerSpec:
     x = node.act(0)
-    axis = int(node.attrs.get("axis", 1)) % (len(x.shape) + 1) if x.shape else 0
+    axis = flatten_axis(int(node.attrs.get("axis", 1)), len(x.shape))
     if axis == 0 and x.shape[0] != 1:
         raise ImportError_("Flatten with axis=0 merges the batch axis")
     if axis <= 1:
@@ -486,8 +546,8 @@ def slice_(node: Node) -> LayerSpec:
     for s, e, a, st in zip(starts, ends, axes, steps, strict=False):
         full_axis = int(a) % len(x.shape)
         length = x.shape[full_axis]
-        picked = range(*slice(int(s), int(e), int(st)).indices(length))
-        if len(picked) == length:
+        picked = slice_range(int(s), int(e), int(st), length)
+        if len(picked) == length and picked.step == 1:
             continue  # a no-op along this axis
         moved.append((_sample_axis(full_axis, len(x.shape), "Slice"), picked))
     if not moved:
@@ -495,8 +555,12 @@ def slice_(node: Node) -> LayerSpec:
     if len(moved) > 1:
         raise ImportError_("Slice along several axes at once is not supported")
     axis, picked = moved[0]
-    return LayerSpec("slice", {"axis": axis, "start": picked.start, "end": picked.stop if picked.stop >= 0 else None,
-                               "step": picked.step}, [node.input_names[0]])
+    if len(picked) == 0:
+        raise ImportError_(f"Slice selects nothing along axis {axis + 1} of {list(x.shape)}")
+    # a negative step down to index 0 stops at -1, which Python reads from the end: -(n+1) is before 0
+    end = picked.stop if picked.stop >= 0 else -(x.shape[axis + 1] + 1)
+    return LayerSpec("slice", {"axis": axis, "start": picked.start, "end": end, "step": picked.step},
+                     [node.input_names[0]])
 
 
 def pad(node: Node) -> LayerSpec:
@@ -559,6 +623,16 @@ def resize(node: Node) -> LayerSpec:
         sizes = full_sizes if sizes else None
     if sizes:
         out = [int(s) for s in sizes]
+        policy = node.attrs.get("keep_aspect_ratio_policy", "stretch")
+        if policy in ("not_larger", "not_smaller"):
+            # one scale for the given axes, the smallest (not_larger) or largest: round(scale * in)
+            resized = [int(a) % rank for a in axes] if axes is not None else list(range(rank))
+            ratios = [out[a] / x.shape[a] for a in resized]
+            scale = min(ratios) if policy == "not_larger" else max(ratios)
+            for a in resized:
+                out[a] = floor(scale * x.shape[a] + 0.5)
+        elif policy != "stretch":
+            raise ImportError_(f"{node.op_type} keep_aspect_ratio_policy {policy!r} is not supported")
     elif scales:
         if len(scales) != rank:
             raise ImportError_(f"{node.op_type} has {len(scales)} scales for a {rank}-D input")

@@ -50,6 +50,7 @@ class AvgPool(MaxPool):
         "kernel": Attr(pos_ints, required=True),
         "stride": Attr(pos_ints, doc="defaults to the kernel"),
         "padding": Attr(padding, default=0),
+        "dilation": Attr(pos_ints, default=1),
         "rounding": Attr(choice(*ROUNDING), default="exact"),
         "count_include_pad": Attr(boolean, default=False, doc="padding counted in the divisor"),
     }
