@@ -120,7 +120,8 @@ def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[Any, ...] =
         if type(jump) is int and type(s) is int and type(offset2) is int and type(size) is int:
             axes.append((size + (k - 1) * abs(jump), jump * s, start2 + offset2 * jump))
         else:
-            axes.append((_norm(size + (k - 1) * abs(jump)), _norm(jump * s), _norm(start2 + offset2 * jump)))
+            span: Number = -jump if jump < 0 else jump
+            axes.append((_norm(size + (k - 1) * span), _norm(jump * s), _norm(start2 + offset2 * jump)))
     return Field(tuple(axes)), None
 
 
