@@ -222,4 +222,39 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
         raise OnnxFileError(f"not an ONNX model (protobuf: {exc})", file=str(path)) from None
     except RecursionError:
         raise OnnxFileError("not an ONNX model (nesting too deep)", file=str(path)) from None
+    check_external_paths(result.model, path)
     return result
+
+
+def external_tensors(model: onnx.ModelProto) -> list[tuple[str, str]]:
+    """(tensor name, location) of every tensor whose data lives in an external file."""
+    out: list[tuple[str, str]] = []
+
+    def visit(tensor: object) -> None:
+        if getattr(tensor, "data_location", 0) == 1:
+            entries = {e.key: e.value for e in tensor.external_data}  # type: ignore[attr-defined]
+            out.append((tensor.name, entries.get("location", "")))  # type: ignore[attr-defined]
+
+    for tensor in model.graph.initializer:
+        visit(tensor)
+    for sparse in model.graph.sparse_initializer:
+        visit(sparse.values)
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                visit(attr.t)
+    return out
+
+
+def check_external_paths(model: onnx.ModelProto, path: str | Path) -> None:
+    """Refuse external-data locations that are absolute or escape the model's folder
+    (``../../etc/passwd``): nothing outside the folder is ever read on the model's behalf."""
+    folder = Path(path).resolve().parent
+    for name, location in external_tensors(model):
+        where = Path(location)
+        if not location or where.is_absolute() or "\\" in location or ":" in where.parts[0]:
+            raise OnnxFileError(f"initializer '{name}' points at external data {location!r}, which is not a path "
+                                f"inside the model's folder: refused", file=str(path))
+        if not (folder / where).resolve().is_relative_to(folder):
+            raise OnnxFileError(f"initializer '{name}' points at external data {location!r} outside the model's "
+                                f"folder: refused", file=str(path))
