@@ -187,6 +187,60 @@ def _messages() -> list[tuple[str, str]]:
     return rows
 
 
+def _onnx_model(nodes: list, inits: list | None = None, dims: list | None = None, opset: int = 13) -> bytes:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims or [1, 3, 8, 8])],
+        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in (inits or {}).items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    return model.SerializeToString()
+
+
+def _onnx_cases() -> list[tuple[str, bytes]]:
+    import numpy as np
+    from onnx import helper
+
+    w = {"w": np.zeros((4, 3, 3, 3))}
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv")
+    good = _onnx_model([conv], w)
+    external = __import__("onnx").load_from_string(good)
+    tensor = external.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.data_location = 1
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", "../../etc/passwd"
+    return [
+        ("truncated ONNX file", good[: len(good) // 2]),
+        ("not an ONNX file", b"this is plain text, not a protobuf\n"),
+        ("empty ONNX file", b""),
+        ("unknown ONNX ops", _onnx_model([helper.make_node("Einsum", ["x", "x"], ["e"], name="e", equation="nchw,nchw->nc"),
+                                          helper.make_node("GridSample", ["x", "x"], ["g"], name="g")])),
+        ("symbolic input dims", _onnx_model([conv], w, dims=["batch", 3, "height", "width"])),
+        ("graph with a cycle", _onnx_model([helper.make_node("Relu", ["b"], ["a"], name="first"),
+                                            helper.make_node("Relu", ["a"], ["b"], name="second")])),
+        ("node reads a tensor nothing produces", _onnx_model([helper.make_node("Relu", ["nowhere"], ["y"], name="r")])),
+        ("external data outside the model's folder", external.SerializeToString()),
+    ]
+
+
+def _onnx_messages() -> list[tuple[str, str]]:
+    rows = []
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "archcalc-docs-errors"
+    tmp.mkdir(parents=True, exist_ok=True)
+    model = tmp / "model.onnx"
+    for what, data in _onnx_cases():
+        model.write_bytes(data)
+        code, _, err = run_cli("report", str(model))
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (what, err)
+        rows.append((what, err.strip().replace(str(tmp) + "/", "")))
+    return rows
+
+
 def test_docs_error_table_is_current() -> None:
     lines = [
         "# Bad input and the message it gets",
@@ -199,6 +253,10 @@ def test_docs_error_table_is_current() -> None:
         "|---|---|",
     ]
     for what, message in _messages():
+        escaped = message.replace("|", "\\|")
+        lines.append(f"| {what} | `{escaped}` |")
+    lines += ["", "## ONNX models", "", "| input | message |", "|---|---|"]
+    for what, message in _onnx_messages():
         escaped = message.replace("|", "\\|")
         lines.append(f"| {what} | `{escaped}` |")
     text = "\n".join(lines) + "\n"
