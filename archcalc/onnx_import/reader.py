@@ -18,7 +18,7 @@ import mmap
 from dataclasses import dataclass, field
 from math import prod
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import ArchcalcError
 
@@ -222,11 +222,31 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
         raise OnnxFileError(f"not an ONNX model (protobuf: {exc})", file=str(path)) from None
     except RecursionError:
         raise OnnxFileError("not an ONNX model (nesting too deep)", file=str(path)) from None
+    _check_text(result.model, path)
     check_external_paths(result.model, path)
     return result
 
 
-def external_tensors(model: onnx.ModelProto) -> list[tuple[str, str]]:
+def _check_text(model: onnx.ModelProto, path: Path) -> None:
+    """Names must be text: protobuf hands back invalid UTF-8 in string fields as bytes."""
+    graph = model.graph
+    strings: list[Any] = [graph.name, *(o.domain for o in model.opset_import)]
+    for node in graph.node:
+        strings += [node.name, node.op_type, node.domain, *node.input, *node.output]
+        strings += [a.name for a in node.attribute]
+    for group in (graph.input, graph.output, graph.value_info):
+        strings += [v.name for v in group]
+        strings += [d.dim_param for v in group for d in v.type.tensor_type.shape.dim]
+    strings += [t.name for t in graph.initializer]
+    strings += [p.key for p in model.metadata_props] + [p.value for p in model.metadata_props]
+    for value in strings:
+        if not isinstance(value, str):
+            shown = bytes(value)[:40].decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
+            raise OnnxFileError(f"a name in the model is not valid UTF-8 ({shown!r}): a corrupt file?",
+                                file=str(path))
+
+
+def external_tensors(model: onnx.ModelProto) -> list[tuple[Any, Any]]:
     """(tensor name, location) of every tensor whose data lives in an external file."""
     out: list[tuple[str, str]] = []
 
@@ -251,8 +271,11 @@ def check_external_paths(model: onnx.ModelProto, path: str | Path) -> None:
     (``../../etc/passwd``): nothing outside the folder is ever read on the model's behalf."""
     folder = Path(path).resolve().parent
     for name, location in external_tensors(model):
+        if not isinstance(location, str) or not isinstance(name, str):  # protobuf hands back invalid UTF-8 as bytes
+            raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=str(path))
         where = Path(location)
-        if not location or where.is_absolute() or "\\" in location or ":" in where.parts[0]:
+        odd = not location or "\x00" in location or "\\" in location
+        if odd or where.is_absolute() or ":" in where.parts[0]:
             raise OnnxFileError(f"initializer '{name}' points at external data {location!r}, which is not a path "
                                 f"inside the model's folder: refused", file=str(path))
         if not (folder / where).resolve().is_relative_to(folder):
