@@ -36,6 +36,12 @@ class Cost:
     macs: int = 0
     cheap: tuple[tuple[str, int], ...] = ()
 
+    @classmethod
+    def weighted(cls, weights: int, edges: int, biases: int, bias_units: int, macs: int | None = None) -> Cost:
+        """A layer of weights: ``edges`` connections (and MACs, unless given), biases added per unit."""
+        return cls(weights=weights, biases=biases, connections=edges, bias_units=bias_units,
+                   macs=edges if macs is None else macs, cheap=(("bias", bias_units),) if bias_units else ())
+
 
 @dataclass(frozen=True, slots=True)
 class Window:

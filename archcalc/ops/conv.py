@@ -132,14 +132,7 @@ class Conv(Op):
         positions = geo.positions
         edges = positions * pairs * geo.taps
         biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
-        cost = Cost(
-            weights=self._weights(pairs, geo.taps, positions),
-            biases=biases,
-            connections=edges,
-            bias_units=bias_units,
-            macs=edges,
-            cheap=(("bias", bias_units),) if bias_units else (),
-        )
+        cost = Cost.weighted(self._weights(pairs, geo.taps, positions), edges, biases, bias_units)
         return Applied(outs=((c_out, *geo.out),), cost=cost, rf=geo.rf())
 
 

@@ -155,13 +155,6 @@ class ConvTranspose(Op):
         )
         positions = prod(out)
         biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
-        cost = Cost(
-            weights=pairs * taps,
-            biases=biases,
-            connections=reach * pairs,
-            bias_units=bias_units,
-            macs=prod(sizes) * pairs * taps,
-            cheap=(("bias", bias_units),) if bias_units else (),
-        )
+        cost = Cost.weighted(pairs * taps, reach * pairs, biases, bias_units, macs=prod(sizes) * pairs * taps)
         rf = Window(tuple(_rf_axis(k[i], s[i], d[i], pads[i][0]) for i in range(n)))
         return Applied(outs=((c_out, *out),), cost=cost, rf=rf)

@@ -30,14 +30,7 @@ class FullyConnected(Op):
         units = attrs["units"]
         edges = n_in * units
         bias = units if attrs["bias"] != "none" else 0
-        cost = Cost(
-            weights=edges,
-            biases=bias,
-            connections=edges,
-            bias_units=bias,
-            macs=edges,
-            cheap=(("bias", bias),) if bias else (),
-        )
+        cost = Cost.weighted(edges, edges, bias, bias)
         return Applied(outs=((units,),), cost=cost, rf=GLOBAL)
 
 

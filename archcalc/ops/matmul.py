@@ -38,8 +38,7 @@ class MatMul(Op):
             edges = prod(a[:-1]) * k * units
             bias = units if attrs["bias"] != "none" else 0
             bias_units = prod(a[:-1]) * units if bias else 0
-            cost = Cost(weights=k * units, biases=bias, connections=edges, bias_units=bias_units, macs=edges,
-                        cheap=(("bias", bias_units),) if bias else ())
+            cost = Cost.weighted(k * units, edges, bias, bias_units)
             return Applied(outs=((*a[:-1], units),), cost=cost, rf=GLOBAL)
         b = ins[1]
         if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:

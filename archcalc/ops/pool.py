@@ -47,11 +47,7 @@ class AvgPool(MaxPool):
     family = "pool"
     aliases: ClassVar[tuple[str, ...]] = ("avg_pool", "average_pooling", "avgpool2d", "average_pool")
     schema = {
-        "kernel": Attr(pos_ints, required=True),
-        "stride": Attr(pos_ints, doc="defaults to the kernel"),
-        "padding": Attr(padding, default=0),
-        "dilation": Attr(pos_ints, default=1),
-        "rounding": Attr(choice(*ROUNDING), default="exact"),
+        **MaxPool.schema,
         "count_include_pad": Attr(boolean, default=False, doc="padding counted in the divisor"),
     }
     doc = "average pooling over a window"

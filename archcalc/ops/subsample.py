@@ -35,12 +35,5 @@ class Subsample(Op):
         units = c * geo.positions
         edges = units * geo.taps
         biases, bias_units = bias_counts(attrs["bias"], c, geo.positions)
-        cost = Cost(
-            weights=c,
-            biases=biases,
-            connections=edges,
-            bias_units=bias_units,
-            macs=edges,
-            cheap=(("bias", bias_units),) if bias_units else (),
-        )
+        cost = Cost.weighted(c, edges, biases, bias_units)
         return Applied(outs=((c, *geo.out),), cost=cost, rf=geo.rf())
