@@ -193,34 +193,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(label: str) -> Any:
-    """A progress callback that draws on stderr (tqdm if installed), shown for long runs only."""
-    import time
-
-    start = time.monotonic()
-    state: dict[str, Any] = {"bar": None}
-
-    def update(done: int, total: int) -> None:
-        if state["bar"] is None:
-            if time.monotonic() - start < 1.5 or done >= total:
-                return  # short runs get no bar
-            try:
-                from tqdm import tqdm
-
-                state["bar"] = tqdm(total=total, desc=label, unit="variant", file=sys.stderr, leave=False)
-            except ImportError:
-                state["bar"] = False
-        bar = state["bar"]
-        if bar:
-            bar.update(done - bar.n)
-            if done >= total:
-                bar.close()
-        elif bar is False:
-            print(f"\r{label}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
-
-    return update
-
-
 def _sweep(args: argparse.Namespace) -> int:
     from archcalc.analysis import conventions_for
     from archcalc.sweeps import DEFAULT_METRICS, sweep
@@ -241,8 +213,14 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.vars:
         spec = dict(spec)
         spec["variables"] = {**(spec.get("variables") or {}), **_assignments(args.vars, "--var")}
-    result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
-                   profile=args.profile, progress=_progress_bar("sweep"))
+    from archcalc.cli_runtime import ProgressBar
+
+    bar = ProgressBar()
+    try:
+        result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
+                       profile=args.profile, progress=lambda done, total: bar("sweep", done, total))
+    finally:
+        bar.close()
     if args.format == "json":
         text = result.to_json()
     elif args.format == "csv":

@@ -13,9 +13,12 @@ from archcalc.errors import ArchcalcError
 
 if TYPE_CHECKING:
     from archcalc.report import Report
+    from archcalc.runtime import ProfileResult
     from archcalc.sweeps import SweepResult
 
 FORMATS = (".png", ".svg")
+#: layers shown per profile panel (the slowest ones; the rest are summed into "other")
+TOP_LAYERS = 25
 
 
 def _pyplot() -> Any:
@@ -100,6 +103,54 @@ def sweep_scatter(result: SweepResult, x: str, y: str, color: str | None = None,
     ax.legend()
     ax.grid(True, alpha=0.3, which="both")
     ax.set_title(f"sweep of {Path(result.spec).name if result.spec else 'spec'}: {y} vs {x}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def profile_comparison(results: Sequence[ProfileResult]) -> Any:
+    """Estimate vs measured: per layer for every result that has per-layer times (the slowest
+    ``TOP_LAYERS``, the rest summed as "other"), else total latency per model and batch."""
+    plt = _pyplot()
+    with_layers = [r for r in results if any(layer.measured_ms for layer in r.layers)]
+    panels = len(with_layers) or 1
+    height = panels * (1.5 + 0.3 * TOP_LAYERS) if with_layers else 5.0
+    fig, axes = plt.subplots(panels, 1, figsize=(10, height), squeeze=False)
+    if with_layers:
+        for ax, r in zip(axes[:, 0], with_layers, strict=True):
+            rows = sorted((layer for layer in r.layers if layer.measured_ms), key=lambda x: -(x.measured_ms or 0))
+            shown = rows[:TOP_LAYERS]
+            names = [layer.name for layer in shown]
+            measured = [layer.measured_ms or 0.0 for layer in shown]
+            estimated = [layer.estimate_ms or 0.0 for layer in shown]
+            rest = rows[TOP_LAYERS:]
+            if rest:
+                names.append(f"other ({len(rest)})")
+                measured.append(sum(layer.measured_ms or 0.0 for layer in rest))
+                estimated.append(sum(layer.estimate_ms or 0.0 for layer in rest))
+            y = range(len(names))
+            ax.barh([v - 0.2 for v in y], measured, height=0.4, label="measured (ORT profiler)")
+            ax.barh([v + 0.2 for v in y], estimated, height=0.4, label="estimate")
+            ax.set_yticks(list(y))
+            ax.set_yticklabels(names, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_xlabel("ms per run")
+            total = f"total {r.timing.median_ms:.3g} ms measured"
+            if r.estimate_ms is not None:
+                total += f", {r.estimate_ms:.3g} ms estimated (x{r.ratio:.2f})"
+            ax.set_title(f"{r.name}, batch {r.batch}, {r.provider}: {total}", fontsize=9)
+            ax.legend(fontsize=7)
+    else:
+        ax = axes[0, 0]
+        labels = [f"{r.name} b{r.batch}" for r in results]
+        x = range(len(results))
+        ax.bar([v - 0.2 for v in x], [r.timing.median_ms for r in results], width=0.4, label="measured (median)")
+        ax.bar([v + 0.2 for v in x], [r.estimate_ms or 0.0 for r in results], width=0.4, label="estimate")
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("ms per run")
+        ax.set_title(f"latency on {results[0].device_name} ({results[0].provider})" if results else "latency",
+                     fontsize=9)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

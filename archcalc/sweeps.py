@@ -53,6 +53,7 @@ METRICS: dict[str, str] = {
     "rf": "receptive field (largest axis) of the last layer with a spatial field",
     "output_shape": "per-sample shape of the (first) output",
     "layers": "number of layers",
+    "latency_ms": "estimated latency (ms) on the calibrated device (archcalc calibrate)",
 }
 DEFAULT_METRICS = ("params", "macs", "flops", "param_bytes", "peak_activation_bytes", "training_bytes", "rf",
                    "output_shape")
@@ -233,6 +234,7 @@ class _Job:
     plan: _Plan
     conventions: Conventions
     metrics: tuple[str, ...]
+    device_profile: Any = None
 
 
 _CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
@@ -283,6 +285,11 @@ def _row(job: _Job, variant: Mapping[str, Any]) -> dict[str, Any]:
             row["output_shape"] = "x".join(str(v) for v in report[report.outputs[0]].shape)
         elif metric == "layers":
             row["layers"] = len(report.layers)
+        elif metric == "latency_ms":
+            from archcalc.estimate import estimate_latency
+
+            batch = job.conventions.batch if not plan.conventions else report.conventions.batch
+            row["latency_ms"] = estimate_latency(graph, job.device_profile, batch=batch).total_ms
         else:
             row[metric] = getattr(totals, metric)
     return row
@@ -425,6 +432,7 @@ def sweep(
     workers: int | None = None,
     progress: Progress | None = None,
     chunk_size: int | None = None,
+    device_profile: Any = None,
 ) -> SweepResult:
     """Analyse every variant of ``spec`` in ``grid``; see the module docstring."""
     from archcalc.analysis import conventions_for
@@ -446,7 +454,12 @@ def sweep(
     variants = expand_grid(grid, mode)
     plan = _plan(doc, list(grid))
     token = hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-    job = _Job(doc, file, token, plan, conv, tuple(metrics))
+    notes: list[str] = []
+    if "latency_ms" in metrics and device_profile is None:
+        from archcalc.estimate import device_profile as cached_or_calibrated
+
+        device_profile, notes = cached_or_calibrated("cpu")
+    job = _Job(doc, file, token, plan, conv, tuple(metrics), device_profile)
     total = len(variants)
     workers = workers or os.cpu_count() or 1
     rows: list[dict[str, Any]]
@@ -475,21 +488,17 @@ def sweep(
             if owned:
                 pool.shutdown()
         rows = [row for part in results for row in part]
-    result = SweepResult(rows, tuple(grid), tuple(metrics), conv, spec=file)
+    result = SweepResult(rows, tuple(grid), tuple(metrics), conv, spec=file, meta={"notes": notes})
     if profile:
         _profile_rows(result, job, progress)
     return result
 
 
-def _profile_rows(result: SweepResult, job: _Job, progress: Progress | None) -> None:
-    """Measured latency for every valid row, run one after another in this process (never in
+def _profile_rows(result: SweepResult, job: _Job, progress: Progress | None, repeat: int = 20) -> None:
+    """Measured latency of every valid row, run one after another in this process (never in
     parallel: concurrent runs would disturb each other's timings)."""
-    import importlib
+    from archcalc import runtime
 
-    try:
-        runtime: Any = importlib.import_module("archcalc.runtime")
-    except ImportError:
-        raise ArchcalcError("profiling needs the runtime module (archcalc.runtime)") from None
     rows = result.ok
     for i, row in enumerate(rows, 1):
         variant = {k: row[k] for k in result.keys}
@@ -497,7 +506,9 @@ def _profile_rows(result: SweepResult, job: _Job, progress: Progress | None) -> 
         graph = _expanded(job, variables, {use: variant[k] for k, use in job.plan.repeats})
         graph = _apply(graph, {what: variant[k] for k, what in job.plan.inputs},
                        {(layer, attr): variant[k] for k, layer, attr in job.plan.attrs})
-        measured = runtime.measure_graph(graph, batch=job.conventions.batch)
-        row.update(measured)
+        batch = int(variant.get("batch", job.conventions.batch))
+        (measured,) = runtime.profile(graph, batches=(batch,), repeat=repeat, drift_probes=False)
+        row.update({"measured_ms": measured.median_ms, "measured_p90_ms": measured.timing.p90_ms,
+                    "provider": measured.provider, "runs": measured.timing.runs})
         if progress is not None:
             progress(i, len(rows))

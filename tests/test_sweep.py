@@ -205,3 +205,25 @@ def test_cli_sweep_and_plot(tmp_path: Path) -> None:
         assert main(["sweep", "lenet5_modern", "--vary", "C1.filters=4,6,8", "--metrics", "params,macs"]) == 0
     text = out.getvalue()
     assert "3 variants, 0 invalid" in text and "pareto" in text
+
+
+def test_latency_estimate_metric_equals_the_estimator() -> None:
+    from archcalc.estimate import estimate_latency
+    from tests.test_estimate import synthetic
+
+    profile = synthetic()
+    result = sweep(SPECS / "lenet5_modern.yaml", {"C1.filters": [4, 8], "batch": [1, 4]},
+                   metrics=("macs", "latency_ms"), device_profile=profile)
+    for row in result.rows:
+        doc = copy.deepcopy(dict(load_yaml((SPECS / "lenet5_modern.yaml").read_text(), "m")))
+        next(e for e in doc["layers"] if isinstance(e, dict) and e.get("name") == "C1")["filters"] = row["C1.filters"]
+        expected = estimate_latency(archcalc.load(doc), profile, batch=row["batch"]).total_ms
+        assert row["latency_ms"] == pytest.approx(expected, rel=1e-6)
+    assert result.rows[0]["latency_ms"] < result.rows[3]["latency_ms"]
+
+
+def test_profile_rows_are_measured_one_by_one() -> None:
+    result = sweep(SPECS / "lenet5_modern.yaml", {"C1.filters": [2, 6]}, metrics=("params",), profile=True)
+    for row in result.rows:
+        assert row["measured_ms"] > 0 and row["measured_p90_ms"] >= row["measured_ms"]
+        assert row["provider"] == "CPUExecutionProvider" and row["runs"] == 20

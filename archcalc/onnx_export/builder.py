@@ -41,6 +41,7 @@ class Builder:
         self.tensor_names: set[str] = set()
         self.node_names: set[str] = set()
         self.weight_bytes = 0
+        self.constants = 0
         self.notes: list[str] = []
 
     # -- tensors -----------------------------------------------------------------------------
@@ -74,7 +75,10 @@ class Builder:
         tensor_name = self.unique(name)
         self.weight_bytes += 4 * prod(shape)
         if self.weights == "constant" and fill is None:
-            value = scale if scale is not None else 1.0 / max(fan_in, 1)
+            # a distinct value per tensor: equal weights would let a runtime merge equal layers
+            # (common-subexpression elimination) and time a different network
+            self.constants += 1
+            value = (scale if scale is not None else 1.0 / max(fan_in, 1)) * (1.0 + 1e-3 * self.constants)
             shape_name = self.const(f"{tensor_name}/shape", list(shape))
             self.nodes.append(helper.make_node(
                 "ConstantOfShape", [shape_name], [tensor_name],
