@@ -248,14 +248,17 @@ def _summary_rows(results: Sequence[ProfileResult], human: bool) -> list[list[An
     for r in results:
         t = r.timing
         if human:
+            spread = f"{t.spread:.0%}" + ("" if t.stable else " UNSTABLE")
             rows.append([r.name, r.batch, r.provider, t.runs, _fmt(t.median_ms), _fmt(t.p90_ms), _fmt(t.min_ms),
-                         _fmt(r.estimate_ms), _ratio(r.ratio)])
+                         spread, _fmt(r.estimate_ms), _ratio(r.ratio)])
         else:
-            rows.append([r.name, r.batch, r.provider, t.runs, t.median_ms, t.p90_ms, t.min_ms, r.estimate_ms, r.ratio])
+            rows.append([r.name, r.batch, r.provider, t.runs, t.median_ms, t.p90_ms, t.min_ms, t.spread,
+                         r.estimate_ms, r.ratio])
     return rows
 
 
-SUMMARY_HEADERS = ["model", "batch", "provider", "runs", "median ms", "p90 ms", "min ms", "estimate ms", "est/meas"]
+SUMMARY_HEADERS = ["model", "batch", "provider", "runs", "median ms", "p90 ms", "min ms", "spread", "estimate ms",
+                   "est/meas"]
 LAYER_HEADERS = ["layer", "type", "measured ms", "estimate ms", "est/meas", "share", "kernels"]
 
 
@@ -280,7 +283,8 @@ def _context_lines(results: Sequence[ProfileResult], notes: Sequence[str]) -> li
     for r in results:
         add(f"onnxruntime {r.ort_version}; threads {r.threads if r.threads else 'default'} "
             f"({r.intra_op_threads} intra-op); IO binding {'on' if r.io_binding else 'off'}; "
-            f"{r.timing.warmup} warm-up + {r.timing.runs} timed runs per batch (median, p90, min of the timed runs)")
+            f"{r.timing.warmup} warm-up + {r.timing.runs} timed runs per batch (median, p90, min of the timed runs; "
+            f"spread = (p90 - min) / median, the noise each result reports)")
         for note in r.notes:
             add(note)
     for note in notes:
@@ -338,7 +342,7 @@ def render_results(results: Sequence[ProfileResult], fmt: str = "table", notes: 
     title = "profile: " + ", ".join(sorted({r.name for r in results}))
     lines = [f"## {title}" if fmt == "markdown" else title, ""]
     lines.append(tabulate(_summary_rows(results, True), headers=SUMMARY_HEADERS, tablefmt=tablefmt,
-                          colalign=["left", "right", "left", *["right"] * 6], disable_numparse=True))
+                          colalign=["left", "right", "left", *["right"] * 7], disable_numparse=True))
     lines.append("")
     lines += [bullet + line for line in _context_lines(results, notes)]
     for r in results:

@@ -389,9 +389,41 @@ class Timing:
     mean_ms: float
     samples_ms: tuple[float, ...] = field(repr=False, default=())
 
+    @property
+    def spread(self) -> float:
+        """The noise a result reports: (p90 - min) / median of the timed runs."""
+        return (self.p90_ms - self.min_ms) / self.median_ms if self.median_ms > 0 else 0.0
+
+    @property
+    def stable(self) -> bool:
+        return self.stability_note() is None
+
+    def stability_note(self) -> str | None:
+        """None when the measurement is stable; otherwise why it is not."""
+        if self.runs < MIN_STABLE_RUNS:
+            return (f"only {self.runs} timed runs: too few to call the median stable "
+                    f"(use --repeat {MIN_STABLE_RUNS} or more)")
+        if self.median_ms < MIN_STABLE_MS:
+            return (f"too short to time reliably: a median of {self.median_ms * 1e3:.0f} us is dominated by "
+                    f"scheduling noise, and medians of separate runs can differ by more than the {self.spread:.0%} "
+                    f"spread within this one (measured here: up to 1.4x for LeNet-5)")
+        if self.spread > STABLE_SPREAD:
+            return (f"unstable measurement: the timed runs spread by {self.spread:.0%} of the median "
+                    f"(min {self.min_ms:.3g} ms, p90 {self.p90_ms:.3g} ms), more than {STABLE_SPREAD:.0%}: the "
+                    f"machine is busy or the model too short to time; repeat on a quieter machine or with more runs")
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "warmup": self.warmup, "median_ms": self.median_ms, "p90_ms": self.p90_ms,
-                "min_ms": self.min_ms, "max_ms": self.max_ms, "mean_ms": self.mean_ms}
+                "min_ms": self.min_ms, "max_ms": self.max_ms, "mean_ms": self.mean_ms,
+                "spread": self.spread, "stable": self.stable}
+
+
+#: a measurement is called stable when (p90 - min) / median is at most this, over enough runs
+STABLE_SPREAD = 0.25
+MIN_STABLE_RUNS = 5
+#: medians below this (ms) are not called stable whatever their spread (benchmarks/timing_stability.py)
+MIN_STABLE_MS = 0.1
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -1000,6 +1032,9 @@ def profile(
         layers: tuple[LayerProfile, ...] = ()
         profiled_ms = None
         notes = list(choice.notes) + prepared.notes
+        unstable = timing.stability_note()
+        if unstable:
+            notes.insert(0, unstable)
         kernel_map = None
         per_layer_ms: dict[str, float] = {}
         kernels_of: dict[str, list[str]] = {}
@@ -1015,6 +1050,11 @@ def profile(
 
             if drift_samples:
                 drift = drift_of(device_profile, drift_samples)
+                far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15}
+                if far:
+                    notes.append("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
+                                 + " of its calibrated speed during this measurement: the estimate is scaled, "
+                                 "but compare with care")
             estimate = estimate_latency(prepared.graph, device_profile, batch=batch, report=prepared.report,
                                         drift=drift)
             if per_layer:  # per-layer rows compare with profiled kernels: add the profiler's cost

@@ -356,3 +356,19 @@ def test_runtime_cli_module_imports_nothing_heavy() -> None:
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_stability_is_reported_from_the_spread() -> None:
+    from archcalc.runtime import STABLE_SPREAD, timing_of
+
+    steady = timing_of([0.010 + 0.0001 * (i % 3) for i in range(20)], warmup=2)
+    assert steady.stable and steady.stability_note() is None
+    assert steady.spread == pytest.approx((steady.p90_ms - steady.min_ms) / steady.median_ms)
+    noisy = timing_of([0.010, 0.011, 0.030, 0.010, 0.025, 0.012, 0.040, 0.010], warmup=2)
+    assert not noisy.stable and noisy.spread > STABLE_SPREAD
+    assert "unstable measurement" in (noisy.stability_note() or "")
+    few = timing_of([0.01, 0.01], warmup=0)
+    assert not few.stable and "too few" in (few.stability_note() or "")
+    tiny = timing_of([30e-6] * 20, warmup=2)  # 30 us: steady, but too short to trust across runs
+    assert tiny.spread == 0 and not tiny.stable and "too short" in (tiny.stability_note() or "")
+    assert steady.to_dict()["stable"] is True and noisy.to_dict()["stable"] is False
