@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 9
+SUITE_VERSION = 10
 OPSET = 17
 F32 = 4
 
@@ -351,7 +351,8 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
     regular KxK, pointwise 1x1, few input channels with large kernels and strides, depthwise,
     grouped; channels log-uniform in 16..1024 (multiples of 16), output size log-uniform 2..112
     (to 220 for regular convs), batch 1-8. Shapes are bounded in work so each runs in at most a
-    few tens of milliseconds."""
+    few tens of milliseconds, but for ten heavy 3x3 convs (32-256 channels, 56-220 outputs,
+    batch 2-8, 4-40 GFLOP) so that large maps are measured, not extrapolated."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -365,7 +366,7 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
     def batch() -> int:
         return int(rng.choice([1, 1, 1, 2, 4, 8, 8]))
 
-    plan = [("regular", 200), ("pointwise", 120), ("first", 160), ("depthwise", 40), ("grouped", 20)]
+    plan = [("regular", 200), ("pointwise", 120), ("first", 160), ("depthwise", 40), ("grouped", 20), ("large", 10)]
     shapes: list[ConvShape] = []
     for cls, count in plan:
         made = 0
@@ -374,6 +375,12 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
             if cls == "regular":
                 s = ConvShape(ch(), ch(), 1, int(rng.choice([3, 3, 3, 5, 7])), int(rng.choice([1, 1, 1, 2])),
                               out(1.0, 7.8), batch())
+            elif cls == "large":  # heavy regular convs (big maps, several images): beyond the bound below
+                s = ConvShape(ch(5, 8), ch(5, 8), 1, 3, 1, out(5.8, 7.8), int(rng.choice([2, 4, 8])))
+                if 4e9 < s.flops <= 4e10:
+                    shapes.append(s)
+                    made += 1
+                continue
             elif cls == "pointwise":  # half of them with few output channels (bottleneck reductions)
                 s = ConvShape(ch(4, 11), ch(4, 11) if made % 2 else ch(4, 7), 1, 1, int(rng.choice([1, 1, 1, 2])),
                               out(), batch())
