@@ -790,24 +790,16 @@ def calibrate(device: str = "auto", threads: int | None = None, *, quick: bool =
         raw.add("matmul", bench.wall(matmul, runs=10), "compute")
         tick("op costs")
         # conv and gemm kernels (profiled), a probe before every block
-        for chunk in conv_chunks:
+        blocks = [("conv", chunk, conv_model([convs[i] for i in chunk])) for chunk in conv_chunks]
+        blocks += [("gemm", chunk, gemm_model([gemms[i] for i in chunk])) for chunk in gemm_chunks]
+        for family, chunk, (model, names) in blocks:
             probe()
-            model, names = conv_model([convs[i] for i in chunk])
             times = bench.kernels(model, runs=5)
             for i, name in zip(chunk, names, strict=True):
                 got = kernel_of(times, name)
                 if got is not None:
-                    raw.add(f"conv:{i}", got, "compute")
-            tick("conv kernels")
-        for gchunk in gemm_chunks:
-            probe()
-            model, names = gemm_model([gemms[i] for i in gchunk])
-            times = bench.kernels(model, runs=5)
-            for i, name in zip(gchunk, names, strict=True):
-                got = kernel_of(times, name)
-                if got is not None:
-                    raw.add(f"gemm:{i}", got, "compute")
-            tick("gemm kernels")
+                    raw.add(f"{family}:{i}", got, "compute")
+            tick(f"{family} kernels")
     probe()
     ref = raw.reference()
 

@@ -200,6 +200,26 @@ def padding(value: Any, key: str) -> str | int | tuple[Any, ...]:
     )
 
 
+def sizes(value: Any, key: str) -> tuple[int, ...]:
+    """A non-empty list of positive integers (a shape, split sizes)."""
+    if isinstance(value, (list, tuple)) and value and all(_is_int(v) and v >= 1 for v in value):
+        return tuple(int(v) for v in value)
+    raise SpecError(f"{key} must be a list of positive sizes, got {value!r}")
+
+
+def ints(value: Any, key: str) -> tuple[int, ...]:
+    """A list of integers (any sign: a reshape target with -1, a permutation)."""
+    if isinstance(value, (list, tuple)) and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    raise SpecError(f"{key} must be a list of integers, got {value!r}")
+
+
+def integer(value: Any, key: str) -> int:
+    if not _is_int(value):
+        raise SpecError(f"{key} must be an integer, got {value!r}")
+    return int(value)
+
+
 def choice(*options: str) -> Callable[[Any, str], str]:
     def parse(value: Any, key: str) -> str:
         if not isinstance(value, str) or value not in options:

@@ -12,18 +12,12 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
-from archcalc.errors import SpecError
-from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice
+from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice, sizes
 from archcalc.ops.merge import broadcast
 
 OPS = ("add", "sub", "mul", "div", "pow", "max", "min", "mean", "mod", "and", "or", "xor",
        "equal", "less", "greater", "where")
 
-
-def _shape(value: Any, key: str) -> tuple[int, ...]:
-    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
-        return tuple(value)
-    raise SpecError(f"{key} must be a list of positive sizes, got {value!r}")
 
 
 class Elementwise(Op):
@@ -32,7 +26,7 @@ class Elementwise(Op):
     arity = (1, None)
     schema = {
         "op": Attr(choice(*OPS), required=True),
-        "const_shape": Attr(_shape, doc="per-sample shape of a constant operand, if any"),
+        "const_shape": Attr(sizes, doc="per-sample shape of a constant operand, if any"),
         "const_params": Attr(boolean, default=False, doc="the constant operand is a learned tensor"),
     }
     doc = "elementwise arithmetic with broadcasting (and an optional constant operand)"

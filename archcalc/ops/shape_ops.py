@@ -13,7 +13,7 @@ from typing import Any
 from archcalc.errors import ShapeError, SpecError
 from archcalc.ops._formulas import resolve_padding
 from archcalc.ops._window import format_shape, spatial_of
-from archcalc.ops.base import Applied, Attr, Cost, Op, Window, choice, number, padding, pos_int
+from archcalc.ops.base import Applied, Attr, Cost, Op, Window, choice, number, padding, pos_int, sizes
 from archcalc.ops.merge import _axis
 
 
@@ -78,19 +78,12 @@ class Pad(Op):
         return Applied(outs=((shape[0], *out),), cost=Cost(), rf=rf)
 
 
-def _sizes(value: Any, key: str) -> tuple[int, ...]:
-    if isinstance(value, list) and value and all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
-    ):
-        return tuple(value)
-    raise SpecError(f"{key} must be a list of positive sizes, got {value!r}")
-
 
 class Split(Op):
     kind = "split"
     family = "shape"
     schema = {
-        "sizes": Attr(_sizes, doc="size of each part; or give parts"),
+        "sizes": Attr(sizes, doc="size of each part; or give parts"),
         "parts": Attr(pos_int, doc="number of equal parts"),
         "axis": Attr(_axis, default=0, doc="'channels' (0) or an axis index"),
     }

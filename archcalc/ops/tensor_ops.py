@@ -12,21 +12,15 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
-from archcalc.errors import ShapeError, SpecError
+from archcalc.errors import ShapeError
 from archcalc.ops._window import format_shape
-from archcalc.ops.base import PASS, Applied, Attr, Cost, Op, Permute, Window
-
-
-def _ints(value: Any, key: str) -> tuple[int, ...]:
-    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
-    raise SpecError(f"{key} must be a list of integers, got {value!r}")
+from archcalc.ops.base import PASS, Applied, Attr, Cost, Op, Permute, Window, integer, ints
 
 
 class Reshape(Op):
     kind = "reshape"
     family = "shape"
-    schema = {"shape": Attr(_ints, required=True, doc="per-sample target shape; one entry may be -1")}
+    schema = {"shape": Attr(ints, required=True, doc="per-sample target shape; one entry may be -1")}
     doc = "reshape (per sample; -1 infers one size)"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
@@ -47,7 +41,7 @@ class Reshape(Op):
 class Transpose(Op):
     kind = "transpose"
     family = "shape"
-    schema = {"perm": Attr(_ints, required=True, doc="per-sample axis permutation (0 = channels)")}
+    schema = {"perm": Attr(ints, required=True, doc="per-sample axis permutation (0 = channels)")}
     doc = "permute the axes of each sample"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
@@ -65,10 +59,10 @@ class Slice(Op):
     kind = "slice"
     family = "shape"
     schema = {
-        "axis": Attr(lambda v, k: _ints([v], k)[0], required=True, doc="per-sample axis (0 = channels)"),
-        "start": Attr(lambda v, k: _ints([v], k)[0], default=0),
-        "end": Attr(lambda v, k: _ints([v], k)[0], doc="exclusive; default: the end"),
-        "step": Attr(lambda v, k: _ints([v], k)[0], default=1),
+        "axis": Attr(integer, required=True, doc="per-sample axis (0 = channels)"),
+        "start": Attr(integer, default=0),
+        "end": Attr(integer, doc="exclusive; default: the end"),
+        "step": Attr(integer, default=1),
     }
     doc = "take a range along one axis"
 
