@@ -146,3 +146,18 @@ def test_cli_export(tmp_path: Path) -> None:
         assert main(["export", "lenet5", "-o", str(target), "--seed", "2"]) == 0
     assert "wrote" in out.getvalue() and "connection table exported as a dense kernel" in out.getvalue()
     onnx.checker.check_model(str(target), full_check=True)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_round_trip_gives_the_same_report(name: str, tmp_path: Path) -> None:
+    """spec -> ONNX -> import: the same layers, shapes, counts and receptive fields."""
+    graph = archcalc.load(SPECS[name])
+    path = tmp_path / f"{name}.onnx"
+    save(export_onnx(graph, weights="constant"), path)
+    spec_report = archcalc.analyze(graph).to_dict()
+    onnx_report = archcalc.analyze(archcalc.load(str(path))).to_dict()
+    for record in (*spec_report["layers"], *onnx_report["layers"]):
+        record.pop("where", None)
+    assert onnx_report["layers"] == spec_report["layers"]
+    assert onnx_report["totals"] == spec_report["totals"]
+    assert onnx_report["conventions"] == spec_report["conventions"]
