@@ -10,8 +10,9 @@ from typing import Any
 
 from archcalc.conventions import OPTIMIZER_STATE, Conventions, resolve
 from archcalc.errors import ArchcalcError, ShapeError
-from archcalc.ir import Graph, TensorRef
+from archcalc.ir import Graph, TensorRef, format_ref
 from archcalc.ops import REGISTRY
+from archcalc.ops._window import format_shape
 from archcalc.ops.base import Applied
 from archcalc.receptive import Field, check_merge, input_field, step
 from archcalc.report import LayerRecord, Report, Totals
@@ -76,7 +77,8 @@ def analyze(
                     out_fields = tuple(step(rule, in_fields, layer.inputs)[0] for rule in result.out_rfs)
         except ArchcalcError as exc:
             if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
-                given = ", ".join(f"{_ref_text(r, graph)} {_shape_text(shapes[r])}" for r in layer.inputs)
+                given = ", ".join(f"{format_ref(r, graph.n_outputs.get(r[0], 1))} {format_shape(shapes[r])}"
+                                  for r in layer.inputs)
                 exc.message += f" [input: {given}]"
             raise exc.located(**layer.locate()) from None
         if message:
@@ -157,7 +159,7 @@ def analyze(
         refs = layer.inputs
         records.append(LayerRecord(
             name, layer.kind, family,
-            tuple(r[0] if r[1] == 0 and n_outputs.get(r[0], 1) == 1 else f"{r[0]}:{r[1]}" for r in refs),
+            tuple(format_ref(r, n_outputs.get(r[0], 1)) for r in refs),
             outs, units, weights, biases, params, cost.fixed, cost.buffers, connections, macs, flops,
             param_bytes, activation_bytes, live[name], fields_[(name, 0)], layer.origin.file, layer.origin.line,
             notes,
@@ -222,14 +224,6 @@ def _check_shape(shape: tuple[int, ...], layer: Any) -> None:
     for size in shape:
         if size < 1:
             raise ShapeError(f"output shape {list(shape)} has a non-positive size", **layer.locate())
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "x".join(str(v) for v in shape)
-
-
-def _ref_text(ref: TensorRef, graph: Graph) -> str:
-    return ref[0] if graph.n_outputs.get(ref[0], 1) == 1 else f"{ref[0]}:{ref[1]}"
 
 
 def _unit_outputs(graph: Graph, conv: Conventions) -> dict[str, bool]:

@@ -52,7 +52,27 @@ def freeze(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def format_ref(ref: TensorRef, n_outputs: int = 1) -> str:
+    """``name`` for a one-output layer, ``name:i`` otherwise."""
     return ref[0] if n_outputs == 1 and ref[1] == 0 else f"{ref[0]}:{ref[1]}"
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``... whichever is not in ``taken`` (which it joins)."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate = f"{name}_{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+def plain(value: Any) -> Any:
+    """Mappings as dicts, sequences as lists, all the way down (for JSON and YAML round trips)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from archcalc.ir import unique_name
+
 WEIGHT_MODES = ("random", "constant")
 
 
@@ -46,18 +48,9 @@ class Builder:
 
     # -- tensors -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _unique(name: str, taken: set[str]) -> str:
-        candidate, n = name, 2
-        while candidate in taken:
-            candidate = f"{name}_{n}"
-            n += 1
-        taken.add(candidate)
-        return candidate
-
     def unique(self, name: str) -> str:
         """A tensor name not used yet."""
-        return self._unique(name, self.tensor_names)
+        return unique_name(name, self.tensor_names)
 
     def const(self, name: str, value: Any, dtype: Any = np.int64) -> str:
         """A small constant (shapes, axes, scales): always an initializer with its value."""
@@ -82,7 +75,7 @@ class Builder:
             shape_name = self.const(f"{tensor_name}/shape", list(shape))
             self.nodes.append(helper.make_node(
                 "ConstantOfShape", [shape_name], [tensor_name],
-                name=self._unique(f"{tensor_name}/fill", self.node_names),
+                name=unique_name(f"{tensor_name}/fill", self.node_names),
                 value=numpy_helper.from_array(np.array([value], dtype=np.float32)),
             ))
             return tensor_name
@@ -109,7 +102,7 @@ class Builder:
     def node(self, op_type: str, inputs: list[str], outputs: list[str] | int, name: str, **attrs: Any) -> list[str]:
         from onnx import helper
 
-        node_name = self._unique(name, self.node_names)
+        node_name = unique_name(name, self.node_names)
         if isinstance(outputs, int):
             outputs = [self.unique(f"{node_name}:{i}" if outputs > 1 else node_name) for i in range(outputs)]
         self.nodes.append(helper.make_node(op_type, inputs, outputs, name=node_name, **attrs))

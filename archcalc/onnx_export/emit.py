@@ -9,14 +9,14 @@ per-unit conv biases, fc on a multi-axis input, activations without a single ONN
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from math import prod
 from typing import Any
 
 import numpy as np
 
 from archcalc.errors import ArchcalcError
-from archcalc.ir import Layer
+from archcalc.ir import Layer, plain
 from archcalc.onnx_export.builder import Builder, Group
 from archcalc.ops._formulas import per_axis, resolve_padding
 from archcalc.ops._window import geometry
@@ -29,16 +29,9 @@ class ExportError(ArchcalcError):
     """A layer has no faithful ONNX form (or the export cannot be written)."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
 
 def _group(b: Builder, layer: Layer, inputs: list[str], outputs: list[str], first_node: int) -> None:
-    attrs = {k: _plain(v) for k, v in layer.attrs.items() if v is not None}  # None = the default
+    attrs = {k: plain(v) for k, v in layer.attrs.items() if v is not None}  # None = the default
     b.groups.append(Group(layer.name, layer.kind, attrs, inputs, outputs,
                           [n.name for n in b.nodes[first_node:] if n.op_type != "ConstantOfShape"]))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, suggest
-from archcalc.ir import Graph, Layer, Origin, build_graph, freeze
+from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
 from archcalc.onnx_import.fold import fold
 from archcalc.onnx_import.reader import OnnxFileError, read_model
 from archcalc.onnx_import.translate import ALIASES, TRANSLATORS, LayerSpec, Node
@@ -175,15 +175,6 @@ def _order(nodes: list[Any], available: set[str], file: str) -> list[int]:
     return order
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    candidate = name
-    n = 2
-    while candidate in taken:
-        candidate = f"{name}_{n}"
-        n += 1
-    taken.add(candidate)
-    return candidate
-
 
 def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """``["x=1x3x224x224", "2x3x32x32"]`` -> ``{"x": (1, 3, 224, 224), "": (2, 3, 32, 32)}``."""
@@ -272,7 +263,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             model_batch = shape[0]
         elif shape[0] != model_batch:
             raise ImportError_(f"inputs disagree on the batch size ({model_batch} vs {shape[0]} of '{vi.name}')")
-        layer_name = _unique(vi.name, taken)
+        layer_name = unique_name(vi.name, taken)
         layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
         values[vi.name] = Act((layer_name, 0), shape)
     assert model_batch is not None
@@ -308,7 +299,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 spec = LayerSpec(group.kind, dict(group.attrs), list(group.inputs))
                 if any(not isinstance(values.get(t), Act) for t in spec.inputs):
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
-                name = _unique(group.layer, taken)
+                name = unique_name(group.layer, taken)
                 layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
                 layers.append(layer)
                 n_outputs[name] = len(outs_shapes)
@@ -359,7 +350,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 values[proto.output[0]] = values[spec.inputs[0]]
                 aliased[op_type] += 1
                 continue
-            name = _unique(label, taken)
+            name = unique_name(label, taken)
             layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
             layers.append(layer)
             n_outputs[name] = len(outs_shapes)
@@ -398,7 +389,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                     raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
                                        f"without the batch axis") from None
                 shapes.append(list(full[1:]) or [1])
-            name = _unique(label, taken)
+            name = unique_name(label, taken)
             spec = LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs)
             layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
             layers.append(layer)

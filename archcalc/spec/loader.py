@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
-from archcalc.ir import Graph, Layer, Origin, build_graph, freeze
+from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, plain
 from archcalc.ops import REGISTRY, lookup
 from archcalc.ops.conv import connection_table
 from archcalc.spec.variables import substitute
@@ -328,13 +328,6 @@ class _Expander:
         return current
 
 
-def _as_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _as_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_plain(v) for v in value]
-    return value
-
 
 def _input_shape(raw: Any, file: str | None, line: int | None) -> tuple[str, tuple[int, ...]]:
     def bad(message: str) -> SpecError:
@@ -465,7 +458,7 @@ def build_from_document(
         file=file,
         description=doc.get("description"),
         source=doc.get("source"),
-        conventions=_as_plain(conventions),
+        conventions=plain(conventions),
         expected=expected,
         variables=env,
         meta={"document": doc},
@@ -499,8 +492,7 @@ def _read_tables(ex: _Expander, tables: Any, line: int | None) -> None:
     line_of = tables.line_of if isinstance(tables, MarkedMap) else (lambda _k: line)
     for name, value in tables.items():
         try:
-            ex.tables[name] = _as_plain(connection_table(_as_plain(value), f"table {name}"))
-            ex.tables[name] = [list(row) for row in ex.tables[name]]
+            ex.tables[name] = plain(connection_table(plain(value), f"table {name}"))
         except ArchcalcError as exc:
             raise exc.located(file=ex.file, line=line_of(name)) from None
 
