@@ -12,6 +12,14 @@ Library code raises these; only the CLI prints them (one line, exit code 2).
     |                             channel mismatch at an add, concat of different sizes)
     +-- ConventionError           unknown preset or convention key, bad value
     +-- ExpectationError          an `expected:` block is malformed (not a mismatch)
+    +-- OptionError               a bad option value (a column, a format, a count out of range)
+    +-- OnnxFileError             the file is not a readable ONNX model
+    +-- OnnxImportError           the ONNX graph cannot be turned into a layer graph
+    +-- ExportError               a layer has no faithful ONNX form, or the export cannot be written
+    +-- DeviceError               the requested device cannot run the model here (says why)
+    +-- MemoryLimitError          a run would need more memory than the limit
+    +-- CalibrationError          a device profile cannot be made or used
+    +-- OutputError               an output path cannot (or must not) be written
 
 A mismatch between an `expected:` figure and the computed one is data (see
 ``archcalc.expected``), not an exception.
@@ -97,6 +105,38 @@ class ConventionError(ArchcalcError):
 
 class ExpectationError(ArchcalcError):
     """An ``expected:`` block is malformed."""
+
+
+class OptionError(ArchcalcError):
+    """A bad option value: an unknown column or format, a count out of range."""
+
+
+class OnnxFileError(ArchcalcError):
+    """The file is not a readable ONNX model."""
+
+
+class OnnxImportError(ArchcalcError):
+    """The ONNX graph cannot be turned into a layer graph."""
+
+
+class ExportError(ArchcalcError):
+    """A layer has no faithful ONNX form (or the export cannot be written)."""
+
+
+class DeviceError(ArchcalcError):
+    """The requested device cannot run the model here; the message says why."""
+
+
+class MemoryLimitError(ArchcalcError):
+    """A run would need more memory than the limit."""
+
+
+class CalibrationError(ArchcalcError):
+    """A device profile cannot be made or used."""
+
+
+class OutputError(ArchcalcError):
+    """An output path cannot be written, or must not be (it is an input, or not a regular file)."""
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

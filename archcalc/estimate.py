@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import CalibrationError
 from archcalc.runtime import (
     LAYOUT,
     DeviceChoice,
@@ -67,8 +67,6 @@ OPSET = 17
 F32 = 4
 
 
-class CalibrationError(ArchcalcError):
-    """A device profile cannot be made or used."""
 
 
 # == micro-benchmark models =====================================================================

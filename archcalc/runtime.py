@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, DeviceError, MemoryLimitError
 
 if TYPE_CHECKING:
     from archcalc.estimate import DeviceProfile, Estimate
@@ -64,12 +64,6 @@ _FUSED_OPS = {"FusedConv": "Conv", "FusedGemm": "Gemm", "FusedMatMul": "MatMul",
               "NhwcMaxPool": "MaxPool", "NhwcFusedConv": "Conv"}
 
 
-class DeviceError(ArchcalcError):
-    """The requested device cannot run the model here; the message says why."""
-
-
-class MemoryLimitError(ArchcalcError):
-    """A run would need more memory than the limit."""
 
 
 # -- devices and providers --------------------------------------------------------------------

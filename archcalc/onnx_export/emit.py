@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ExportError
 from archcalc.ir import Layer, plain
 from archcalc.onnx_export.builder import Builder, Group
 from archcalc.ops._formulas import per_axis, resolve_padding
@@ -25,8 +25,6 @@ Shape = tuple[int, ...]
 Emitter = Callable[[Builder, Layer, list[str], list[Shape], list[Shape]], list[str]]
 
 
-class ExportError(ArchcalcError):
-    """A layer has no faithful ONNX form (or the export cannot be written)."""
 
 
 

@@ -20,7 +20,7 @@ from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import OnnxFileError
 
 if TYPE_CHECKING:
     import onnx
@@ -40,8 +40,6 @@ _TENSOR_DATA_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
 _DTYPE_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
 
 
-class OnnxFileError(ArchcalcError):
-    """The file is not a readable ONNX model."""
 
 
 @dataclass

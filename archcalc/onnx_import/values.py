@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import TYPE_CHECKING, Any
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import OnnxImportError
 from archcalc.ir import TensorRef
 
 if TYPE_CHECKING:
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 MAX_FOLD_ELEMENTS = 1 << 20
 
 
-class ImportError_(ArchcalcError):  # named apart from the builtin ImportError
-    """The ONNX graph cannot be turned into a layer graph."""
+#: the old name, kept importable for one release
+ImportError_ = OnnxImportError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from archcalc.errors import ArchcalcError, suggest
+from archcalc.errors import OptionError, suggest
 from archcalc.receptive import format_field
 from archcalc.report import COLUMNS, LayerRecord, Report
 
@@ -36,8 +36,8 @@ DEFAULT_COLUMNS = ("name", "kind", "shape", "units", "params", "connections", "m
 SUMMED = tuple(c for c in COLUMNS if c != "live_bytes")
 
 
-class RenderError(ArchcalcError):
-    pass
+#: the old name, kept importable for one release
+RenderError = OptionError
 
 
 def parse_columns(text: str | None) -> tuple[str, ...]:
