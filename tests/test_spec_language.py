@@ -161,8 +161,8 @@ def test_variables_arithmetic_interpolation_and_overrides() -> None:
     assert g["d"].attrs["filters"] == 3
     assert archcalc.analyze(g)["c8"].shape == (16, 32, 32)
     g = archcalc.load(spec, variables={"w": 4, "res": 20})
-    assert g["c4"].attrs["filters"] == 16  # 'double' was computed from the declared w
-    assert archcalc.analyze(g)["c4"].shape == (16, 20, 20)
+    assert g["c4"].attrs["filters"] == 8  # 'double' follows the override of w (issue 11, bug 1)
+    assert archcalc.analyze(g)["c4"].shape == (8, 20, 20)
     with pytest.raises(archcalc.SpecError, match="variable 'wdth' is not declared"):
         archcalc.load(spec, variables={"wdth": 4})
 

@@ -19,7 +19,7 @@ from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, plain
 from archcalc.ops import REGISTRY, lookup
 from archcalc.ops.conv import connection_table
-from archcalc.spec.variables import substitute
+from archcalc.spec.variables import evaluate_all, substitute
 from archcalc.spec.yamlmarks import MarkedList, MarkedMap, load_yaml
 
 TOP_KEYS = (
@@ -82,6 +82,7 @@ class _Block:
     layers: MarkedList
     output: str | None
     line: int | None
+    param_lines: dict[str, int | None] = field(default_factory=dict)
 
 
 class _Expander:
@@ -297,25 +298,25 @@ class _Expander:
         child_trace = (*trace, use_site)
         current = _Target(ref=refs[0])
         for r in range(reps):
-            params = dict(block.params)
+            given: dict[str, Any] = {}
             layers_of: list[tuple[str, Any]] = [("with", values.get("with") or {})]
             if r == 0 and values.get("first"):
                 layers_of.append(("first", values["first"]))
             if each is not None:
                 layers_of.append(("each", each[r]))
-            for origin_key, given in layers_of:
-                for key, value in given.items():
+            for origin_key, supplied in layers_of:
+                for key, value in supplied.items():
                     if key not in block.params:
                         raise self.error(
                             f"block '{block.name}' has no parameter '{key}'{suggest(key, block.params)}"
                             f"; parameters: {', '.join(block.params) or 'none'}",
                             line_of(origin_key), full, trace)
-                    params[key] = value
-            missing = [p for p in block.required if params.get(p) is None]
+                    given[key] = value
+            missing = [p for p in block.required if given.get(p) is None]
             if missing:
                 raise self.error(f"block '{block.name}' needs parameter(s) {', '.join(sorted(missing))}",
                                  line, full, trace)
-            child_env = {**self.globals, **params, "index": r, "repeat": reps}
+            child_env = self.block_env(block, given, r, reps, full, child_trace)
             prefix = f"{full}.{r}." if repeat is not None else f"{full}."
             child = _Scope(prefix=prefix, input=current)
             out = self.expand(block.layers, child, child_env, (*stack, block.name), child_trace, block.line)
@@ -327,6 +328,22 @@ class _Expander:
         self.register(scope, local, current, line, trace)
         return current
 
+
+
+    def block_env(self, block: _Block, given: Mapping[str, Any], index: int, reps: int, full: str,
+                  trace: tuple[str, ...]) -> dict[str, Any]:
+        """The scope of one repetition: globals, ``index``/``repeat``, the parameters given at
+        the use site, and the block's defaults evaluated in that scope (a default may name
+        other parameters: ``mid: "${filters // 4}"``)."""
+        base = {**self.globals, "index": index, "repeat": reps, **given}
+        defaults = {k: v for k, v in block.params.items() if k not in given}
+
+        def locate(key: str, exc: ArchcalcError) -> ArchcalcError:
+            exc.message = f"default of block parameter '{key}': {exc.message}"
+            return exc.located(file=self.file, line=block.param_lines.get(key, block.line), layer=full,
+                               trace=trace)
+
+        return evaluate_all(defaults, base, locate, what="block parameters")
 
 
 def _input_shape(raw: Any, file: str | None, line: int | None) -> tuple[str, tuple[int, ...]]:
@@ -466,24 +483,27 @@ def build_from_document(
 
 
 def _variables(declared: Any, overrides: Mapping[str, Any], file: str | None, line: int | None) -> dict[str, Any]:
+    """The spec's variables with ``overrides`` in place of their declared values, evaluated in
+    dependency order: a derived variable (``c1: "${2 * k}"``) follows an override of ``k``."""
     if not isinstance(declared, dict):
         raise SpecError("variables must be a mapping of name: value", file=file, line=line)
-    env: dict[str, Any] = {}
     line_of = declared.line_of if isinstance(declared, MarkedMap) else (lambda _k: line)
-    for key, value in declared.items():
-        if not key.isidentifier():
+    for key in declared:
+        if not isinstance(key, str) or not key.isidentifier():
             raise SpecError(f"variable name '{key}' must be an identifier", file=file, line=line_of(key))
-        try:
-            env[key] = substitute(value, env)
-        except ArchcalcError as exc:
-            raise exc.located(file=file, line=line_of(key)) from None
-    for key, value in overrides.items():
-        if key not in env:
+    for key in overrides:
+        if key not in declared:
             raise SpecError(
-                f"variable '{key}' is not declared in the spec{suggest(key, env)}; "
-                f"variables: {', '.join(env) or 'none'}", file=file, line=line)
-        env[key] = value
-    return env
+                f"variable '{key}' is not declared in the spec{suggest(key, declared)}; "
+                f"variables: {', '.join(declared) or 'none'}", file=file, line=line)
+    raw = {**declared, **overrides}
+
+    def locate(key: str, exc: ArchcalcError) -> ArchcalcError:
+        if key in overrides:
+            exc.message = f"--var {key}: {exc.message}"
+        return exc.located(file=file, line=line_of(key))
+
+    return evaluate_all(raw, {}, locate)
 
 
 def _read_tables(ex: _Expander, tables: Any, line: int | None) -> None:
@@ -556,4 +576,6 @@ def _read_blocks(ex: _Expander, blocks: Any, line: int | None) -> None:
             layers=layers if isinstance(layers, MarkedList) else MarkedList(layers),
             output=output,
             line=bline,
+            param_lines={k: (params.line_of(k) if isinstance(params, MarkedMap) else body_line_of("params"))
+                         for k in params},
         )
