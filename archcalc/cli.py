@@ -7,6 +7,7 @@ stderr naming file, line and layer; ``--debug`` shows the traceback); 3 an inter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -355,9 +356,30 @@ def _columns() -> int:
     return 0
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that cannot be written or that is the command's input."""
+    from archcalc.fileio import check_output
+
+    outputs = [o for o in (getattr(args, "output", None), getattr(args, "plot", None)) if o]
+    if not outputs:
+        return
+    inputs: list[str] = []
+    given = getattr(args, "file", None)
+    if isinstance(given, str):
+        inputs.append(given)
+        if not Path(given).exists():
+            from archcalc.bundled import spec_path
+
+            with contextlib.suppress(ArchcalcError):
+                inputs.append(str(spec_path(given)))
+    for output in outputs:
+        check_output(output, inputs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _check_outputs(args)
         if args.command == "report":
             return _report(args)
         if args.command == "check":

@@ -241,6 +241,37 @@ def _onnx_messages() -> list[tuple[str, str]]:
     return rows
 
 
+def _output_messages() -> list[tuple[str, str]]:
+    """Outputs that must not be written (issue 15): run in a scratch folder, relative names."""
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "archcalc-docs-outputs"
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    (tmp / "net.yaml").write_text("input: [1, 8, 8]\nlayers: [relu]\n")
+    (tmp / "folder").mkdir()
+    os.mkfifo(tmp / "fifo")
+    cases = [
+        ("output is the input", ("report", "net.yaml", "-o", "./net.yaml")),
+        ("output folder missing", ("report", "net.yaml", "-o", "no/such/r.txt")),
+        ("output is a folder", ("report", "net.yaml", "-o", "folder")),
+        ("output name too long", ("report", "net.yaml", "-o", "x" * 300)),
+        ("FIFO that nobody reads", ("report", "net.yaml", "-o", "fifo")),
+    ]
+    rows = []
+    here = os.getcwd()
+    try:
+        os.chdir(tmp)
+        for what, args in cases:
+            code, _, err = run_cli(*args)
+            assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (what, err)
+            rows.append((what, err.strip().replace("x" * 300, "xxx...(300 x)")))
+    finally:
+        os.chdir(here)
+    return rows
+
+
 def test_docs_error_table_is_current() -> None:
     lines = [
         "# Bad input and the message it gets",
@@ -259,6 +290,12 @@ def test_docs_error_table_is_current() -> None:
     for what, message in _onnx_messages():
         escaped = message.replace("|", "\\|")
         lines.append(f"| {what} | `{escaped}` |")
+    lines += ["", "## Outputs", "",
+              "`/dev/null`, `/dev/stdout`, a terminal or a FIFO with a reader are written straight through",
+              "(never replaced by a regular file); a regular file is replaced atomically, keeping its mode.",
+              "", "| output | message |", "|---|---|"]
+    for what, message in _output_messages():
+        lines.append(f"| {what} | `{message}` |")
     text = "\n".join(lines) + "\n"
     path = ROOT / "docs" / "errors.md"
     if os.environ.get("ARCHCALC_UPDATE_DOCS"):
