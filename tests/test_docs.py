@@ -26,3 +26,32 @@ def test_every_layer_type_and_column_is_documented() -> None:
             assert f"`{op.kind}`" in text, op.kind
     for column in COLUMNS:
         assert column in text, column
+
+
+def _examples() -> list[str]:
+    text = (ROOT / "docs" / "spec-language.md").read_text()
+    parts = text.split("```yaml example\n")[1:]
+    return [part.split("```", 1)[0] for part in parts]
+
+
+def test_spec_language_examples_run_and_check() -> None:
+    """Every ```yaml example block of docs/spec-language.md loads, and its `# check:` lines hold."""
+    import yaml
+
+    import archcalc
+
+    examples = _examples()
+    assert examples
+    for text in examples:
+        graph = archcalc.load(yaml.safe_load(text))
+        report = archcalc.analyze(graph)
+        checks = [line.split("check:", 1)[1].split("(")[0].split() for line in text.splitlines()
+                  if line.startswith("# check:")]
+        assert checks
+        for check in checks:
+            layer, what = check[0], check[1]
+            if what == "absent":
+                assert layer not in graph.layers, layer
+            else:
+                assert what == "shape"
+                assert "x".join(map(str, report[layer].shape)) == check[2], (layer, report[layer].shape)

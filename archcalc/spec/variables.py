@@ -1,13 +1,7 @@
-"""``${...}`` references in spec values: a variable, or integer arithmetic over variables.
+"""``${...}`` references in spec values, and evaluating a set of values that name each other.
 
-Grammar (integers only; nothing is ever evaluated as Python)::
-
-    expr  := term (('+' | '-') term)*
-    term  := unary (('*' | '//' | '/' | '%') unary)*
-    unary := '-' unary | atom
-    atom  := INTEGER | NAME | '(' expr ')'
-
-``/`` must divide exactly. A string that is exactly one ``${...}`` takes the value's type
+What may stand inside ``${...}`` is :mod:`archcalc.spec.expressions` (integers and booleans;
+nothing is ever evaluated as Python). A string that is exactly one ``${...}`` takes the value's type
 (``"${width}"`` -> 64); anything else is text interpolation (``"conv${i}"`` -> ``"conv3"``).
 """
 
@@ -17,11 +11,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from archcalc.errors import VariableError, suggest
+from archcalc.errors import VariableError
+from archcalc.spec.expressions import RESERVED, evaluate, names_of
 
 _REF = re.compile(r"\$\{([^{}]*)\}")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/%()]))")
 
 
 def has_refs(value: str) -> bool:
@@ -37,7 +30,7 @@ def names_in(value: Any) -> set[str]:
         if isinstance(item, str):
             if "${" in item:
                 for ref in _REF.finditer(item):
-                    found.update(_NAME.findall(ref.group(1)))
+                    found.update(names_of(ref.group(1)))
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, dict):
@@ -58,6 +51,9 @@ def evaluate_all(
     naming it. ``locate(key, error)`` turns an error about ``key`` into the one to raise (it
     adds the file and line).
     """
+    for key in raw:
+        if key in RESERVED:
+            raise locate(key, VariableError(f"'{key}' is a word of the expression language; choose another name"))
     deps = {key: {n for n in names_in(value) if n in raw} for key, value in raw.items()}
     waiting = {key: len(d) for key, d in deps.items()}
     users: dict[str, list[str]] = {key: [] for key in raw}
@@ -129,112 +125,3 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def evaluate(expression: str, env: Mapping[str, Any]) -> Any:
-    if len(expression) > 400:
-        raise VariableError(f"'${{...}}' expression longer than 400 characters: {expression[:40]!r}...")
-    tokens = _tokenize(expression)
-    if not tokens:
-        raise VariableError("empty ${} reference")
-    if len(tokens) == 1 and tokens[0][0] == "name":
-        return _lookup(tokens[0][1], env)
-    parser = _Parser(tokens, env, expression)
-    result = parser.expr()
-    if parser.pos != len(tokens):
-        raise VariableError(f"cannot read '${{{expression}}}': unexpected '{tokens[parser.pos][1]}'")
-    return result
-
-
-def _lookup(name: str, env: Mapping[str, Any]) -> Any:
-    if name not in env:
-        raise VariableError(f"undefined variable '{name}'{suggest(name, env)}")
-    return env[name]
-
-
-def _tokenize(expression: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    text = expression.rstrip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            raise VariableError(f"cannot read '${{{expression}}}' at '{text[pos:].strip()}'")
-        if m.group(1):
-            tokens.append(("int", m.group(1)))
-        elif m.group(2):
-            tokens.append(("name", m.group(2)))
-        else:
-            tokens.append(("op", m.group(3)))
-        pos = m.end()
-    return tokens
-
-
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], env: Mapping[str, Any], source: str) -> None:
-        self.tokens = tokens
-        self.env = env
-        self.source = source
-        self.pos = 0
-
-    def _peek(self) -> str | None:
-        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
-
-    def expr(self) -> int:
-        value = self.term()
-        while self._peek() in ("+", "-"):
-            op = self.tokens[self.pos][1]
-            self.pos += 1
-            rhs = self.term()
-            value = value + rhs if op == "+" else value - rhs
-        return value
-
-    def term(self) -> int:
-        value = self.unary()
-        while self._peek() in ("*", "/", "//", "%"):
-            op = self.tokens[self.pos][1]
-            self.pos += 1
-            rhs = self.unary()
-            if op == "*":
-                value *= rhs
-            elif rhs == 0:
-                raise VariableError(f"division by zero in '${{{self.source}}}'")
-            elif op == "//":
-                value //= rhs
-            elif op == "%":
-                value %= rhs
-            else:
-                if value % rhs:
-                    raise VariableError(
-                        f"'${{{self.source}}}': {value}/{rhs} is not an integer (use // to round down)"
-                    )
-                value //= rhs
-        return value
-
-    def unary(self) -> int:
-        if self._peek() == "-":
-            self.pos += 1
-            return -self.unary()
-        return self.atom()
-
-    def atom(self) -> int:
-        if self.pos >= len(self.tokens):
-            raise VariableError(f"cannot read '${{{self.source}}}': it ends too soon")
-        kind, text = self.tokens[self.pos]
-        self.pos += 1
-        if kind == "int":
-            return int(text)
-        if kind == "name":
-            value = _lookup(text, self.env)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise VariableError(
-                    f"'{text}' is {value!r}; arithmetic in '${{{self.source}}}' needs integers"
-                )
-            return value
-        if text == "(":
-            value = self.expr()
-            if self._peek() != ")":
-                raise VariableError(f"cannot read '${{{self.source}}}': missing ')'")
-            self.pos += 1
-            return value
-        raise VariableError(f"cannot read '${{{self.source}}}': unexpected '{text}'")
