@@ -130,7 +130,7 @@ def _assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
 def _report(args: argparse.Namespace) -> int:
     from archcalc.analysis import analyze
     from archcalc.render import parse_columns, render
-    from archcalc.spec.loader import load_spec
+    from archcalc.language.loader import load_spec
 
     columns = parse_columns(args.columns)
     overrides = _conventions_overrides(args)
@@ -152,7 +152,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from archcalc.expected import check
-    from archcalc.spec.loader import load_spec
+    from archcalc.language.loader import load_spec
 
     failed = 0
     for file in args.files:
@@ -172,7 +172,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from archcalc.onnx_export.export import DEFAULT_MAX_BYTES, export_onnx, save
-    from archcalc.spec.loader import load_spec
+    from archcalc.language.loader import load_spec
 
     if args.batch == "dynamic":
         batch: int | str = "dynamic"
@@ -204,7 +204,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise ArchcalcError(f"--vary expects KEY=VALUES, got {item!r}")
         grid[key.strip()] = values.strip()
     overrides: dict[str, Any] = dict(_conventions_overrides(args))
-    from archcalc.spec.loader import load_spec
+    from archcalc.language.loader import load_spec
 
     base = load_spec(args.file, variables=_assignments(args.vars, "--var"))
     conv = conventions_for(base, args.preset, overrides)
@@ -278,7 +278,7 @@ def _plot(args: argparse.Namespace) -> int:
         fig = plots.sweep_scatter(result, args.x, args.y, args.color, minimize=_minimize(args.maximize))
     else:
         from archcalc.analysis import analyze
-        from archcalc.spec.loader import load_spec
+        from archcalc.language.loader import load_spec
 
         graph = load_spec(args.file, variables=_assignments(args.vars, "--var"))
         report = analyze(graph, preset=args.preset, overrides=_conventions_overrides(args))
@@ -295,7 +295,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _tables(args: argparse.Namespace) -> int:
-    from archcalc.tables import references, render_tables
+    from archcalc.references import references, render_tables
 
     refs = references(args.names)
     _emit(render_tables(refs, args.format), args.output)
@@ -312,8 +312,8 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def _list() -> int:
-    from archcalc.bundled import bundled_specs
-    from archcalc.spec.loader import load_spec
+    from archcalc.zoo import bundled_specs
+    from archcalc.language.loader import load_spec
 
     for name, path in bundled_specs().items():
         graph = load_spec(path)

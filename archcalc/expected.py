@@ -178,7 +178,7 @@ def check(graph: Any, overrides: Mapping[str, Any] | None = None) -> list[Check]
         preset = conv_raw.pop("preset", None)
         variant = graph
         if block["variables"]:
-            from archcalc.spec.loader import build_from_document
+            from archcalc.language.loader import build_from_document
 
             variant = build_from_document(graph.meta["document"], variables=block["variables"], file=graph.file)
         conv = conventions_for(variant, preset, {**conv_raw, **(overrides or {})})

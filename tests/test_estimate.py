@@ -15,7 +15,7 @@ import pytest
 from archcalc import estimate as E
 from archcalc.estimate import ConvShape, DeviceProfile, GemmShape, estimate_latency
 from archcalc.runtime import LAYOUT, cpu_name
-from archcalc.spec.loader import load_spec
+from archcalc.language.loader import load_spec
 
 CONV_GFLOPS = 100.0  # -> 1e5 FLOP per microsecond
 GEMM_GFLOPS = 10.0  # -> 1e4

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.bundled import bundled_specs
+from archcalc.zoo import bundled_specs
 from archcalc.cli import main
 
 HERE = Path(__file__).parent

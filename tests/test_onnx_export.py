@@ -14,7 +14,7 @@ import pytest
 from onnx import numpy_helper
 
 import archcalc
-from archcalc.bundled import bundled_specs
+from archcalc.zoo import bundled_specs
 from archcalc.onnx_export.export import export_onnx, runtime_limits, save
 from tests.numpy_reference import forward
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from archcalc.errors import SpecError, suggest
 
-SPEC_DIR = Path(__file__).resolve().parent / "specs"
+SPEC_DIR = Path(__file__).resolve().parent
 
 
 def bundled_specs() -> dict[str, Path]:

@@ -19,8 +19,8 @@ from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, plain
 from archcalc.ops import REGISTRY, lookup
 from archcalc.ops.conv import connection_table
-from archcalc.spec.variables import evaluate_all, substitute
-from archcalc.spec.yamlmarks import MarkedList, MarkedMap, load_yaml
+from archcalc.language.variables import evaluate_all, substitute
+from archcalc.language.yamlmarks import MarkedList, MarkedMap, load_yaml
 
 TOP_KEYS = (
     "name", "description", "source", "notes", "input", "variables", "defaults",
@@ -391,7 +391,7 @@ def load_spec(
 ) -> Graph:
     """Read a spec (a path, or an already-parsed mapping) and build its graph."""
     if isinstance(source, (str, Path)):
-        from archcalc.bundled import spec_path
+        from archcalc.zoo import spec_path
 
         path = spec_path(source)
         file = file or (str(source) if Path(source).exists() else str(path))
