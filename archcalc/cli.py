@@ -129,8 +129,8 @@ def _assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
 
 def _report(args: argparse.Namespace) -> int:
     from archcalc.analysis import analyze
-    from archcalc.render import parse_columns, render
     from archcalc.language.loader import load_spec
+    from archcalc.render import parse_columns, render
 
     columns = parse_columns(args.columns)
     overrides = _conventions_overrides(args)
@@ -171,8 +171,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from archcalc.onnx_export.export import DEFAULT_MAX_BYTES, export_onnx, save
     from archcalc.language.loader import load_spec
+    from archcalc.onnx_export.export import DEFAULT_MAX_BYTES, export_onnx, save
 
     if args.batch == "dynamic":
         batch: int | str = "dynamic"
@@ -312,8 +312,8 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def _list() -> int:
-    from archcalc.zoo import bundled_specs
     from archcalc.language.loader import load_spec
+    from archcalc.zoo import bundled_specs
 
     for name, path in bundled_specs().items():
         graph = load_spec(path)

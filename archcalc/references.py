@@ -28,9 +28,9 @@ class Reference:
 def references(names: Sequence[str] | None = None) -> list[Reference]:
     """The reference tables of the named specs (bundled names or paths), or of every bundled spec."""
     from archcalc.analysis import analyze
-    from archcalc.zoo import bundled_specs, spec_path
-    from archcalc.receptive import format_field
     from archcalc.language.loader import load_spec
+    from archcalc.receptive import format_field
+    from archcalc.zoo import bundled_specs, spec_path
 
     paths = [spec_path(n) for n in names] if names else list(bundled_specs().values())
     out = []

@@ -14,8 +14,8 @@ import pytest
 
 from archcalc import estimate as E
 from archcalc.estimate import ConvShape, DeviceProfile, GemmShape, estimate_latency
-from archcalc.runtime import LAYOUT, cpu_name
 from archcalc.language.loader import load_spec
+from archcalc.runtime import LAYOUT, cpu_name
 
 CONV_GFLOPS = 100.0  # -> 1e5 FLOP per microsecond
 GEMM_GFLOPS = 10.0  # -> 1e4

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.zoo import bundled_specs
 from archcalc.cli import main
+from archcalc.zoo import bundled_specs
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"

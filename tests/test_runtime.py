@@ -277,8 +277,8 @@ def test_every_kernel_of_a_bundled_net_maps(no_cuda: None) -> None:
 
 def test_map_kernels_follows_ort_names() -> None:
     """Names as ORT writes them: fused X, X_nchwc (after a tensor), reorders, _token_N."""
-    from archcalc.onnx_export.export import export_onnx
     from archcalc.language.loader import load_spec
+    from archcalc.onnx_export.export import export_onnx
 
     graph = load_spec({"name": "t", "input": [16, 8, 8], "layers": [
         {"name": "c1", "type": "conv", "filters": 16, "kernel": 3, "padding": 1},

@@ -17,10 +17,10 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, plain
-from archcalc.ops import REGISTRY, lookup
-from archcalc.ops.conv import connection_table
 from archcalc.language.variables import evaluate_all, substitute
 from archcalc.language.yamlmarks import MarkedList, MarkedMap, load_yaml
+from archcalc.ops import REGISTRY, lookup
+from archcalc.ops.conv import connection_table
 
 TOP_KEYS = (
     "name", "description", "source", "notes", "input", "variables", "defaults",

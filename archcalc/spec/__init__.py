@@ -1,0 +1,1 @@
+"""Old name of :mod:`archcalc.language`, kept importable for one release."""
