@@ -284,7 +284,7 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch
 def test_progress_bar_waits_then_draws_and_clears() -> None:
     import io
 
-    from archcalc.cli_runtime import ProgressBar
+    from archcalc.cli.progress import ProgressBar
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

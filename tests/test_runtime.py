@@ -352,7 +352,7 @@ def test_cli_refusals_are_one_line(tiny: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_runtime_cli_module_imports_nothing_heavy() -> None:
-    probe = ("import sys, archcalc.cli_runtime, archcalc.cli\n"
+    probe = ("import sys, archcalc.cli, archcalc.cli.measure, archcalc.render.profile_cli\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
