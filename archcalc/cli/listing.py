@@ -13,13 +13,13 @@ def _no_arguments(_p: argparse.ArgumentParser) -> None:
 
 
 def _list(_args: argparse.Namespace) -> int:
-    from archcalc.language.loader import load_spec
     from archcalc.render.lists import spec_list
+    from archcalc.sources import load_any
     from archcalc.zoo import bundled_specs
 
     entries = []
     for name, path in bundled_specs().items():
-        graph = load_spec(path)
+        graph = load_any(path)
         entries.append((name, graph.description or graph.name, graph.source))
     emit(spec_list(entries), None)
     return 0

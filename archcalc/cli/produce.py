@@ -37,11 +37,10 @@ def _export_arguments(e: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from archcalc.sources import require_spec
+    from archcalc.sources import load_any, require_spec
 
     require_spec(args.file, "export", "it builds an ONNX model from a spec's layers",
                  instead="this one is an ONNX model already (archcalc report analyses it)")
-    from archcalc.language.loader import load_spec
     from archcalc.onnx_export.export import DEFAULT_MAX_BYTES, export_onnx
     from archcalc.render.results import export_summary
 
@@ -52,7 +51,7 @@ def _export(args: argparse.Namespace) -> int:
             batch = int(args.batch)
         except ValueError:
             raise OptionError(f"--batch must be a positive integer or 'dynamic', got {args.batch!r}") from None
-    graph = load_spec(args.file, variables=assignments(args.vars, "--var"))
+    graph = load_any(args.file, variables=assignments(args.vars, "--var"))
     exported = export_onnx(graph, opset=args.opset, batch=batch, seed=args.seed, weights=args.weights,
                            max_bytes=args.max_bytes if args.max_bytes is not None else DEFAULT_MAX_BYTES)
     emit(exported.model.SerializeToString(), args.output, inputs=[args.file])

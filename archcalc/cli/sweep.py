@@ -40,10 +40,9 @@ def _sweep_arguments(w: argparse.ArgumentParser) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from archcalc.analysis import conventions_for
     from archcalc.cli.progress import ProgressBar
-    from archcalc.language.loader import load_spec
     from archcalc.render import FORMATS
     from archcalc.render.sweep_table import sweep_text
-    from archcalc.sources import require_spec
+    from archcalc.sources import load_any, require_spec
     from archcalc.sweeps import DEFAULT_METRICS, sweep
 
     require_spec(args.file, "sweep", "it varies spec variables and layer attributes")
@@ -55,7 +54,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise OptionError(f"--vary expects KEY=VALUES, got {item!r}")
         grid[key.strip()] = values.strip()
     overrides: dict[str, Any] = dict(conventions_overrides(args))
-    base = load_spec(args.file, variables=assignments(args.vars, "--var"))
+    base = load_any(args.file, variables=assignments(args.vars, "--var"))
     conv = conventions_for(base, args.preset, overrides)
     metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else DEFAULT_METRICS
     spec: Any = args.file if not args.vars else base.meta["document"]
