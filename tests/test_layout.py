@@ -91,3 +91,18 @@ def test_modules_stay_small() -> None:
             if lines > MAX_LINES:
                 big.append(f"{rel}: {lines} lines")
     assert not big, big
+
+
+def test_old_module_paths_still_import() -> None:
+    import subprocess
+    import sys
+
+    probe = ("from archcalc.spec.loader import build_from_document, load_spec\n"
+             "from archcalc.language import loader\n"
+             "from archcalc.bundled import bundled_specs\n"
+             "from archcalc import zoo\n"
+             "assert load_spec is loader.load_spec and build_from_document is loader.build_from_document\n"
+             "assert bundled_specs is zoo.bundled_specs\n"
+             "print(load_spec('lenet5').name)\n")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0 and res.stdout.strip() == "lenet5", res.stderr
