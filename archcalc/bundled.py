@@ -1,27 +1,5 @@
-"""The bundled reference specs (shipped inside the package), found by name."""
+"""Old path of :mod:`archcalc.zoo` (the bundled specs), kept importable for one release."""
 
-from __future__ import annotations
+from archcalc.zoo import SPEC_DIR, bundled_specs, spec_path
 
-from pathlib import Path
-
-from archcalc.errors import SpecError, suggest
-
-SPEC_DIR = Path(__file__).resolve().parent / "specs"
-
-
-def bundled_specs() -> dict[str, Path]:
-    """Bundled spec name (file stem) -> path, sorted by name."""
-    return {p.stem: p for p in sorted(SPEC_DIR.glob("*.yaml"))}
-
-
-def spec_path(name_or_path: str | Path) -> Path:
-    """A path as given when it exists; otherwise a bundled spec of that name (``resnet18``)."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    bundled = bundled_specs()
-    key = path.stem if path.suffix in (".yaml", ".yml") and len(path.parts) == 1 else str(name_or_path)
-    if key in bundled:
-        return bundled[key]
-    hint = suggest(key, bundled) or " (nor a bundled spec of that name: archcalc list)"
-    raise SpecError(f"no such file{hint}", file=str(name_or_path))
+__all__ = ["SPEC_DIR", "bundled_specs", "spec_path"]

@@ -155,13 +155,19 @@ def profile_comparison(results: Sequence[ProfileResult]) -> Any:
     return fig
 
 
-def save(fig: Any, path: str | Path) -> None:
-    from archcalc.fileio import write_atomic
-
+def image_bytes(fig: Any, path: str | Path) -> bytes:
+    """The figure as the image ``path`` names (.png or .svg); the figure is closed."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ArchcalcError(f"plot file must end in {' or '.join(FORMATS)}, got {Path(path).name}")
     buf = io.BytesIO()
     fig.savefig(buf, format=suffix[1:], dpi=120)
     _pyplot().close(fig)
-    write_atomic(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save(fig: Any, path: str | Path) -> None:
+    """Write the figure to ``path`` atomically."""
+    from archcalc.fileio import write_atomic
+
+    write_atomic(path, image_bytes(fig, path))

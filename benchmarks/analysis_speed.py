@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import archcalc  # noqa: E402
+from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.render import render  # noqa: E402
-from archcalc.spec.loader import load_spec  # noqa: E402
 
 VGG16 = """
 name: vgg16_bench

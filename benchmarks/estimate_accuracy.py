@@ -31,10 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archcalc.bundled import bundled_specs  # noqa: E402
 from archcalc.estimate import calibrate, device_profile, estimate_latency, save_profile  # noqa: E402
+from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.runtime import profile  # noqa: E402
-from archcalc.spec.loader import load_spec  # noqa: E402
+from archcalc.zoo import bundled_specs  # noqa: E402
 
 
 def _runs_for(estimate_ms: float, seconds: float) -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import archcalc
+from archcalc.language.yamlmarks import load_yaml
 from archcalc.render import SUMMED
-from archcalc.spec.yamlmarks import load_yaml
 from tests.fuzz_strategies import dump, mutate_doc, mutate_text, random_spec
 
 EXPORTABLE = frozenset({"input", "conv", "maxpool", "avgpool", "batchnorm", "activation", "dropout", "subsample",
@@ -47,15 +47,15 @@ def check_invariants(report: archcalc.Report) -> None:
 
 @lru_cache(maxsize=1)
 def spec_texts() -> tuple[str, ...]:
-    from archcalc.bundled import bundled_specs
+    from archcalc.zoo import bundled_specs
 
     return tuple(p.read_text() for p in bundled_specs().values())
 
 
 @lru_cache(maxsize=1)
 def onnx_seeds() -> tuple[bytes, ...]:
-    from archcalc.bundled import bundled_specs
     from archcalc.onnx_export.export import export_onnx
+    from archcalc.zoo import bundled_specs
 
     models = [export_onnx(archcalc.load(bundled_specs()[n]), weights="constant").model.SerializeToString()
               for n in ("lenet5", "lenet5_modern")]

@@ -272,6 +272,17 @@ def _output_messages() -> list[tuple[str, str]]:
     return rows
 
 
+def _needs_spec_messages() -> list[tuple[str, str]]:
+    model = "model.onnx"  # refused before it is read
+    rows = []
+    for argv in (("check", model), ("tables", model), ("export", model, "-o", "out.onnx"),
+                 ("sweep", model, "--vary", "width=32,64"), ("plot", "sweep", model, "-o", "front.svg")):
+        code, _, err = run_cli(*argv)
+        assert code == 2 and err.count("\n") == 1, (argv, err)
+        rows.append((" ".join(argv[:2]) if argv[0] == "plot" else argv[0], err.strip()))
+    return rows
+
+
 def test_docs_error_table_is_current() -> None:
     lines = [
         "# Bad input and the message it gets",
@@ -296,6 +307,10 @@ def test_docs_error_table_is_current() -> None:
               "", "| output | message |", "|---|---|"]
     for what, message in _output_messages():
         lines.append(f"| {what} | `{message}` |")
+    lines += ["", "## Commands that need a spec, given an ONNX model", "", "| command | message |", "|---|---|"]
+    for what, message in _needs_spec_messages():
+        escaped = message.replace("|", "\\|")
+        lines.append(f"| {what} | `{escaped}` |")
     text = "\n".join(lines) + "\n"
     path = ROOT / "docs" / "errors.md"
     if os.environ.get("ARCHCALC_UPDATE_DOCS"):

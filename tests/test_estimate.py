@@ -14,8 +14,8 @@ import pytest
 
 from archcalc import estimate as E
 from archcalc.estimate import ConvShape, DeviceProfile, GemmShape, estimate_latency
+from archcalc.language.loader import load_spec
 from archcalc.runtime import LAYOUT, cpu_name
-from archcalc.spec.loader import load_spec
 
 CONV_GFLOPS = 100.0  # -> 1e5 FLOP per microsecond
 GEMM_GFLOPS = 10.0  # -> 1e4
@@ -284,7 +284,7 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch
 def test_progress_bar_waits_then_draws_and_clears() -> None:
     import io
 
-    from archcalc.cli_runtime import ProgressBar
+    from archcalc.cli.progress import ProgressBar
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

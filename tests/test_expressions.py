@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import archcalc
-from archcalc.spec.expressions import MAX_MAGNITUDE, evaluate
+from archcalc.language.expressions import MAX_MAGNITUDE, evaluate
 
 ENV: dict[str, Any] = {"w": 8, "s": 2, "down": True, "up": False, "name": "x", "big": 10**18}
 

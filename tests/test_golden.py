@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from archcalc.bundled import bundled_specs
 from archcalc.cli import main
+from archcalc.zoo import bundled_specs
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -33,12 +34,21 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return capsys.readouterr().out
 
 
-def _check(path: Path, text: str) -> None:
+def _columns_only(text: str) -> str:
+    """A table with its column padding collapsed: the width of the ``where`` column follows the
+    folder the checkout lives in, which is not a figure."""
+    return "\n".join(re.sub(r"-{2,}", "--", re.sub(r" {2,}", "  ", line)).rstrip() for line in text.splitlines())
+
+
+def _check(path: Path, text: str, *, padding: bool = True) -> None:
     if OVERWRITE:
         path.write_text(text)
         return
     assert path.exists(), f"no golden file {path.name}: run with ARCHCALC_GOLDEN_OVERWRITE=1"
-    assert text == path.read_text(), f"{path.name} differs from the golden report"
+    want = path.read_text()
+    if not padding:
+        text, want = _columns_only(text), _columns_only(want)
+    assert text == want, f"{path.name} differs from the golden report"
 
 
 @pytest.mark.parametrize(("name", "source"), CASES, ids=[c[0] for c in CASES])
@@ -53,4 +63,4 @@ def test_golden_report(name: str, source: str, capsys: pytest.CaptureFixture[str
             row["where"] = Path(row["where"]).name
     _check(GOLDEN / f"{name}.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
     table = _run(capsys, "report", source, *extra, "--columns", "all")
-    _check(GOLDEN / f"{name}.txt", table.replace(str(Path(source).parent) + "/", ""))
+    _check(GOLDEN / f"{name}.txt", table.replace(str(Path(source).parent) + "/", ""), padding=False)

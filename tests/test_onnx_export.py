@@ -14,8 +14,8 @@ import pytest
 from onnx import numpy_helper
 
 import archcalc
-from archcalc.bundled import bundled_specs
 from archcalc.onnx_export.export import export_onnx, runtime_limits, save
+from archcalc.zoo import bundled_specs
 from tests.numpy_reference import forward
 
 SPECS = bundled_specs()

@@ -115,7 +115,7 @@ def test_onnx_input_is_not_overwritten(tmp_path: Path) -> None:
 def test_bundled_name_is_an_input_too() -> None:
     target = str(SPECS / "lenet5.yaml")
     _one_line_error(("report", "lenet5", "-o", target), f"cannot write {target}: it is the input "
-                    f"{ROOT / 'archcalc' / 'specs' / 'lenet5.yaml'}; choose another output")
+                    f"{ROOT / 'archcalc' / 'zoo' / 'lenet5.yaml'}; choose another output")
 
 
 def test_unwritable_targets_are_one_line(tmp_path: Path) -> None:

@@ -277,8 +277,8 @@ def test_every_kernel_of_a_bundled_net_maps(no_cuda: None) -> None:
 
 def test_map_kernels_follows_ort_names() -> None:
     """Names as ORT writes them: fused X, X_nchwc (after a tensor), reorders, _token_N."""
+    from archcalc.language.loader import load_spec
     from archcalc.onnx_export.export import export_onnx
-    from archcalc.spec.loader import load_spec
 
     graph = load_spec({"name": "t", "input": [16, 8, 8], "layers": [
         {"name": "c1", "type": "conv", "filters": 16, "kernel": 3, "padding": 1},
@@ -352,7 +352,7 @@ def test_cli_refusals_are_one_line(tiny: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_runtime_cli_module_imports_nothing_heavy() -> None:
-    probe = ("import sys, archcalc.cli_runtime, archcalc.cli\n"
+    probe = ("import sys, archcalc.cli, archcalc.cli.measure, archcalc.render.profile_cli\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

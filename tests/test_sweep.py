@@ -15,7 +15,7 @@ import pytest
 
 import archcalc
 from archcalc.cli import main
-from archcalc.spec.yamlmarks import load_yaml
+from archcalc.language.yamlmarks import load_yaml
 from archcalc.sweeps import SweepResult, expand_grid, parse_values, sweep
 from tests.conftest import SPECS
 

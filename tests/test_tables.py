@@ -13,7 +13,7 @@ from contextlib import redirect_stdout
 from typing import Any
 
 from archcalc.cli import main
-from archcalc.tables import references
+from archcalc.references import references
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -1,1 +1,1 @@
-"""The YAML spec language: safe loading with line marks, variables, structural block expansion."""
+"""Old name of :mod:`archcalc.language`, kept importable for one release."""

@@ -1,0 +1,69 @@
+"""The command line: a table of commands, one module per group of them. The only code that prints.
+
+Exit codes: 0 success; 1 an ``expected:`` or published figure does not match; 2 bad input (one
+line on stderr naming file, line and layer; ``--debug`` shows the traceback); 3 an internal
+error; 130 interrupted.
+
+    analyze.py   report, check, tables        produce.py  export, plot
+    sweep.py     sweep                        measure.py  profile, calibrate
+    listing.py   list, types, presets, columns
+    base.py      Command, option groups, exit codes, reading a source
+    output.py    emit (every file written), the format an output's extension names
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from archcalc.cli import analyze, listing, measure, produce, sweep
+from archcalc.cli.base import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, ArgParser, Command
+from archcalc.cli.output import check_outputs
+from archcalc.errors import ArchcalcError
+
+__all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_USAGE", "Command", "main",
+           "parser"]
+
+_ORDER = ("report", "check", "export", "sweep", "plot", "tables", "profile", "calibrate",
+          "list", "types", "presets", "columns")
+_ALL = {c.name: c for group in (analyze, produce, sweep, measure, listing) for c in group.COMMANDS}
+#: every subcommand, by name, in the order ``archcalc --help`` lists them
+COMMANDS: dict[str, Command] = {name: _ALL[name] for name in _ORDER} | _ALL
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every command in :data:`COMMANDS`."""
+    from archcalc import __version__
+
+    p = ArgParser(prog="archcalc", description="Exact shapes, counts, memory and receptive fields of CNNs.")
+    p.add_argument("--version", action="version", version=f"archcalc {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgParser)
+    for command in COMMANDS.values():
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (see the module docstring)."""
+    args = parser().parse_args(argv)
+    try:
+        check_outputs(args)
+        return COMMANDS[args.command].run(args)
+    except ArchcalcError as exc:
+        if args.debug:
+            raise
+        print(f"archcalc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("archcalc: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last guard: one line, no traceback
+        if args.debug:
+            raise
+        print(f"archcalc: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL

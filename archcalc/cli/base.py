@@ -1,0 +1,146 @@
+"""What every command shares: the command table's entry type, the parser that exits 2 on bad
+usage, option groups, exit codes, and reading a source the way every command reads it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from archcalc.errors import OptionError
+
+if TYPE_CHECKING:
+    from archcalc.ir import Graph
+
+EXIT_OK = 0
+#: an ``expected:`` figure (check) or a published one (tables) does not match
+EXIT_MISMATCH = 1
+#: bad input: one line on stderr naming file, line and layer
+EXIT_USAGE = 2
+#: an archcalc bug: one line, ``--debug`` shows the traceback
+EXIT_INTERNAL = 3
+#: interrupted (Ctrl-C)
+EXIT_INTERRUPTED = 130
+
+
+def _no_inputs(_args: argparse.Namespace) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its arguments, what it does, and which of its arguments it reads.
+
+    ``inputs`` names the files the command reads (a written output must never replace one);
+    ``reads_source`` says whether the command takes a spec or model as input (the suite runs
+    every such command on an ONNX model).
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    inputs: Callable[[argparse.Namespace], list[str]] = _no_inputs
+    reads_source: bool = False
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2, like every other bad input."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"archcalc: {message} (see {self.prog} --help)\n")
+
+
+def file_input(args: argparse.Namespace) -> list[str]:
+    return [args.file]
+
+
+def counting_options(p: argparse.ArgumentParser) -> None:
+    """--preset, --set, --batch, --dtype, --var: what an analysis counts."""
+    from archcalc.conventions import DTYPE_BYTES
+
+    p.add_argument("--preset", help="counting preset (archcalc presets lists them)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a convention (repeatable)")
+    p.add_argument("--batch", type=int, help="batch size (scales MACs, FLOPs, activation bytes)")
+    p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), help="element type for byte counts")
+    variable_option(p)
+
+
+def variable_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--var", dest="vars", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a spec variable (repeatable)")
+
+
+def onnx_options(p: argparse.ArgumentParser) -> None:
+    """--input and --allow-unknown: how an ONNX model is read."""
+    p.add_argument("--input", dest="inputs", action="append", default=[], metavar="NAME=1x3x224x224",
+                   help="ONNX: fix an input's dims (repeatable; NAME= may be left out for one input)")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="ONNX: analyse past ops archcalc does not model (they are reported as not counted)")
+
+
+def output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    """--format and --output; the format follows the output's extension unless --format is given."""
+    p.add_argument("--format", "-f", choices=tuple(formats), default=None,
+                   help="output format (default: from the --output extension .json/.csv/.md, else table)")
+    p.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
+
+
+def assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
+    """``["width=32", "name=x"]`` -> ``{"width": 32, "name": "x"}`` (values read as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"{what} expects NAME=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def conventions_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The conventions --set, --batch and --dtype ask for."""
+    from archcalc.conventions import parse_assignments
+
+    overrides: dict[str, Any] = dict(parse_assignments(args.sets))
+    if args.batch is not None:
+        overrides["batch"] = str(args.batch)
+    if args.dtype is not None:
+        overrides["dtype"] = args.dtype
+    return overrides
+
+
+def minimize(maximize: str) -> tuple[bool, bool]:
+    """--maximize x|y|both|none -> which Pareto axes are minimised."""
+    return (maximize not in ("x", "both"), maximize not in ("y", "both"))
+
+
+def load_source(args: argparse.Namespace, source: str) -> Graph:
+    """The graph of a spec, bundled name or ONNX model, refusing options of the other kind."""
+    from archcalc.sources import SourceKind, load_any, what_is
+
+    onnx_only = bool(getattr(args, "inputs", None)) or bool(getattr(args, "allow_unknown", False))
+    variables = getattr(args, "vars", None) or []
+    if what_is(source) is SourceKind.ONNX:
+        if variables:
+            raise OptionError("--var sets spec variables; an ONNX model has none")
+        from archcalc.onnx_import.importer import parse_input_shapes
+
+        return load_any(source, input_shapes=parse_input_shapes(getattr(args, "inputs", None) or []),
+                        batch=getattr(args, "batch", None), allow_unknown=bool(getattr(args, "allow_unknown", False)))
+    if onnx_only:
+        raise OptionError("--input and --allow-unknown apply to ONNX models only")
+    return load_any(source, variables=assignments(variables, "--var"))
+
+
+__all__ = [
+    "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_OK", "EXIT_USAGE", "ArgParser",
+    "Command", "assignments", "conventions_overrides", "counting_options", "file_input", "load_source", "minimize",
+    "onnx_options", "output_options", "variable_option",
+]

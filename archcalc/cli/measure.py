@@ -1,0 +1,187 @@
+"""``profile`` and ``calibrate``: timing on ONNX Runtime and the device profile of the estimator.
+
+Heavy modules (onnxruntime, numpy) are imported only when one of these commands runs.
+
+    archcalc profile SPEC|MODEL.onnx [--device auto|cuda|cpu] [--batch 1,8,32] [--warmup N]
+                     [--repeat N] [--threads N] [--per-layer] [--format ...] [--plot out.png]
+                     [--estimate auto|off|recalibrate] [--max-memory 8GiB] [-o OUT]
+    archcalc calibrate [--device ...] [--threads N] [--quick] [--show] [--format table|json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from archcalc.cli.base import Command, assignments, file_input, output_options, variable_option
+from archcalc.cli.output import emit, output_format, plot_bytes
+from archcalc.cli.progress import ProgressBar
+from archcalc.errors import OptionError
+
+if TYPE_CHECKING:
+    from archcalc.estimate import DeviceProfile
+
+PROFILE_FORMATS = ("table", "markdown", "json", "csv")
+
+
+def parse_batches(text: str) -> list[int]:
+    """``"1,8,32"`` -> ``[1, 8, 32]`` (positive integers)."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise OptionError(f"--batch takes positive integers separated by commas, got {text!r}") from None
+        if value < 1:
+            raise OptionError(f"--batch takes positive integers, got {value}")
+        out.append(value)
+    if not out:
+        raise OptionError("--batch needs at least one batch size")
+    return out
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """``"8GiB"`` -> 8589934592."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise OptionError(f"--max-memory takes a size such as 8GiB, 500MB or 1000000, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+# -- profile -----------------------------------------------------------------------------------
+
+
+def _profile_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a spec (YAML or bundled name) or an ONNX model")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when it can run, else CPU; cuda refuses (with the reason) where it cannot")
+    p.add_argument("--batch", default=None,
+                   help="batch sizes, comma-separated (default 1, or an ONNX model's own fixed batch)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    p.add_argument("--repeat", type=int, default=30, help="timed runs (default 30)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's, one per core)")
+    p.add_argument("--per-layer", action="store_true", help="per-layer times from ORT's profiler")
+    output_options(p, PROFILE_FORMATS)
+    p.add_argument("--plot", metavar="OUT.png", help="plot estimate vs measured (needs matplotlib)")
+    p.add_argument("--estimate", choices=("auto", "off", "recalibrate"), default="auto",
+                   help="auto: use the cached device profile, calibrating first when there is none; "
+                        "recalibrate: calibrate now; off: no estimates")
+    p.add_argument("--max-memory", help="refuse runs needing more than this (e.g. 8GiB; default 80%% of free memory)")
+    variable_option(p)
+
+
+def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int], None],
+                    notes: list[str]) -> DeviceProfile | None:
+    if args.estimate == "off":
+        return None
+    from archcalc.estimate import CalibrationError, device_profile, load_cached
+    from archcalc.runtime import choose_device
+
+    choice = choose_device(args.device)
+    if choice.device != "cpu":
+        notes.append("no estimate: the estimator models ORT's CPU kernels")
+        return None
+    cached, why = load_cached(choice.device, args.threads)
+    if cached is None or args.estimate == "recalibrate":
+        print(f"archcalc: {why + '; ' if cached is None else ''}calibrating this device first (about a minute "
+              f"and a half, cached for next time; --estimate off skips estimates)", file=sys.stderr)
+    try:
+        dev, got = device_profile(choice.device, args.threads, refresh=args.estimate == "recalibrate",
+                                  progress=progress)
+    except CalibrationError as exc:
+        notes.append(f"no estimate: {exc}")
+        return None
+    notes.extend(got)
+    return dev
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from archcalc.render.profile_cli import render_results
+    from archcalc.runtime import profile
+    from archcalc.sources import SourceKind, what_is
+
+    fmt = output_format(args.format, args.output, PROFILE_FORMATS)
+    batches = parse_batches(args.batch) if args.batch is not None else None
+    if args.repeat < 1 or args.warmup < 0:
+        raise OptionError("--repeat must be at least 1 and --warmup at least 0")
+    if args.threads is not None and args.threads < 1:
+        raise OptionError("--threads must be at least 1")
+    max_memory = parse_bytes(args.max_memory) if args.max_memory else None
+    variables: dict[str, Any] = {}
+    if args.vars:
+        if what_is(args.file) is SourceKind.ONNX:
+            raise OptionError("--var sets spec variables; an ONNX model has none")
+        variables = assignments(args.vars, "--var")
+    bar = ProgressBar()
+    notes: list[str] = []
+    try:
+        dev = _device_profile(args, bar, notes)
+        results = profile(args.file, device=args.device, batches=batches, warmup=args.warmup, repeat=args.repeat,
+                          threads=args.threads, per_layer=args.per_layer, progress=bar, device_profile=dev,
+                          max_memory=max_memory, variables=variables or None)
+    finally:
+        bar.close()
+    emit(render_results(results, fmt, notes), args.output, inputs=[args.file])
+    if args.plot:
+        from archcalc import plots
+
+        emit(plot_bytes(plots.profile_comparison(results), args.plot), args.plot, inputs=[args.file])
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+# -- calibrate ---------------------------------------------------------------------------------
+
+
+def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    c.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's)")
+    c.add_argument("--quick", action="store_true", help="fewer shapes, measured once (about 15 s)")
+    c.add_argument("--show", action="store_true", help="show the cached profile; measure only if there is none")
+    c.add_argument("--format", "-f", default="table", choices=("table", "json"))
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from archcalc.estimate import cache_path, calibrate, load_cached, save_profile
+    from archcalc.render.profile_cli import describe_profile, device_profile_json
+    from archcalc.runtime import choose_device
+
+    if args.threads is not None and args.threads < 1:
+        raise OptionError("--threads must be at least 1")
+    choice = choose_device(args.device)
+    notes = list(choice.notes)
+    dev = None
+    if args.show:
+        dev, why = load_cached(choice.device, args.threads)
+        if dev is None:
+            notes.append(why)
+    if dev is None:
+        bar = ProgressBar()
+        try:
+            dev = calibrate(choice.device, args.threads, quick=args.quick, progress=bar)
+        finally:
+            bar.close()
+        path = save_profile(dev)
+        notes.append(f"calibrated in {dev.seconds:.0f} s; cached at {path}")
+    else:
+        notes.append(f"cached at {cache_path(dev.device, dev.threads)}")
+    emit(device_profile_json(dev) if args.format == "json" else describe_profile(dev, notes), None)
+    return 0
+
+
+COMMANDS = (
+    Command("profile", "time a spec or ONNX model on ONNX Runtime (per layer, next to estimates)",
+            _profile_arguments, _profile, file_input, reads_source=True),
+    Command("calibrate", "measure this device with micro-benchmarks; cache its profile",
+            _calibrate_arguments, _calibrate),
+)

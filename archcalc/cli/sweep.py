@@ -1,0 +1,82 @@
+"""``sweep``: analyse every variant of a spec over a grid of variables and layer attributes."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from archcalc.cli.base import (
+    Command,
+    assignments,
+    conventions_overrides,
+    counting_options,
+    file_input,
+    minimize,
+    output_options,
+)
+from archcalc.cli.output import emit, output_format, plot_bytes
+from archcalc.errors import OptionError
+
+
+def _sweep_arguments(w: argparse.ArgumentParser) -> None:
+    from archcalc.render import FORMATS
+
+    w.add_argument("file", help="a spec (YAML or bundled name)")
+    w.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
+                   help="e.g. conv1.filters=32,64,128 or input.size=160:320:32 or width=32,64 (repeatable)")
+    w.add_argument("--mode", choices=("product", "zip"), default="product")
+    w.add_argument("--metrics", help="comma-separated metrics (default: params,macs,flops,...)")
+    output_options(w, FORMATS)
+    w.add_argument("--workers", type=int, help="processes (default: the number of cores)")
+    w.add_argument("--plot", help="also write a scatter with the Pareto front (.png or .svg)")
+    w.add_argument("--x", default="macs", help="x metric of --plot / the Pareto front")
+    w.add_argument("--y", default="params", help="y metric of --plot / the Pareto front")
+    w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y",
+                   help="which Pareto axis is maximised (default y: e.g. most params for the fewest MACs)")
+    w.add_argument("--profile", action="store_true", help="also measure every valid variant with ONNX Runtime")
+    counting_options(w)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from archcalc.analysis import conventions_for
+    from archcalc.cli.progress import ProgressBar
+    from archcalc.render import FORMATS
+    from archcalc.render.sweep_table import sweep_text
+    from archcalc.sources import load_any, require_spec
+    from archcalc.sweeps import DEFAULT_METRICS, sweep
+
+    require_spec(args.file, "sweep", "it varies spec variables and layer attributes")
+    fmt = output_format(args.format, args.output, FORMATS)
+    grid: dict[str, Any] = {}
+    for item in args.vary:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise OptionError(f"--vary expects KEY=VALUES, got {item!r}")
+        grid[key.strip()] = values.strip()
+    overrides: dict[str, Any] = dict(conventions_overrides(args))
+    base = load_any(args.file, variables=assignments(args.vars, "--var"))
+    conv = conventions_for(base, args.preset, overrides)
+    metrics = tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else DEFAULT_METRICS
+    spec: Any = args.file if not args.vars else base.meta["document"]
+    if args.vars:
+        spec = dict(spec)
+        spec["variables"] = {**(spec.get("variables") or {}), **assignments(args.vars, "--var")}
+    bar = ProgressBar()
+    try:
+        result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
+                       profile=args.profile, progress=lambda done, total: bar("sweep", done, total))
+    finally:
+        bar.close()
+    emit(sweep_text(result, fmt, args.x, args.y, minimize(args.maximize), conv), args.output, inputs=[args.file])
+    if args.plot:
+        from archcalc import plots
+
+        fig = plots.sweep_scatter(result, args.x, args.y, minimize=minimize(args.maximize))
+        emit(plot_bytes(fig, args.plot), args.plot, inputs=[args.file])
+    return 0
+
+
+COMMANDS = (
+    Command("sweep", "analyse every variant of a spec over a grid", _sweep_arguments, _sweep, file_input,
+            reads_source=True),
+)

@@ -1,0 +1,1 @@
+"""The YAML spec language: safe loading with line marks, variables, structural block expansion."""

@@ -1,0 +1,330 @@
+"""Structural block expansion: every block use makes a scope whose layers are named
+``use.rep.layer``; references resolve after the whole scope is read; a layer whose ``when:`` is
+false passes its input through. The loader (:mod:`archcalc.language.loader`) drives it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
+from archcalc.ir import Origin, freeze
+from archcalc.language.variables import evaluate_all, substitute
+from archcalc.language.yamlmarks import MarkedList, MarkedMap
+from archcalc.ops import lookup
+
+LAYER_KEYS = ("name", "type", "inputs", "when", "note")
+USE_KEYS = ("name", "block", "repeat", "with", "first", "each", "inputs", "when", "note")
+BLOCK_KEYS = ("params", "layers", "output", "doc")
+#: how deep block uses may nest
+MAX_BLOCK_DEPTH = 32
+#: the most layers one spec may expand to
+MAX_LAYERS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a name stands for: a layer output, or another reference to follow (skipped layer)."""
+
+    layer: str | None = None
+    index: int = 0
+    ref: Ref | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    scope: Scope
+    text: str | None
+    line: int | None
+    direct: Target | None = None
+
+
+@dataclass(eq=False)
+class Scope:
+    prefix: str
+    input: Target
+    names: dict[str, Target] = field(default_factory=dict)
+    lines: dict[str, int | None] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Pending:
+    name: str
+    kind: str
+    attrs: Mapping[str, Any]
+    refs: list[Ref]
+    origin: Origin
+    n_outputs: int
+
+
+@dataclass
+class Block:
+    name: str
+    params: dict[str, Any]
+    required: set[str]
+    layers: MarkedList
+    output: str | None
+    line: int | None
+    param_lines: dict[str, int | None] = field(default_factory=dict)
+
+
+class Expander:
+    def __init__(self, file: str | None, globals_: dict[str, Any]) -> None:
+        self.file = file
+        self.globals = globals_
+        self.blocks: dict[str, Block] = {}
+        self.tables: dict[str, Any] = {}
+        self.defaults: dict[str, dict[str, Any]] = {}
+        self.default_lines: dict[str, MarkedMap] = {}
+        self.pending: list[Pending] = []
+        self.full: dict[str, Target] = {}
+        self.full_lines: dict[str, int | None] = {}
+
+    # -- errors --------------------------------------------------------------------------
+
+    def error(self, message: str, line: int | None, layer: str | None = None,
+              trace: tuple[str, ...] = (), cls: type[ArchcalcError] = SpecError) -> ArchcalcError:
+        return cls(message, file=self.file, line=line, layer=layer, trace=trace)
+
+    # -- names ---------------------------------------------------------------------------
+
+    def register(self, scope: Scope, local: str, target: Target, line: int | None,
+                 trace: tuple[str, ...]) -> None:
+        full = scope.prefix + local
+        if local in scope.names or full in self.full:
+            first = scope.lines.get(local, self.full_lines.get(full))
+            where = f" (first declared at line {first})" if first else ""
+            raise self.error(f"duplicate layer name '{full}'{where}", line, full, trace, GraphError)
+        scope.names[local] = target
+        scope.lines[local] = line
+        self.full[full] = target
+        self.full_lines[full] = line
+
+    def resolve(self, ref: Ref, depth: int = 0) -> tuple[str, int]:
+        if depth > 10_000:
+            raise self.error("skipped layers (when: false) pass their inputs to each other in a cycle", ref.line)
+        if ref.direct is not None:
+            return self._follow(ref.direct, depth)
+        assert ref.text is not None
+        text, index = ref.text, None
+        head, sep, tail = text.rpartition(":")
+        if sep and tail.isdigit():
+            text, index = head, int(tail)
+        if text == "input":
+            target = ref.scope.input
+        elif text in ref.scope.names:
+            target = ref.scope.names[text]
+        elif text in self.full:
+            target = self.full[text]
+        else:
+            known = list(ref.scope.names) + list(self.full)
+            raise self.error(f"input '{text}' is not a layer{suggest(text, known)}", ref.line, cls=GraphError)
+        name, found = self._follow(target, depth)
+        return name, (index if index is not None else found)
+
+    def _follow(self, target: Target, depth: int) -> tuple[str, int]:
+        if target.ref is not None:
+            return self.resolve(target.ref, depth + 1)
+        assert target.layer is not None
+        return target.layer, target.index
+
+    # -- expansion -----------------------------------------------------------------------
+
+    def expand(self, entries: Any, scope: Scope, env: Mapping[str, Any], stack: tuple[str, ...],
+               trace: tuple[str, ...], line: int | None) -> Target:
+        if not isinstance(entries, list):
+            raise self.error("'layers' must be a list of layers", line, trace=trace)
+        previous = scope.input
+        for i, raw in enumerate(entries):
+            entry_line = entries.line_of(i) if isinstance(entries, MarkedList) else line
+            previous = self.entry(raw, scope, env, stack, trace, entry_line, previous)
+            if len(self.pending) > MAX_LAYERS:
+                raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", entry_line, trace=trace)
+        return previous
+
+    def entry(self, raw: Any, scope: Scope, env: Mapping[str, Any], stack: tuple[str, ...],
+              trace: tuple[str, ...], line: int | None, previous: Target) -> Target:
+        if isinstance(raw, str):
+            entry: dict[str, Any] = MarkedMap(type=raw)
+            entry.line = line  # type: ignore[attr-defined]
+        elif isinstance(raw, dict):
+            entry = raw
+        else:
+            raise self.error(f"a layer must be a mapping or a type name, got {raw!r}", line, trace=trace)
+        line_of = entry.line_of if isinstance(entry, MarkedMap) else (lambda _k: line)
+        name_hint = entry.get("name") if isinstance(entry.get("name"), str) else None
+        values: dict[str, Any] = {}
+        for key, value in entry.items():
+            try:
+                values[key] = substitute(value, env)
+            except ArchcalcError as exc:
+                raise exc.located(file=self.file, line=line_of(key), layer=name_hint, trace=trace) from None
+        is_use = "block" in values
+        kind_word = str(values["block"]) if is_use else str(values.get("type", ""))
+        if not is_use and "type" not in values:
+            raise self.error("a layer needs a 'type' (or 'block' to use a block)", line, name_hint, trace)
+        local = self.local_name(values, scope, kind_word, line, trace)
+        full = scope.prefix + local
+        when = values.get("when", True)
+        if not isinstance(when, bool):
+            raise self.error(f"when must be true or false, got {when!r}", line_of("when"), full, trace)
+        refs = self.input_refs(values, scope, previous, line_of("inputs"), full, trace)
+        if not when:
+            target = Target(ref=refs[0]) if refs else previous
+            self.register(scope, local, target, line, trace)
+            return target
+        if is_use:
+            target = self.use(values, entry, scope, local, refs, env, stack, trace, line)
+        else:
+            target = self.layer(values, entry, scope, local, refs, trace, line)
+        return target
+
+    def local_name(self, values: dict[str, Any], scope: Scope, kind_word: str, line: int | None,
+                   trace: tuple[str, ...]) -> str:
+        if "name" not in values:
+            count = scope.counts.get(kind_word, 0) + 1
+            scope.counts[kind_word] = count
+            return f"{kind_word}{count}"
+        name = values["name"]
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)
+        if not isinstance(name, str) or not name.strip():
+            raise self.error(f"name must be a non-empty string, got {name!r}", line, trace=trace)
+        if name == "input" or ":" in name or any(c.isspace() for c in name):
+            raise self.error(
+                f"'{name}' cannot be a layer name ('input' is reserved; no ':' or spaces)", line, trace=trace
+            )
+        return name
+
+    def input_refs(self, values: dict[str, Any], scope: Scope, previous: Target, line: int | None,
+                   full: str, trace: tuple[str, ...]) -> list[Ref]:
+        if "inputs" not in values:
+            return [Ref(scope, None, line, direct=previous)]
+        raw = values["inputs"]
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+            raise self.error(f"inputs must be a layer name or a list of them, got {raw!r}", line, full, trace)
+        return [Ref(scope, text, line) for text in items]
+
+    def layer(self, values: dict[str, Any], entry: dict[str, Any], scope: Scope, local: str,
+              refs: list[Ref], trace: tuple[str, ...], line: int | None) -> Target:
+        full = scope.prefix + local
+        line_of = entry.line_of if isinstance(entry, MarkedMap) else (lambda _k: line)
+        type_name = values["type"]
+        if not isinstance(type_name, str):
+            raise self.error(f"type must be a string, got {type_name!r}", line_of("type"), full, trace)
+        try:
+            op, implied = lookup(type_name)
+            raw = {k: v for k, v in values.items() if k not in LAYER_KEYS}
+            for key, value in implied.items():
+                if key in raw and raw[key] != value:
+                    raise SpecError(f"type {type_name} means {key}: {value}, but the layer says {raw[key]!r}",
+                                    line=line_of(key))
+                raw[key] = value
+            for scope_key in ("all", op.kind):
+                for key, value in self.defaults.get(scope_key, {}).items():
+                    if key not in raw and key in op.schema:
+                        raw[key] = value
+            if isinstance(raw.get("connections"), str) and raw["connections"] in self.tables:
+                raw["connections"] = self.tables[raw["connections"]]
+            attrs = op.normalize(raw, line_of)
+        except ArchcalcError as exc:
+            raise exc.located(file=self.file, line=line, layer=full, trace=trace) from None
+        lo, hi = op.arity
+        if len(refs) < lo or (hi is not None and len(refs) > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            hint = "; list them with inputs: [a, b]" if lo > 1 else ""
+            raise self.error(f"{type_name} takes {want} input(s), got {len(refs)}{hint}",
+                             line_of("inputs"), full, trace, GraphError)
+        origin = Origin(self.file, line, trace)
+        self.pending.append(Pending(full, op.kind, freeze(attrs), refs, origin, op.n_outputs(attrs)))
+        target = Target(layer=full)
+        self.register(scope, local, target, line, trace)
+        return target
+
+    def use(self, values: dict[str, Any], entry: dict[str, Any], scope: Scope, local: str,
+            refs: list[Ref], env: Mapping[str, Any], stack: tuple[str, ...],
+            trace: tuple[str, ...], line: int | None) -> Target:
+        full = scope.prefix + local
+        line_of = entry.line_of if isinstance(entry, MarkedMap) else (lambda _k: line)
+        for key in values:
+            if key not in USE_KEYS:
+                raise self.error(f"unknown key '{key}' in a block use{suggest(key, USE_KEYS)}",
+                                 line_of(key), full, trace)
+        block_name = values["block"]
+        block = self.blocks.get(block_name) if isinstance(block_name, str) else None
+        if block is None:
+            raise self.error(f"unknown block '{block_name}'{suggest(str(block_name), self.blocks)}",
+                             line_of("block"), full, trace)
+        if block.name in stack:
+            raise self.error(f"block '{block.name}' uses itself ({' -> '.join([*stack, block.name])})",
+                             line, full, trace)
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            raise self.error(f"blocks nest deeper than {MAX_BLOCK_DEPTH}", line, full, trace)
+        repeat = values.get("repeat")
+        if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
+            raise self.error(f"repeat must be a positive integer, got {repeat!r}", line_of("repeat"), full, trace)
+        reps = repeat if repeat is not None else 1
+        each = values.get("each")
+        if each is not None and (not isinstance(each, list) or len(each) != reps
+                                 or not all(isinstance(e, dict) for e in each)):
+            raise self.error(f"each must be a list of {reps} mapping(s), one per repetition",
+                             line_of("each"), full, trace)
+        for key in ("with", "first"):
+            if key in values and not isinstance(values[key], dict):
+                raise self.error(f"{key} must be a mapping of block parameters", line_of(key), full, trace)
+        if len(refs) != 1:
+            raise self.error(f"a block takes one input, got {len(refs)}", line_of("inputs"), full, trace, GraphError)
+        defined = f" (line {block.line})" if block.line is not None else ""
+        used = f" at line {line}" if line is not None else ""
+        use_site = f"block '{block.name}'{defined} used by {full}{used}"
+        child_trace = (*trace, use_site)
+        current = Target(ref=refs[0])
+        for r in range(reps):
+            given: dict[str, Any] = {}
+            layers_of: list[tuple[str, Any]] = [("with", values.get("with") or {})]
+            if r == 0 and values.get("first"):
+                layers_of.append(("first", values["first"]))
+            if each is not None:
+                layers_of.append(("each", each[r]))
+            for origin_key, supplied in layers_of:
+                for key, value in supplied.items():
+                    if key not in block.params:
+                        raise self.error(
+                            f"block '{block.name}' has no parameter '{key}'{suggest(key, block.params)}"
+                            f"; parameters: {', '.join(block.params) or 'none'}",
+                            line_of(origin_key), full, trace)
+                    given[key] = value
+            missing = [p for p in block.required if given.get(p) is None]
+            if missing:
+                raise self.error(f"block '{block.name}' needs parameter(s) {', '.join(sorted(missing))}",
+                                 line, full, trace)
+            child_env = self.block_env(block, given, r, reps, full, child_trace)
+            prefix = f"{full}.{r}." if repeat is not None else f"{full}."
+            child = Scope(prefix=prefix, input=current)
+            out = self.expand(block.layers, child, child_env, (*stack, block.name), child_trace, block.line)
+            if block.output is not None:
+                out = Target(ref=Ref(child, block.output, block.line))
+            if repeat is not None:
+                self.register(scope, f"{local}.{r}", out, line, trace)
+            current = out
+        self.register(scope, local, current, line, trace)
+        return current
+
+
+    def block_env(self, block: Block, given: Mapping[str, Any], index: int, reps: int, full: str,
+                  trace: tuple[str, ...]) -> dict[str, Any]:
+        """The scope of one repetition: globals, ``index``/``repeat``, the parameters given at
+        the use site, and the block's defaults evaluated in that scope (a default may name
+        other parameters: ``mid: "${filters // 4}"``)."""
+        base = {**self.globals, "index": index, "repeat": reps, **given}
+        defaults = {k: v for k, v in block.params.items() if k not in given}
+
+        def locate(key: str, exc: ArchcalcError) -> ArchcalcError:
+            exc.message = f"default of block parameter '{key}': {exc.message}"
+            return exc.located(file=self.file, line=block.param_lines.get(key, block.line), layer=full,
+                               trace=trace)
+
+        return evaluate_all(defaults, base, locate, what="block parameters")

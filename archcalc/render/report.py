@@ -1,0 +1,117 @@
+"""Reports as text: table (tabulate), markdown, json, csv. The only place numbers are humanised
+(thousands separators in table and markdown; JSON and CSV keep plain exact integers)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from archcalc.errors import suggest
+from archcalc.receptive import format_field
+from archcalc.render.columns import ALL_COLUMNS, DEFAULT_COLUMNS, FORMATS, SUMMED, RenderError
+from archcalc.report import LayerRecord, Report
+
+
+def _shape_text(record: LayerRecord) -> str:
+    return " | ".join("x".join(str(v) for v in s) for s in record.shapes)
+
+
+def _cell(record: LayerRecord, column: str, human: bool) -> Any:
+    if column == "name":
+        return record.name
+    if column == "kind":
+        return record.kind
+    if column == "inputs":
+        return ",".join(record.inputs)
+    if column == "shape":
+        return _shape_text(record)
+    if column == "rf":
+        return format_field(record.rf)
+    if column == "where":
+        return f"{record.file or ''}:{record.line}" if record.line else (record.file or "")
+    value = getattr(record, column)
+    return f"{value:,}" if human else value
+
+
+def _rows(report: Report, columns: Sequence[str], human: bool) -> list[list[Any]]:
+    rows = [[_cell(r, c, human) for c in columns] for r in report.layers]
+    total: list[Any] = []
+    for c in columns:
+        if c == "name":
+            total.append("total")
+        elif c in SUMMED:
+            value = getattr(report.totals, c)
+            total.append(f"{value:,}" if human else value)
+        else:
+            total.append("")
+    rows.append(total)
+    return rows
+
+
+def _mib(n: int) -> str:
+    return f"{n:,} B ({n / 2**20:,.2f} MiB)"
+
+
+def summary_lines(report: Report) -> list[str]:
+    t = report.totals
+    rf = "; ".join(f"{name}: {format_field(field)}" for name, field in report.receptive_field.items())
+    return [
+        f"params {t.params:,} trainable + {t.fixed_params:,} fixed; buffers {t.buffers:,}; "
+        f"connections {t.connections:,}; units {t.units:,}",
+        f"MACs {t.macs:,}; FLOPs {t.flops:,} forward, {t.training_flops:,} training (forward + 2x backward)",
+        "FLOPs = " + " + ".join(f"{v:,} ({k})" for k, v in report.flops_breakdown.items())
+        + ("; not counted: " + ", ".join(f"{k} {v:,}" for k, v in report.flops_not_counted.items())
+           if report.flops_not_counted else ""),
+        f"memory: params {_mib(t.param_bytes)}; peak activations {_mib(t.peak_activation_bytes)}; "
+        f"inference {_mib(t.inference_bytes)}",
+        f"training memory {_mib(t.training_bytes)} = params + stored activations "
+        f"{t.stored_activation_bytes:,} + gradients {t.gradient_bytes:,} + {report.conventions.optimizer} "
+        f"state {t.optimizer_bytes:,}",
+        f"receptive field of the output: {rf}",
+    ]
+
+
+def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = None) -> str:
+    cols = tuple(columns) if columns else DEFAULT_COLUMNS
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        buf.write(f"# {report.name}: {report.conventions_line()}\n")
+        for warning in report.warnings:
+            buf.write(f"# warning: {warning}\n")
+        for note in report.notes:
+            buf.write(f"# note: {note}\n")
+        if report.uncounted:
+            buf.write(f"# NOT COUNTED ({len(report.uncounted)} unknown ops): {', '.join(report.uncounted)}\n")
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(cols)
+        writer.writerows(_rows(report, cols, human=False))
+        return buf.getvalue()
+    if fmt not in ("table", "markdown"):
+        raise RenderError(f"unknown format '{fmt}'{suggest(fmt, FORMATS)}; formats: {', '.join(FORMATS)}")
+    from tabulate import tabulate
+
+    headers = [ALL_COLUMNS[c][0] for c in cols]
+    align = ["left" if c in ("name", "kind", "inputs", "shape", "rf", "where") else "right" for c in cols]
+    table = tabulate(
+        _rows(report, cols, human=True),
+        headers=headers,
+        tablefmt="github" if fmt == "markdown" else "simple",
+        colalign=align,
+        disable_numparse=True,
+    )
+    title = f"{report.name}" + (f" ({report.source})" if report.source else "")
+    lines = [f"## {title}" if fmt == "markdown" else title, "", table, ""]
+    bullet = "- " if fmt == "markdown" else ""
+    lines += [bullet + line for line in summary_lines(report)]
+    lines.append(bullet + report.conventions_line())
+    lines += [bullet + f"warning: {w}" for w in report.warnings]
+    lines += [bullet + f"note: {n}" for n in report.notes]
+    if report.uncounted:
+        lines.append(bullet + f"NOT COUNTED ({len(report.uncounted)} unknown ops, zero in every column): "
+                     + ", ".join(report.uncounted))
+    return "\n".join(lines) + "\n"
