@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from archcalc.errors import ArchcalcError
 
 if TYPE_CHECKING:
-    from archcalc.estimate import DeviceProfile
-    from archcalc.runtime import ProfileResult
+    from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.runtime.results import ProfileResult
 
 FORMATS = ("table", "markdown", "json", "csv")
 #: the progress bar appears once a command has run this long
@@ -188,11 +188,12 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
                     notes: list[str]) -> DeviceProfile | None:
     if args.estimate == "off":
         return None
-    from archcalc.estimate import CalibrationError, device_profile, load_cached
-    from archcalc.runtime import choose_device
+    from archcalc.errors import CalibrationError
+    from archcalc.estimate.calibration import device_profile, load_cached
+    from archcalc.runtime.devices import choose_device
 
     choice = choose_device(args.device)
-    if choice.device != "cpu":
+    if not choice.device.estimable:
         notes.append("no estimate: the estimator models ORT's CPU kernels")
         return None
     cached, why = load_cached(choice.device, args.threads)
@@ -210,7 +211,7 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from archcalc.runtime import profile
+    from archcalc.measure import profile
 
     batches = parse_batches(args.batch) if args.batch is not None else None
     if args.repeat < 1 or args.warmup < 0:
@@ -360,8 +361,8 @@ def render_results(results: Sequence[ProfileResult], fmt: str = "table", notes: 
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from archcalc.estimate import cache_path, calibrate, load_cached, save_profile
-    from archcalc.runtime import choose_device
+    from archcalc.estimate.calibration import cache_path, calibrate, load_cached, save_profile
+    from archcalc.runtime.devices import choose_device
 
     if args.threads is not None and args.threads < 1:
         raise ArchcalcError("--threads must be at least 1")
@@ -409,7 +410,7 @@ def describe_profile(dev: DeviceProfile, notes: Sequence[str] = ()) -> str:
     lines.append("")
     effs = []
     for row in dev.conv:
-        from archcalc.estimate import ConvShape, conv_class
+        from archcalc.estimate.shapes import ConvShape, conv_class
 
         shape = ConvShape(*(int(v) for v in row[:7]))
         effs.append((conv_class(shape), shape.flops / row[7] / 1e3))
