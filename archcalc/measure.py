@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ from archcalc.runtime.kernelmap import LAYOUT, UNMAPPED, KernelMap, OptNode, map
 from archcalc.runtime.prepare import Prepared, model_batch, prepare
 from archcalc.runtime.results import LayerProfile, ProfileResult
 from archcalc.runtime.session import Runner, feeds_for, open_session
-from archcalc.runtime.timing import DEFAULT_REPEAT, DEFAULT_WARMUP, Progress, time_runner
+from archcalc.runtime.timing import DEFAULT_REPEAT, DEFAULT_WARMUP, Progress, Timing, time_runner
 from archcalc.runtime.trace import kernel_times, read_optimized, trace_events
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _machine(device: Device) -> tuple[str, str | None, str]:
 def profile(
     source: str | Path | Graph,
     *,
-    device: str = "auto",
+    device: Device | str = "auto",
     batches: Sequence[int] | None = None,
     warmup: int = DEFAULT_WARMUP,
     repeat: int = DEFAULT_REPEAT,
@@ -79,17 +79,8 @@ def profile(
     """
     import onnxruntime as ort
 
-    if warmup < 0 or repeat < 1:
-        raise ArchcalcError("warmup must be >= 0 and repeat >= 1")
-    if threads is not None and threads < 1:
-        raise ArchcalcError("threads must be at least 1")
-    if batches is None:
-        from archcalc.ir import Graph
-
-        is_onnx = not isinstance(source, Graph) and str(source).lower().endswith(".onnx")
-        batches = (model_batch(str(source)),) if is_onnx else (1,)
-    if not batches or any(not isinstance(b, int) or b < 1 for b in batches):
-        raise ArchcalcError(f"batch sizes must be positive integers, got {list(batches)}")
+    _check_counts(warmup, repeat, threads)
+    batches = _batches(source, batches)
     choice = choose_device(device)
     if device_profile is not None:
         check_profile_matches(device_profile, choice.device, threads)
@@ -97,35 +88,15 @@ def profile(
     per_batch = warmup + repeat + ((warmup + runs_profiled) if per_layer else 0)
     total = per_batch * len(batches)
     results = []
-    probes = None
-    if device_profile is not None and drift_probes:
-        probes = Probes(choice, threads)
+    probes = Probes(choice, threads) if device_profile is not None and drift_probes else None
     for index, batch in enumerate(batches):
         prepared = prepare(source, batch, variables=variables, weights=weights, max_memory=max_memory)
         stage = f"{prepared.name} batch {batch}"
-        try:
-            session = open_session(prepared.payload, choice, threads, disabled_optimizers=prepared.disabled_optimizers)
-        except DeviceError as exc:
-            # auto: CUDA looked usable but ORT did not give it; time the CPU, labelled as such
-            fallback = choice.fallback(str(exc))
-            if fallback is None:
-                raise
-            choice = fallback
-            session = open_session(prepared.payload, choice, threads, disabled_optimizers=prepared.disabled_optimizers)
+        session, choice = _open(prepared, choice, threads)
         runner = Runner(session, feeds_for(session, batch))
-        drift_samples: list[dict[str, float]] = []
-
-        def probe(p: Any = probes, samples: list[dict[str, float]] = drift_samples) -> None:
-            samples.append(p.measure())
-
-        timing = time_runner(runner, warmup, repeat, progress=progress, stage=stage, offset=index * per_batch,
-                             total=total, between=probe if probes is not None else None,
-                             blocks=min(5, repeat) if probes is not None else 1)
-        if probes is not None:
-            drift_samples.append(probes.measure())
+        timing, drift_samples = _time(runner, warmup, repeat, probes, progress, stage, index * per_batch, total)
         provider = runner.provider
         del runner, session
-        layers: tuple[LayerProfile, ...] = ()
         profiled_ms = None
         notes = list(choice.notes) + prepared.notes
         unstable = timing.stability_note()
@@ -142,18 +113,10 @@ def profile(
         layer_estimate: Estimate | None = None
         drift: dict[str, float] = {}
         if device_profile is not None:
-            if drift_samples:
-                drift = drift_of(device_profile, drift_samples)
-                far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15}
-                if far:
-                    notes.append("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
-                                 + " of its calibrated speed during this measurement: the estimate is scaled, "
-                                 "but compare with care")
-            estimate = estimate_latency(prepared.graph, device_profile, batch=batch, report=prepared.report,
-                                        drift=drift)
-            if per_layer:  # per-layer rows compare with profiled kernels: add the profiler's cost
-                layer_estimate = estimate_latency(prepared.graph, device_profile, batch=batch,
-                                                  report=prepared.report, drift=drift, as_profiled=True)
+            estimate, layer_estimate, drift = _estimates(prepared, device_profile, batch, drift_samples, per_layer)
+            note = _drift_note(drift)
+            if note:
+                notes.append(note)
         layers = _layer_rows(prepared.report, per_layer, per_layer_ms, kernel_map, kernels_of,
                              layer_estimate if per_layer else estimate)
         ran_on = device_for_provider(provider)
@@ -168,6 +131,81 @@ def profile(
             notes=tuple(notes),
         ))
     return results
+
+
+def _check_counts(warmup: int, repeat: int, threads: int | None) -> None:
+    if warmup < 0 or repeat < 1:
+        raise ArchcalcError("warmup must be >= 0 and repeat >= 1")
+    if threads is not None and threads < 1:
+        raise ArchcalcError("threads must be at least 1")
+
+
+def _batches(source: str | Path | Graph, batches: Sequence[int] | None) -> Sequence[int]:
+    """The batch sizes asked for, checked; by default 1, or an ONNX model's own batch."""
+    if batches is None:
+        from archcalc.ir import Graph
+
+        is_onnx = not isinstance(source, Graph) and str(source).lower().endswith(".onnx")
+        batches = (model_batch(str(source)),) if is_onnx else (1,)
+    if not batches or any(not isinstance(b, int) or b < 1 for b in batches):
+        raise ArchcalcError(f"batch sizes must be positive integers, got {list(batches)}")
+    return batches
+
+
+def _open(prepared: Prepared, choice: DeviceChoice, threads: int | None) -> tuple[Any, DeviceChoice]:
+    """The timed session, and the device choice it ran on (an automatic choice whose session
+    did not come up on CUDA falls back to the CPU, labelled as such)."""
+    try:
+        return open_session(prepared.payload, choice, threads,
+                            disabled_optimizers=prepared.disabled_optimizers), choice
+    except DeviceError as exc:
+        fallback = choice.fallback(str(exc))
+        if fallback is None:
+            raise
+    return open_session(prepared.payload, fallback, threads,
+                        disabled_optimizers=prepared.disabled_optimizers), fallback
+
+
+def _time(runner: Runner, warmup: int, repeat: int, probes: Probes | None, progress: Progress | None, stage: str,
+          offset: int, total: int) -> tuple[Timing, list[dict[str, float]]]:
+    """The timed runs, and the drift probes' measurements between their blocks and after them."""
+    samples: list[dict[str, float]] = []
+    between: Callable[[], None] | None = None
+    if probes is not None:
+        active = probes
+
+        def between_blocks() -> None:
+            samples.append(active.measure())
+
+        between = between_blocks
+    timing = time_runner(runner, warmup, repeat, progress=progress, stage=stage, offset=offset, total=total,
+                         between=between, blocks=min(5, repeat) if probes is not None else 1)
+    if probes is not None:
+        samples.append(probes.measure())
+    return timing, samples
+
+
+def _estimates(prepared: Prepared, device_profile: DeviceProfile, batch: int,
+               drift_samples: Sequence[Mapping[str, float]], per_layer: bool,
+               ) -> tuple[Estimate, Estimate | None, dict[str, float]]:
+    """The estimate of the run, the per-layer one to compare with profiled kernels (the
+    profiler's cost added), and the drift both are scaled by."""
+    drift = drift_of(device_profile, drift_samples) if drift_samples else {}
+    estimate = estimate_latency(prepared.graph, device_profile, batch=batch, report=prepared.report, drift=drift)
+    layer_estimate = None
+    if per_layer:
+        layer_estimate = estimate_latency(prepared.graph, device_profile, batch=batch, report=prepared.report,
+                                          drift=drift, as_profiled=True)
+    return estimate, layer_estimate, drift
+
+
+def _drift_note(drift: Mapping[str, float]) -> str | None:
+    """A note when the machine ran more than 15% off its calibrated speed."""
+    far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15}
+    if not far:
+        return None
+    return ("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
+            + " of its calibrated speed during this measurement: the estimate is scaled, but compare with care")
 
 
 def _layer_rows(report: Report, per_layer: bool, measured: Mapping[str, float], kmap: KernelMap | None,
