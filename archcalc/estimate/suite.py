@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import DeviceProfile
@@ -24,11 +25,13 @@ from archcalc.estimate.microbench import (
 )
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import COPY_SIZES, conv_samples, gemm_samples
-from archcalc.estimate.shapes import F32, GemmShape
+from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.runtime.devices import Device, choose_device, cpu_count, cpu_name, device_for_provider
 from archcalc.runtime.providers import CPU
 from archcalc.runtime.timing import Progress
 
+#: the MatMul whose speed is the device's peak
+_MATMUL = GemmShape(1024, 1024, 1024)
 
 class _Samples:
     """Raw measurements, each with the probe taken just before it; normalised at the end to the
@@ -98,52 +101,88 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     probe()
     tick("probes")
     ops, units = ops_model()
-    matmul = gemm_model([GemmShape(1024, 1024, 1024)])[0]
     for _ in range(reps):
-        # fixed costs: wall time of chains of 1 and 17 tiny kernels; the profiler's own cost
         probe()
-        raw.add("run", 1e6 * bench.wall(chain_model("Relu", 1, (1, 16)), runs=300, warmup=30), "overhead")
-        for key, (op, shape) in FIXED_CHAINS.items():
-            one = bench.wall(chain_model(op, 1, shape), runs=300, warmup=30)
-            many = bench.wall(chain_model(op, 17, shape), runs=200, warmup=20)
-            raw.add(f"fixed:{key}", max(1e6 * (many - one) / 16, 0.05), "overhead")
-        prof = bench.kernels(chain_model("Relu", 33, (1, 16)), runs=20)
-        if prof:
-            raw.add("profiled_relu", statistics.median(prof.values()), "overhead")
-        prof = bench.kernels(chain_model("Conv", 17, FIXED_CHAINS["conv"][1]), runs=20)
-        if prof:
-            raw.add("profiled_conv", statistics.median(prof.values()), "overhead")
+        _measure_overheads(bench, raw)
         tick("kernel overheads")
-        # bandwidth by working set: one copy per model (its input stays in cache, as a layer's
-        # input does when the layer before it just wrote it)
         probe()
-        for size in COPY_SIZES:
-            model, _ = copy_model([size])
-            raw.add(f"copy:{size}", 1e6 * bench.wall(model, runs=max(5, min(200, (1 << 22) // size)), warmup=3),
-                    "compute")
+        _measure_bandwidth(bench, raw)
         tick("bandwidth")
         probe()
-        times = bench.kernels(ops, runs=7)
-        for name, (key, _count) in units.items():
-            op_us = kernel_of(times, name)
-            if name == "ReorderOutput":
-                op_us = sum(us for k, us in times.items() if k.startswith("ReorderOutput")) or None
-            if op_us is not None:
-                raw.add(f"unit:{key}", op_us, "compute")
-        raw.add("matmul", bench.wall(matmul, runs=10), "compute")
+        _measure_op_costs(bench, raw, ops, units)
         tick("op costs")
         # conv and gemm kernels (profiled), a probe before every block
         blocks = [("conv", chunk, conv_model([convs[i] for i in chunk])) for chunk in conv_chunks]
         blocks += [("gemm", chunk, gemm_model([gemms[i] for i in chunk])) for chunk in gemm_chunks]
         for family, chunk, (model, names) in blocks:
             probe()
-            times = bench.kernels(model, runs=5)
-            for i, name in zip(chunk, names, strict=True):
-                got = kernel_of(times, name)
-                if got is not None:
-                    raw.add(f"{family}:{i}", got, "compute")
+            _measure_kernels(bench, raw, family, chunk, model, names)
             tick(f"{family} kernels")
     probe()
+    figures = _figures(raw, convs, gemms, units)
+    tick("done")
+    provider = CPU
+    profile = DeviceProfile(
+        device=choice.device.name, provider=provider, ort_version=ort.__version__, cpu=cpu_name(),
+        gpu=device_for_provider(provider).gpu_name(), threads=threads,
+        intra_op_threads=threads or cpu_count(), created=time.time(), seconds=time.perf_counter() - started,
+        **figures,
+        notes=[f"{len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, {reps} repeat(s) each, "
+               f"{len(raw.log)} probes"],
+    )
+    profile.validate()
+    return profile
+
+
+def _measure_overheads(bench: Bench, raw: _Samples) -> None:
+    """Fixed costs: wall time of chains of 1 and 17 tiny kernels; the profiler's own cost."""
+    raw.add("run", 1e6 * bench.wall(chain_model("Relu", 1, (1, 16)), runs=300, warmup=30), "overhead")
+    for key, (op, shape) in FIXED_CHAINS.items():
+        one = bench.wall(chain_model(op, 1, shape), runs=300, warmup=30)
+        many = bench.wall(chain_model(op, 17, shape), runs=200, warmup=20)
+        raw.add(f"fixed:{key}", max(1e6 * (many - one) / 16, 0.05), "overhead")
+    prof = bench.kernels(chain_model("Relu", 33, (1, 16)), runs=20)
+    if prof:
+        raw.add("profiled_relu", statistics.median(prof.values()), "overhead")
+    prof = bench.kernels(chain_model("Conv", 17, FIXED_CHAINS["conv"][1]), runs=20)
+    if prof:
+        raw.add("profiled_conv", statistics.median(prof.values()), "overhead")
+
+
+def _measure_bandwidth(bench: Bench, raw: _Samples) -> None:
+    """Bandwidth by working set: one copy per model (its input stays in cache, as a layer's
+    input does when the layer before it just wrote it)."""
+    for size in COPY_SIZES:
+        model, _ = copy_model([size])
+        raw.add(f"copy:{size}", 1e6 * bench.wall(model, runs=max(5, min(200, (1 << 22) // size)), warmup=3),
+                "compute")
+
+
+def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]]) -> None:
+    """Per-element costs of the ops in ``ops_model``, and the peak of a 1024^3 MatMul."""
+    times = bench.kernels(ops, runs=7)
+    for name, (key, _count) in units.items():
+        op_us = kernel_of(times, name)
+        if name == "ReorderOutput":
+            op_us = sum(us for k, us in times.items() if k.startswith("ReorderOutput")) or None
+        if op_us is not None:
+            raw.add(f"unit:{key}", op_us, "compute")
+    raw.add("matmul", bench.wall(gemm_model([_MATMUL])[0], runs=10), "compute")
+
+
+def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
+                     names: Sequence[str]) -> None:
+    """Profiled kernel times of one block of conv or gemm shapes (``family:index``)."""
+    times = bench.kernels(model, runs=5)
+    for i, name in zip(chunk, names, strict=True):
+        got = kernel_of(times, name)
+        if got is not None:
+            raw.add(f"{family}:{i}", got, "compute")
+
+
+def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
+             units: Mapping[str, tuple[str, float]]) -> dict[str, Any]:
+    """The device profile's figures from the raw samples, scaled to the median probe."""
     ref = raw.reference()
 
     def get(key: str, default: float = 0.0) -> float:
@@ -166,7 +205,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         if value is not None:
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
             unit_ns[key] = max(value - prof_us - fixed["ew"], 0.0) * 1e3 / count
-    matmul_gflops = GemmShape(1024, 1024, 1024).flops / max(get("matmul"), 1e-9) / 1e9
+    matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
     conv_points = []
     for i, s in enumerate(convs):
         value = raw.get(f"conv:{i}", ref)
@@ -178,17 +217,6 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         value = raw.get(f"gemm:{i}", ref)
         if value is not None:
             gemm_points.append([g.m, g.k, g.n, max(value - profiler_heavy_us, 0.05)])
-    tick("done")
-    provider = CPU
-    profile = DeviceProfile(
-        device=choice.device.name, provider=provider, ort_version=ort.__version__, cpu=cpu_name(),
-        gpu=device_for_provider(provider).gpu_name(), threads=threads,
-        intra_op_threads=threads or cpu_count(), created=time.time(), seconds=time.perf_counter() - started,
-        run_us=run_us, fixed_us=fixed, profiler_us=profiler_us, profiler_heavy_us=profiler_heavy_us,
-        bandwidth=bandwidth, unit_ns=unit_ns,
-        matmul_gflops=matmul_gflops, conv=conv_points, gemm=gemm_points, probes=ref,
-        notes=[f"{len(conv_points)} conv and {len(gemm_points)} gemm shapes, {reps} repeat(s) each, "
-               f"{len(raw.log)} probes"],
-    )
-    profile.validate()
-    return profile
+    return {"run_us": run_us, "fixed_us": fixed, "profiler_us": profiler_us, "profiler_heavy_us": profiler_heavy_us,
+            "bandwidth": bandwidth, "unit_ns": unit_ns, "matmul_gflops": matmul_gflops, "conv": conv_points,
+            "gemm": gemm_points, "probes": ref}

@@ -113,49 +113,102 @@ def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping
     4. Layout nodes (NCHWc reorders, memory copies) are LAYOUT; other unanchored nodes take the
        layer of a neighbouring kernel, or UNMAPPED.
     """
-    nodes = list(original.graph.node)
-    labels = node_labels(original)
-    by_label = {label: i for i, label in enumerate(labels)}
-    producer: dict[str, int] = {}
-    for i, n in enumerate(nodes):
-        for t in n.output:
-            if t:
-                producer[t] = i
-    const = {init.name for init in original.graph.initializer}
-    constant_nodes: set[int] = set()
-    for i, n in enumerate(nodes):
-        ins = [t for t in n.input if t]
-        if n.op_type == "Constant" or (ins and all(t in const for t in ins)):
-            constant_nodes.add(i)
-            const.update(t for t in n.output if t)
-    act_in = {i: [producer[t] for t in n.input if t and t not in const and t in producer]
-              for i, n in enumerate(nodes)}
-    consumers: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
-    for i, ins in act_in.items():
-        for p in ins:
-            consumers[p].append(i)
+    graph = _Original.of(original)
+    anchors = _anchors(graph, optimized)
+    group_of = _groups(graph, optimized, anchors)
+    kernels = _anchored_layers(graph, optimized, anchors, group_of, node_layer)
+    core_layer = dict(kernels)
+    kernels.update(_unanchored_layers(optimized, core_layer))
+    fused, removed = _fused_and_removed(graph, kernels, group_of, node_layer)
+    return KernelMap(kernels, fused, removed)
 
-    def anchor_of(node: OptNode) -> int | None:
-        for cand in ort_name_candidates(node.name):
-            if cand in by_label:
-                return by_label[cand]
-        for cand in ort_name_candidates(node.name):
-            if cand in producer:
-                return producer[cand]
-        for t in node.outputs:
-            if t in producer:
-                return producer[t]
+
+@dataclass(frozen=True)
+class _Original:
+    """The original graph as the mapping walks it (nodes by index)."""
+
+    nodes: list[Any]
+    labels: list[str]
+    by_label: dict[str, int]
+    #: tensor -> the node that makes it
+    producer: dict[str, int]
+    #: nodes that compute only from initializers (folded away by ORT)
+    constant_nodes: set[int]
+    #: node -> the nodes making its non-constant inputs, and the reverse
+    act_in: dict[int, list[int]]
+    consumers: dict[int, list[int]]
+
+    @classmethod
+    def of(cls, model: Any) -> _Original:
+        nodes = list(model.graph.node)
+        labels = node_labels(model)
+        producer: dict[str, int] = {}
+        for i, n in enumerate(nodes):
+            for t in n.output:
+                if t:
+                    producer[t] = i
+        const = {init.name for init in model.graph.initializer}
+        constant_nodes: set[int] = set()
+        for i, n in enumerate(nodes):
+            ins = [t for t in n.input if t]
+            if n.op_type == "Constant" or (ins and all(t in const for t in ins)):
+                constant_nodes.add(i)
+                const.update(t for t in n.output if t)
+        act_in = {i: [producer[t] for t in n.input if t and t not in const and t in producer]
+                  for i, n in enumerate(nodes)}
+        consumers: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
+        for i, ins in act_in.items():
+            for p in ins:
+                consumers[p].append(i)
+        return cls(nodes, labels, {label: i for i, label in enumerate(labels)}, producer, constant_nodes, act_in,
+                   consumers)
+
+    def layer_of(self, i: int, node_layer: Mapping[str, str]) -> str | None:
+        """Node ``i``'s layer; nodes without a layer of their own (aliases) take their producer's."""
+        seen = set()
+        stack = [i]
+        while stack:
+            j = stack.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            if self.labels[j] in node_layer:
+                return node_layer[self.labels[j]]
+            stack.extend(self.act_in[j])
         return None
 
+
+def _anchor_of(graph: _Original, node: OptNode) -> int | None:
+    """The original node an optimized node is named after, else the producer of one of its outputs."""
+    for cand in ort_name_candidates(node.name):
+        if cand in graph.by_label:
+            return graph.by_label[cand]
+    for cand in ort_name_candidates(node.name):
+        if cand in graph.producer:
+            return graph.producer[cand]
+    for t in node.outputs:
+        if t in graph.producer:
+            return graph.producer[t]
+    return None
+
+
+def _anchors(graph: _Original, optimized: Sequence[OptNode]) -> dict[str, int]:
+    """Optimized node name -> its anchor in the original graph (layout nodes have none)."""
     anchors: dict[str, int] = {}
     for node in optimized:
         if node.op_type in _LAYOUT_OPS:
             continue
-        a = anchor_of(node)
-        if a is not None and a not in constant_nodes:
+        a = _anchor_of(graph, node)
+        if a is not None and a not in graph.constant_nodes:
             anchors[node.name] = a
+    return anchors
+
+
+def _groups(graph: _Original, optimized: Sequence[OptNode], anchors: Mapping[str, int]) -> dict[int, str]:
+    """Original node -> the optimized node (kernel) that computes it."""
+    nodes, act_in = graph.nodes, graph.act_in
     claimed = set(anchors.values())
-    group_of: dict[int, str] = {}  # original node -> optimized node name
+    group_of: dict[int, str] = {}
     for node in optimized:
         if node.name not in anchors:
             continue
@@ -178,7 +231,7 @@ def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping
     made_by = {t: n.name for n in optimized for t in n.outputs}
     reads = {n.name: {made_by[t] for t in n.inputs if t in made_by} for n in optimized}
     for i in range(len(nodes)):
-        if i in group_of or i in constant_nodes:
+        if i in group_of or i in graph.constant_nodes:
             continue
         ups = sorted({p for p in act_in[i] if p in group_of}, key=lambda p: -p)
         if not ups:
@@ -187,27 +240,19 @@ def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping
         readers = [p for p in ups if kernels_up - {group_of[p]} <= reads.get(group_of[p], set())]
         group_of[i] = group_of[readers[0] if len(readers) == 1 else ups[0]]
     for i in reversed(range(len(nodes))):
-        if i in group_of or i in constant_nodes:
+        if i in group_of or i in graph.constant_nodes:
             continue
-        downs = [c for c in consumers[i] if c in group_of]
+        downs = [c for c in graph.consumers[i] if c in group_of]
         if downs:
             group_of[i] = group_of[min(downs)]
+    return group_of
 
-    def layer_of_node(i: int) -> str | None:
-        seen = set()
-        stack = [i]
-        while stack:  # nodes without a layer of their own (aliases) take their producer's
-            j = stack.pop()
-            if j in seen:
-                continue
-            seen.add(j)
-            if labels[j] in node_layer:
-                return node_layer[labels[j]]
-            stack.extend(act_in[j])
-        return None
 
+def _anchored_layers(graph: _Original, optimized: Sequence[OptNode], anchors: Mapping[str, int],
+                     group_of: Mapping[int, str], node_layer: Mapping[str, str]) -> dict[str, str]:
+    """Anchored kernel -> the layer of the node it computes (its core: the node of its op type)."""
+    nodes = graph.nodes
     kernels: dict[str, str] = {}
-    core_layer: dict[str, str] = {}
     for node in optimized:
         if node.name not in anchors:
             continue
@@ -217,21 +262,27 @@ def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping
         core = next((i for i in members if nodes[i].op_type == target and i != a), a)
         if nodes[a].op_type == target:
             core = a
-        layer = layer_of_node(core) or next((x for x in (layer_of_node(i) for i in members) if x), None)
+        layer = graph.layer_of(core, node_layer) or next(
+            (x for x in (graph.layer_of(i, node_layer) for i in members) if x), None)
         if layer is not None:
             kernels[node.name] = layer
-            core_layer[node.name] = layer
-    # unanchored nodes: layout, or a neighbour's layer through the optimized graph's tensors
+    return kernels
+
+
+def _unanchored_layers(optimized: Sequence[OptNode], core_layer: Mapping[str, str]) -> dict[str, str]:
+    """The other kernels: layout, or a neighbour's layer through the optimized graph's tensors."""
+    made_by = {t: n.name for n in optimized for t in n.outputs}
     node_by = {n.name: n for n in optimized}
     users: dict[str, list[OptNode]] = {}
     for n in optimized:
         for t in n.inputs:
             users.setdefault(t, []).append(n)
+    out: dict[str, str] = {}
     for node in optimized:
-        if node.name in kernels:
+        if node.name in core_layer or node.name in out:
             continue
         if node.op_type in _LAYOUT_OPS:
-            kernels[node.name] = LAYOUT
+            out[node.name] = LAYOUT
             continue
         found = None
         for t in node.inputs:
@@ -244,15 +295,20 @@ def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping
                     if user.name in core_layer:
                         found = core_layer[user.name]
                         break
-        kernels[node.name] = found or UNMAPPED
+        out[node.name] = found or UNMAPPED
+    return out
 
+
+def _fused_and_removed(graph: _Original, kernels: Mapping[str, str], group_of: Mapping[int, str],
+                       node_layer: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Layers without a kernel of their own: fused into another layer's kernel, or removed."""
     fused: dict[str, str] = {}
     has_kernel = set(kernels.values())
     layers_seen: dict[str, set[str]] = {}
-    for i in range(len(nodes)):
-        if i in constant_nodes:
+    for i in range(len(graph.nodes)):
+        if i in graph.constant_nodes:
             continue
-        layer = node_layer.get(labels[i])
+        layer = node_layer.get(graph.labels[i])
         if layer is None:
             continue
         kernel_layer = kernels.get(group_of.get(i, ""))
@@ -268,5 +324,5 @@ def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping
             fused[layer] = others[0]
         else:
             removed.append(layer)
-    return KernelMap(kernels, fused, tuple(removed))
+    return fused, tuple(removed)
 
