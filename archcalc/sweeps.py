@@ -457,8 +457,9 @@ def sweep(
     notes: list[str] = []
     if "latency_ms" in metrics and device_profile is None:
         from archcalc.estimate import device_profile as cached_or_calibrated
+        from archcalc.runtime.devices import CpuDevice
 
-        device_profile, notes = cached_or_calibrated("cpu")
+        device_profile, notes = cached_or_calibrated(CpuDevice())
     job = _Job(doc, file, token, plan, conv, tuple(metrics), device_profile)
     total = len(variants)
     workers = workers or os.cpu_count() or 1
@@ -497,7 +498,7 @@ def sweep(
 def _profile_rows(result: SweepResult, job: _Job, progress: Progress | None, repeat: int = 20) -> None:
     """Measured latency of every valid row, run one after another in this process (never in
     parallel: concurrent runs would disturb each other's timings)."""
-    from archcalc import runtime
+    from archcalc import measure
 
     rows = result.ok
     for i, row in enumerate(rows, 1):
@@ -507,7 +508,7 @@ def _profile_rows(result: SweepResult, job: _Job, progress: Progress | None, rep
         graph = _apply(graph, {what: variant[k] for k, what in job.plan.inputs},
                        {(layer, attr): variant[k] for k, layer, attr in job.plan.attrs})
         batch = int(variant.get("batch", job.conventions.batch))
-        (measured,) = runtime.profile(graph, batches=(batch,), repeat=repeat, drift_probes=False)
+        (measured,) = measure.profile(graph, batches=(batch,), repeat=repeat, drift_probes=False)
         row.update({"measured_ms": measured.median_ms, "measured_p90_ms": measured.timing.p90_ms,
                     "provider": measured.provider, "runs": measured.timing.runs})
         if progress is not None:

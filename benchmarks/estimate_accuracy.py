@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from archcalc.estimate import calibrate, device_profile, estimate_latency, save_profile  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
-from archcalc.runtime import profile  # noqa: E402
+from archcalc.measure import profile  # noqa: E402
 from archcalc.zoo import bundled_specs  # noqa: E402
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archcalc import runtime  # noqa: E402
+from archcalc import measure  # noqa: E402
+from archcalc.runtime import ProfileResult  # noqa: E402
 
 MODELS = ("lenet5_modern", "resnet18", "alexnet_torchvision")
 
@@ -30,10 +31,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    results: dict[str, list[runtime.ProfileResult]] = {m: [] for m in MODELS}
+    results: dict[str, list[ProfileResult]] = {m: [] for m in MODELS}
     for _ in range(args.rounds):
         for model in MODELS:
-            (result,) = runtime.profile(model, repeat=args.repeat, drift_probes=False)
+            (result,) = measure.profile(model, repeat=args.repeat, drift_probes=False)
             results[model].append(result)
     agree = pairs = 0
     for model, runs in results.items():

@@ -13,7 +13,16 @@ import onnxruntime as ort
 import pytest
 
 from archcalc import estimate as E
-from archcalc.estimate import ConvShape, DeviceProfile, GemmShape, estimate_latency
+from archcalc.estimate import (
+    ConvShape,
+    DeviceProfile,
+    GemmShape,
+    calibration,
+    deviceprofile,
+    estimate_latency,
+    layout,
+    suite,
+)
 from archcalc.language.loader import load_spec
 from archcalc.runtime import LAYOUT, cpu_name
 
@@ -29,7 +38,7 @@ def synthetic(fixed: float = 1.0, run: float = 5.0, profiler: float = 0.0, heavy
     convs = [ConvShape(16, 16, 1, 3, 1, 8, 1), ConvShape(64, 64, 1, 3, 1, 16, 2), ConvShape(3, 32, 1, 7, 2, 32, 1),
              ConvShape(32, 64, 1, 1, 1, 16, 1), ConvShape(32, 32, 32, 3, 1, 16, 1), ConvShape(128, 128, 1, 3, 1, 8, 8)]
     gemms = [GemmShape(1, 1024, 1024), GemmShape(8, 512, 512), GemmShape(64, 256, 256), GemmShape(1, 256, 64)]
-    block = E.nchwc_block()
+    block = layout.nchwc_block()
     conv_rows = []
     for s in convs:
         ran = E.executed_conv(s, block, False)[0]
@@ -51,7 +60,7 @@ def synthetic(fixed: float = 1.0, run: float = 5.0, profiler: float = 0.0, heavy
 @pytest.fixture(autouse=True)
 def block16(monkeypatch: pytest.MonkeyPatch) -> None:
     """The NCHWc block of an AVX-512 CPU, wherever the test runs."""
-    monkeypatch.setattr(E, "nchwc_block", lambda: 16)
+    monkeypatch.setattr(layout, "nchwc_block", lambda: 16)
 
 
 CONV_FC = {"name": "convfc", "input": [16, 8, 8], "layers": [
@@ -171,7 +180,7 @@ def test_corrupt_or_stale_cache_is_rebuilt(tmp_path: Path, monkeypatch: pytest.M
     assert got is None and reason in why
     fresh = synthetic(run=7.0)
     calls: list[Any] = []
-    monkeypatch.setattr(E, "calibrate", lambda *a, **k: calls.append(a) or fresh)
+    monkeypatch.setattr(calibration, "calibrate", lambda *a, **k: calls.append(a) or fresh)
     profile, notes = E.device_profile("cpu", None)
     assert calls and profile.run_us == 7.0 and reason in notes[0] and "calibrated" in notes[1]
     reread, why = E.load_cached("cpu", None)
@@ -203,11 +212,13 @@ def test_conv_samples_are_generic_and_bounded() -> None:
 
 def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole pipeline on a handful of micro-benchmarks (the real suite takes about a minute)."""
-    monkeypatch.setattr(E, "conv_samples", lambda scale: [ConvShape(16, 16, 1, 3, 1, 8), ConvShape(3, 16, 1, 5, 2, 8),
+    monkeypatch.setattr(suite, "conv_samples", lambda scale: [ConvShape(16, 16, 1, 3, 1, 8), ConvShape(3, 16, 1, 5, 2, 8),
                                                           ConvShape(32, 32, 32, 3, 1, 8), ConvShape(16, 32, 1, 1, 1, 8, 2)])
-    monkeypatch.setattr(E, "gemm_samples", lambda scale: [GemmShape(1, 64, 64), GemmShape(8, 256, 128)])
-    monkeypatch.setattr(E, "FIXED_CHAINS", {k: E.FIXED_CHAINS[k] for k in ("ew", "conv", "gemm")})
-    monkeypatch.setattr(E, "COPY_SIZES", (1 << 12, 1 << 16))
+    monkeypatch.setattr(suite, "gemm_samples", lambda scale: [GemmShape(1, 64, 64), GemmShape(8, 256, 128)])
+    few_chains = {k: E.FIXED_CHAINS[k] for k in ("ew", "conv", "gemm")}
+    monkeypatch.setattr(suite, "FIXED_CHAINS", few_chains)
+    monkeypatch.setattr(deviceprofile, "FIXED_CHAINS", few_chains)  # what validation asks for
+    monkeypatch.setattr(suite, "COPY_SIZES", (1 << 12, 1 << 16))
     steps: list[int] = []
     profile = E.calibrate("cpu", quick=True, progress=lambda stage, done, total: steps.append(done))
     assert profile.device == "cpu" and profile.provider == "CPUExecutionProvider"
@@ -227,14 +238,14 @@ def test_cli_calibrate_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from archcalc.cli import main
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(E, "calibrate", lambda *a, **k: synthetic(run=3.0))
+    monkeypatch.setattr(calibration, "calibrate", lambda *a, **k: synthetic(run=3.0))
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         assert main(["calibrate", "--device", "cpu"]) == 0
     text = out.getvalue()
     assert "device profile: cpu" in text and "per-run overhead 3.0 us" in text and "cached at" in text
     assert (tmp_path / "archcalc" / "device-cpu-threads-default.json").exists()
-    monkeypatch.setattr(E, "calibrate", lambda *a, **k: pytest.fail("--show must not measure again"))
+    monkeypatch.setattr(calibration, "calibrate", lambda *a, **k: pytest.fail("--show must not measure again"))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["calibrate", "--device", "cpu", "--show", "-f", "json"]) == 0
@@ -245,11 +256,11 @@ def test_cli_profile_prints_estimate_next_to_measured(tmp_path: Path, monkeypatc
     import contextlib
     import io
 
-    from archcalc import runtime
     from archcalc.cli import main
+    from archcalc.runtime import cuda
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(runtime, "cuda_problems", lambda: ["no CUDA device: test"])
+    monkeypatch.setattr(cuda, "cuda_problems", lambda: ["no CUDA device: test"])
     E.save_profile(synthetic())
     spec = tmp_path / "convfc.yaml"
     spec.write_text(json.dumps(CONV_FC))

@@ -22,7 +22,8 @@ import pytest
 import archcalc
 from archcalc import runtime
 from archcalc.cli import main
-from archcalc.runtime import CPU, CUDA, LAYOUT, DeviceError, MemoryLimitError, OptNode, map_kernels, profile
+from archcalc.measure import profile
+from archcalc.runtime import CPU, CUDA, LAYOUT, DeviceError, MemoryLimitError, OptNode, cuda, map_kernels, session
 from tests.conftest import ROOT
 
 TINY_RES = """
@@ -54,7 +55,7 @@ def tiny(tmp_path: Path) -> Path:
 @pytest.fixture
 def no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine without CUDA, whatever this one has."""
-    monkeypatch.setattr(runtime, "cuda_problems", lambda: ["no CUDA device: the driver reports no GPU"])
+    monkeypatch.setattr(cuda, "cuda_problems", lambda: ["no CUDA device: the driver reports no GPU"])
 
 
 # -- provider selection ---------------------------------------------------------------------
@@ -80,7 +81,7 @@ def test_auto_on_this_machine_reports_the_provider_the_session_uses(tiny: Path) 
 def test_cuda_without_cuda_is_refused_with_the_reason(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reasons = ["CUDA libraries missing: libcublasLt.so.13 cannot be loaded",
                "no CUDA device: the NVIDIA driver library libcuda.so.1 cannot be loaded"]
-    monkeypatch.setattr(runtime, "cuda_problems", lambda: reasons)
+    monkeypatch.setattr(cuda, "cuda_problems", lambda: reasons)
     with pytest.raises(DeviceError) as err:
         profile(tiny, device="cuda", repeat=1)
     text = str(err.value)
@@ -106,9 +107,9 @@ def test_missing_libraries_and_missing_device_are_told_apart(monkeypatch: pytest
 
     monkeypatch.setattr(ctypes, "CDLL", no_lib)
     if CUDA in ort.get_available_providers():
-        lib = runtime._cuda_library_problem()
+        lib = cuda._cuda_library_problem()
         assert lib is not None and lib.startswith("CUDA libraries missing: libcudnn.so.9 cannot be loaded")
-    dev = runtime._cuda_device_problem()
+    dev = cuda._cuda_device_problem()
     assert dev is not None and dev.startswith("no CUDA device") and "libcuda.so.1" in dev
 
 
@@ -163,7 +164,7 @@ class _FakeSession:
 
 def _simulate(monkeypatch: pytest.MonkeyPatch, reported: list[str]) -> dict[str, list[Any]]:
     log: dict[str, list[Any]] = {"asked": [], "outputs": [], "syncs": [], "runs": [], "placed": []}
-    real_new = runtime._new_session
+    real_new = session._new_session
 
     def new_session(model: Any, options: Any, providers: Any, disabled: Any = ()) -> _FakeSession:
         log["asked"].append(list(providers))
@@ -177,10 +178,10 @@ def _simulate(monkeypatch: pytest.MonkeyPatch, reported: list[str]) -> dict[str,
         log["placed"].append(device)
         return ort.OrtValue.ortvalue_from_shape_and_type(value.shape(), np.float32)
 
-    monkeypatch.setattr(runtime, "cuda_problems", lambda: [])
-    monkeypatch.setattr(runtime, "_new_session", new_session)
-    monkeypatch.setattr(runtime, "_to_device", to_device)
-    monkeypatch.setattr(runtime, "_empty_like", empty_like)
+    monkeypatch.setattr(cuda, "cuda_problems", lambda: [])
+    monkeypatch.setattr(session, "_new_session", new_session)
+    monkeypatch.setattr(session, "_to_device", to_device)
+    monkeypatch.setattr(session, "_empty_like", empty_like)
     return log
 
 
@@ -342,7 +343,7 @@ def test_cli_profile_json_and_table(tiny: Path, no_cuda: None) -> None:
 
 
 def test_cli_refusals_are_one_line(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "cuda_problems", lambda: ["CUDA libraries missing: libcudart.so.13 cannot be loaded"])
+    monkeypatch.setattr(cuda, "cuda_problems", lambda: ["CUDA libraries missing: libcudart.so.13 cannot be loaded"])
     code, out, err = _run("profile", str(tiny), "--device", "cuda")
     assert code == 2 and out == "" and err.count("\n") == 1 and "libcudart.so.13" in err
     code, _, err = _run("profile", str(tiny), "--device", "cpu", "--batch", "0")

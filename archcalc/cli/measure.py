@@ -22,7 +22,7 @@ from archcalc.cli.progress import ProgressBar
 from archcalc.errors import OptionError
 
 if TYPE_CHECKING:
-    from archcalc.estimate import DeviceProfile
+    from archcalc.estimate.deviceprofile import DeviceProfile
 
 PROFILE_FORMATS = ("table", "markdown", "json", "csv")
 
@@ -84,11 +84,12 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
                     notes: list[str]) -> DeviceProfile | None:
     if args.estimate == "off":
         return None
-    from archcalc.estimate import CalibrationError, device_profile, load_cached
-    from archcalc.runtime import choose_device
+    from archcalc.errors import CalibrationError
+    from archcalc.estimate.calibration import device_profile, load_cached
+    from archcalc.runtime.devices import choose_device
 
     choice = choose_device(args.device)
-    if choice.device != "cpu":
+    if not choice.device.estimable:
         notes.append("no estimate: the estimator models ORT's CPU kernels")
         return None
     cached, why = load_cached(choice.device, args.threads)
@@ -106,8 +107,8 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
 
 
 def _profile(args: argparse.Namespace) -> int:
+    from archcalc.measure import profile
     from archcalc.render.profile_cli import render_results
-    from archcalc.runtime import profile
     from archcalc.sources import SourceKind, what_is
 
     fmt = output_format(args.format, args.output, PROFILE_FORMATS)
@@ -152,9 +153,9 @@ def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from archcalc.estimate import cache_path, calibrate, load_cached, save_profile
+    from archcalc.estimate.calibration import cache_path, calibrate, load_cached, save_profile
     from archcalc.render.profile_cli import describe_profile, device_profile_json
-    from archcalc.runtime import choose_device
+    from archcalc.runtime.devices import choose_device
 
     if args.threads is not None and args.threads < 1:
         raise OptionError("--threads must be at least 1")

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from archcalc.errors import OptionError
 
 if TYPE_CHECKING:
-    from archcalc.estimate import DeviceProfile
-    from archcalc.runtime import ProfileResult
+    from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.runtime.results import ProfileResult
 
 FORMATS = ("table", "markdown", "json", "csv")
 
@@ -168,7 +168,7 @@ def describe_profile(dev: DeviceProfile, notes: Sequence[str] = ()) -> str:
     lines.append("")
     effs = []
     for row in dev.conv:
-        from archcalc.estimate import ConvShape, conv_class
+        from archcalc.estimate.shapes import ConvShape, conv_class
 
         shape = ConvShape(*(int(v) for v in row[:7]))
         effs.append((conv_class(shape), shape.flops / row[7] / 1e3))

@@ -1,0 +1,226 @@
+"""The device profile: what calibration measured on one device with one thread setting, its JSON
+form and validation, and the interpolation of conv and GEMM efficiency between calibrated shapes.
+numpy is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.errors import CalibrationError
+from archcalc.estimate import layout
+from archcalc.estimate.layout import executed_conv
+from archcalc.estimate.microbench import FIXED_CHAINS
+from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
+
+#: layout of the cached JSON
+SCHEMA_VERSION = 1
+#: version of the micro-benchmark suite: a cache made by another suite is rebuilt
+SUITE_VERSION = 10
+
+
+@dataclass
+class DeviceProfile:
+    """What calibration measured on one device with one thread setting."""
+
+    device: str
+    provider: str
+    ort_version: str
+    cpu: str
+    gpu: str | None
+    threads: int | None
+    intra_op_threads: int
+    created: float
+    seconds: float
+    #: per-run overhead (one tiny node, microseconds)
+    run_us: float
+    #: fixed cost of one kernel by class (microseconds, executor overhead included)
+    fixed_us: dict[str, float]
+    #: ORT profiler's own cost per kernel (microseconds): profiled kernel time - real, for a
+    #: trivial kernel and for a multi-threaded one (conv, gemm, pooling: it records pool stats)
+    profiler_us: float
+    profiler_heavy_us: float
+    #: (bytes moved, GB/s) by working set
+    bandwidth: list[tuple[float, float]]
+    #: per-unit costs (nanoseconds): lrn (element), pool (output tap), softmax, transcendental
+    unit_ns: dict[str, float]
+    #: peak MatMul GFLOP/s
+    matmul_gflops: float
+    #: conv points: [cin, cout, groups, kernel, stride, out, batch, kernel microseconds]
+    conv: list[list[float]]
+    #: gemm points: [m, k, n, kernel microseconds]
+    gemm: list[list[float]]
+    #: drift probes at calibration (seconds)
+    probes: dict[str, float]
+    suite: int = SUITE_VERSION
+    schema_version: int = SCHEMA_VERSION
+    notes: list[str] = field(default_factory=list)
+    _conv_index: Any = field(default=None, repr=False, compare=False)
+    _gemm_index: Any = field(default=None, repr=False, compare=False)
+
+    def key(self) -> dict[str, Any]:
+        return {"device": self.device, "ort_version": self.ort_version, "cpu": self.cpu, "gpu": self.gpu,
+                "threads": self.threads, "suite": self.suite, "schema_version": self.schema_version}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version, "suite": self.suite, "device": self.device,
+            "provider": self.provider, "ort_version": self.ort_version, "cpu": self.cpu, "gpu": self.gpu,
+            "threads": self.threads, "intra_op_threads": self.intra_op_threads, "created": self.created,
+            "seconds": self.seconds, "run_us": self.run_us, "fixed_us": dict(self.fixed_us),
+            "profiler_us": self.profiler_us, "profiler_heavy_us": self.profiler_heavy_us,
+            "bandwidth": [list(p) for p in self.bandwidth],
+            "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "conv": self.conv,
+            "gemm": self.gemm, "probes": dict(self.probes), "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeviceProfile:
+        try:
+            profile = cls(
+                device=str(data["device"]), provider=str(data["provider"]), ort_version=str(data["ort_version"]),
+                cpu=str(data["cpu"]), gpu=data.get("gpu"), threads=data.get("threads"),
+                intra_op_threads=int(data["intra_op_threads"]), created=float(data["created"]),
+                seconds=float(data["seconds"]), run_us=float(data["run_us"]),
+                fixed_us={str(k): float(v) for k, v in data["fixed_us"].items()},
+                profiler_us=float(data["profiler_us"]), profiler_heavy_us=float(data["profiler_heavy_us"]),
+                bandwidth=[(float(a), float(b)) for a, b in data["bandwidth"]],
+                unit_ns={str(k): float(v) for k, v in data["unit_ns"].items()},
+                matmul_gflops=float(data["matmul_gflops"]),
+                conv=[[float(x) for x in row] for row in data["conv"]],
+                gemm=[[float(x) for x in row] for row in data["gemm"]],
+                probes={str(k): float(v) for k, v in data["probes"].items()},
+                suite=int(data["suite"]), schema_version=int(data["schema_version"]),
+                notes=[str(n) for n in data.get("notes", [])],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CalibrationError(f"device profile is malformed ({type(exc).__name__}: {exc})") from None
+        profile.validate()
+        return profile
+
+    def validate(self) -> None:
+        """Sanity of the numbers (a cache edited or truncated into nonsense is not used)."""
+        finite = [self.run_us, self.profiler_us, self.profiler_heavy_us, self.matmul_gflops, *self.fixed_us.values(),
+                  *self.unit_ns.values(),
+                  *(b for _, b in self.bandwidth), *self.probes.values()]
+        if not all(math.isfinite(v) and v >= 0 for v in finite):
+            raise CalibrationError("device profile holds negative or non-finite numbers")
+        if not self.bandwidth or not self.conv or not self.gemm or self.matmul_gflops <= 0:
+            raise CalibrationError("device profile lacks bandwidth, conv or gemm measurements")
+        for key in FIXED_CHAINS:
+            if key not in self.fixed_us:
+                raise CalibrationError(f"device profile lacks the fixed cost of {key} kernels")
+        if any(len(row) != 8 or row[-1] <= 0 for row in self.conv) or any(len(row) != 4 or row[-1] <= 0
+                                                                          for row in self.gemm):
+            raise CalibrationError("device profile has malformed conv or gemm points")
+
+    # -- interpolation ----------------------------------------------------------------------
+
+    def bandwidth_at(self, nbytes: float) -> float:
+        """Bytes per microsecond for a kernel moving ``nbytes`` (log-log interpolation)."""
+        points = sorted(self.bandwidth)
+        x = math.log(max(nbytes, 1.0))
+        xs = [math.log(p[0]) for p in points]
+        ys = [math.log(p[1] * 1e3) for p in points]  # GB/s -> bytes/us
+        if x <= xs[0]:
+            return math.exp(ys[0])
+        if x >= xs[-1]:
+            return math.exp(ys[-1])
+        for i in range(1, len(xs)):
+            if x <= xs[i]:
+                t = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
+                return math.exp(ys[i - 1] + t * (ys[i] - ys[i - 1]))
+        return math.exp(ys[-1])
+
+    def conv_us(self, shape: ConvShape) -> float:
+        """Estimated kernel microseconds of a convolution as ORT runs it (``executed_conv``),
+        work only: without the fixed cost."""
+        if self._conv_index is None:
+            block = layout.nchwc_block()
+            runs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0] for row in self.conv]
+            self._conv_index = _Index([_conv_features(s) for s in runs],
+                                      [_efficiency(s.flops, row[7], self.fixed_us["conv"])
+                                       for s, row in zip(runs, self.conv, strict=True)], _CONV_WEIGHTS)
+        return shape.flops / self._conv_index.predict(_conv_features(shape))
+
+    def gemm_us(self, shape: GemmShape) -> float:
+        if self._gemm_index is None:
+            self._gemm_index = _Index([_gemm_features(GemmShape(*(int(v) for v in row[:3]))) for row in self.gemm],
+                                      [_efficiency(GemmShape(*(int(v) for v in row[:3])).flops, row[3],
+                                                   self.fixed_us["gemm"]) for row in self.gemm], _GEMM_WEIGHTS)
+        return shape.flops / self._gemm_index.predict(_gemm_features(shape))
+
+
+def _efficiency(flops: float, us: float, fixed: float) -> float:
+    """FLOPs per microsecond of the work beyond the kernel's fixed cost (floored so tiny kernels
+    stay finite)."""
+    return flops / max(us - fixed, 0.25 * us, 0.05)
+
+
+_CLASSES = ("regular", "pointwise", "first", "depthwise")
+#: feature weights of the conv distance: per-group input and output channels, output size, batch,
+#: kernel, stride, groups, a large weight on the class (classes do not mix), and whether ORT runs
+#: the conv in its blocked layout
+_CONV_WEIGHTS = (1.0, 1.0, 1.2, 0.8, 1.5, 1.0, 0.7, 8.0, 8.0, 8.0, 4.0)
+_GEMM_WEIGHTS = (1.2, 1.0, 1.0)
+
+
+def _conv_features(shape: ConvShape) -> tuple[float, ...]:
+    cls = conv_class(shape)
+    onehot = tuple(1.0 if cls == c else 0.0 for c in _CLASSES[1:])
+    blocked = 1.0 if executed_conv(shape, layout.nchwc_block(), False)[1] else 0.0
+    return (math.log2(max(shape.cin // shape.groups, 1)), math.log2(max(shape.cout // shape.groups, 1)),
+            math.log2(max(shape.out, 1)), math.log2(max(shape.batch, 1)), math.log2(max(shape.kernel, 1)),
+            math.log2(max(shape.stride, 1)), math.log2(max(shape.groups, 1)) if cls != "depthwise" else 0.0,
+            *onehot, blocked)
+
+
+def _gemm_features(shape: GemmShape) -> tuple[float, ...]:
+    return (math.log2(max(shape.m, 1)), math.log2(max(shape.k, 1)), math.log2(max(shape.n, 1)))
+
+
+class _Index:
+    """Locally weighted linear regression of log efficiency over the nearest calibrated shapes
+    (inverse-distance weights, ridge-damped slopes): interpolates between shapes and follows
+    the trend a little beyond them."""
+
+    def __init__(self, features: Sequence[tuple[float, ...]], values: Sequence[float],
+                 weights: Sequence[float], k: int | None = None) -> None:
+        import numpy as np
+
+        self.w = np.asarray(weights, dtype=float)
+        self.x = np.asarray(features, dtype=float) * self.w
+        self.y = np.log(np.asarray(values, dtype=float))
+        self.k = min(k or NEIGHBOURS, len(values))
+
+    def predict(self, features: tuple[float, ...]) -> float:
+        import numpy as np
+
+        q = np.asarray(features, dtype=float) * self.w
+        d = np.sqrt(((self.x - q) ** 2).sum(axis=1))
+        idx = np.argsort(d)[: self.k]
+        w = 1.0 / (d[idx] + DISTANCE_OFFSET) ** 2
+        dx = self.x[idx] - q
+        a = np.hstack([np.ones((len(idx), 1)), dx])
+        aw = a * w[:, None]
+        ridge = np.diag([0.0] + [RIDGE * w.sum()] * dx.shape[1])
+        try:
+            coef = np.linalg.solve(a.T @ aw + ridge, aw.T @ self.y[idx])
+            value = float(coef[0])
+        except np.linalg.LinAlgError:
+            value = float((w * self.y[idx]).sum() / w.sum())
+        lo, hi = float(self.y[idx].min()), float(self.y[idx].max())
+        span = hi - lo
+        return float(np.exp(min(max(value, lo - EXTRAPOLATE * span), hi + EXTRAPOLATE * span)))
+
+
+#: ridge damping of the local slopes (relative to the total neighbour weight)
+RIDGE = 0.05
+#: neighbours of a local fit, and the distance added before inverse-square weighting
+NEIGHBOURS = 6
+DISTANCE_OFFSET = 0.5
+#: how far beyond its neighbours' range (as a fraction of it) a local fit may go
+EXTRAPOLATE = 0.5

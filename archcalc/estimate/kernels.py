@@ -1,0 +1,283 @@
+"""Which kernels ORT's CPU provider runs for a graph, per layer kind: what fuses into what (conv
+absorbs batchnorm, a residual add and an activation; gemm an activation), which tensors run in
+the NCHWc layout and where reorders run, and the work of each layer's kernels.
+
+The per-kind tables and ``kind`` dispatch of the estimator all live here, together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from archcalc.estimate.layout import executed_conv
+from archcalc.estimate.shapes import F32, ConvShape, GemmShape
+
+if TYPE_CHECKING:
+    from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.ir import Graph, Layer
+    from archcalc.report import LayerRecord, Report
+
+
+_FUSABLE_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "relu6", "clip", "hardsigmoid",
+                                  "hardtanh"})
+_TRANSCENDENTAL = frozenset({"tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "gelu", "silu", "swish",
+                             "mish", "erf", "exp", "log", "sqrt", "sin", "cos", "celu", "lecun_tanh", "hardswish",
+                             "reciprocal"})
+#: kernels (fixed-cost classes) of the activations archcalc exports as several ONNX nodes (opset 17)
+_ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
+    "lecun_tanh": ("binary", "ew", "binary"), "silu": ("ew", "binary"), "swish": ("ew", "binary"),
+    "gelu": ("binary", "ew", "binary", "binary", "binary"), "mish": ("ew", "ew", "binary"),
+    "softmax": ("softmax",), "log_softmax": ("softmax",), "prelu": ("binary",),
+}
+_CONV_KINDS = frozenset({"conv", "subsample", "conv_transpose", "locally_connected"})
+_NCHWC_FOLLOWERS = frozenset({"maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool"})
+
+
+@dataclass
+class KernelPlan:
+    """Which layers run kernels, which are fused into whose, and which tensors are blocked."""
+
+    host: dict[str, str] = field(default_factory=dict)  # fused layer -> layer whose kernel runs it
+    removed: set[str] = field(default_factory=set)
+    blocked: set[str] = field(default_factory=set)  # layers whose output is in NCHWc layout
+    reorders: list[tuple[str, float]] = field(default_factory=list)  # (where, bytes)
+    #: what each host kernel has absorbed so far (conv: bn*, then add, then activation)
+    absorbed: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _shape_of(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> tuple[int, ...]:
+    return records[ref[0]].shapes[ref[1]]
+
+
+def _conv_shape(layer: Layer, records: Mapping[str, LayerRecord], batch: int, block: int,
+                blocked_in: bool) -> tuple[ConvShape, bool]:
+    """The convolution ORT runs for a conv/subsample layer (channels padded to the NCHWc block
+    when it runs blocked), and whether it runs blocked."""
+    from math import prod
+
+    a = layer.attrs
+    rec = records[layer.name]
+    in_shape = _shape_of(records, layer.inputs[0])
+    cin, cout = in_shape[0], rec.shape[0]
+    spatial = rec.shape[1:]
+    if layer.kind == "subsample" or a.get("depthwise"):
+        groups = cin
+    elif a.get("connections") is not None:
+        groups = 1
+    else:
+        groups = int(a.get("groups") or 1)
+    kernel_attr = a.get("kernel") or 1
+    taps = prod(kernel_attr) if isinstance(kernel_attr, (list, tuple)) else int(kernel_attr) ** max(len(spatial), 1)
+    kernel = max(1, round(taps ** (1.0 / max(len(spatial), 1))))
+    stride_attr = a.get("stride")
+    if isinstance(stride_attr, (list, tuple)):
+        stride = max(int(v) for v in stride_attr)
+    else:
+        stride = int(stride_attr) if stride_attr else (kernel if layer.kind == "subsample" else 1)
+    positions = prod(spatial) if spatial else 1
+    out = max(1, round(math.sqrt(positions)))
+    return executed_conv(ConvShape(cin, cout, groups, kernel, stride, out, batch), block, blocked_in)
+
+
+_HOSTS = frozenset({"conv", "subsample"})
+#: kernels with less work than this (microseconds) run on one thread: drift follows the overhead probe
+SMALL_KERNEL_US = 20.0
+#: kernel classes that run on the thread pool: the profiler costs them more
+_HEAVY = frozenset({"conv", "conv_small", "gemm", "pool", "pool_blocked", "reorder"})
+#: kernels that run on one thread whatever their size: drift follows the overhead probe
+_ONE_THREAD = frozenset({"lrn"})
+
+
+def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, block: int) -> KernelPlan:
+    """Predict ORT's CPU graph: Conv absorbs BatchNorm, then one residual Add (NCHWc), then one
+    activation; Gemm absorbs one activation; dropout/identity vanish; NCHWc convolutions and the
+    pools/concats that follow them keep the blocked layout, and a reorder runs wherever a blocked
+    tensor meets a plain consumer (or leaves the graph) and where a plain tensor feeds a conv
+    that reads blocked input."""
+    plan = KernelPlan()
+    users = graph.consumers()
+    layers = graph.layers
+    reordered_out: set[tuple[str, int]] = set()
+
+    def host_of(name: str) -> str:
+        return plan.host.get(name, name)
+
+    def single_use(ref: tuple[str, int]) -> bool:
+        return len(users.get(ref, [])) == 1
+
+    def absorb(name: str, host: str, what: str) -> None:
+        plan.host[name] = host
+        plan.absorbed.setdefault(host, set()).add(what)
+        if host in plan.blocked:
+            plan.blocked.add(name)
+
+    for layer in layers.values():
+        kind = layer.kind
+        if kind == "input":
+            continue
+        fn = layer.attrs.get("fn") if kind == "activation" else None
+        if kind in ("dropout", "identity") or fn == "identity":
+            plan.removed.add(layer.name)
+            if layer.inputs and layer.inputs[0][0] in plan.blocked:
+                plan.blocked.add(layer.name)
+            continue
+        src = layer.inputs[0] if layer.inputs else None
+        host = layers[host_of(src[0])] if src else None
+        done = plan.absorbed.get(host.name, set()) if host is not None else set()
+        # a conv with one bias per unit is Conv + Add: nothing fuses after the Add
+        plain_bias = host is not None and not (host.kind in _HOSTS and host.attrs.get("bias") == "per_unit")
+        if kind == "batchnorm" and src and host is not None and host.kind in _HOSTS and plain_bias \
+                and single_use(src) and not done & {"add", "act"}:
+            absorb(layer.name, host.name, "bn")
+            continue
+        if kind == "activation" and fn in _FUSABLE_ACTIVATIONS and src and host is not None and plain_bias \
+                and host.kind in _HOSTS | {"fc"} and single_use(src) and "act" not in done:
+            absorb(layer.name, host.name, "act")
+            continue
+        if kind == "add" and len(layer.inputs) == 2:
+            fused = False
+            for ref, other in (layer.inputs, layer.inputs[::-1]):
+                h = layers[host_of(ref[0])]
+                if h.kind == "conv" and h.name in plan.blocked and single_use(ref) and other[0] in plan.blocked \
+                        and not plan.absorbed.get(h.name, set()) & {"add", "act"} and h.attrs.get("bias") != "per_unit":
+                    absorb(layer.name, h.name, "add")
+                    fused = True
+                    break
+            if fused:
+                continue
+        # a layer with kernels of its own: its layout, and the reorders it causes
+        blocked_in = [ref[0] in plan.blocked for ref in layer.inputs]
+        if kind in _HOSTS:
+            shape, runs_blocked = _conv_shape(layer, records, batch, block, bool(blocked_in and blocked_in[0]))
+            if runs_blocked:
+                plan.blocked.add(layer.name)
+                if (shape.cin // shape.groups >= block or shape.groups > 1) and not blocked_in[0]:
+                    plan.reorders.append((f"{layer.name}<-in", tensor_bytes(records, layer.inputs[0])))
+                continue
+        elif (kind in _NCHWC_FOLLOWERS and blocked_in and blocked_in[0]
+              and _shape_of(records, layer.inputs[0])[0] % block == 0) or (
+                kind == "concat" and blocked_in and all(blocked_in) and layer.attrs.get("axis") == 0
+                and all(_shape_of(records, r)[0] % block == 0 for r in layer.inputs)):
+            plan.blocked.add(layer.name)
+            continue
+        for ref, is_blocked in zip(layer.inputs, blocked_in, strict=True):
+            if is_blocked and ref not in reordered_out:
+                reordered_out.add(ref)
+                plan.reorders.append((f"{ref[0]}->out", tensor_bytes(records, ref)))
+    consumed = {ref[0] for layer in layers.values() for ref in layer.inputs}
+    for name in layers:
+        if name not in consumed and name in plan.blocked and (name, 0) not in reordered_out:
+            plan.reorders.append((f"{name}->out", tensor_bytes(records, (name, 0))))
+    return plan
+
+
+def tensor_bytes(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> float:
+    from math import prod
+
+    return float(prod(_shape_of(records, ref)) * F32)
+
+
+def runs_on_one_thread(kind: str) -> bool:
+    """Whether ORT runs a layer of this kind on one thread however large it is (LRN)."""
+    return kind in _ONE_THREAD
+
+
+def profiler_cost_us(profile: DeviceProfile, keys: Sequence[str]) -> float:
+    """What ORT's profiler adds to kernels of these fixed-cost classes (thread-pool kernels cost it more)."""
+    return sum(profile.profiler_heavy_us if k in _HEAVY else profile.profiler_us for k in keys)
+
+
+def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPlan, profile: DeviceProfile,
+               report: Report, batch: int, block: int) -> tuple[float, float, list[str]]:
+    """One layer's kernels as ORT's CPU provider runs them: compute and memory microseconds
+    (before drift) and the fixed-cost class of each kernel."""
+    from math import prod
+
+    def mem_us(nbytes: float) -> float:
+        return nbytes / profile.bandwidth_at(nbytes)
+
+    name = layer.name
+    rec = records[name]
+    compute = memory = 0.0
+    keys: list[str] = ["ew"]
+    out_bytes = float(rec.activation_bytes)
+    in_refs = layer.inputs
+    in_bytes = sum(tensor_bytes(records, r) * batch for r in in_refs)
+    kind = layer.kind
+    if kind in ("conv", "subsample"):
+        shape, _ = _conv_shape(layer, records, batch, block, bool(in_refs and in_refs[0][0] in plan.blocked))
+        compute = profile.conv_us(shape)
+        keys = ["conv"]
+        if layer.attrs.get("bias") == "per_unit":  # Conv + Add of one bias per output
+            keys.append("binary")
+            memory += mem_us(2 * out_bytes + rec.biases * F32)
+    elif kind in ("conv_transpose", "locally_connected"):
+        c_in = _shape_of(records, in_refs[0])[0]
+        out = max(1, round(math.sqrt(prod(rec.shape[1:]) or 1)))
+        k = max(1, round(math.sqrt(rec.macs / max(batch * prod(rec.shape[1:]) * rec.shape[0] * c_in, 1))))
+        shape = ConvShape(c_in, rec.shape[0], 1, k, 1, out, batch)
+        compute = profile.conv_us(shape) * rec.macs / max(shape.flops / 2, 1)
+        keys = ["conv"]
+    elif kind in ("fc", "matmul", "rbf"):
+        in_shape = _shape_of(records, in_refs[0])
+        if kind == "matmul" and len(in_refs) == 2:
+            other = _shape_of(records, in_refs[1])
+            m, k_, n = batch * prod(in_shape[:-1]), in_shape[-1], other[-1]
+        elif kind == "matmul":
+            m, k_, n = batch * prod(in_shape[:-1]), in_shape[-1], int(layer.attrs["units"])
+        else:
+            m, k_, n = batch, prod(in_shape), int(layer.attrs["units"])
+        if kind == "rbf":  # unsqueeze, subtract, square, sum: elementwise over batch x units x inputs
+            keys = ["shape", "binary", "binary", "reduce"]
+            memory = mem_us(3 * F32 * batch * n * k_) + 3 * mem_us(F32 * batch * n * k_)
+        else:
+            g = GemmShape(m, k_, n)
+            weights = F32 * k_ * n
+            # the weights are read at least once per run; all the model's weights pass through
+            # the caches every run, so they come from as far as that working set lives
+            stream = weights / profile.bandwidth_at(max(weights, report.totals.param_bytes))
+            work = profile.gemm_us(g)
+            if stream >= work:
+                memory = stream
+            else:
+                compute = work
+            keys = ["gemm"]
+            if kind == "fc" and len(in_shape) > 1:  # Flatten before the Gemm
+                keys.insert(0, "shape")
+            if kind == "matmul" and layer.attrs.get("bias") not in (None, "none") and len(in_refs) == 1:
+                keys.append("binary")
+                memory += mem_us(2 * out_bytes)
+    elif kind == "lrn":
+        size = int(layer.attrs.get("size") or 5)
+        compute = rec.activation_bytes / F32 * profile.unit_ns.get("lrn", 0.0) / 1e3 * (2 * size + 4) / 14
+        keys = ["lrn"]
+    elif kind in ("maxpool", "avgpool", "adaptive_avgpool", "global_avgpool", "global_maxpool"):
+        in_shape = _shape_of(records, in_refs[0])
+        taps = max(1, round(prod(in_shape[1:]) / max(prod(rec.shape[1:]), 1)))
+        k_attr = layer.attrs.get("kernel")
+        if k_attr is not None:
+            taps = prod(k_attr) if isinstance(k_attr, (list, tuple)) else int(k_attr) ** (len(rec.shape) - 1)
+        compute = rec.activation_bytes / F32 * taps * profile.unit_ns.get("pool", 0.0) / 1e3
+        memory = mem_us(in_bytes + out_bytes)
+        keys = ["pool_blocked" if name in plan.blocked else "pool"]
+    elif kind == "activation":
+        fn = str(layer.attrs.get("fn"))
+        keys = list(_ACTIVATION_KERNELS.get(fn, ("ew",)))
+        elements = rec.activation_bytes / F32
+        if fn in ("softmax", "log_softmax"):
+            compute = elements * profile.unit_ns.get("softmax", 0.0) / 1e3
+        elif fn in _TRANSCENDENTAL:
+            compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
+        memory = len(keys) * mem_us(in_bytes + out_bytes)
+    elif kind in ("flatten", "reshape"):
+        keys = ["shape"]
+    elif kind == "unknown":
+        keys = ["ew"]
+    else:  # batchnorm, add, mul, elementwise, concat, split, pad, slice, transpose, upsample, reduce, ...
+        memory = mem_us(in_bytes + out_bytes)
+        keys = [{"concat": "concat", "reduce": "reduce", "split": "concat", "batchnorm": "binary", "add": "binary",
+                 "mul": "binary", "elementwise": "binary"}.get(kind, "ew")]
+    return compute, memory, keys

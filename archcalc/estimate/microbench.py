@@ -1,0 +1,254 @@
+"""Micro-benchmarks: the synthetic ONNX models calibration measures (never a model being
+estimated), and :class:`Bench`, which times them on one device (wall time, or per kernel under
+ORT's profiler). onnx and numpy are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from archcalc.estimate import layout
+from archcalc.estimate.shapes import ConvShape, GemmShape
+from archcalc.runtime.devices import DeviceChoice
+from archcalc.runtime.kernelmap import ort_name_candidates
+from archcalc.runtime.session import Runner, feeds_for, open_session
+from archcalc.runtime.trace import kernel_times, trace_events
+
+#: the opset of the micro-benchmark models (or the runtime's newest, if older)
+OPSET = 17
+
+
+def model_of(nodes: Sequence[Any], inputs: Sequence[tuple[str, Sequence[int]]],
+             outputs: Sequence[str], initializers: Sequence[Any] = ()) -> Any:
+    """An ONNX model the installed runtime accepts (IR version and opset probed by the exporter)."""
+    from onnx import TensorProto, helper
+
+    from archcalc.onnx_export.export import runtime_limits
+
+    ir, opset = runtime_limits()
+    graph = helper.make_graph(
+        list(nodes), "archcalc_bench",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs],
+        list(initializers),
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", min(OPSET, opset))])
+    model.ir_version = ir
+    return model
+
+
+def _const(name: str, shape: Sequence[int], value: float = 0.01) -> Any:
+    import numpy as np
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.full(tuple(shape), value, dtype=np.float32), name)
+
+
+def _ints(name: str, values: Sequence[int]) -> Any:
+    import numpy as np
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
+
+
+def conv_model(shapes: Sequence[ConvShape]) -> tuple[Any, list[str]]:
+    """Independent Conv(+bias)+ReLU nodes (ReLU fuses into the conv, as in real networks), each
+    after an op that writes its input just before it runs, as the layer before a conv does."""
+    from onnx import helper
+
+    nodes, inits, inputs, outputs, names = [], [], [], [], []
+    for i, s in enumerate(shapes):
+        pad = s.kernel // 2
+        x, h, w, b, c, r = f"x{i}", f"h{i}", f"w{i}", f"b{i}", f"conv{i}", f"relu{i}"
+        inputs.append((x, [s.batch, s.cin, s.size_in, s.size_in]))
+        inits += [_const(w, (s.cout, s.cin // s.groups, s.kernel, s.kernel), 1.0 / (s.cin // s.groups * s.kernel ** 2)),
+                  _const(b, (s.cout,), 0.01)]
+        nodes.append(helper.make_node("Relu", [x], [h], name=f"pre{i}"))
+        nodes.append(helper.make_node("Conv", [h, w, b], [c], name=c, kernel_shape=[s.kernel] * 2,
+                                      strides=[s.stride] * 2, pads=[pad] * 4, group=s.groups))
+        nodes.append(helper.make_node("Relu", [c], [r], name=r))
+        outputs.append(r)
+        names.append(c)
+    return model_of(nodes, inputs, outputs, inits), names
+
+
+def gemm_model(shapes: Sequence[GemmShape]) -> tuple[Any, list[str]]:
+    from onnx import helper
+
+    nodes, inits, inputs, outputs, names = [], [], [], [], []
+    for i, s in enumerate(shapes):
+        x, w, b, g = f"x{i}", f"w{i}", f"b{i}", f"gemm{i}"
+        inputs.append((x, [s.m, s.k]))
+        inits += [_const(w, (s.n, s.k), 1.0 / s.k), _const(b, (s.n,))]
+        nodes.append(helper.make_node("Gemm", [x, w, b], [g], name=g, transB=1))
+        outputs.append(g)
+        names.append(g)
+    return model_of(nodes, inputs, outputs, inits), names
+
+
+#: fixed-cost classes: (op, tiny input shape) whose chains calibrate them
+FIXED_CHAINS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "ew": ("Relu", (1, 16)),
+    "binary": ("Mul", (1, 16)),
+    "shape": ("Flatten", (1, 16)),
+    "reduce": ("ReduceSum", (1, 16)),
+    "softmax": ("Softmax", (1, 16)),
+    "concat": ("Concat", (1, 16)),
+    "gemm": ("Gemm", (1, 16)),
+    "conv": ("Conv", (1, 16, 4, 4)),
+    "conv_small": ("Conv", (1, 8, 8, 8)),
+    "pool": ("MaxPool", (1, 8, 8, 8)),
+    "pool_blocked": ("MaxPool", (1, 16, 8, 8)),
+    "lrn": ("LRN", (1, 8, 4, 4)),
+    # a blocked conv, then a plain op: a reorder to plain and one back before the next conv
+    "reorder": ("ReorderPair", (1, 16, 4, 4)),
+}
+
+
+def chain_model(op: str, length: int, shape: Sequence[int]) -> Any:
+    """``length`` ops one after the other on a small tensor (per-kernel overhead); blocked
+    pooling starts with a 1x1 conv so the pools run in ORT's NCHWc layout."""
+    from onnx import helper
+
+    nodes, inits = [], []
+    c = shape[1]
+    src = "t0"
+    if op == "MaxPool" and c % layout.nchwc_block() == 0:
+        inits.append(_const("w_in", (c, c, 1, 1), 1.0 / c))
+        nodes.append(helper.make_node("Conv", ["t0", "w_in"], ["c0"], name="pre", kernel_shape=[1, 1]))
+        src = "c0"
+    for i in range(length):
+        out = f"t{i + 1}"
+        if op == "Conv":
+            inits.append(_const(f"w{i}", (c, c, 1, 1), 1.0 / c))
+            nodes.append(helper.make_node("Conv", [src, f"w{i}"], [out], name=f"n{i}", kernel_shape=[1, 1]))
+        elif op == "Gemm":
+            inits.append(_const(f"w{i}", (c, c), 1.0 / c))
+            nodes.append(helper.make_node("Gemm", [src, f"w{i}"], [out], name=f"n{i}", transB=1))
+        elif op == "Mul":
+            inits.append(_const(f"k{i}", (1,), 0.999))
+            nodes.append(helper.make_node("Mul", [src, f"k{i}"], [out], name=f"n{i}"))
+        elif op == "ReduceSum":
+            inits.append(_ints(f"a{i}", [0]))
+            nodes.append(helper.make_node("ReduceSum", [src, f"a{i}"], [out], name=f"n{i}", keepdims=1))
+        elif op == "Concat":
+            nodes.append(helper.make_node("Concat", [src], [out], name=f"n{i}", axis=1))
+        elif op == "MaxPool":
+            nodes.append(helper.make_node("MaxPool", [src], [out], name=f"n{i}", kernel_shape=[3, 3],
+                                          pads=[1, 1, 1, 1]))
+        elif op == "LRN":
+            nodes.append(helper.make_node("LRN", [src], [out], name=f"n{i}", size=3))
+        elif op == "ReorderPair":
+            inits.append(_const(f"w{i}", (c, c, 1, 1), 1.0 / c))
+            nodes.append(helper.make_node("Conv", [src, f"w{i}"], [f"c{i}"], name=f"n{i}", kernel_shape=[1, 1]))
+            nodes.append(helper.make_node("Softmax", [f"c{i}"], [out], name=f"s{i}", axis=1))
+        else:
+            nodes.append(helper.make_node(op, [src], [out], name=f"n{i}"))
+        src = out
+    return model_of(nodes, [("t0", list(shape))], [src], inits)
+
+
+def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
+    """Independent ops whose per-element costs the estimator uses: kernel name -> (cost key, units)."""
+    from onnx import helper
+
+    nodes, inits, inputs, outputs = [], [], [], []
+    units: dict[str, tuple[str, float]] = {}
+    # LRN across 64 channels of 32x32 (size 5): cost per element
+    inputs.append(("lrn_x", [1, 64, 32, 32]))
+    nodes.append(helper.make_node("LRN", ["lrn_x"], ["lrn"], name="lrn", size=5, alpha=1e-4, beta=0.75, bias=2.0))
+    outputs.append("lrn")
+    units["lrn"] = ("lrn", 64 * 32 * 32)
+    # max pooling 3x3/2 after a 1x1 conv (so it runs in the conv's blocked layout): per output tap
+    inputs.append(("pool_x", [1, 64, 56, 56]))
+    inits.append(_const("pool_w", (64, 64, 1, 1), 1 / 64))
+    nodes.append(helper.make_node("Conv", ["pool_x", "pool_w"], ["pool_c"], name="pool_c", kernel_shape=[1, 1]))
+    nodes.append(helper.make_node("MaxPool", ["pool_c"], ["pool"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
+                                  pads=[1, 1, 1, 1]))
+    outputs.append("pool")
+    units["pool"] = ("pool", 64 * 28 * 28 * 9)
+    # softmax over 1000 classes, batch 32: per element
+    inputs.append(("sm_x", [32, 1000]))
+    nodes.append(helper.make_node("Softmax", ["sm_x"], ["softmax"], name="softmax", axis=1))
+    outputs.append("softmax")
+    units["softmax"] = ("softmax", 32 * 1000)
+    # tanh on 2^18 elements: transcendental activations, per element
+    inputs.append(("tanh_x", [1, 1 << 18]))
+    nodes.append(helper.make_node("Tanh", ["tanh_x"], ["tanh"], name="tanh"))
+    outputs.append("tanh")
+    units["tanh"] = ("transcendental", 1 << 18)
+    # a blocked conv output read by a plain op: ORT reorders it back (ReorderOutput), per element
+    inputs.append(("ro_x", [1, 64, 56, 56]))
+    inits.append(_const("ro_w", (64, 64, 1, 1), 1 / 64))
+    nodes.append(helper.make_node("Conv", ["ro_x", "ro_w"], ["ro_c"], name="ro_c", kernel_shape=[1, 1]))
+    nodes.append(helper.make_node("Softmax", ["ro_c"], ["ro_s"], name="ro_s", axis=1))
+    outputs.append("ro_s")
+    units["ReorderOutput"] = ("reorder", 64 * 56 * 56)
+    return model_of(nodes, inputs, outputs, inits), units
+
+
+def copy_model(sizes: Sequence[int]) -> tuple[Any, list[str]]:
+    """Independent ReLUs over tensors of ``sizes`` floats: bandwidth by working set."""
+    from onnx import helper
+
+    nodes, inputs, outputs, names = [], [], [], []
+    for i, n in enumerate(sizes):
+        inputs.append((f"x{i}", [1, n]))
+        nodes.append(helper.make_node("Relu", [f"x{i}"], [f"copy{i}"], name=f"copy{i}"))
+        outputs.append(f"copy{i}")
+        names.append(f"copy{i}")
+    return model_of(nodes, inputs, outputs), names
+
+
+class Bench:
+    """Measures micro-benchmark models on one device with one thread setting."""
+
+    def __init__(self, choice: DeviceChoice, threads: int | None, spinning: bool = True) -> None:
+        self.choice = choice
+        self.threads = threads
+        self.spinning = spinning
+
+    def runner(self, model: Any) -> Runner:
+        session = open_session(model.SerializeToString(), self.choice, self.threads, spinning=self.spinning)
+        return Runner(session, feeds_for(session, 1))
+
+    def wall(self, model: Any, runs: int = 20, warmup: int = 3) -> float:
+        """Median seconds per run."""
+        return median_time(self.runner(model), runs, warmup)
+
+    def kernels(self, model: Any, runs: int = 7, warmup: int = 2) -> dict[str, float]:
+        """Kernel name -> median microseconds per run, under ORT's profiler."""
+        with tempfile.TemporaryDirectory(prefix="archcalc-bench-") as tmp:
+            session = open_session(model.SerializeToString(), self.choice, self.threads,
+                                   profile_prefix=str(Path(tmp) / "bench"))
+            runner = Runner(session, feeds_for(session, 1))
+            for _ in range(warmup + runs):
+                runner.run()
+            del runner
+            events = trace_events(session)
+        per_run, _ = kernel_times(events, runs)
+        names = {k for run in per_run for k in run}
+        return {k: statistics.median([run.get(k, 0.0) for run in per_run]) for k in names}
+
+
+def median_time(runner: Runner, runs: int, warmup: int) -> float:
+    for _ in range(warmup):
+        runner.run()
+    return statistics.median([runner.timed() for _ in range(runs)])
+
+
+def kernel_of(times: Mapping[str, float], name: str) -> float | None:
+    """A node's kernel time where ORT renamed it (``fused x``, ``x_nchwc``, named after the
+    fused ReLU): sum of the kernels that derive from the node or its output."""
+    alias = name.replace("conv", "relu") if name.startswith("conv") else name
+    total, found = 0.0, False
+    for kernel, us in times.items():
+        cands = ort_name_candidates(kernel)
+        if name in cands or alias in cands:
+            total += us
+            found = True
+    return total if found else None

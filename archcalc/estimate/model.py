@@ -1,0 +1,136 @@
+"""The latency model: per-layer and total latency of a graph on a calibrated device, without
+running it.
+
+Each layer's kernels (as ORT will run them, see :mod:`archcalc.estimate.kernels`) cost a fixed
+cost per kernel plus their work: convolutions and GEMMs at the efficiency interpolated from the
+nearest calibrated shapes, everything else as bytes over the bandwidth for that working set or
+per-element costs. The total adds the per-run overhead. ``drift`` (from drift probes run next to
+a measurement) scales the work of kernels big enough for the thread pool by the compute probe,
+and fixed costs, small kernels and single-threaded ones by the overhead probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archcalc.estimate import layout
+from archcalc.estimate.kernels import (
+    SMALL_KERNEL_US,
+    layer_work,
+    plan_kernels,
+    profiler_cost_us,
+    runs_on_one_thread,
+)
+from archcalc.estimate.shapes import F32
+from archcalc.runtime.kernelmap import LAYOUT
+
+if TYPE_CHECKING:
+    from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.ir import Graph
+    from archcalc.report import Report
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """Predicted time of one layer's kernels (0 when ORT fuses it into another layer's kernel)."""
+
+    name: str
+    ms: float
+    #: compute, memory, overhead (the largest part), fused, removed
+    bound: str
+    fused_into: str | None = None
+    kernels: int = 0
+    compute_ms: float = 0.0
+    memory_ms: float = 0.0
+    overhead_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ms": self.ms, "bound": self.bound, "fused_into": self.fused_into,
+                "kernels": self.kernels, "compute_ms": self.compute_ms, "memory_ms": self.memory_ms,
+                "overhead_ms": self.overhead_ms}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated latency of one inference: per layer (kernel time), the per-run overhead, total."""
+
+    total_ms: float
+    run_ms: float
+    layers: Mapping[str, LayerEstimate]
+    batch: int
+    drift: Mapping[str, float] = field(default_factory=dict)
+    #: per-layer times include the ORT profiler's per-kernel cost (to compare with a profile)
+    as_profiled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total_ms": self.total_ms, "run_ms": self.run_ms, "batch": self.batch, "drift": dict(self.drift),
+                "as_profiled": self.as_profiled, "layers": [e.to_dict() for e in self.layers.values()]}
+
+
+def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, report: Report | None = None,
+                     drift: Mapping[str, float] | None = None, as_profiled: bool = False) -> Estimate:
+    """Per-layer and total latency of ``graph`` at ``batch`` on the device ``profile`` describes.
+
+    ``drift`` (see ``Probes``/``drift_of``) scales compute, memory and overhead parts to the
+    machine's current speed. ``as_profiled`` adds the profiler's per-kernel cost to each layer,
+    to compare with a per-layer profile (the total never includes it).
+    """
+    from archcalc.analysis import analyze
+
+    if report is None:
+        report = analyze(graph, overrides={"batch": batch, "dtype": "fp32"})
+    drift = dict(drift or {})
+    d_compute = drift.get("compute", 1.0)
+    d_over = drift.get("overhead", 1.0)
+    records = {r.name: r for r in report.layers}
+    block = layout.nchwc_block()
+    plan = plan_kernels(graph, records, batch, block)
+    fixed = profile.fixed_us
+    layers: dict[str, LayerEstimate] = {}
+
+    def prof_of(keys: Sequence[str]) -> float:
+        return profiler_cost_us(profile, keys) if as_profiled else 0.0
+
+    prof_total = 0.0
+
+    def fx(keys: Sequence[str]) -> float:
+        return sum(fixed.get(k, fixed["ew"]) for k in keys) * d_over
+
+    for layer in graph.layers.values():
+        name = layer.name
+        if layer.kind == "input":
+            continue
+        if name in plan.removed:
+            layers[name] = LayerEstimate(name, 0.0, "removed")
+            continue
+        if name in plan.host:
+            layers[name] = LayerEstimate(name, 0.0, "fused", plan.host[name])
+            continue
+        compute, memory, keys = layer_work(layer, records, plan, profile, report, batch, block)
+        # the compute probe (a conv on every thread) tracks kernels big enough for the thread pool;
+        # small kernels run on one thread, like the overhead probe, and so does ORT's LRN
+        pooled = compute + memory >= SMALL_KERNEL_US * len(keys) and not runs_on_one_thread(layer.kind)
+        d_work = d_compute if pooled else d_over
+        compute *= d_work
+        memory *= d_work
+        over = fx(keys)
+        prof = prof_of(keys)
+        prof_total += prof
+        us = compute + memory + over + prof
+        parts = {"compute": compute, "memory": memory, "overhead": over}
+        bound = max(parts, key=lambda k: parts[k])
+        layers[name] = LayerEstimate(name, us / 1e3, bound, None, len(keys), compute / 1e3, memory / 1e3, over / 1e3)
+    if plan.reorders:
+        memory = sum(b * batch / F32 * profile.unit_ns.get("reorder", 0.0) / 1e3 for _, b in plan.reorders)
+        memory *= d_compute if memory >= SMALL_KERNEL_US * len(plan.reorders) else d_over
+        over = fx(["reorder"] * len(plan.reorders))
+        prof = prof_of(["reorder"] * len(plan.reorders))
+        prof_total += prof
+        us = memory + over + prof
+        layers[LAYOUT] = LayerEstimate(LAYOUT, us / 1e3, "memory" if memory > over else "overhead", None,
+                                       len(plan.reorders), 0.0, memory / 1e3, over / 1e3)
+    run_ms = profile.run_us * d_over / 1e3
+    kernel_ms = sum(e.ms for e in layers.values()) - prof_total / 1e3
+    return Estimate(run_ms + kernel_ms, run_ms, layers, batch, drift, as_profiled)

@@ -1,0 +1,87 @@
+"""Generic, seeded samples of the shapes calibration measures (nothing from any network).
+numpy is imported inside the functions that need it."""
+
+from __future__ import annotations
+
+from archcalc.estimate.shapes import F32, ConvShape, GemmShape
+
+
+def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
+    """A seeded, stratified sample of generic convolution shapes (nothing from any network):
+    regular KxK, pointwise 1x1, few input channels with large kernels and strides, depthwise,
+    grouped; channels log-uniform in 16..1024 (multiples of 16), output size log-uniform 2..112
+    (to 220 for regular convs), batch 1-8. Shapes are bounded in work so each runs in at most a
+    few tens of milliseconds, but for ten heavy 3x3 convs (32-256 channels, 56-220 outputs,
+    batch 2-8, 4-40 GFLOP) so that large maps are measured, not extrapolated."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def ch(lo: float = 4.0, hi: float = 10.0) -> int:
+        return max(16, int(2 ** rng.uniform(lo, hi)) // 16 * 16)
+
+    def out(lo: float = 1.0, hi: float = 6.8) -> int:
+        return max(1, round(2 ** rng.uniform(lo, hi)))
+
+    def batch() -> int:
+        return int(rng.choice([1, 1, 1, 2, 4, 8, 8]))
+
+    plan = [("regular", 200), ("pointwise", 120), ("first", 160), ("depthwise", 40), ("grouped", 20), ("large", 10)]
+    shapes: list[ConvShape] = []
+    for cls, count in plan:
+        made = 0
+        target = max(4, round(count * scale))
+        while made < target:
+            if cls == "regular":
+                s = ConvShape(ch(), ch(), 1, int(rng.choice([3, 3, 3, 5, 7])), int(rng.choice([1, 1, 1, 2])),
+                              out(1.0, 7.8), batch())
+            elif cls == "large":  # heavy regular convs (big maps, several images): beyond the bound below
+                s = ConvShape(ch(5, 8), ch(5, 8), 1, 3, 1, out(5.8, 7.8), int(rng.choice([2, 4, 8])))
+                if 4e9 < s.flops <= 4e10:
+                    shapes.append(s)
+                    made += 1
+                continue
+            elif cls == "pointwise":  # half of them with few output channels (bottleneck reductions)
+                s = ConvShape(ch(4, 11), ch(4, 11) if made % 2 else ch(4, 7), 1, 1, int(rng.choice([1, 1, 1, 2])),
+                              out(), batch())
+            elif cls == "first":
+                k = int(rng.choice([2, 3, 5, 7, 11]))
+                stride = int(rng.choice([1, 2, 4])) if k >= 5 else int(rng.choice([1, 2]))
+                s = ConvShape(int(rng.choice([1, 2, 3, 4, 6, 8, 12])), int(rng.choice([6, 8, 16, 32, 64, 96, 128])), 1,
+                              k, stride, out(1.5, 7.0), batch())
+            elif cls == "depthwise":  # whole channel blocks (run blocked) or any count (run plain)
+                c = ch(3.0, 10.0) if made % 2 else int(2 ** rng.uniform(1.0, 7.0))
+                s = ConvShape(c, c, c, int(rng.choice([2, 3, 5])), int(rng.choice([1, 2])), out(), batch())
+            else:
+                g = int(rng.choice([2, 4, 8]))
+                s = ConvShape(ch(5, 10) * g // g, ch(5, 10), g, int(rng.choice([1, 3, 5])), 1, out(), batch())
+                s = ConvShape(max(16, s.cin // (16 * g)) * 16 * g, max(16, s.cout // (16 * g)) * 16 * g, g, s.kernel,
+                              1, s.out, s.batch)
+            if not 2e4 <= s.flops <= 4e9 or s.size_in < 1:
+                continue
+            shapes.append(s)
+            made += 1
+    return shapes
+
+
+def gemm_samples(scale: float = 1.0, seed: int = 7) -> list[GemmShape]:
+    """Generic (M, K, N): M from 1 (matrix-vector) to 512, K and N log-uniform 16..16384, weights
+    up to 128 MiB; plus a few large matrix-vector shapes for streaming bandwidth."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    shapes: list[GemmShape] = []
+    target = max(6, round(48 * scale))
+    while len(shapes) < target:
+        m = int(rng.choice([1, 1, 2, 4, 8, 8, 16, 32, 64, 128, 512]))
+        k = int(2 ** rng.uniform(4, 14))
+        n = int(2 ** rng.uniform(4, 14))
+        s = GemmShape(m, k, n)
+        if k * n * F32 > 128 * 2**20 or s.flops > 4e9 or s.flops < 2e3:
+            continue
+        shapes.append(s)
+    shapes += [GemmShape(1, 8192, 4096), GemmShape(1, 4096, 8192), GemmShape(8, 8192, 4096)]
+    return shapes
+
+
+COPY_SIZES = (1 << 12, 1 << 15, 1 << 18, 1 << 21, 1 << 24, 1 << 25)

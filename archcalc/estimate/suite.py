@@ -1,0 +1,222 @@
+"""Calibration: the micro-benchmark suite run on this machine, reduced to a device profile.
+
+Every block of measurements follows a drift probe, and is scaled to the calibration's median
+probe; every figure is the median of its repeats. onnxruntime is imported inside ``calibrate``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from archcalc.errors import CalibrationError
+from archcalc.estimate.deviceprofile import DeviceProfile
+from archcalc.estimate.microbench import (
+    FIXED_CHAINS,
+    Bench,
+    chain_model,
+    conv_model,
+    copy_model,
+    gemm_model,
+    kernel_of,
+    ops_model,
+)
+from archcalc.estimate.probes import Probes
+from archcalc.estimate.samples import COPY_SIZES, conv_samples, gemm_samples
+from archcalc.estimate.shapes import F32, ConvShape, GemmShape
+from archcalc.runtime.devices import Device, choose_device, cpu_count, cpu_name, device_for_provider
+from archcalc.runtime.providers import CPU
+from archcalc.runtime.timing import Progress
+
+#: the MatMul whose speed is the device's peak
+_MATMUL = GemmShape(1024, 1024, 1024)
+
+class _Samples:
+    """Raw measurements, each with the probe taken just before it; normalised at the end to the
+    calibration's median probe and reduced to the median over repeats."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[tuple[float, str, float]]] = {}
+        self.log: list[dict[str, float]] = []
+
+    def add(self, key: str, value: float, kind: str) -> None:
+        self.values.setdefault(key, []).append((value, kind, self.log[-1][kind]))
+
+    def reference(self) -> dict[str, float]:
+        return {name: statistics.median([p[name] for p in self.log]) for name in Probes.NAMES}
+
+    def get(self, key: str, ref: Mapping[str, float]) -> float | None:
+        got = self.values.get(key)
+        if not got:
+            return None
+        return statistics.median([v * ref[kind] / probe for v, kind, probe in got])
+
+
+def calibrate(device: Device | str = "auto", threads: int | None = None, *, quick: bool = False,
+              progress: Progress | None = None) -> DeviceProfile:
+    """Measure this machine with micro-benchmarks and return its device profile (not cached:
+    see ``device_profile``). ``quick`` measures fewer shapes once each (tests, smoke runs).
+
+    Every block of measurements follows a probe of the machine's current speed, and is scaled to
+    the calibration's median probe (kernels and copies by the compute probe, fixed costs by the
+    overhead probe); each figure is the median of its repeats,
+    so a burst of load from another process does not end up in the profile.
+    """
+    import onnxruntime as ort
+
+    choice = choose_device(device)
+    if not choice.device.estimable:
+        # the kernel classes and layout rules below describe ORT's CPU kernels
+        raise CalibrationError("calibration models ORT's CPU kernels; on a GPU, time models with "
+                               "archcalc profile (estimates are CPU-only for now)")
+    started = time.perf_counter()
+    bench = Bench(choice, threads)
+    scale = 0.25 if quick else 1.0
+    reps = 1 if quick else 3
+    convs = conv_samples(scale)
+    gemms = gemm_samples(scale)
+    # measured a few at a time, with shapes of similar size together: a small kernel next to
+    # large ones would find its weights and input evicted, which in a small network they are not
+    conv_order = sorted(range(len(convs)), key=lambda i: convs[i].flops)
+    gemm_order = sorted(range(len(gemms)), key=lambda i: gemms[i].k * gemms[i].n)
+    conv_chunks = [conv_order[i:i + 8] for i in range(0, len(convs), 8)]
+    gemm_chunks = [gemm_order[i:i + 4] for i in range(0, len(gemms), 4)]
+    steps = 1 + reps * (4 + len(conv_chunks) + len(gemm_chunks))
+    done = 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(f"calibrate: {what}", done, steps)
+
+    probes = Probes(choice, threads)
+    raw = _Samples()
+
+    def probe() -> None:
+        raw.log.append(probes.measure(3))
+
+    probe()
+    tick("probes")
+    ops, units = ops_model()
+    for _ in range(reps):
+        probe()
+        _measure_overheads(bench, raw)
+        tick("kernel overheads")
+        probe()
+        _measure_bandwidth(bench, raw)
+        tick("bandwidth")
+        probe()
+        _measure_op_costs(bench, raw, ops, units)
+        tick("op costs")
+        # conv and gemm kernels (profiled), a probe before every block
+        blocks = [("conv", chunk, conv_model([convs[i] for i in chunk])) for chunk in conv_chunks]
+        blocks += [("gemm", chunk, gemm_model([gemms[i] for i in chunk])) for chunk in gemm_chunks]
+        for family, chunk, (model, names) in blocks:
+            probe()
+            _measure_kernels(bench, raw, family, chunk, model, names)
+            tick(f"{family} kernels")
+    probe()
+    figures = _figures(raw, convs, gemms, units)
+    tick("done")
+    provider = CPU
+    profile = DeviceProfile(
+        device=choice.device.name, provider=provider, ort_version=ort.__version__, cpu=cpu_name(),
+        gpu=device_for_provider(provider).gpu_name(), threads=threads,
+        intra_op_threads=threads or cpu_count(), created=time.time(), seconds=time.perf_counter() - started,
+        **figures,
+        notes=[f"{len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, {reps} repeat(s) each, "
+               f"{len(raw.log)} probes"],
+    )
+    profile.validate()
+    return profile
+
+
+def _measure_overheads(bench: Bench, raw: _Samples) -> None:
+    """Fixed costs: wall time of chains of 1 and 17 tiny kernels; the profiler's own cost."""
+    raw.add("run", 1e6 * bench.wall(chain_model("Relu", 1, (1, 16)), runs=300, warmup=30), "overhead")
+    for key, (op, shape) in FIXED_CHAINS.items():
+        one = bench.wall(chain_model(op, 1, shape), runs=300, warmup=30)
+        many = bench.wall(chain_model(op, 17, shape), runs=200, warmup=20)
+        raw.add(f"fixed:{key}", max(1e6 * (many - one) / 16, 0.05), "overhead")
+    prof = bench.kernels(chain_model("Relu", 33, (1, 16)), runs=20)
+    if prof:
+        raw.add("profiled_relu", statistics.median(prof.values()), "overhead")
+    prof = bench.kernels(chain_model("Conv", 17, FIXED_CHAINS["conv"][1]), runs=20)
+    if prof:
+        raw.add("profiled_conv", statistics.median(prof.values()), "overhead")
+
+
+def _measure_bandwidth(bench: Bench, raw: _Samples) -> None:
+    """Bandwidth by working set: one copy per model (its input stays in cache, as a layer's
+    input does when the layer before it just wrote it)."""
+    for size in COPY_SIZES:
+        model, _ = copy_model([size])
+        raw.add(f"copy:{size}", 1e6 * bench.wall(model, runs=max(5, min(200, (1 << 22) // size)), warmup=3),
+                "compute")
+
+
+def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]]) -> None:
+    """Per-element costs of the ops in ``ops_model``, and the peak of a 1024^3 MatMul."""
+    times = bench.kernels(ops, runs=7)
+    for name, (key, _count) in units.items():
+        op_us = kernel_of(times, name)
+        if name == "ReorderOutput":
+            op_us = sum(us for k, us in times.items() if k.startswith("ReorderOutput")) or None
+        if op_us is not None:
+            raw.add(f"unit:{key}", op_us, "compute")
+    raw.add("matmul", bench.wall(gemm_model([_MATMUL])[0], runs=10), "compute")
+
+
+def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
+                     names: Sequence[str]) -> None:
+    """Profiled kernel times of one block of conv or gemm shapes (``family:index``)."""
+    times = bench.kernels(model, runs=5)
+    for i, name in zip(chunk, names, strict=True):
+        got = kernel_of(times, name)
+        if got is not None:
+            raw.add(f"{family}:{i}", got, "compute")
+
+
+def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
+             units: Mapping[str, tuple[str, float]]) -> dict[str, Any]:
+    """The device profile's figures from the raw samples, scaled to the median probe."""
+    ref = raw.reference()
+
+    def get(key: str, default: float = 0.0) -> float:
+        value = raw.get(key, ref)
+        return default if value is None else value
+
+    run_us = get("run")
+    fixed = {key: max(get(f"fixed:{key}", 0.05), 0.05) for key in FIXED_CHAINS}
+    if {"reorder", "conv", "softmax"} <= set(fixed):  # the pair chain runs a conv, a softmax, two reorders
+        fixed["reorder"] = max((fixed["reorder"] - fixed["conv"] - fixed["softmax"]) / 2, fixed["ew"])
+    profiler_us = max(get("profiled_relu") - fixed["ew"], 0.0)
+    profiler_heavy_us = max(get("profiled_conv") - fixed["conv"], profiler_us)
+    bandwidth = []
+    for size in COPY_SIZES:
+        moved = 2 * size * F32
+        bandwidth.append((float(moved), moved / max(get(f"copy:{size}") - run_us - fixed["ew"], 0.05) / 1e3))
+    unit_ns: dict[str, float] = {}
+    for _name, (key, count) in units.items():
+        value = raw.get(f"unit:{key}", ref)
+        if value is not None:
+            prof_us = profiler_heavy_us if key == "pool" else profiler_us
+            unit_ns[key] = max(value - prof_us - fixed["ew"], 0.0) * 1e3 / count
+    matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
+    conv_points = []
+    for i, s in enumerate(convs):
+        value = raw.get(f"conv:{i}", ref)
+        if value is not None:
+            conv_points.append([s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch,
+                                max(value - profiler_heavy_us, 0.05)])
+    gemm_points = []
+    for i, g in enumerate(gemms):
+        value = raw.get(f"gemm:{i}", ref)
+        if value is not None:
+            gemm_points.append([g.m, g.k, g.n, max(value - profiler_heavy_us, 0.05)])
+    return {"run_us": run_us, "fixed_us": fixed, "profiler_us": profiler_us, "profiler_heavy_us": profiler_heavy_us,
+            "bandwidth": bandwidth, "unit_ns": unit_ns, "matmul_gflops": matmul_gflops, "conv": conv_points,
+            "gemm": gemm_points, "probes": ref}

@@ -1,0 +1,89 @@
+"""What a profile reports: one model at one batch on one device, and its layers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.runtime.timing import Timing
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """One layer's measured kernel time (median over profiled runs) next to its estimate."""
+
+    name: str
+    kind: str
+    measured_ms: float | None = None
+    estimate_ms: float | None = None
+    #: the layer whose kernel computes this one (ORT fused it), as measured
+    fused_into: str | None = None
+    kernels: tuple[str, ...] = ()
+    #: what limits the estimate: compute, memory, overhead, fused, none
+    bound: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.measured_ms and self.estimate_ms is not None and self.measured_ms > 0:
+            return self.estimate_ms / self.measured_ms
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "measured_ms": self.measured_ms,
+                "estimate_ms": self.estimate_ms, "ratio": self.ratio, "fused_into": self.fused_into,
+                "kernels": list(self.kernels), "bound": self.bound}
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """One model at one batch size on one device, with everything needed to read the numbers."""
+
+    name: str
+    source: str
+    batch: int
+    device: str
+    provider: str
+    providers: tuple[str, ...]
+    device_name: str
+    cpu: str
+    gpu: str | None
+    ort_version: str
+    threads: int | None
+    intra_op_threads: int
+    io_binding: bool
+    timing: Timing
+    estimate_ms: float | None = None
+    layers: tuple[LayerProfile, ...] = ()
+    #: sum of kernel medians in the profiled session (profiler overhead included)
+    profiled_kernels_ms: float | None = None
+    profile_runs: int = 0
+    #: measured/calibrated ratios of the drift probes run next to this measurement
+    drift: Mapping[str, float] = field(default_factory=dict)
+    params: int = 0
+    macs: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def median_ms(self) -> float:
+        return self.timing.median_ms
+
+    @property
+    def ratio(self) -> float | None:
+        return self.estimate_ms / self.timing.median_ms if self.estimate_ms is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name, "source": self.source, "batch": self.batch, "device": self.device,
+            "provider": self.provider, "providers": list(self.providers), "device_name": self.device_name,
+            "cpu": self.cpu, "gpu": self.gpu, "ort_version": self.ort_version, "threads": self.threads,
+            "intra_op_threads": self.intra_op_threads, "io_binding": self.io_binding,
+            **self.timing.to_dict(),
+            "estimate_ms": self.estimate_ms, "ratio": self.ratio,
+            "profiled_kernels_ms": self.profiled_kernels_ms, "profile_runs": self.profile_runs,
+            "drift": dict(self.drift), "params": self.params, "macs": self.macs,
+            "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes),
+        }
