@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from archcalc.errors import ArchcalcError
 
 if TYPE_CHECKING:
-    from archcalc.report import Report
+    from archcalc.report import LayerRecord, Report
     from archcalc.runtime import ProfileResult
     from archcalc.sweeps import SweepResult
 
@@ -32,44 +32,124 @@ def _pyplot() -> Any:
     return plt
 
 
+#: numeric per-layer columns a bar chart can show
+PLOTTABLE = ("units", "weights", "biases", "params", "fixed_params", "buffers", "connections", "macs", "flops",
+             "param_bytes", "activation_bytes", "live_bytes")
+#: above this many layers, bars are grouped by block (the name up to its last '.')
+MAX_BARS = 120
+_ROW_INCHES = 0.17
+
+
+def _check_columns(columns: Sequence[str]) -> None:
+    from archcalc.errors import OptionError, suggest
+
+    if not columns:
+        raise OptionError("plot layers needs at least one column")
+    for column in columns:
+        if column not in PLOTTABLE:
+            raise OptionError(f"column '{column}' is not a per-layer number{suggest(column, PLOTTABLE)}; "
+                              f"plot layers takes: {', '.join(PLOTTABLE)}")
+
+
+def _bar_rows(report: Report, columns: Sequence[str]) -> tuple[list[str], list[list[int]], str]:
+    """Row labels and one value list per column; grouped by block when there are many layers."""
+    layers = [r for r in report.layers if any(getattr(r, c) for c in columns)] or list(report.layers)
+    if len(layers) <= MAX_BARS:
+        return [r.name for r in layers], [[getattr(r, c) for r in layers] for c in columns], "layer"
+    groups: dict[str, list[int]] = {}
+    for r in layers:
+        key = r.name.rsplit(".", 1)[0] if "." in r.name else r.name
+        sums = groups.setdefault(key, [0] * len(columns))
+        for k, c in enumerate(columns):
+            sums[k] += getattr(r, c)
+    names = list(groups)
+    return names, [[groups[n][k] for n in names] for k in range(len(columns))], "block"
+
+
 def layer_bars(report: Report, columns: Sequence[str] = ("params", "macs", "activation_bytes"),
                log: bool = True) -> Any:
-    """One bar chart per column, a bar per layer (layers with only zeros are left out)."""
+    """One panel per column, a horizontal bar per layer (labels stay legible at any depth; past
+    :data:`MAX_BARS` layers the bars are block subtotals). Layers with only zeros are left out;
+    a column that is zero everywhere says so in its panel."""
+    _check_columns(columns)
     plt = _pyplot()
-    layers = [r for r in report.layers if any(getattr(r, c) for c in columns)]
-    fig, axes = plt.subplots(len(columns), 1, figsize=(max(8.0, 0.22 * len(layers) + 2), 2.6 * len(columns)),
-                             sharex=True, squeeze=False)
-    x = list(range(len(layers)))
-    for ax, column in zip(axes[:, 0], columns, strict=True):
-        values = [getattr(r, column) for r in layers]
-        ax.bar(x, values, color="#4c72b0", label=column)
-        ax.set_ylabel(column.replace("_", " "))
-        if log and any(values):
-            ax.set_yscale("symlog", linthresh=1)
-        ax.set_title(f"{column.replace('_', ' ')} per layer (total {getattr(report.totals, column):,})", fontsize=9)
-    bottom = axes[-1, 0]
-    bottom.set_xticks(x)
-    bottom.set_xticklabels([r.name for r in layers], rotation=90, fontsize=6 if len(layers) > 40 else 8)
-    fig.suptitle(f"{report.name}: {report.conventions.describe()[:110]}...", fontsize=8)
+    names, values, unit = _bar_rows(report, columns)
+    height = max(3.0, _ROW_INCHES * len(names) + 1.6)
+    width = max(7.0, 2.9 * len(columns) + 0.055 * max(len(n) for n in names))
+    fig, axes = plt.subplots(1, len(columns), figsize=(width, height), sharey=True, squeeze=False)
+    y = list(range(len(names)))
+    for ax, column, col_values in zip(axes[0], columns, values, strict=True):
+        ax.barh(y, col_values, color="#4c72b0", label=column)
+        if log and any(col_values):
+            ax.set_xscale("symlog", linthresh=1)
+        if not any(col_values):
+            ax.text(0.5, 0.5, f"{column.replace('_', ' ')} is 0 in every {unit}", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=9)
+        total = getattr(report.totals, column, None) if column != "live_bytes" else None
+        ax.set_title(column.replace("_", " ") + (f" (total {total:,})" if isinstance(total, int) else ""),
+                     fontsize=9)
+        ax.grid(True, axis="x", alpha=0.3)
+    first = axes[0, 0]
+    first.set_yticks(y)
+    first.set_yticklabels(names, fontsize=7)
+    first.invert_yaxis()
+    per = "per block (layers summed)" if unit == "block" else "per layer"
+    fig.suptitle(f"{report.name}: {per}; {report.conventions.describe()[:100]}...", fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def longest_path(report: Report) -> list[str]:
+    """The names on the longest input-to-output path (most layers) ending at the last layer with
+    the deepest such path; ties go to the earlier input (execution order)."""
+    depth: dict[str, int] = {}
+    parent: dict[str, str | None] = {}
+    for r in report.layers:
+        best: str | None = None
+        for ref in r.inputs:
+            name = ref.rsplit(":", 1)[0] if ref.rsplit(":", 1)[-1].isdigit() and ":" in ref else ref
+            if name in depth and (best is None or depth[name] > depth[best]):
+                best = name
+        depth[r.name] = depth[best] + 1 if best is not None else 0
+        parent[r.name] = best
+    if not depth:
+        return []
+    end = max(depth, key=lambda n: depth[n])
+    path: list[str] = []
+    node: str | None = end
+    while node is not None:
+        path.append(node)
+        node = parent[node]
+    return path[::-1]
+
+
 def rf_growth(report: Report) -> Any:
-    """Receptive-field size (largest axis) and jump against depth (layer index), spatial layers only."""
+    """Receptive-field size (largest axis) and jump along the longest path of the graph (a chain
+    is its execution order; on a DAG, branches that join are not mixed in), layer names on the axis."""
     plt = _pyplot()
-    rows = [(i, r) for i, r in enumerate(report.layers) if r.rf.axes and not r.rf.is_global and not r.rf.is_unknown]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    xs = [i for i, _ in rows]
-    ax.plot(xs, [float(max(r.rf.size)) for _, r in rows], marker="o", markersize=3, label="size (input pixels)")
-    ax.plot(xs, [float(max(r.rf.jump)) for _, r in rows], marker="s", markersize=3, label="jump (input pixels)")
-    ax.set_xlabel("layer index (execution order)")
+    by_name = {r.name: r for r in report.layers}
+    path = longest_path(report)
+    rows: list[LayerRecord] = []
+    for name in path:  # layers that leave the field as it was (BN, ReLU, adds) are not points
+        record = by_name[name]
+        if not rows or record.rf != rows[-1].rf:
+            rows.append(record)
+    spatial = [(i, r) for i, r in enumerate(rows) if r.rf.axes and not r.rf.is_global and not r.rf.is_unknown]
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.16 * len(rows) + 2.5), 5.0))
+    xs = [i for i, _ in spatial]
+    ax.plot(xs, [float(max(r.rf.size)) for _, r in spatial], marker="o", markersize=3, label="size (input pixels)")
+    ax.plot(xs, [float(max(r.rf.jump)) for _, r in spatial], marker="s", markersize=3, label="jump (input pixels)")
+    ax.set_xticks(list(range(len(rows))))
+    ax.set_xticklabels([r.name for r in rows], rotation=90, fontsize=7)
+    ax.set_xlabel(f"layers that change the field, along the longest path ({len(path)} layers, {path[0]} -> "
+                  f"{path[-1]})" if path else "depth")
     ax.set_ylabel("input pixels")
+    ax.set_yscale("log")
     ax.set_title(f"{report.name}: receptive field growth", fontsize=10)
     ax.legend()
     ax.grid(True, alpha=0.3)
-    if rows:
-        last_i, last = rows[-1]
+    if spatial:
+        last_i, last = spatial[-1]
         ax.annotate(f"{last.name}: {max(last.rf.size)}", (last_i, float(max(last.rf.size))), fontsize=8,
                     textcoords="offset points", xytext=(-110, -14))
     fig.tight_layout()
@@ -161,7 +241,10 @@ def image_bytes(fig: Any, path: str | Path) -> bytes:
     if suffix not in FORMATS:
         raise ArchcalcError(f"plot file must end in {' or '.join(FORMATS)}, got {Path(path).name}")
     buf = io.BytesIO()
-    fig.savefig(buf, format=suffix[1:], dpi=120)
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text (searchable, selectable)
+        fig.savefig(buf, format=suffix[1:], dpi=120)
     _pyplot().close(fig)
     return buf.getvalue()
 

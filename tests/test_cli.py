@@ -55,15 +55,23 @@ def test_json_integers_beyond_float_precision(tmp_path: Path) -> None:
     assert str(weights) in out
 
 
-def test_csv_has_header_rows_totals_and_conventions_comment() -> None:
+def test_csv_is_plain_rows_and_context_is_asked_for() -> None:
+    pd = __import__("pytest").importorskip("pandas")
     code, out, _ = run("report", LENET, "--format", "csv", "--columns", "name,params,connections")
     assert code == 0
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["name", "params", "connections"]
+    assert ["C3", "1516", "151600"] in rows and rows[-1][0] == "Output"  # no total row
+    frame = pd.read_csv(io.StringIO(out))
+    assert list(frame.columns) == ["name", "params", "connections"] and frame["params"].sum() == 60000
+    code, out, _ = run("report", LENET, "-f", "csv", "--columns", "name,params,connections", "--csv-context",
+                       "--totals")
     lines = out.splitlines()
     assert lines[0].startswith("# lenet5: conventions: preset lecun1998")
     rows = list(csv.reader(line for line in lines if not line.startswith("#")))
-    assert rows[0] == ["name", "params", "connections"]
-    assert rows[-1] == ["total", "60000", "340908"]
-    assert ["C3", "1516", "151600"] in rows
+    assert rows[0] == ["name", "params", "connections"] and rows[-1] == ["total", "60000", "340908"]
+    frame = pd.read_csv(io.StringIO(out), comment="#")
+    assert list(frame.columns) == ["name", "params", "connections"]
 
 
 def test_markdown_columns_set_preset_dtype() -> None:
@@ -81,7 +89,7 @@ def test_markdown_columns_set_preset_dtype() -> None:
 def test_columns_all_and_variables() -> None:
     code, out, _ = run("report", str(SPECS / "resnet18.yaml"), "--var", "width=32", "--columns", "all", "-f", "csv")
     assert code == 0
-    header = next(csv.reader([out.splitlines()[1]]))
+    header = next(csv.reader([out.splitlines()[0]]))
     assert "live_bytes" in header and "where" in header
     assert "32x112x112" in out
 

@@ -99,7 +99,7 @@ def test_a_local_file_wins_over_the_bundled_spec(tmp_path: Path, monkeypatch: py
 @pytest.mark.parametrize(("suffix", "check"), [
     (".json", lambda text: json.loads(text)["name"] == "lenet5"),
     (".md", lambda text: text.startswith("## lenet5")),
-    (".csv", lambda text: "params" in text.splitlines()[1]),
+    (".csv", lambda text: "params" in text.splitlines()[0]),
     (".txt", lambda text: text.startswith("lenet5")),
 ])
 def test_format_follows_the_output_extension(tmp_path: Path, suffix: str, check: object) -> None:

@@ -159,7 +159,9 @@ def test_allow_unknown_goes_on_with_inferred_shapes_and_says_what_is_not_counted
     assert code == 0 and "NOT COUNTED (4 unknown ops" in md
     code, js, _ = run_cli("report", path, "--allow-unknown", "--format", "json")
     assert code == 0 and json.loads(js)["uncounted"] == ["e1", "e2", "gs", "custom"]
-    code, csv, _ = run_cli("report", path, "--allow-unknown", "--format", "csv")
+    code, csv, err = run_cli("report", path, "--allow-unknown", "--format", "csv")
+    assert code == 0 and "4 unknown ops are not counted (zero in every column): e1, e2, gs, custom" in err
+    code, csv, _ = run_cli("report", path, "--allow-unknown", "--format", "csv", "--csv-context")
     assert code == 0 and "# NOT COUNTED (4 unknown ops): e1, e2, gs, custom" in csv
 
 

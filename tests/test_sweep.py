@@ -165,8 +165,8 @@ def test_plots_show_what_they_claim(tmp_path: Path) -> None:
     fig = plots.layer_bars(report)
     bars = fig.axes[0].patches
     shown = [r for r in report.layers if r.params or r.macs or r.activation_bytes]
-    assert [b.get_height() for b in bars] == [r.params for r in shown]
-    assert [t.get_text() for t in fig.axes[-1].get_xticklabels()] == [r.name for r in shown]
+    assert [b.get_width() for b in bars] == [r.params for r in shown]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [r.name for r in shown]
     plots.save(fig, tmp_path / "layers.png")
     image = mpimg.imread(tmp_path / "layers.png")
     assert image.shape[0] > 300 and image.shape[1] > 600

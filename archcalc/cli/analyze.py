@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from archcalc.cli.base import (
     EXIT_MISMATCH,
@@ -26,6 +27,9 @@ def _report_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("file", help="a spec (YAML or bundled name) or an ONNX model")
     output_options(r, FORMATS)
     r.add_argument("--columns", help="comma-separated columns, or 'all' (archcalc columns lists them)")
+    r.add_argument("--csv-context", action="store_true",
+                   help="csv: start with '#' lines of conventions, warnings and notes (pandas: comment='#')")
+    r.add_argument("--totals", action="store_true", help="csv: end with the total row")
     onnx_options(r)
     counting_options(r)
 
@@ -39,7 +43,11 @@ def _report(args: argparse.Namespace) -> int:
     overrides = conventions_overrides(args)
     graph = load_source(args, args.file)
     report = analyze(graph, preset=args.preset, overrides=overrides)
-    emit(render(report, fmt, columns), args.output, inputs=[args.file])
+    emit(render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals), args.output,
+         inputs=[args.file])
+    if fmt == "csv" and report.uncounted and not args.csv_context:  # never silent about what is not counted
+        print(f"archcalc: warning: {len(report.uncounted)} unknown ops are not counted (zero in every column): "
+              f"{', '.join(report.uncounted)}", file=sys.stderr)
     return 0
 
 

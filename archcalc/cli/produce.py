@@ -64,7 +64,8 @@ def _plot_arguments(pl: argparse.ArgumentParser) -> None:
     pl.add_argument("file", help="a spec or ONNX model (layers, rf) or a sweep JSON written by "
                                  "archcalc sweep -f json (sweep)")
     pl.add_argument("--output", "-o", required=True, help="the .png or .svg file")
-    pl.add_argument("--columns", default="params,macs,activation_bytes", help="layers: the columns to plot")
+    pl.add_argument("--columns", default="params,macs,activation_bytes",
+                    help="layers: comma-separated per-layer numbers to plot, or all (units, params, macs, ...)")
     pl.add_argument("--x", default="macs")
     pl.add_argument("--y", default="params")
     pl.add_argument("--color", help="sweep: a key or metric to colour points by")
@@ -105,10 +106,8 @@ def _plot(args: argparse.Namespace) -> int:
         graph = load_source(args, args.file)
         report = analyze(graph, preset=args.preset, overrides=conventions_overrides(args))
         if args.what == "layers":
-            from archcalc.render import parse_columns
-
-            columns = [c for c in parse_columns(args.columns) if c != "name"]
-            fig = plots.layer_bars(report, columns)
+            wanted = [c.strip() for c in args.columns.split(",") if c.strip()]
+            fig = plots.layer_bars(report, plots.PLOTTABLE if wanted == ["all"] else wanted)
         else:
             fig = plots.rf_growth(report)
     emit(plot_bytes(fig, args.output), args.output, inputs=[args.file])

@@ -74,22 +74,33 @@ def summary_lines(report: Report) -> list[str]:
     ]
 
 
-def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = None) -> str:
+def context_lines(report: Report) -> list[str]:
+    """What a table prints around its rows: conventions, warnings, notes, ops not counted."""
+    lines = [f"{report.name}: {report.conventions_line()}"]
+    lines += [f"warning: {w}" for w in report.warnings]
+    lines += [f"note: {n}" for n in report.notes]
+    if report.uncounted:
+        lines.append(f"NOT COUNTED ({len(report.uncounted)} unknown ops): {', '.join(report.uncounted)}")
+    return lines
+
+
+def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = None, *,
+           csv_context: bool = False, csv_totals: bool = False) -> str:
+    """The report in ``fmt``. CSV is one header row and one row per layer, so that any CSV reader
+    (``pandas.read_csv``) takes it as it is; ``csv_totals`` adds the total row and ``csv_context``
+    puts the conventions, warnings and notes first as ``#`` lines (``read_csv(comment="#")``)."""
     cols = tuple(columns) if columns else DEFAULT_COLUMNS
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        buf.write(f"# {report.name}: {report.conventions_line()}\n")
-        for warning in report.warnings:
-            buf.write(f"# warning: {warning}\n")
-        for note in report.notes:
-            buf.write(f"# note: {note}\n")
-        if report.uncounted:
-            buf.write(f"# NOT COUNTED ({len(report.uncounted)} unknown ops): {', '.join(report.uncounted)}\n")
+        if csv_context:
+            for line in context_lines(report):
+                buf.write(f"# {line}\n")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(cols)
-        writer.writerows(_rows(report, cols, human=False))
+        rows = _rows(report, cols, human=False)
+        writer.writerows(rows if csv_totals else rows[:-1])
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
         raise RenderError(f"unknown format '{fmt}'{suggest(fmt, FORMATS)}; formats: {', '.join(FORMATS)}")
