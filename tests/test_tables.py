@@ -67,3 +67,28 @@ def test_json_rows_carry_sources_and_conventions() -> None:
     data = json.loads(out)["references"][0]
     macs = next(r for r in data["rows"] if r["figure"] == "totals.macs" and r["published"] == 1814073344)
     assert macs["status"] == "exact" and macs["conventions"] == "preset paper_macs" and "resnet_table1" in macs["source"]
+
+
+def test_check_and_tables_share_one_vocabulary_and_both_fail_on_a_mismatch(tmp_path: Any) -> None:
+    spec = tmp_path / "wrong.yaml"
+    spec.write_text("input: [1, 8, 8]\nlayers:\n  - {name: c, type: conv, filters: 2, kernel: 3}\n"
+                    "expected:\n  - source: a made-up table\n    layers: {c: {params: 20}}\n"
+                    "    totals: {params: 21, macs: 648}\n")
+    # c: 2 x 3x3 weights + 2 biases = 20 params; 2 x 9 x 6x6 = 648 MACs; 21 is wrong on purpose
+    tally = "2 of 3 published figures reproduced; 0 known errata; 1 mismatch"
+    code, out = run("check", str(spec))
+    assert code == 1 and out.splitlines()[-1] == f"{spec}: {tally}"
+    code, out = run("tables", str(spec))
+    assert code == 1 and out.splitlines()[-1] == tally
+
+
+def test_tally_grammar() -> None:
+    from archcalc.expected import Check
+    from archcalc.render.results import tally
+
+    one = Check("source", "totals", "params", 1, 1, 0.0, "exact")
+    close = Check("source", "totals", "macs", 100, 101, 0.02, "close")
+    erratum = Check("source", "totals", "units", 5, 6, 0.0, "erratum", erratum="why")
+    assert tally([one]) == "1 of 1 published figure reproduced; 0 known errata; 0 mismatches"
+    assert tally([one, close, erratum]) == ("2 of 3 published figures reproduced (1 exact, 1 within the source's "
+                                            "rounding); 1 known erratum; 0 mismatches")

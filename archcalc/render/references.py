@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from archcalc.render.results import tally
+
 if TYPE_CHECKING:
     from archcalc.expected import Check
     from archcalc.references import Reference
@@ -92,9 +94,5 @@ def render_tables(refs: Sequence[Reference], fmt: str = "table") -> str:
             lines.append("")
         lines.append(("receptive field: " if not md else "Receptive field: ") + r.receptive_field)
         lines.append("")
-    bad = sum(1 for r in refs for c in r.checks if c.status == "mismatch")
-    errata = sum(1 for r in refs for c in r.checks if c.status == "erratum")
-    total = sum(len(r.checks) for r in refs)
-    lines.append(f"{total - bad - errata} of {total} published figures reproduced; {errata} known errata reported; "
-                 f"{bad} mismatches")
+    lines.append(tally([c for r in refs for c in r.checks]))
     return "\n".join(lines) + "\n"

@@ -10,13 +10,30 @@ if TYPE_CHECKING:
     from archcalc.onnx_export.export import Exported
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 mismatch``, ``2 mismatches``, ``0 errata`` (thousands separated)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def tally(results: Sequence[Check]) -> str:
+    """The one summary ``check`` and ``tables`` both print: figures reproduced (exact or within
+    the source's rounding) of all published, known errata, mismatches."""
+    counts = {status: sum(1 for r in results if r.status == status)
+              for status in ("exact", "close", "erratum", "mismatch")}
+    reproduced = counts["exact"] + counts["close"]
+    detail = f" ({counts['exact']:,} exact, {counts['close']:,} within the source's rounding)" \
+        if counts["close"] else ""
+    errata = plural(counts["erratum"], "known erratum", "known errata")
+    mismatches = plural(counts["mismatch"], "mismatch", "mismatches")
+    return f"{reproduced:,} of {plural(len(results), 'published figure')} reproduced{detail}; {errata}; {mismatches}"
+
+
 def check_lines(file: str, results: Sequence[Check], quiet: bool = False) -> str:
-    """One line per comparison (mismatches only when ``quiet``), then the count reproduced."""
+    """One line per comparison (mismatches only when ``quiet``), then the tally."""
     if not results:
         return f"{file}: no expected: figures\n"
-    bad = [r for r in results if not r.ok]
     lines = [f"{file}: {r.describe()}" for r in results if not quiet or not r.ok]
-    lines.append(f"{file}: {len(results) - len(bad)}/{len(results)} figures reproduced")
+    lines.append(f"{file}: {tally(results)}")
     return "".join(line + "\n" for line in lines)
 
 
