@@ -63,7 +63,7 @@ def counting_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", help="counting preset (archcalc presets lists them)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a convention (repeatable)")
-    p.add_argument("--batch", type=int, help="batch size (scales MACs, FLOPs, activation bytes)")
+    p.add_argument("--batch", type=bounded_int(1, MAX_BATCH), help="batch size (scales MACs, FLOPs, activation bytes)")
     p.add_argument("--dtype", choices=tuple(DTYPE_BYTES), help="element type for byte counts")
     variable_option(p)
 
@@ -89,19 +89,47 @@ def output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
 
 
 def assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
-    """``["width=32", "name=x"]`` -> ``{"width": 32, "name": "x"}`` (values read as YAML)."""
-    import yaml
+    """``["width=32", "name=x"]`` -> ``{"width": 32, "name": "x"}``: values are read as YAML with
+    the spec's own limits (alias expansion, integer size); text YAML cannot read stays text."""
+    from archcalc.errors import SpecError
+    from archcalc.language.yamlmarks import load_yaml
 
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise OptionError(f"{what} expects NAME=VALUE, got {pair!r}")
+        if len(value) > MAX_ASSIGNMENT_CHARS:
+            raise OptionError(f"{what} {key.strip()}: the value is {len(value):,} characters long "
+                              f"(limit {MAX_ASSIGNMENT_CHARS:,})")
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError:
+            out[key.strip()] = load_yaml(value, f"{what} {key.strip()}") if value.strip() else ""
+        except SpecError as exc:
+            if "malformed YAML" not in exc.message:  # a limit, not text that is not YAML
+                raise OptionError(f"{what} {key.strip()}: {exc.message}") from None
             out[key.strip()] = value
     return out
+
+
+#: the longest value ``--var`` / ``--set`` take (characters)
+MAX_ASSIGNMENT_CHARS = 4096
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer from ``low`` to ``high``, else one line naming the range."""
+
+    def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-")
+        if not digits.isdigit() or len(digits) > 19 or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low:,} to {high:,}, got {text[:40]!r}")
+        return int(text)
+
+    parse.__name__ = "integer"
+    return parse
+
+
+#: the largest batch archcalc counts (figures stay exact integers; this bounds the work, not them)
+MAX_BATCH = 1 << 20
 
 
 def conventions_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,7 +168,22 @@ def load_source(args: argparse.Namespace, source: str) -> Graph:
 
 
 __all__ = [
-    "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_OK", "EXIT_USAGE", "ArgParser",
-    "Command", "assignments", "conventions_overrides", "counting_options", "file_input", "load_source", "minimize",
-    "onnx_options", "output_options", "variable_option",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_MISMATCH",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "MAX_BATCH",
+    "ArgParser",
+    "Command",
+    "assignments",
+    "bounded_int",
+    "conventions_overrides",
+    "counting_options",
+    "file_input",
+    "load_source",
+    "minimize",
+    "onnx_options",
+    "output_options",
+    "variable_option",
 ]

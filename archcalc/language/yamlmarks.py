@@ -44,20 +44,39 @@ class _MarkedLoader(yaml.SafeLoader):
     pass
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+#: integers are exact and bounded: more digits than 10^18 has are refused before conversion
+MAX_INT_DIGITS = 19
+
+
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedMap:
-    loader.flatten_mapping(node)
+    explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+    loader.flatten_mapping(node)  # merged pairs (``<<: *base``) come first, explicit ones after
+    merged = len(node.value) - explicit
     out = MarkedMap()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
-    for key_node, value_node in node.value:
+    seen_explicit: set[str] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
             key = str(key)
-        if key in out:
-            raise SpecError(f"duplicate key '{key}'", line=key_node.start_mark.line + 1)
+        if index >= merged:  # an explicit key may override a merged one, not another explicit one
+            if key in seen_explicit:
+                raise SpecError(f"duplicate key '{key}'", line=key_node.start_mark.line + 1)
+            seen_explicit.add(key)
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
+
+
+def _construct_int(loader: _MarkedLoader, node: yaml.ScalarNode) -> int:
+    digits = sum(ch.isdigit() for ch in str(node.value))
+    if digits > MAX_INT_DIGITS:
+        raise SpecError(f"an integer of {digits:,} digits: values are limited to 10^18",
+                        line=node.start_mark.line + 1)
+    value: int = yaml.SafeLoader.construct_yaml_int(loader, node)
+    return value
 
 
 def _construct_seq(loader: _MarkedLoader, node: yaml.SequenceNode) -> MarkedList:
@@ -69,6 +88,7 @@ def _construct_seq(loader: _MarkedLoader, node: yaml.SequenceNode) -> MarkedList
 
 _MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 _MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+_MarkedLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 #: the most nodes a document may expand to once its aliases are followed ("billion laughs")
