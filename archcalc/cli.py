@@ -322,17 +322,10 @@ def _list() -> int:
 
 
 def _types() -> int:
-    from archcalc.ops import OPS, TYPE_NAMES
+    from archcalc.ops.catalog import describe, public_ops
 
-    for op in OPS:
-        if op.kind == "input":
-            continue
-        names = sorted(n for n, (k, _) in TYPE_NAMES.items() if k == op.kind and n != op.kind)
-        keys = ", ".join(op.schema) or "-"
-        print(f"{op.kind} ({op.family}): {op.doc}")
-        print(f"    keys: {keys}")
-        if names:
-            print(f"    also: {', '.join(names)}")
+    for op in public_ops():
+        print("\n".join(describe(op)))
     return 0
 
 

@@ -100,7 +100,6 @@ class RBF(Op):
     aliases = ("euclidean_rbf",)
     schema = {"units": Attr(pos_int, required=True, doc="number of output units")}
     doc = "Euclidean RBF units with fixed parameters (LeNet-5 output)"
-    doc_notes = "fixed (untrained) parameters"
     kernel_class = KernelClass.ELEMENTWISE
     import_note = ("no ONNX op: export writes Unsqueeze, Sub, Mul, ReduceSum with a metadata record, which "
                    "import restores")

@@ -55,7 +55,6 @@ class MatMul(Op):
         "bias": Attr(choice("none", "per_unit"), default="none"),
     }
     doc = "matrix product over the last axis (with a weight matrix, or of two activations)"
-    doc_notes = "weight matrix over the last axis (one input), or a product of two activations"
     kernel_class = KernelClass.GEMM
     translators = {"MatMul": matmul_from_onnx}
 

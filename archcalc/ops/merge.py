@@ -42,7 +42,6 @@ class Add(Op):
     aliases = ("residual", "sum")
     arity = (2, None)
     doc = "elementwise sum of equal shapes (residual connections)"
-    doc_notes = "residual sum; shapes must be equal"
     kernel_class = KernelClass.ELEMENTWISE
     import_note = _FROM_ELEMENTWISE.format("Add or Sum of equal shapes")
 
@@ -78,7 +77,6 @@ class Mul(Op):
     aliases = ("multiply", "scale", "elementwise_mul")
     arity = (2, None)
     doc = "elementwise product with broadcasting (squeeze-and-excitation gates)"
-    doc_notes = "broadcasting product (squeeze-and-excitation)"
     kernel_class = KernelClass.ELEMENTWISE
     import_note = _FROM_ELEMENTWISE.format("Mul")
 

@@ -100,7 +100,6 @@ class Flatten(Op):
     kind = "flatten"
     family = "shape"
     doc = "C x H x W -> C*H*W (a view: no copy)"
-    doc_notes = "a view"
     view = True
     kernel_class = KernelClass.VIEW
     translators = {"Flatten": flatten_from_onnx}
@@ -118,7 +117,6 @@ class Dropout(Op):
     family = "shape"
     schema = {"rate": Attr(number, default=0.5, doc="drop probability (training only)")}
     doc = "dropout (identity at inference)"
-    doc_notes = "identity at inference"
     view = True
     inplace = True
     kernel_class = KernelClass.VIEW
@@ -141,7 +139,7 @@ class Identity(Op):
     kind = "identity"
     family = "shape"
     doc = "passes its input through"
-    doc_notes = "a view"
+    doc_notes = "a view (no copy)"
     view = True
     kernel_class = KernelClass.VIEW
     #: on an activation these pass it through (no layer); on constants they are folded
@@ -211,7 +209,7 @@ class Split(Op):
         "axis": Attr(_axis, default=0, doc="'channels' (0) or an axis index"),
     }
     doc = "split into parts along an axis; refer to part i as NAME:i"
-    doc_notes = "sizes or parts; outputs `name:0`, `name:1`, ..."
+    doc_notes = "give `sizes` or `parts`"
     kernel_class = KernelClass.DATA_MOVEMENT
     translators = {"Split": split_from_onnx}
 

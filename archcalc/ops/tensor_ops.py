@@ -111,7 +111,6 @@ class Reshape(Op):
     family = "shape"
     schema = {"shape": Attr(ints, required=True, doc="per-sample target shape; one entry may be -1")}
     doc = "reshape (per sample; -1 infers one size)"
-    doc_notes = "per-sample target shape (one -1 allowed)"
     kernel_class = KernelClass.VIEW
     translators = {"Reshape": reshape_from_onnx, "Squeeze": squeeze_from_onnx, "Unsqueeze": squeeze_from_onnx}
 
@@ -140,7 +139,7 @@ class Transpose(Op):
     family = "shape"
     schema = {"perm": Attr(ints, required=True, doc="per-sample axis permutation (0 = channels)")}
     doc = "permute the axes of each sample"
-    doc_notes = "per-sample axis permutation (0 = channels)"
+    doc_notes = "`perm` per sample (0 = channels)"
     kernel_class = KernelClass.DATA_MOVEMENT
     translators = {"Transpose": transpose_from_onnx}
 
@@ -169,7 +168,7 @@ class Slice(Op):
         "step": Attr(integer, default=1),
     }
     doc = "take a range along one axis"
-    doc_notes = "a range along one axis"
+    doc_notes = "end is exclusive; default: to the end"
     kernel_class = KernelClass.DATA_MOVEMENT
     translators = {"Slice": slice_from_onnx}
 
