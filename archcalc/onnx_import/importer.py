@@ -99,44 +99,17 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     graph_inputs = [vi for vi in graph.input if vi.name not in values]
     if not graph_inputs:
         raise ImportError_("the model has no inputs (besides initializers)")
-    unnamed = input_shapes.pop("", None)
-    if unnamed is not None:
-        if len(graph_inputs) != 1:
-            raise ImportError_(f"the model has {len(graph_inputs)} inputs: name them (--input NAME=...)")
-        input_shapes[graph_inputs[0].name] = unnamed
-    for name in input_shapes:
-        if name not in {vi.name for vi in graph_inputs}:
-            names = [v.name for v in graph_inputs]
-            raise ImportError_(f"--input names '{name}', but the inputs are: {', '.join(names)}{suggest(name, names)}")
-    model_batch: int | None = None
-    for vi in graph_inputs:
-        declared = parse_dims(vi)
-        given = input_shapes.get(vi.name)
-        if given is not None and declared and len(given) != len(declared):
-            shown = "x".join(str(d) if isinstance(d, int) else (d or "?") for d in declared)
-            raise ImportError_(f"--input {vi.name} gives {len(given)} dims but the model declares {len(declared)} "
-                               f"({shown})")
-        dims = list(given or declared)
-        if not dims:
-            raise ImportError_(f"input '{vi.name}' has no shape: give it with --input {vi.name}=1x3x224x224")
-        if batch is not None and not isinstance(dims[0], int):
-            dims[0] = batch
-        symbolic = [f"{d if d else '?'} (axis {i})" for i, d in enumerate(dims) if not isinstance(d, int)]
-        if symbolic:
-            hint = f"--batch N or --input {vi.name}=" + "x".join(str(d) if isinstance(d, int) else "N" for d in dims)
-            raise ImportError_(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
-        shape = tuple(int(d) for d in dims)  # type: ignore[arg-type]
-        if any(d < 1 for d in shape) or len(shape) < 2:
-            raise ImportError_(f"input '{vi.name}' has shape {list(shape)}: archcalc needs a batch axis and "
-                               f"positive sizes (N, C, ...)")
-        if model_batch is None:
+    _name_inputs(graph_inputs, input_shapes)
+    model_batch = 0
+    for i, vi in enumerate(graph_inputs):
+        shape = _input_shape(vi, input_shapes.get(vi.name), batch)
+        if i == 0:
             model_batch = shape[0]
         elif shape[0] != model_batch:
             raise ImportError_(f"inputs disagree on the batch size ({model_batch} vs {shape[0]} of '{vi.name}')")
         layer_name = unique_name(vi.name, taken)
         layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
         values[vi.name] = Act((layer_name, 0), shape)
-    assert model_batch is not None
 
     # nodes -------------------------------------------------------------------------------
     nodes = list(graph.node)
@@ -242,19 +215,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                                                f"op {op_type} ({label})") from None
                         values[out_name] = Const(inferred[out_name], None, None)
                 continue
-            shapes = []
-            for out_name in proto.output:
-                if not out_name:
-                    shapes.append([1])  # an unused optional output: a placeholder keeps the indices
-                    continue
-                if out_name not in inferred:
-                    raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
-                                       f"{op_type} ({label})") from None
-                full = inferred[out_name]
-                if not full or full[0] != model_batch:
-                    raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
-                                       f"without the batch axis") from None
-                shapes.append(list(full[1:]) or [1])
+            shapes = _unknown_shapes(proto, inferred, model_batch, label)
             name = unique_name(label, taken)
             spec = LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs)
             layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
@@ -295,6 +256,61 @@ class _Unknown(Exception):
     pass
 
 
+def _name_inputs(graph_inputs: list[Any], input_shapes: dict[str, tuple[int, ...]]) -> None:
+    """An unnamed --input goes to the only input (in place); every name given must be an input."""
+    unnamed = input_shapes.pop("", None)
+    if unnamed is not None:
+        if len(graph_inputs) != 1:
+            raise ImportError_(f"the model has {len(graph_inputs)} inputs: name them (--input NAME=...)")
+        input_shapes[graph_inputs[0].name] = unnamed
+    for name in input_shapes:
+        if name not in {vi.name for vi in graph_inputs}:
+            names = [v.name for v in graph_inputs]
+            raise ImportError_(f"--input names '{name}', but the inputs are: {', '.join(names)}{suggest(name, names)}")
+
+
+def _input_shape(vi: Any, given: tuple[int, ...] | None, batch: int | None) -> tuple[int, ...]:
+    """The fixed shape of a graph input: given (--input), else declared with --batch for a symbolic batch."""
+    declared = parse_dims(vi)
+    if given is not None and declared and len(given) != len(declared):
+        shown = "x".join(str(d) if isinstance(d, int) else (d or "?") for d in declared)
+        raise ImportError_(f"--input {vi.name} gives {len(given)} dims but the model declares {len(declared)} "
+                           f"({shown})")
+    dims = list(given or declared)
+    if not dims:
+        raise ImportError_(f"input '{vi.name}' has no shape: give it with --input {vi.name}=1x3x224x224")
+    if batch is not None and not isinstance(dims[0], int):
+        dims[0] = batch
+    symbolic = [f"{d if d else '?'} (axis {i})" for i, d in enumerate(dims) if not isinstance(d, int)]
+    if symbolic:
+        hint = f"--batch N or --input {vi.name}=" + "x".join(str(d) if isinstance(d, int) else "N" for d in dims)
+        raise ImportError_(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
+    shape = tuple(int(d) for d in dims)  # type: ignore[arg-type]
+    if any(d < 1 for d in shape) or len(shape) < 2:
+        raise ImportError_(f"input '{vi.name}' has shape {list(shape)}: archcalc needs a batch axis and "
+                           f"positive sizes (N, C, ...)")
+    return shape
+
+
+def _unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: int, label: str) -> list[list[int]]:
+    """Per-sample output shapes of an unknown op, from ONNX shape inference."""
+    op_type = proto.op_type
+    shapes = []
+    for out_name in proto.output:
+        if not out_name:
+            shapes.append([1])  # an unused optional output: a placeholder keeps the indices
+            continue
+        if out_name not in inferred:
+            raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
+                               f"{op_type} ({label})") from None
+        full = inferred[out_name]
+        if not full or full[0] != batch:
+            raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
+                               f"without the batch axis") from None
+        shapes.append(list(full[1:]) or [1])
+    return shapes
+
+
 def _printable(text: str) -> str:
     """Control characters (a corrupted or hostile name) escaped: an error stays on one line."""
     if text.isprintable():
@@ -321,7 +337,8 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
     in_shapes = []
     for tensor in spec.inputs:
         act = values[tensor]
-        assert isinstance(act, Act)
+        if not isinstance(act, Act):
+            raise ImportError_(f"input '{tensor}' of layer {name} must be an activation, not a constant")
         refs.append(act.ref)
         in_shapes.append(act.sample)
     result = op.apply(attrs, tuple(in_shapes))
