@@ -33,16 +33,35 @@ def _overrides(op: Op, method: str) -> bool:
     return getattr(type(op), method) is not getattr(Op, method)
 
 
+def missing_pieces(op: Op) -> list[str]:
+    """What a layer family lacks of what every pass needs from it."""
+    checks = {
+        "kind and family": bool(getattr(op, "kind", "")) and bool(getattr(op, "family", "")),
+        "doc line": bool(op.doc),
+        "schema": isinstance(op.schema, Mapping) and all(isinstance(a, Attr) for a in op.schema.values()),
+        "apply": _overrides(op, "apply"),
+        "kernel_class": isinstance(getattr(op, "kernel_class", None), KernelClass),
+        "view and inplace facts": isinstance(op.view, bool) and isinstance(op.inplace, bool),
+        "ONNX translators or an import_note saying why none": bool(op.translators or op.import_note),
+        "an emitter or an export_refusal saying why none": _overrides(op, "emit") or bool(op.export_refusal),
+    }
+    return [piece for piece, ok in checks.items() if not ok]
+
+
 @pytest.mark.parametrize("op", OPS, ids=IDS)
 def test_every_kind_has_every_piece(op: Op) -> None:
-    assert isinstance(op.kind, str) and op.kind and isinstance(op.family, str) and op.family
-    assert op.doc, f"{op.kind}: no doc line"
-    assert isinstance(op.schema, Mapping) and all(isinstance(a, Attr) for a in op.schema.values())
-    assert _overrides(op, "apply"), f"{op.kind}: no apply"
-    assert isinstance(getattr(op, "kernel_class", None), KernelClass), f"{op.kind}: no kernel_class"
-    assert isinstance(op.view, bool) and isinstance(op.inplace, bool)
-    assert op.translators or op.import_note, f"{op.kind}: no ONNX translators and no import_note saying why"
-    assert _overrides(op, "emit") or op.export_refusal, f"{op.kind}: no emitter and no export_refusal saying why"
+    assert missing_pieces(op) == [], f"{op.kind} lacks: {', '.join(missing_pieces(op))}"
+
+
+def test_a_family_without_its_pieces_is_caught() -> None:
+    class Bare(Op):
+        kind = "bare"
+        family = "bare"
+
+    assert missing_pieces(Bare()) == [
+        "doc line", "apply", "kernel_class", "ONNX translators or an import_note saying why none",
+        "an emitter or an export_refusal saying why none",
+    ]
 
 
 @pytest.mark.parametrize("op", OPS, ids=IDS)
