@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         values[tensor.name] = initializer(tensor, read.stripped)
 
     # inputs ------------------------------------------------------------------------------
-    layers: list[Layer] = []
-    taken: set[str] = set()
+    built = _Built(values)
+    layers, taken = built.layers, built.taken
     graph_inputs = [vi for vi in graph.input if vi.name not in values]
     if not graph_inputs:
         raise ImportError_("the model has no inputs (besides initializers)")
@@ -110,17 +111,16 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         layer_name = unique_name(vi.name, taken)
         layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
         values[vi.name] = Act((layer_name, 0), shape)
+    built.batch = model_batch
 
     # nodes -------------------------------------------------------------------------------
     nodes = list(graph.node)
     order = node_order(nodes, set(values), file)
-    n_outputs: dict[str, int] = {}
     folded: Counter[str] = Counter()
     aliased: Counter[str] = Counter()
     unknown: Counter[str] = Counter()
     unknown_nodes: list[str] = []
     poisoned: set[str] = set()
-    claimed: dict[str, str] = {}
     notes: list[str] = []
     inferred: dict[str, tuple[int, ...]] | None = None
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
@@ -142,12 +142,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 spec = LayerSpec(group.kind, dict(group.attrs), list(group.inputs))
                 if any(not isinstance(values.get(t), Act) for t in spec.inputs):
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
-                name = unique_name(group.layer, taken)
-                layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
-                layers.append(layer)
-                n_outputs[name] = len(outs_shapes)
-                for i, out_name in enumerate(group.outputs):
-                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+                built.add(group.layer, spec, where, group.outputs)
                 continue
             if not _is_known(proto):
                 raise _Unknown
@@ -189,14 +184,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 values[proto.output[0]] = values[spec.inputs[0]]
                 aliased[op_type] += 1
                 continue
-            name = unique_name(label, taken)
-            layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
-            layers.append(layer)
-            n_outputs[name] = len(outs_shapes)
+            name = built.add(label, spec, where, proto.output)
             notes.extend(f"{name}: {n}" for n in spec.notes)
-            for i, out_name in enumerate(proto.output):
-                if out_name and i < len(outs_shapes):
-                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
         except _Unknown:
             unknown[op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{op_type}"] += 1
             unknown_nodes.append(label)
@@ -216,14 +205,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                         values[out_name] = Const(inferred[out_name], None, None)
                 continue
             shapes = _unknown_shapes(proto, inferred, model_batch, label)
-            name = unique_name(label, taken)
-            spec = LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs)
-            layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
-            layers.append(layer)
-            n_outputs[name] = len(outs_shapes)
-            for i, out_name in enumerate(proto.output):
-                if out_name:
-                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+            built.add(label, LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs), where,
+                      proto.output)
         except ArchcalcError as exc:
             raise exc.located(file=file, layer=label, trace=where.trace) from None
 
@@ -238,11 +221,11 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     for name in outputs:
         if name in values and isinstance(values[name], Const):
             notes.append(f"output '{name}' is a constant (folded): no layer computes it")
-    notes[:0] = summary(model, read, op_counts, folded, aliased, unknown, layers, claimed)
+    notes[:0] = summary(model, read, op_counts, folded, aliased, unknown, layers, built.claimed)
     return build_graph(
         Path(file).stem,
         layers,
-        n_outputs,
+        built.n_outputs,
         file=file,
         description=f"ONNX model ({model.producer_name or 'unknown producer'} {model.producer_version}, "
                     f"opset {opset})".replace("  ", " "),
@@ -254,6 +237,30 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
 
 class _Unknown(Exception):
     pass
+
+
+@dataclass
+class _Built:
+    """The layers made so far, and where their outputs are (``values``: tensor name -> value)."""
+
+    values: dict[str, Act | Const]
+    batch: int = 0
+    layers: list[Layer] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+    n_outputs: dict[str, int] = field(default_factory=dict)
+    #: initializer -> the layer that counts its parameters
+    claimed: dict[str, str] = field(default_factory=dict)
+
+    def add(self, base: str, spec: LayerSpec, where: Origin, outputs: Sequence[str]) -> str:
+        """A layer named after ``base`` from ``spec``; its outputs become the tensors ``outputs``."""
+        name = unique_name(base, self.taken)
+        layer, shapes = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
+        self.layers.append(layer)
+        self.n_outputs[name] = len(shapes)
+        for i, tensor in enumerate(outputs):
+            if tensor and i < len(shapes):
+                self.values[tensor] = Act((name, i), (self.batch, *shapes[i]))
+        return name
 
 
 def _name_inputs(graph_inputs: list[Any], input_shapes: dict[str, tuple[int, ...]]) -> None:
