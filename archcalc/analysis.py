@@ -17,11 +17,6 @@ from archcalc.ops.base import Applied
 from archcalc.receptive import Field, check_merge, input_field, step
 from archcalc.report import LayerRecord, Report, Totals
 
-#: layers whose output is a view of their input (no new buffer)
-ALIAS_KINDS = frozenset({"flatten", "identity", "dropout"})
-#: layers that may overwrite their input when conventions.inplace is set
-INPLACE_KINDS = frozenset({"activation", "batchnorm", "dropout"})
-
 
 def conventions_for(
     graph: Graph | None = None,
@@ -153,7 +148,7 @@ def analyze(
             notes = (*notes, merge_notes[name])
         if notes:
             warnings.extend(f"{name}: {n}" for n in notes)
-        if layer.kind not in ALIAS_KINDS:
+        if not REGISTRY[layer.kind].view:  # a view (flatten, identity, dropout) stores nothing
             stored_elements += elements
         trainable += params
         refs = layer.inputs
@@ -263,10 +258,9 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
     for layer in graph.layers.values():
         n_out = graph.n_outputs.get(layer.name, 1)
         reuse = None
+        op = REGISTRY[layer.kind]
         if layer.inputs and (
-            layer.kind in ALIAS_KINDS
-            or (conv.inplace and layer.kind in INPLACE_KINDS
-                and buffer_users[buffer_of[layer.inputs[0]]] == 1)
+            op.view or (conv.inplace and op.inplace and buffer_users[buffer_of[layer.inputs[0]]] == 1)
         ):
             reuse = buffer_of[layer.inputs[0]]
         for index in range(n_out):

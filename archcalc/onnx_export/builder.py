@@ -3,30 +3,22 @@ ConstantOfShape so a huge model stays a tiny file), value infos, metadata."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import prod, sqrt
 from typing import Any
 
 import numpy as np
 
 from archcalc.ir import unique_name
+from archcalc.ops._emit import Group
+
+__all__ = ["WEIGHT_MODES", "Builder", "Group"]
 
 WEIGHT_MODES = ("random", "constant")
 
 
-@dataclass
-class Group:
-    """Several ONNX nodes (or tied/masked weights) standing for one archcalc layer."""
-
-    layer: str
-    kind: str
-    attrs: dict[str, Any]
-    inputs: list[str]
-    output: list[str]
-    nodes: list[str] = field(default_factory=list)
-
-
 class Builder:
+    """Implements ``archcalc.ops._emit.Builder``, the interface the op emitters write into."""
+
     def __init__(self, opset: int, seed: int, weights: str, batch: int | None) -> None:
         import onnx
 

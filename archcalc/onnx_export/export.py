@@ -17,7 +17,7 @@ from typing import Any
 from archcalc.errors import ArchcalcError
 from archcalc.ir import Graph, TensorRef
 from archcalc.onnx_export.builder import WEIGHT_MODES, Builder
-from archcalc.onnx_export.emit import EMITTERS, ExportError
+from archcalc.onnx_export.emit import ExportError, emit_layer
 
 #: metadata key holding the layers that several nodes (or tied/masked weights) stand for
 GROUPS_KEY = "archcalc.layers"
@@ -108,12 +108,9 @@ def export_onnx(
             tensors[(layer.name, 0)] = name
             shapes[(layer.name, 0)] = record.shape
             continue
-        emitter = EMITTERS.get(layer.kind)
-        if emitter is None:
-            raise ExportError(f"layer type {layer.kind} has no ONNX export", **layer.locate())
         try:
-            outs = emitter(b, layer, [tensors[r] for r in layer.inputs], [shapes[r] for r in layer.inputs],
-                           list(record.shapes))
+            outs = emit_layer(b, layer, [tensors[r] for r in layer.inputs], [shapes[r] for r in layer.inputs],
+                              list(record.shapes))
         except ArchcalcError as exc:
             raise exc.located(**layer.locate()) from None
         for i, (tensor, shape) in enumerate(zip(outs, record.shapes, strict=True)):

@@ -14,6 +14,9 @@ from typing import Any
 import numpy as np
 
 from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Const, ImportError_
+from archcalc.ops._onnx import flatten_axis, reshape_target, slice_range, squeeze_shape, unsqueeze_shape
+
+__all__ = ["DIMS_ONLY", "FOLDERS", "fold", "reshape_target", "slice_range"]
 
 Attrs = dict[str, Any]
 Folder = Callable[[Sequence[Const | None], Attrs, int], list[Const]]
@@ -40,43 +43,6 @@ def _axes(attrs: Attrs, ins: Sequence[Const | None], index: int) -> list[int] | 
     if len(ins) > index and ins[index] is not None:
         return [int(a) for a in _v(ins[index], "axes").reshape(-1)]
     return None
-
-
-def _unsqueeze_shape(shape: tuple[int, ...], axes: list[int]) -> tuple[int, ...]:
-    rank = len(shape) + len(axes)
-    norm = sorted(a % rank for a in axes)
-    out = list(shape)
-    for a in norm:
-        out.insert(a, 1)
-    return tuple(out)
-
-
-def _squeeze_shape(shape: tuple[int, ...], axes: list[int] | None) -> tuple[int, ...]:
-    if axes is None:
-        return tuple(d for d in shape if d != 1)
-    norm = {a % len(shape) for a in axes}
-    return tuple(d for i, d in enumerate(shape) if i not in norm)
-
-
-def reshape_target(shape: tuple[int, ...], target: Sequence[int], allowzero: bool) -> tuple[int, ...]:
-    out = [int(t) for t in target]
-    if not allowzero:
-        for i, t in enumerate(out):
-            if t == 0:
-                if i >= len(shape):
-                    raise ImportError_(f"Reshape target {list(target)}: 0 at axis {i} has no input axis to copy")
-                out[i] = shape[i]
-    total = prod(shape)
-    if out.count(-1) > 1:
-        raise ImportError_(f"Reshape target {list(target)} has more than one -1")
-    if -1 in out:
-        known = prod(t for t in out if t != -1)
-        if known == 0 or total % known:
-            raise ImportError_(f"cannot reshape {list(shape)} to {list(target)}")
-        out[out.index(-1)] = total // known
-    if prod(out) != total:
-        raise ImportError_(f"cannot reshape {list(shape)} ({total} elements) to {list(target)}")
-    return tuple(out)
 
 
 def _numpy_unary(fn: Callable[[np.ndarray], np.ndarray]) -> Folder:
@@ -131,22 +97,6 @@ def _gather(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const
     return [_const(np.take(data, idx.astype(np.int64), axis=int(attrs.get("axis", 0))))]
 
 
-def slice_range(start: int, end: int, step: int, length: int) -> range:
-    """The indices ONNX Slice picks along an axis. Not Python's rule: with a negative step a start
-    before the first element is clamped to 0 (Python gives an empty slice)."""
-    if step == 0:
-        raise ImportError_("Slice step must not be 0")
-    if start < 0:
-        start += length
-    if end < 0:
-        end += length
-    if step > 0:
-        start, end = min(max(start, 0), length), min(max(end, 0), length)
-    else:
-        start, end = min(max(start, 0), length - 1), min(max(end, -1), length - 1)
-    return range(start, end, step)
-
-
 def _slice(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
     data = _v(ins[0], "data")
     if opset < 10:
@@ -174,27 +124,24 @@ def _concat(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const
 
 
 def _unsqueeze(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    src = ins[0]
-    assert src is not None
+    src = _require(ins[0])
     axes = _axes(attrs, ins, 1) or []
-    shape = _unsqueeze_shape(src.shape, axes)
+    shape = unsqueeze_shape(src.shape, axes)
     if src.value is None:
         return [_dims_only(shape, src.dtype, src.origin)]
     return [Const(shape, src.dtype, src.value.reshape(shape), src.origin)]
 
 
 def _squeeze(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    src = ins[0]
-    assert src is not None
-    shape = _squeeze_shape(src.shape, _axes(attrs, ins, 1))
+    src = _require(ins[0])
+    shape = squeeze_shape(src.shape, _axes(attrs, ins, 1))
     if src.value is None:
         return [_dims_only(shape, src.dtype, src.origin)]
     return [Const(shape, src.dtype, src.value.reshape(shape), src.origin)]
 
 
 def _reshape(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    src = ins[0]
-    assert src is not None
+    src = _require(ins[0])
     target = attrs["shape"] if opset < 5 else [int(v) for v in _v(ins[1], "shape").reshape(-1)]
     shape = reshape_target(src.shape, target, bool(attrs.get("allowzero", 0)))
     if src.value is None:
@@ -203,13 +150,8 @@ def _reshape(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Cons
 
 
 def _flatten(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    src = ins[0]
-    assert src is not None
-    rank = len(src.shape)
-    axis = int(attrs.get("axis", 1))
-    if not -rank <= axis <= rank:
-        raise ImportError_(f"Flatten axis {axis} is out of range for a {rank}-D input")
-    axis = axis + rank if axis < 0 else axis
+    src = _require(ins[0])
+    axis = flatten_axis(int(attrs.get("axis", 1)), len(src.shape))
     shape = (prod(src.shape[:axis]), prod(src.shape[axis:]))
     if src.value is None:
         return [_dims_only(shape, src.dtype, src.origin)]
@@ -217,8 +159,7 @@ def _flatten(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Cons
 
 
 def _transpose(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    src = ins[0]
-    assert src is not None
+    src = _require(ins[0])
     perm = [int(p) for p in attrs.get("perm", list(range(len(src.shape)))[::-1])]
     shape = tuple(src.shape[p] for p in perm)
     if src.value is None:
@@ -229,8 +170,7 @@ def _transpose(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Co
 def _cast(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
     from onnx.helper import tensor_dtype_to_np_dtype
 
-    src = ins[0]
-    assert src is not None
+    src = _require(ins[0])
     dtype = tensor_dtype_to_np_dtype(int(attrs["to"]))
     if src.value is None:
         return [_dims_only(src.shape, dtype, src.origin)]
@@ -238,8 +178,7 @@ def _cast(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
 
 
 def _identity(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    src = ins[0]
-    assert src is not None
+    src = _require(ins[0])
     return [src]
 
 
@@ -380,9 +319,10 @@ FOLDERS: dict[str, Folder] = {
 }
 
 
-def _require(c: Const | None) -> Const:
+def _require(c: Const | None, what: str = "data") -> Const:
+    """A required input; an empty name in its place (a malformed file) is a one-line error."""
     if c is None:
-        raise ImportError_("a required input is missing")
+        raise ImportError_(f"the required {what} input is missing (its name is empty)")
     return c
 
 

@@ -61,9 +61,9 @@ def read_groups(model: Any) -> tuple[dict[str, Group], list[str]]:
 
 
 def _check(g: Group, nodes: dict[str, Any], users: dict[str, set[str]], graph_outputs: set[str]) -> str | None:
-    from archcalc.ops import REGISTRY
+    from archcalc.ops import INTERNAL, REGISTRY
 
-    if g.kind not in REGISTRY or g.kind in ("input", "unknown"):
+    if g.kind not in REGISTRY or g.kind in INTERNAL:
         return f"unknown kind {g.kind!r}"
     missing = [n for n in g.nodes if n not in nodes]
     if missing or not g.nodes:

@@ -15,165 +15,36 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from math import prod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archcalc.errors import ArchcalcError, GraphError, suggest
+from archcalc.errors import ArchcalcError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
-from archcalc.onnx_import.fold import fold
+from archcalc.onnx_import.fold import FOLDERS, fold
+from archcalc.onnx_import.notes import exported_conventions, summary
+from archcalc.onnx_import.protos import constant_node, infer_shapes, initializer, node_attrs, node_order, parse_dims
 from archcalc.onnx_import.reader import OnnxFileError, read_model
-from archcalc.onnx_import.translate import ALIASES, TRANSLATORS, LayerSpec, Node
-from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Act, Const, ImportError_
+from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, translate
+from archcalc.onnx_import.values import Act, Const, ImportError_
 from archcalc.ops import REGISTRY
+
+#: node types the driver itself handles (a constant; the shape of an activation)
+DRIVER_OPS = frozenset({"Constant", "Shape", "Size"})
 
 #: the largest per-sample tensor we accept from declared dims without comment is unbounded: sizes
 #: are exact integers and nothing is allocated; only folding is bounded (MAX_FOLD_ELEMENTS)
 
 
 def known_ops() -> list[str]:
-    from archcalc.onnx_import.fold import FOLDERS
-
-    return sorted(set(TRANSLATORS) | set(FOLDERS) | ALIASES | {"Constant", "Shape", "Size"})
+    """Every ONNX op_type the importer accepts: translated to a layer, folded or handled here."""
+    return sorted(set(TRANSLATORS) | set(FOLDERS) | DRIVER_OPS)
 
 
 def _is_known(proto: Any) -> bool:
-    from archcalc.onnx_import.fold import FOLDERS
-
     op = proto.op_type
-    return proto.domain in ("", "ai.onnx") and (
-        op in TRANSLATORS or op in FOLDERS or op in ALIASES or op in ("Constant", "Shape", "Size"))
-
-
-def _node_attrs(proto: Any) -> dict[str, Any]:
-    try:
-        return _attrs(proto)
-    except ArchcalcError:
-        raise
-    except Exception as exc:  # onnx/numpy raise several kinds on malformed attributes
-        raise ImportError_(f"malformed attribute: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                           ) from None
-
-
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper, numpy_helper
-
-    out: dict[str, Any] = {}
-    for attr in node.attribute:
-        value = helper.get_attribute_value(attr)
-        if attr.type == attr.TENSOR:
-            value = numpy_helper.to_array(value) if _tensor_has_data(value) else None
-        elif isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        elif isinstance(value, list) and value and isinstance(value[0], bytes):
-            value = [v.decode("utf-8", "replace") for v in value]
-        out[attr.name] = value
-    return out
-
-
-def _tensor_has_data(tensor: Any) -> bool:
-    return tensor.data_location != 1 and (
-        bool(tensor.raw_data) or any(len(getattr(tensor, f)) for f in (
-            "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"))
-        or prod(tensor.dims) == 0
-    )
-
-
-def _initializer(tensor: Any, stripped: Mapping[str, tuple[int, ...]]) -> Const:
-    from onnx import helper, numpy_helper
-
-    dims = tuple(int(d) for d in tensor.dims)
-    try:
-        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-    except (KeyError, ValueError):
-        dtype = None
-    if tensor.name in stripped or not _tensor_has_data(tensor) or prod(dims) > MAX_FOLD_ELEMENTS:
-        return Const(dims, dtype, None, tensor.name)
-    if dtype is None:
-        raise ImportError_(f"initializer '{tensor.name}' has an unknown data type ({tensor.data_type})")
-    try:
-        return Const(dims, dtype, numpy_helper.to_array(tensor), tensor.name)
-    except Exception as exc:  # onnx/numpy raise several kinds on malformed tensors
-        raise ImportError_(f"initializer '{tensor.name}' is malformed: {type(exc).__name__}: {exc}") from None
-
-
-def _constant_node(attrs: dict[str, Any], name: str) -> Const:
-    import numpy as np
-
-    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
-        if key in attrs:
-            value = attrs[key]
-            if value is None:
-                raise ImportError_(f"Constant '{name}' holds external data, which is not loaded")
-            array = np.asarray(value)
-            if key in ("value_int", "value_ints"):
-                array = array.astype(np.int64)
-            elif key in ("value_float", "value_floats"):
-                array = array.astype(np.float32)
-            return Const(tuple(int(d) for d in array.shape), array.dtype, array, name)
-    raise ImportError_(f"Constant '{name}' has no value (sparse and string constants are not supported)")
-
-
-def _parse_dims(value_info: Any) -> list[int | str | None]:
-    tensor_type = value_info.type.tensor_type
-    if not tensor_type.HasField("shape"):
-        return []
-    dims: list[int | str | None] = []
-    for d in tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value))
-        elif d.HasField("dim_param"):
-            dims.append(d.dim_param)
-        else:
-            dims.append(None)
-    return dims
-
-
-def _order(nodes: list[Any], available: set[str], file: str) -> list[int]:
-    """Node indices in dependency order; dangling inputs and cycles are errors."""
-    producer: dict[str, int] = {}
-    for i, node in enumerate(nodes):
-        for out in node.output:
-            if out:
-                if out in producer or out in available:
-                    raise GraphError(f"tensor '{out}' is produced twice (node {i} {node.op_type})", file=file)
-                producer[out] = i
-    deps: list[set[int]] = []
-    for i, node in enumerate(nodes):
-        needs = set()
-        for name in node.input:
-            if not name or name in available:
-                continue
-            if name not in producer:
-                label = node.name or f"#{i}"
-                raise GraphError(f"node {label} ({node.op_type}) reads '{name}', which no node, initializer or "
-                                 f"input provides{suggest(name, list(producer))}", file=file)
-            needs.add(producer[name])
-        deps.append(needs)
-    users: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
-    remaining = [len(d) for d in deps]
-    for i, d in enumerate(deps):
-        for j in d:
-            users[j].append(i)
-    ready = [i for i, r in enumerate(remaining) if r == 0]
-    order: list[int] = []
-    import heapq
-
-    heapq.heapify(ready)
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for u in users[i]:
-            remaining[u] -= 1
-            if remaining[u] == 0:
-                heapq.heappush(ready, u)
-    if len(order) != len(nodes):
-        stuck = next(i for i, r in enumerate(remaining) if r > 0)
-        node = nodes[stuck]
-        raise GraphError(f"the graph has a cycle through node {node.name or f'#{stuck}'} ({node.op_type})", file=file)
-    return order
-
+    return proto.domain in ("", "ai.onnx") and (op in TRANSLATORS or op in FOLDERS or op in DRIVER_OPS)
 
 
 def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -221,63 +92,35 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
 
     values: dict[str, Act | Const] = {}
     for tensor in graph.initializer:
-        values[tensor.name] = _initializer(tensor, read.stripped)
+        values[tensor.name] = initializer(tensor, read.stripped)
 
     # inputs ------------------------------------------------------------------------------
-    layers: list[Layer] = []
-    taken: set[str] = set()
+    built = _Built(values)
+    layers, taken = built.layers, built.taken
     graph_inputs = [vi for vi in graph.input if vi.name not in values]
     if not graph_inputs:
         raise ImportError_("the model has no inputs (besides initializers)")
-    unnamed = input_shapes.pop("", None)
-    if unnamed is not None:
-        if len(graph_inputs) != 1:
-            raise ImportError_(f"the model has {len(graph_inputs)} inputs: name them (--input NAME=...)")
-        input_shapes[graph_inputs[0].name] = unnamed
-    for name in input_shapes:
-        if name not in {vi.name for vi in graph_inputs}:
-            names = [v.name for v in graph_inputs]
-            raise ImportError_(f"--input names '{name}', but the inputs are: {', '.join(names)}{suggest(name, names)}")
-    model_batch: int | None = None
-    for vi in graph_inputs:
-        declared = _parse_dims(vi)
-        given = input_shapes.get(vi.name)
-        if given is not None and declared and len(given) != len(declared):
-            shown = "x".join(str(d) if isinstance(d, int) else (d or "?") for d in declared)
-            raise ImportError_(f"--input {vi.name} gives {len(given)} dims but the model declares {len(declared)} "
-                               f"({shown})")
-        dims = list(given or declared)
-        if not dims:
-            raise ImportError_(f"input '{vi.name}' has no shape: give it with --input {vi.name}=1x3x224x224")
-        if batch is not None and not isinstance(dims[0], int):
-            dims[0] = batch
-        symbolic = [f"{d if d else '?'} (axis {i})" for i, d in enumerate(dims) if not isinstance(d, int)]
-        if symbolic:
-            hint = f"--batch N or --input {vi.name}=" + "x".join(str(d) if isinstance(d, int) else "N" for d in dims)
-            raise ImportError_(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
-        shape = tuple(int(d) for d in dims)  # type: ignore[arg-type]
-        if any(d < 1 for d in shape) or len(shape) < 2:
-            raise ImportError_(f"input '{vi.name}' has shape {list(shape)}: archcalc needs a batch axis and "
-                               f"positive sizes (N, C, ...)")
-        if model_batch is None:
+    _name_inputs(graph_inputs, input_shapes)
+    model_batch = 0
+    for i, vi in enumerate(graph_inputs):
+        shape = _input_shape(vi, input_shapes.get(vi.name), batch)
+        if i == 0:
             model_batch = shape[0]
         elif shape[0] != model_batch:
             raise ImportError_(f"inputs disagree on the batch size ({model_batch} vs {shape[0]} of '{vi.name}')")
         layer_name = unique_name(vi.name, taken)
         layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
         values[vi.name] = Act((layer_name, 0), shape)
-    assert model_batch is not None
+    built.batch = model_batch
 
     # nodes -------------------------------------------------------------------------------
     nodes = list(graph.node)
-    order = _order(nodes, set(values), file)
-    n_outputs: dict[str, int] = {}
+    order = node_order(nodes, set(values), file)
     folded: Counter[str] = Counter()
     aliased: Counter[str] = Counter()
     unknown: Counter[str] = Counter()
     unknown_nodes: list[str] = []
     poisoned: set[str] = set()
-    claimed: dict[str, str] = {}
     notes: list[str] = []
     inferred: dict[str, tuple[int, ...]] | None = None
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
@@ -299,12 +142,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 spec = LayerSpec(group.kind, dict(group.attrs), list(group.inputs))
                 if any(not isinstance(values.get(t), Act) for t in spec.inputs):
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
-                name = unique_name(group.layer, taken)
-                layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
-                layers.append(layer)
-                n_outputs[name] = len(outs_shapes)
-                for i, out_name in enumerate(group.outputs):
-                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+                built.add(group.layer, spec, where, group.outputs)
                 continue
             if not _is_known(proto):
                 raise _Unknown
@@ -315,9 +153,9 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             if missing:
                 raise ImportError_(f"input '{missing[0]}' is an output archcalc does not model (e.g. a Dropout "
                                    f"mask, MaxPool indices or BatchNormalization running statistics)")
-            attrs = _node_attrs(proto)
+            attrs = node_attrs(proto)
             if op_type == "Constant":
-                values[proto.output[0]] = _constant_node(attrs, proto.output[0])
+                values[proto.output[0]] = constant_node(attrs, proto.output[0])
                 folded[op_type] += 1
                 continue
             ins = [values.get(name) if name else None for name in proto.input]
@@ -337,27 +175,17 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                         values[name] = value
                 folded[op_type] += 1
                 continue
-            if op_type in ALIASES:
-                values[proto.output[0]] = ins[0]  # type: ignore[assignment]
-                aliased[op_type] += 1
-                continue
             translator = TRANSLATORS.get(op_type)
             if translator is None:
                 raise _Unknown
-            spec = _translate(translator, Node(op_type, label, list(proto.input), list(proto.output), attrs, values,
+            spec = translate(translator, Node(op_type, label, list(proto.input), list(proto.output), attrs, values,
                                                opset))
             if spec.kind == "identity":
                 values[proto.output[0]] = values[spec.inputs[0]]
                 aliased[op_type] += 1
                 continue
-            name = unique_name(label, taken)
-            layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
-            layers.append(layer)
-            n_outputs[name] = len(outs_shapes)
+            name = built.add(label, spec, where, proto.output)
             notes.extend(f"{name}: {n}" for n in spec.notes)
-            for i, out_name in enumerate(proto.output):
-                if out_name and i < len(outs_shapes):
-                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
         except _Unknown:
             unknown[op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{op_type}"] += 1
             unknown_nodes.append(label)
@@ -365,7 +193,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 poisoned.update(o for o in proto.output if o)
                 continue
             if inferred is None:
-                inferred = _infer_shapes(model, {vi.name: values[vi.name].shape for vi in graph_inputs})
+                inferred = infer_shapes(model, {vi.name: values[vi.name].shape for vi in graph_inputs})
             act_inputs = [n for n in proto.input if n and isinstance(values.get(n), Act)]
             if not act_inputs:
                 # computed from constants only: a constant of the inferred dims, no layer
@@ -376,27 +204,9 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                                                f"op {op_type} ({label})") from None
                         values[out_name] = Const(inferred[out_name], None, None)
                 continue
-            shapes = []
-            for out_name in proto.output:
-                if not out_name:
-                    shapes.append([1])  # an unused optional output: a placeholder keeps the indices
-                    continue
-                if out_name not in inferred:
-                    raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
-                                       f"{op_type} ({label})") from None
-                full = inferred[out_name]
-                if not full or full[0] != model_batch:
-                    raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
-                                       f"without the batch axis") from None
-                shapes.append(list(full[1:]) or [1])
-            name = unique_name(label, taken)
-            spec = LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs)
-            layer, outs_shapes = _make_layer(name, spec, values, where, claimed, model_batch)
-            layers.append(layer)
-            n_outputs[name] = len(outs_shapes)
-            for i, out_name in enumerate(proto.output):
-                if out_name:
-                    values[out_name] = Act((name, i), (model_batch, *outs_shapes[i]))
+            shapes = _unknown_shapes(proto, inferred, model_batch, label)
+            built.add(label, LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs), where,
+                      proto.output)
         except ArchcalcError as exc:
             raise exc.located(file=file, layer=label, trace=where.trace) from None
 
@@ -411,59 +221,101 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     for name in outputs:
         if name in values and isinstance(values[name], Const):
             notes.append(f"output '{name}' is a constant (folded): no layer computes it")
-    notes[:0] = _summary(model, read, op_counts, folded, aliased, unknown, layers, claimed)
+    notes[:0] = summary(model, read, op_counts, folded, aliased, unknown, layers, built.claimed)
     return build_graph(
         Path(file).stem,
         layers,
-        n_outputs,
+        built.n_outputs,
         file=file,
         description=f"ONNX model ({model.producer_name or 'unknown producer'} {model.producer_version}, "
                     f"opset {opset})".replace("  ", " "),
         source=file,
-        conventions={**_exported_conventions(model, notes), "batch": model_batch},
+        conventions={**exported_conventions(model, notes), "batch": model_batch},
         meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else ()},
     )
-
-
-def _exported_conventions(model: Any, notes: list[str]) -> dict[str, Any]:
-    """The spec's own counting conventions, when archcalc exported the model (metadata)."""
-    import json
-
-    from archcalc.conventions import resolve
-
-    raw = next((p.value for p in model.metadata_props if p.key == "archcalc.conventions"), None)
-    if not raw:
-        return {}
-    try:
-        conventions = json.loads(raw)
-        if not isinstance(conventions, dict):
-            raise ValueError("not a mapping")
-        resolve(None, conventions)
-    except (ValueError, ArchcalcError):
-        notes.append("metadata archcalc.conventions is malformed: ignored")
-        return {}
-    if conventions:
-        notes.append("counting conventions of the exported spec restored from the metadata: "
-                     + ", ".join(f"{k}={v}" for k, v in conventions.items()))
-    return {k: v for k, v in conventions.items() if k != "batch"}
 
 
 class _Unknown(Exception):
     pass
 
 
-def _translate(translator: Any, node: Node) -> LayerSpec:
-    """The translator's layer; a node it cannot read (a required attribute missing, an attribute of the
-    wrong type or length: a malformed or hand-edited file) is a one-line error, not a crash."""
-    try:
-        spec: LayerSpec = translator(node)
-    except ArchcalcError:
-        raise
-    except KeyError as exc:
-        raise ImportError_(f"{node.op_type} node lacks the attribute or input {exc}") from None
-    except (TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as exc:
-        raise ImportError_(f"{node.op_type} node is malformed ({type(exc).__name__}: {exc})") from None
-    return spec
+@dataclass
+class _Built:
+    """The layers made so far, and where their outputs are (``values``: tensor name -> value)."""
+
+    values: dict[str, Act | Const]
+    batch: int = 0
+    layers: list[Layer] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+    n_outputs: dict[str, int] = field(default_factory=dict)
+    #: initializer -> the layer that counts its parameters
+    claimed: dict[str, str] = field(default_factory=dict)
+
+    def add(self, base: str, spec: LayerSpec, where: Origin, outputs: Sequence[str]) -> str:
+        """A layer named after ``base`` from ``spec``; its outputs become the tensors ``outputs``."""
+        name = unique_name(base, self.taken)
+        layer, shapes = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
+        self.layers.append(layer)
+        self.n_outputs[name] = len(shapes)
+        for i, tensor in enumerate(outputs):
+            if tensor and i < len(shapes):
+                self.values[tensor] = Act((name, i), (self.batch, *shapes[i]))
+        return name
+
+
+def _name_inputs(graph_inputs: list[Any], input_shapes: dict[str, tuple[int, ...]]) -> None:
+    """An unnamed --input goes to the only input (in place); every name given must be an input."""
+    unnamed = input_shapes.pop("", None)
+    if unnamed is not None:
+        if len(graph_inputs) != 1:
+            raise ImportError_(f"the model has {len(graph_inputs)} inputs: name them (--input NAME=...)")
+        input_shapes[graph_inputs[0].name] = unnamed
+    for name in input_shapes:
+        if name not in {vi.name for vi in graph_inputs}:
+            names = [v.name for v in graph_inputs]
+            raise ImportError_(f"--input names '{name}', but the inputs are: {', '.join(names)}{suggest(name, names)}")
+
+
+def _input_shape(vi: Any, given: tuple[int, ...] | None, batch: int | None) -> tuple[int, ...]:
+    """The fixed shape of a graph input: given (--input), else declared with --batch for a symbolic batch."""
+    declared = parse_dims(vi)
+    if given is not None and declared and len(given) != len(declared):
+        shown = "x".join(str(d) if isinstance(d, int) else (d or "?") for d in declared)
+        raise ImportError_(f"--input {vi.name} gives {len(given)} dims but the model declares {len(declared)} "
+                           f"({shown})")
+    dims = list(given or declared)
+    if not dims:
+        raise ImportError_(f"input '{vi.name}' has no shape: give it with --input {vi.name}=1x3x224x224")
+    if batch is not None and not isinstance(dims[0], int):
+        dims[0] = batch
+    symbolic = [f"{d if d else '?'} (axis {i})" for i, d in enumerate(dims) if not isinstance(d, int)]
+    if symbolic:
+        hint = f"--batch N or --input {vi.name}=" + "x".join(str(d) if isinstance(d, int) else "N" for d in dims)
+        raise ImportError_(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
+    shape = tuple(int(d) for d in dims)  # type: ignore[arg-type]
+    if any(d < 1 for d in shape) or len(shape) < 2:
+        raise ImportError_(f"input '{vi.name}' has shape {list(shape)}: archcalc needs a batch axis and "
+                           f"positive sizes (N, C, ...)")
+    return shape
+
+
+def _unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: int, label: str) -> list[list[int]]:
+    """Per-sample output shapes of an unknown op, from ONNX shape inference."""
+    op_type = proto.op_type
+    shapes = []
+    for out_name in proto.output:
+        if not out_name:
+            shapes.append([1])  # an unused optional output: a placeholder keeps the indices
+            continue
+        if out_name not in inferred:
+            raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
+                               f"{op_type} ({label})") from None
+        full = inferred[out_name]
+        if not full or full[0] != batch:
+            raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
+                               f"without the batch axis") from None
+        shapes.append(list(full[1:]) or [1])
+    return shapes
 
 
 def _printable(text: str) -> str:
@@ -492,60 +344,11 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
     in_shapes = []
     for tensor in spec.inputs:
         act = values[tensor]
-        assert isinstance(act, Act)
+        if not isinstance(act, Act):
+            raise ImportError_(f"input '{tensor}' of layer {name} must be an activation, not a constant")
         refs.append(act.ref)
         in_shapes.append(act.sample)
     result = op.apply(attrs, tuple(in_shapes))
     return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), result.outs
 
 
-def _infer_shapes(model: Any, inputs: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-    import onnx
-    from onnx import shape_inference
-
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    for vi in fixed.graph.input:
-        if vi.name in inputs:
-            dims = vi.type.tensor_type.shape.dim
-            del dims[:]
-            for d in inputs[vi.name]:
-                dims.add().dim_value = d
-    try:
-        inferred = shape_inference.infer_shapes(fixed, data_prop=True)
-    except Exception as exc:  # onnx raises several kinds of errors
-        raise ImportError_(f"ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
-    out: dict[str, tuple[int, ...]] = {}
-    for vi in [*inferred.graph.value_info, *inferred.graph.output]:
-        dims = _parse_dims(vi)
-        if dims and all(isinstance(d, int) for d in dims):
-            out[vi.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]
-    return out
-
-
-def _summary(model: Any, read: Any, op_counts: Counter[str], folded: Counter[str], aliased: Counter[str],
-             unknown: Counter[str], layers: list[Layer], claimed: dict[str, str]) -> list[str]:
-    lines = [
-        f"ONNX: {sum(op_counts.values())} nodes -> {len(layers)} layers (inputs included); "
-        f"{sum(folded.values())} folded as constants"
-        + (f" ({', '.join(f'{k} x{v}' for k, v in folded.most_common())})" if folded else "")
-        + (f"; {sum(aliased.values())} passed through ({', '.join(f'{k} x{v}' for k, v in aliased.most_common())})"
-           if aliased else "")
-    ]
-    if read.skipped_bytes:
-        lines.append(f"weights read as dims only: {len(read.stripped)} initializers, "
-                     f"{read.skipped_bytes:,} bytes of data not read")
-    if read.external:
-        lines.append(f"{len(read.external)} initializers hold external data: analysed from their dims, never loaded")
-    shared = [layer.name for layer in layers if "shared_params" in layer.attrs]
-    if shared:
-        lines.append(f"shared initializers counted once: {', '.join(shared)} reuse parameters of earlier layers")
-    convs = [layer for layer in layers if layer.kind == "conv"]
-    if convs and op_counts.get("BatchNormalization", 0) == 0 and all(layer.attrs.get("bias") != "none"
-                                                                      for layer in convs):
-        lines.append(f"no BatchNormalization nodes and all {len(convs)} convolutions have biases: if the network "
-                     f"was trained with BN, the exporter folded it into conv weights and biases")
-    if unknown:
-        lines.append("not counted (unknown ops, shapes from ONNX shape inference): "
-                     + ", ".join(f"{k} x{v}" for k, v in unknown.most_common()))
-    return lines

@@ -1,7 +1,13 @@
 """The layer-family registry: one module per family, listed here explicitly.
 
 ``lookup(type_name)`` returns the op and the attributes the name implies (``relu`` is an
-``activation`` with ``fn: relu``). A new layer type is one module plus one line below.
+``activation`` with ``fn: relu``). Every pass asks the registry: ``REGISTRY[kind]`` holds the
+schema, ``apply``, the facts (``view``, ``inplace``, ``kernel_class``), ``emit`` and the docs;
+``TRANSLATORS`` maps each ONNX op_type to the translator of the op that owns it.
+
+A new layer family is one module in ``ops/`` plus its entry in ``OPS`` below (and its import);
+``tests/test_registry.py`` says what the module lacks, and ``ARCHCALC_UPDATE_DOCS=1`` rewrites
+the layer table of docs/spec-language.md from it.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from archcalc.errors import SpecError, suggest
+from archcalc.ops._onnx import Translator
 from archcalc.ops.activation import Activation
 from archcalc.ops.base import Op
 from archcalc.ops.conv import Conv, LocallyConnected
@@ -44,13 +51,19 @@ for _op in OPS:
     TYPE_NAMES[_op.kind] = (_op.kind, {})
     for _alias in _op.aliases:
         TYPE_NAMES[_alias] = (_op.kind, {})
-    for _name, _implied in getattr(_op, "shorthands", {}).items():
+    for _name, _implied in _op.shorthands.items():
         TYPE_NAMES.setdefault(_name, (_op.kind, dict(_implied)))
-TYPE_NAMES["depthwise_conv"] = ("conv", {"depthwise": True})
-TYPE_NAMES["depthwise"] = ("conv", {"depthwise": True})
 
 #: types a spec may not use directly
 INTERNAL = frozenset({"input", "unknown"})
+
+#: ONNX op_type -> the translator of the op that owns it
+TRANSLATORS: dict[str, Translator] = {t: fn for op in OPS for t, fn in op.translators.items()}
+
+
+def other_names(op: Op) -> list[str]:
+    """The names besides its kind that a spec may use for ``op`` (aliases and shorthands)."""
+    return sorted(n for n, (k, _) in TYPE_NAMES.items() if k == op.kind and n != op.kind)
 
 
 def lookup(type_name: str) -> tuple[Op, dict[str, Any]]:

@@ -1,15 +1,22 @@
-"""What a layer family provides: an attribute schema, and one pure ``apply`` over integer shapes
-that returns the output shape(s), the cost and the receptive-field rule."""
+"""What a layer family provides: an attribute schema; one pure ``apply`` over integer shapes that
+returns the output shape(s), the cost and the receptive-field rule; its ONNX translators and
+emitter; the facts other passes need (view, in-place, kernel class); and its documentation."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from archcalc.errors import SpecError, suggest
+from archcalc.errors import ExportError, SpecError, suggest
 from archcalc.ops._formulas import Shape
+from archcalc.ops.facts import KernelClass
+
+if TYPE_CHECKING:
+    from archcalc.ir import Layer
+    from archcalc.ops._emit import Builder
+    from archcalc.ops._onnx import Translator
 
 Number = int | Fraction
 
@@ -91,15 +98,48 @@ class Attr:
 
 
 class Op:
-    """A layer family. Subclasses set the class attributes and implement ``apply``."""
+    """A layer family. Subclasses set the class attributes and implement ``apply`` and ``emit``.
+
+    Everything about a kind lives on its op (``tests/test_registry.py`` checks each piece is
+    there): spec schema and ``apply``; ``translators`` (ONNX op_type -> layer; each reads
+    ``node.opset`` where opsets differ) or ``import_note`` saying why no ONNX op imports as it;
+    ``emit`` (layer -> ONNX nodes) or ``export_refusal`` saying why it is not exported; the facts
+    ``view``, ``inplace`` and ``kernel_class``; ``doc`` (one line) and ``doc_notes``.
+    Subclasses inherit class attributes: a subclass sets its own ``translators``.
+    """
 
     kind: ClassVar[str]
     family: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: other type names with the attributes they imply (``relu`` = activation with fn: relu)
+    shorthands: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     schema: ClassVar[Mapping[str, Attr]] = {}
     #: (min, max) number of inputs; max None = any
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     doc: ClassVar[str] = ""
+    #: more for the layer-type table of docs/spec-language.md (what the keys mean, caveats)
+    doc_notes: ClassVar[str] = ""
+
+    # -- facts ------------------------------------------------------------------------------
+    #: the output is a view of the input (no buffer of its own)
+    view: ClassVar[bool] = False
+    #: may overwrite its input when ``conventions.inplace`` is set
+    inplace: ClassVar[bool] = False
+    #: the ONNX Runtime kernel class it runs as
+    kernel_class: ClassVar[KernelClass]
+
+    # -- ONNX -------------------------------------------------------------------------------
+    #: ONNX op_type -> translator
+    translators: ClassVar[Mapping[str, Translator]] = {}
+    #: when ``translators`` is empty: how (or why not) such a layer comes from ONNX
+    import_note: ClassVar[str] = ""
+    #: why ``emit`` refuses (set where ``emit`` is not overridden, or refuses some layers)
+    export_refusal: ClassVar[str] = ""
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        """The ONNX nodes of ``layer``; returns its output tensor names."""
+        raise ExportError(self.export_refusal or f"layer type {self.kind} has no ONNX export")
 
     def normalize(self, raw: Mapping[str, Any], line_of: Callable[[str], int | None]) -> dict[str, Any]:
         """Parse and default the attributes; unknown keys are errors with a near match."""

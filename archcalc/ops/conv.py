@@ -11,7 +11,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from archcalc.connectivity import BUILTIN_TABLES, Connectivity, Table
-from archcalc.errors import ShapeError, SpecError, suggest
+from archcalc.errors import ExportError, OnnxImportError, ShapeError, SpecError, suggest
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, record_group
+from archcalc.ops._formulas import per_axis
+from archcalc.ops._onnx import LayerSpec, Node, axes_attr, bias_param, onnx_pads
 from archcalc.ops._window import ROUNDING, geometry, spatial_of
 from archcalc.ops.base import (
     Applied,
@@ -24,6 +28,7 @@ from archcalc.ops.base import (
     pos_int,
     pos_ints,
 )
+from archcalc.ops.facts import KernelClass
 
 BIAS = ("none", "per_map", "per_unit")
 
@@ -89,6 +94,55 @@ _COMMON: dict[str, Attr] = {
 }
 
 
+def conv_from_onnx(node: Node) -> LayerSpec:
+    """ONNX Conv: weight (and bias) constants; kernel, strides, pads, dilations, group."""
+    x = node.act(0)
+    w = node.const(1, "weight")
+    n = len(x.sample) - 1
+    if len(w.shape) != n + 2:
+        raise OnnxImportError(f"Conv weight has shape {list(w.shape)}, expected {n + 2} dims for input "
+                              f"{list(x.shape)}")
+    groups = int(node.attrs.get("group", 1))
+    if w.shape[1] * groups != x.sample[0]:
+        raise OnnxImportError(
+            f"Conv weight {list(w.shape)} with group={groups} does not match {x.sample[0]} input channels"
+        )
+    kernel = [int(k) for k in node.attrs.get("kernel_shape", w.shape[2:])]
+    if kernel != list(w.shape[2:]):
+        raise OnnxImportError(f"Conv kernel_shape {kernel} differs from the weight's {list(w.shape[2:])}")
+    attrs: dict[str, Any] = {
+        "filters": int(w.shape[0]), "kernel": kernel, "stride": axes_attr(node, "strides", n, 1),
+        "padding": onnx_pads(node, n), "dilation": axes_attr(node, "dilations", n, 1),
+        "rounding": "floor", "bias": "per_map" if node.get(2) is not None else "none",
+    }
+    if groups > 1:
+        attrs["groups"] = groups
+    biases = bias_param(node, 2)
+    return LayerSpec("conv", attrs, [node.input_names[0]], {"weights": [node.input_names[1]], "biases": biases})
+
+
+def _conv_pads(outs: list[Shape], spatial: Shape, pads: list[list[int]], k_eff: Shape, stride: Shape) -> None:
+    """ONNX convolution floors: ceil rounding becomes extra padding at the end (in place)."""
+    for i, (n_out, n_in) in enumerate(zip(outs[0][1:], spatial, strict=True)):
+        floor_out = (n_in + pads[i][0] + pads[i][1] - k_eff[i]) // stride[i] + 1
+        if n_out > floor_out:
+            pads[i][1] += (n_out - floor_out) * stride[i]
+
+
+def _table_weight(b: Builder, layer: Layer, table: Any, c_in: int, c_out: int, kernel: Shape, fan_in: int) -> str:
+    """A connection table as a dense kernel with the missing connections masked to zero."""
+    import numpy as np
+
+    mask = np.zeros((c_out, c_in, *kernel), dtype=np.float32)
+    for m, maps in enumerate(table):
+        mask[m, list(maps)] = 1.0
+    dense = b.rng.standard_normal(mask.shape, dtype=np.float32) * np.float32((2.0 / max(fan_in, 1)) ** 0.5)
+    weight = b.weight(f"{layer.name}.weight", mask.shape, fan_in, fill=dense * mask)
+    b.notes.append(f"{layer.name}: connection table exported as a dense kernel with "
+                   f"{int(mask.size - mask.sum()):,} weights masked to zero")
+    return weight
+
+
 class Conv(Op):
     kind = "conv"
     family = "conv"
@@ -100,7 +154,14 @@ class Conv(Op):
         "connections": Attr(connection_table, doc="explicit connection table or its name"),
         "bias": Attr(choice(*BIAS), default="per_map"),
     }
+    shorthands = {"depthwise_conv": {"depthwise": True}, "depthwise": {"depthwise": True}}
     doc = "convolution with shared weights"
+    doc_notes = ("`connections:` an inline table (one row per output map: the input maps it reads) or a name "
+                 "from `tables:` or built in (`lenet5_c3`); `depthwise_conv` = conv with `depthwise: true` "
+                 "(groups = input channels; filters defaults to the input channels)")
+    kernel_class = KernelClass.CONV
+
+    translators = {"Conv": conv_from_onnx}
 
     def check(self, attrs: dict[str, Any]) -> None:
         ways = [attrs["groups"] != 1, attrs["depthwise"], attrs["connections"] is not None]
@@ -135,13 +196,61 @@ class Conv(Op):
         cost = Cost.weighted(self._weights(pairs, geo.taps, positions), edges, biases, bias_units)
         return Applied(outs=((c_out, *geo.out),), cost=cost, rf=geo.rf())
 
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        a = layer.attrs
+        c_in, spatial = in_shapes[0][0], in_shapes[0][1:]
+        c_out = outs[0][0]
+        geo = geometry(a, spatial)
+        pads = [list(p) for p in geo.pads]
+        _conv_pads(outs, spatial, pads, geo.k_eff, geo.stride)
+        start = len(b.nodes)
+        table = a.get("connections")
+        groups = c_in if a.get("depthwise") else (a.get("groups") or 1)
+        fan_in = (c_in // groups) * geo.taps
+        if table is not None:
+            groups = 1
+            weight = _table_weight(b, layer, table, c_in, c_out, geo.kernel, fan_in)
+        else:
+            weight = b.weight(f"{layer.name}.weight", (c_out, c_in // groups, *geo.kernel), fan_in)
+        inputs = [ins[0], weight]
+        per_unit = a["bias"] == "per_unit"
+        if a["bias"] == "per_map":
+            inputs.append(b.weight(f"{layer.name}.bias", (c_out,), fan_in, scale=0.1))
+        conv_attrs: dict[str, Any] = {
+            "kernel_shape": list(geo.kernel), "strides": list(geo.stride),
+            "pads": [p[0] for p in pads] + [p[1] for p in pads],
+            "dilations": list(per_axis(a.get("dilation") or 1, len(spatial), "dilation")),
+        }
+        if groups > 1:
+            conv_attrs["group"] = groups
+        if per_unit:
+            (mid,) = b.node("Conv", inputs, 1, f"{layer.name}/conv", **conv_attrs)
+            bias = b.weight(f"{layer.name}.bias", outs[0], fan_in, scale=0.1)
+            out = b.node("Add", [mid, bias], [b.unique(layer.name)], layer.name)
+        else:
+            out = b.node("Conv", inputs, [b.unique(layer.name)], layer.name, **conv_attrs)
+        if per_unit or table is not None:
+            record_group(b, layer, ins, out, start)
+        return out
+
 
 class LocallyConnected(Conv):
     kind = "locally_connected"
     family = "conv"
     aliases: ClassVar[tuple[str, ...]] = ("local", "locally_connected2d")
     schema = {**Conv.schema, "bias": Attr(choice(*BIAS), default="per_unit")}
+    shorthands = {}
     doc = "convolution geometry without weight sharing (one kernel per output position)"
+    doc_notes = ""
+    translators = {}
+    import_note = "ONNX has no unshared convolution: no ONNX op imports as a locally connected layer"
+    export_refusal = ("locally connected layers have no faithful ONNX form (ONNX has no unshared "
+                      "convolution); archcalc does not approximate them")
 
     def _weights(self, pairs: int, taps: int, positions: int) -> int:
         return positions * pairs * taps
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        raise ExportError(self.export_refusal)

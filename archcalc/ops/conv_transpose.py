@@ -18,11 +18,15 @@ from math import gcd, prod
 from typing import Any
 
 from archcalc.connectivity import Connectivity
-from archcalc.errors import ShapeError, SpecError
+from archcalc.errors import ExportError, OnnxImportError, ShapeError, SpecError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, pads_flat
 from archcalc.ops._formulas import Pads, axis_name, per_axis
+from archcalc.ops._onnx import LayerSpec, Node, axes_attr, bias_param, onnx_pads
 from archcalc.ops._window import spatial_of
 from archcalc.ops.base import Applied, Attr, Cost, Op, Window, choice, nonneg_ints, padding, pos_int, pos_ints
 from archcalc.ops.conv import BIAS, bias_counts
+from archcalc.ops.facts import KernelClass
 
 
 def _pads(value: Any, n: int, sizes: tuple[int, ...], k_eff: tuple[int, ...],
@@ -104,6 +108,57 @@ def _rf_axis(k: int, s: int, d: int, pad_before: int) -> tuple[int, Fraction, Fr
     return k_eff, Fraction(1, s), Fraction(2 * pad_before - (k - 1) * d, s)
 
 
+def _target_size(node: Node, x_sample: tuple[int, ...], strides: list[int], n: int) -> list[int]:
+    """The output size ConvTranspose is asked for: output_shape, or N*s for SAME_*."""
+    if "output_shape" not in node.attrs:
+        return [x_sample[i + 1] * strides[i] for i in range(n)]
+    target = [int(v) for v in node.attrs["output_shape"]][-n:]
+    if len(node.attrs["output_shape"]) not in (n, n + 2):
+        raise OnnxImportError(f"ConvTranspose output_shape {list(node.attrs['output_shape'])} does not fit "
+                              f"{n} spatial axes")
+    return target
+
+
+def conv_transpose_from_onnx(node: Node) -> LayerSpec:
+    """ONNX ConvTranspose; output_shape and SAME_* become explicit pads (and output padding)."""
+    x = node.act(0)
+    w = node.const(1, "weight")
+    n = len(x.sample) - 1
+    groups = int(node.attrs.get("group", 1))
+    if w.shape[0] != x.sample[0]:
+        raise OnnxImportError(f"ConvTranspose weight {list(w.shape)} does not match {x.sample[0]} input channels")
+    kernel = [int(k) for k in w.shape[2:]]
+    strides = axes_attr(node, "strides", n, 1)
+    dilations = axes_attr(node, "dilations", n, 1)
+    out_pad = axes_attr(node, "output_padding", n, 0)
+    if "kernel_shape" in node.attrs and axes_attr(node, "kernel_shape", n, 1) != kernel:
+        raise OnnxImportError(f"ConvTranspose kernel_shape {list(node.attrs['kernel_shape'])} differs from the "
+                              f"weight's {kernel}")
+    padding = onnx_pads(node, n)
+    if "output_shape" in node.attrs or padding in ("same", "same_lower"):
+        # the output size is given (output_shape, or N*s for SAME_*): the pads follow from it
+        target = _target_size(node, x.sample, strides, n)
+        pads = []
+        for i in range(n):
+            total = strides[i] * (x.sample[i + 1] - 1) + out_pad[i] + ((kernel[i] - 1) * dilations[i] + 1) - target[i]
+            if total < 0:
+                if "output_shape" in node.attrs:  # a larger output_shape is honoured: output padding
+                    out_pad[i] -= total
+                total = 0  # SAME_* with a kernel shorter than the stride: no padding (as ONNX and ORT)
+            # ONNX spec (and reference implementation): SAME_UPPER puts total/2 at the start, NOTSET
+            # and SAME_LOWER put total - total/2 there (ONNX Runtime splits it the other way round)
+            upper = padding == "same"
+            pads.append([total // 2, total - total // 2] if upper else [total - total // 2, total // 2])
+        padding = pads
+    attrs: dict[str, Any] = {
+        "filters": int(w.shape[1]) * groups, "kernel": kernel, "stride": strides, "padding": padding,
+        "output_padding": out_pad, "dilation": dilations, "groups": groups,
+        "bias": "per_map" if node.get(2) is not None else "none",
+    }
+    return LayerSpec("conv_transpose", attrs, [node.input_names[0]],
+                     {"weights": [node.input_names[1]], "biases": bias_param(node, 2)})
+
+
 class ConvTranspose(Op):
     kind = "conv_transpose"
     family = "conv"
@@ -119,6 +174,10 @@ class ConvTranspose(Op):
         "bias": Attr(choice(*BIAS), default="per_map"),
     }
     doc = "transposed convolution"
+    doc_notes = "`padding: same` gives N*s"
+    kernel_class = KernelClass.CONV
+    translators = {"ConvTranspose": conv_transpose_from_onnx}
+    export_refusal = "a transposed convolution with one bias per unit is not exported"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
@@ -158,3 +217,27 @@ class ConvTranspose(Op):
         cost = Cost.weighted(pairs * taps, reach * pairs, biases, bias_units, macs=prod(sizes) * pairs * taps)
         rf = Window(tuple(_rf_axis(k[i], s[i], d[i], pads[i][0]) for i in range(n)))
         return Applied(outs=((c_out, *out),), cost=cost, rf=rf)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        a = layer.attrs
+        c_in, spatial = in_shapes[0][0], in_shapes[0][1:]
+        n = len(spatial)
+        k = per_axis(a["kernel"], n, "kernel")
+        s = per_axis(a["stride"], n, "stride")
+        d = per_axis(a["dilation"], n, "dilation")
+        op = per_axis(a["output_padding"], n, "output_padding")
+        k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True))
+        pads = _pads(a["padding"], n, spatial, k_eff, s, op)
+        groups = a["groups"]
+        fan_in = (c_in // groups) * prod(k)
+        inputs = [ins[0], b.weight(f"{layer.name}.weight", (c_in, a["filters"] // groups, *k), fan_in)]
+        if a["bias"] == "per_map":
+            inputs.append(b.weight(f"{layer.name}.bias", (a["filters"],), fan_in, scale=0.1))
+        elif a["bias"] == "per_unit":
+            raise ExportError(self.export_refusal)
+        attrs: dict[str, Any] = {"kernel_shape": list(k), "strides": list(s), "pads": pads_flat(pads),
+                                 "dilations": list(d), "output_padding": list(op)}
+        if groups > 1:
+            attrs["group"] = groups
+        return b.node("ConvTranspose", inputs, [b.unique(layer.name)], layer.name, **attrs)

@@ -12,11 +12,88 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
+from archcalc.errors import ExportError, OnnxImportError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, one
+from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice, sizes
+from archcalc.ops.facts import KernelClass
 from archcalc.ops.merge import broadcast
 
 OPS = ("add", "sub", "mul", "div", "pow", "max", "min", "mean", "mod", "and", "or", "xor",
        "equal", "less", "greater", "where")
+
+#: ONNX op -> elementwise op
+BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Max": "max", "Min": "min",
+          "Sum": "add", "Mean": "mean", "Mod": "mod", "And": "and", "Or": "or", "Xor": "xor", "Equal": "equal",
+          "Less": "less", "Greater": "greater", "Where": "where"}
+#: elementwise op -> the ONNX op it is exported as
+_EXPORTED = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "max": "Max", "min": "Min",
+             "mean": "Mean", "mod": "Mod"}
+
+
+def _of_activations(node: Node, op: str, names: list[str], shapes: list[tuple[int, ...]]) -> LayerSpec:
+    """Only activations: add (equal shapes), mul, or a broadcasting elementwise layer."""
+    if len({len(sh) for sh in shapes}) > 1 and max(sh[0] for sh in shapes) > 1:
+        raise OnnxImportError(f"{node.op_type} of activations of different ranks {[list(sh) for sh in shapes]} "
+                              f"broadcasts the batch axis against another axis")
+    if op == "add" and len(set(shapes)) == 1:
+        return LayerSpec("add", {}, names)
+    if op == "mul":
+        return LayerSpec("mul", {}, names)
+    return LayerSpec("elementwise", {"op": op}, names)
+
+
+def _per_sample(node: Node, consts: list[Const], batch_rank: int) -> list[tuple[int, ...]]:
+    """Each constant aligned on the right with the full (batch-first) shape, its batch axis dropped."""
+    out = []
+    for c in consts:
+        full = (1,) * (batch_rank - len(c.shape)) + c.shape
+        if full[0] != 1:
+            raise OnnxImportError(f"{node.op_type} constant of shape {list(c.shape)} varies along the batch axis")
+        out.append(full[1:])
+    return out
+
+
+def _joint_constants(node: Node, op: str, names: list[str], per_sample: list[tuple[int, ...]]) -> LayerSpec:
+    """Where(mask, x, 0) as masked_fill exports it: the constants together act as one operand."""
+    import numpy as np
+
+    if op in ("add", "sub", "mul", "div"):
+        raise OnnxImportError(f"{node.op_type} with several constant operands is not supported")
+    try:
+        joint = [int(d) for d in np.broadcast_shapes(*per_sample)] or [1]
+    except ValueError:
+        raise OnnxImportError(f"{node.op_type} constants {[list(p) for p in per_sample]} do not broadcast") from None
+    return LayerSpec("elementwise", {"op": op, "const_shape": joint, "const_params": False}, names,
+                     notes=[f"constant operands of {node.op_type} are not parameters"])
+
+
+def elementwise_from_onnx(node: Node) -> LayerSpec:
+    """Binary and n-ary ONNX arithmetic; a learned constant operand holds parameters."""
+    values = [node.get(i) for i in range(len(node.input_names))]
+    acts = [(name, v) for name, v in zip(node.input_names, values, strict=True) if isinstance(v, Act)]
+    consts = [(name, v) for name, v in zip(node.input_names, values, strict=True) if isinstance(v, Const)]
+    op = BINARY[node.op_type]
+    names = [name for name, _ in acts]
+    batch_rank = max(len(v.shape) for v in values if v is not None)
+    if not consts:
+        return _of_activations(node, op, names, [v.shape for _, v in acts])
+    per_sample = _per_sample(node, [c for _, c in consts], batch_rank)
+    if len(consts) > 1:
+        return _joint_constants(node, op, names, per_sample)
+    const_name, c = consts[0]
+    const_shape = list(per_sample[0]) or [1]
+    # a learned tensor: a float initializer (or Constant) added, subtracted, multiplied or divided; a
+    # Where condition, a comparison operand, an exponent or an integer mask is not a parameter
+    floating = c.dtype is None or getattr(c.dtype, "kind", "f") == "f"
+    learned = c.size > 1 and c.origin is not None and op in ("add", "sub", "mul", "div") and floating
+    notes = [] if learned else [f"{'scalar ' if c.size == 1 else ''}constant operand of {node.op_type} is not a "
+                                f"parameter"]
+    role = "biases" if op in ("add", "sub") else "weights"
+    params = {role: [const_name]} if learned else {}
+    return LayerSpec("elementwise", {"op": op, "const_shape": const_shape, "const_params": learned}, names,
+                     params, notes)
 
 
 
@@ -30,6 +107,10 @@ class Elementwise(Op):
         "const_params": Attr(boolean, default=False, doc="the constant operand is a learned tensor"),
     }
     doc = "elementwise arithmetic with broadcasting (and an optional constant operand)"
+    doc_notes = "learned constants count as params"
+    kernel_class = KernelClass.ELEMENTWISE
+    translators = dict.fromkeys(BINARY, elementwise_from_onnx)
+    export_refusal = "logical ops, comparisons and where are not exported (no float arithmetic)"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shapes = ins if attrs["const_shape"] is None else (*ins, attrs["const_shape"])
@@ -43,3 +124,25 @@ class Elementwise(Op):
             cheap=(("elementwise", max(len(shapes) - 1, 1) * n),),
         )
         return Applied(outs=(out,), cost=cost)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        a = layer.attrs
+        op = _EXPORTED.get(a["op"])
+        if op is None:
+            raise ExportError(f"elementwise {a['op']} is not exported")
+        inputs = list(ins)
+        if a["const_shape"] is not None:
+            shape = (1, *a["const_shape"])
+            if a["const_params"]:
+                inputs.append(b.weight(f"{layer.name}.constant", shape, 1, scale=0.1))
+            else:
+                inputs.append(b.const(f"{layer.name}/constant", _half(shape), "float32"))
+        return one(b, op, layer, inputs)
+
+
+def _half(shape: tuple[int, ...]) -> object:
+    """A constant of ``shape`` filled with 0.5 (numpy: only the exporter calls this)."""
+    import numpy as np
+
+    return np.full(shape, 0.5)

@@ -12,7 +12,52 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
+from archcalc.errors import OnnxImportError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, record_group
+from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, choice, pos_int
+from archcalc.ops.facts import KernelClass
+
+
+def gemm_from_onnx(node: Node) -> LayerSpec:
+    """ONNX Gemm of an activation (2-D, not transposed) and a weight constant."""
+    a = node.get(0)
+    if not isinstance(a, Act):
+        raise OnnxImportError("Gemm with a constant first operand is not supported")
+    if len(a.shape) != 2:
+        raise OnnxImportError(f"Gemm input must be 2-D, got {list(a.shape)}")
+    if node.attrs.get("transA", 0):
+        raise OnnxImportError("Gemm with transA=1 on an activation transposes the batch axis")
+    if isinstance(node.get(1), Act):
+        raise OnnxImportError("Gemm of two activations is not supported (use MatMul)")
+    w = node.const(1, "weight")
+    k, units = (w.shape[1], w.shape[0]) if node.attrs.get("transB", 0) else (w.shape[0], w.shape[1])
+    if k != a.shape[1]:
+        raise OnnxImportError(f"Gemm weight {list(w.shape)} does not match input {list(a.shape)}")
+    c = node.get(2)
+    notes = []
+    bias = "none"
+    biases: list[str] = []
+    if isinstance(c, Const) and c.size > 0:
+        if c.size == units:
+            bias, biases = "per_unit", [node.input_names[2]]
+        else:
+            notes.append(f"Gemm bias of shape {list(c.shape)} (not one per unit) not counted as biases")
+    elif isinstance(c, Act):
+        raise OnnxImportError("Gemm with a computed bias is not supported")
+    if float(node.attrs.get("alpha", 1.0)) != 1.0 or float(node.attrs.get("beta", 1.0)) != 1.0:
+        notes.append("Gemm alpha/beta scale the result and cost no MACs")
+    return LayerSpec("fc", {"units": int(units), "bias": bias}, [node.input_names[0]],
+                     {"weights": [node.input_names[1]], "biases": biases}, notes)
+
+
+def flat_input(b: Builder, layer: Layer, tensor: str, shape: Shape) -> tuple[str, int]:
+    """The input as (batch, features): a Flatten node when it has more than one axis."""
+    if len(shape) == 1:
+        return tensor, shape[0]
+    (flat,) = b.node("Flatten", [tensor], 1, f"{layer.name}/flatten", axis=1)
+    return flat, prod(shape)
 
 
 class FullyConnected(Op):
@@ -24,6 +69,8 @@ class FullyConnected(Op):
         "bias": Attr(choice("none", "per_unit", "per_map"), default="per_unit"),
     }
     doc = "fully connected layer (flattens its input)"
+    kernel_class = KernelClass.GEMM
+    translators = {"Gemm": gemm_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         n_in = prod(ins[0])
@@ -33,6 +80,19 @@ class FullyConnected(Op):
         cost = Cost.weighted(edges, edges, bias, bias)
         return Applied(outs=((units,),), cost=cost, rf=GLOBAL)
 
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        start = len(b.nodes)
+        x, k = flat_input(b, layer, ins[0], in_shapes[0])
+        units = layer.attrs["units"]
+        inputs = [x, b.weight(f"{layer.name}.weight", (units, k), k)]
+        if layer.attrs["bias"] != "none":
+            inputs.append(b.weight(f"{layer.name}.bias", (units,), k, scale=0.1))
+        out = b.node("Gemm", inputs, [b.unique(layer.name)], layer.name, transB=1)
+        if len(b.nodes) - start > 1:
+            record_group(b, layer, ins, out, start)
+        return out
+
 
 class RBF(Op):
     kind = "rbf"
@@ -40,8 +100,26 @@ class RBF(Op):
     aliases = ("euclidean_rbf",)
     schema = {"units": Attr(pos_int, required=True, doc="number of output units")}
     doc = "Euclidean RBF units with fixed parameters (LeNet-5 output)"
+    kernel_class = KernelClass.ELEMENTWISE
+    import_note = ("no ONNX op: export writes Unsqueeze, Sub, Mul, ReduceSum with a metadata record, which "
+                   "import restores")
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         edges = prod(ins[0]) * attrs["units"]
         cost = Cost(fixed=edges, connections=edges, macs=edges, cheap=(("rbf", edges),))
         return Applied(outs=((attrs["units"],),), cost=cost, rf=GLOBAL)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        """out_j = sum_i (x_i - w_ji)^2 with fixed w: Unsqueeze, Sub, Mul, ReduceSum."""
+        start = len(b.nodes)
+        x, k = flat_input(b, layer, ins[0], in_shapes[0])
+        units = layer.attrs["units"]
+        centres = b.weight(f"{layer.name}.centres", (units, k), k, scale=1.0)
+        (x3,) = b.node("Unsqueeze", [x, b.const(f"{layer.name}/axes", [1])], 1, f"{layer.name}/unsqueeze")
+        (diff,) = b.node("Sub", [x3, centres], 1, f"{layer.name}/sub")
+        (sq,) = b.node("Mul", [diff, diff], 1, f"{layer.name}/square")
+        out = b.node("ReduceSum", [sq, b.const(f"{layer.name}/sum_axes", [2])], [b.unique(layer.name)], layer.name,
+                     keepdims=0)
+        record_group(b, layer, ins, out, start)
+        return out

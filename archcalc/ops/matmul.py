@@ -13,10 +13,37 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
-from archcalc.errors import ShapeError
+from archcalc.errors import OnnxImportError, ShapeError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, record_group
+from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops._window import format_shape
 from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, choice, pos_int
+from archcalc.ops.facts import KernelClass
 from archcalc.ops.merge import broadcast
+
+
+def matmul_from_onnx(node: Node) -> LayerSpec:
+    """ONNX MatMul: by a weight matrix (fc when the input is 2-D), or of two activations."""
+    a, b = node.get(0), node.get(1)
+    if isinstance(a, Act) and isinstance(b, Const):
+        if len(b.shape) > 2 and all(d == 1 for d in b.shape[:-2]) and len(b.shape) <= len(a.shape):
+            b = Const(b.shape[-2:], b.dtype, None, b.origin)  # broadcasts: one matrix for every sample
+        if len(b.shape) != 2:
+            raise OnnxImportError(f"MatMul with a {len(b.shape)}-D constant {list(b.shape)} is not supported "
+                                  f"(only a weight matrix, possibly with leading 1s)")
+        if b.shape[0] != a.shape[-1]:
+            raise OnnxImportError(f"MatMul weight {list(b.shape)} does not match input {list(a.shape)}")
+        units = int(b.shape[1])
+        if len(a.shape) == 2:
+            return LayerSpec("fc", {"units": units, "bias": "none"}, [node.input_names[0]],
+                             {"weights": [node.input_names[1]]})
+        return LayerSpec("matmul", {"units": units}, [node.input_names[0]], {"weights": [node.input_names[1]]})
+    if isinstance(a, Act) and isinstance(b, Act):
+        if len(a.shape) < 3 or len(b.shape) < 3:
+            raise OnnxImportError("MatMul of two activations needs at least 3-D operands (batch, n, k)")
+        return LayerSpec("matmul", {}, [node.input_names[0], node.input_names[1]])
+    raise OnnxImportError("MatMul with a constant first operand is not supported")
 
 
 class MatMul(Op):
@@ -28,6 +55,8 @@ class MatMul(Op):
         "bias": Attr(choice("none", "per_unit"), default="none"),
     }
     doc = "matrix product over the last axis (with a weight matrix, or of two activations)"
+    kernel_class = KernelClass.GEMM
+    translators = {"MatMul": matmul_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         a = ins[0]
@@ -47,3 +76,19 @@ class MatMul(Op):
         n, k, m = a[-2], a[-1], b[-1]
         macs = prod(lead) * n * k * m
         return Applied(outs=((*lead, n, m),), cost=Cost(connections=macs, macs=macs), rf=GLOBAL)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        if len(ins) == 2:
+            return b.node("MatMul", ins, [b.unique(layer.name)], layer.name)
+        k = in_shapes[0][-1]
+        units = layer.attrs["units"]
+        weight = b.weight(f"{layer.name}.weight", (k, units), k)
+        if layer.attrs["bias"] == "none":
+            return b.node("MatMul", [ins[0], weight], [b.unique(layer.name)], layer.name)
+        start = len(b.nodes)
+        (mid,) = b.node("MatMul", [ins[0], weight], 1, f"{layer.name}/matmul")
+        out = b.node("Add", [mid, b.weight(f"{layer.name}.bias", (units,), k, scale=0.1)], [b.unique(layer.name)],
+                     layer.name)
+        record_group(b, layer, ins, out, start)
+        return out

@@ -12,9 +12,16 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
-from archcalc.errors import ShapeError
+from archcalc.errors import OnnxImportError, ShapeError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, one, record_group
+from archcalc.ops._onnx import Act, Const, LayerSpec, Node, sample_axis
 from archcalc.ops._window import format_shape
 from archcalc.ops.base import Applied, Attr, Cost, Op, SpecError
+from archcalc.ops.facts import KernelClass
+
+#: how an ONNX Add/Sum or Mul of activations becomes an add or mul layer
+_FROM_ELEMENTWISE = "from ONNX {} of activations (the elementwise translators in ops/elementwise.py)"
 
 
 def _axis(value: Any, key: str) -> int:
@@ -35,6 +42,8 @@ class Add(Op):
     aliases = ("residual", "sum")
     arity = (2, None)
     doc = "elementwise sum of equal shapes (residual connections)"
+    kernel_class = KernelClass.ELEMENTWISE
+    import_note = _FROM_ELEMENTWISE.format("Add or Sum of equal shapes")
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         first = ins[0]
@@ -44,6 +53,10 @@ class Add(Op):
                 raise ShapeError(f"{what} at an add: input shapes {_describe(ins)} must be equal")
         n = prod(first)
         return Applied(outs=(first,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * n),)))
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        return one(b, "Add" if len(ins) == 2 else "Sum", layer, ins)
 
 
 def broadcast(ins: tuple[tuple[int, ...], ...]) -> tuple[int, ...]:
@@ -64,10 +77,37 @@ class Mul(Op):
     aliases = ("multiply", "scale", "elementwise_mul")
     arity = (2, None)
     doc = "elementwise product with broadcasting (squeeze-and-excitation gates)"
+    kernel_class = KernelClass.ELEMENTWISE
+    import_note = _FROM_ELEMENTWISE.format("Mul")
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         out = broadcast(ins)
         return Applied(outs=(out,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * prod(out)),)))
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        if len(ins) == 2:
+            return one(b, "Mul", layer, ins)
+        start = len(b.nodes)
+        acc = ins[0]
+        for i, other in enumerate(ins[1:-1], 1):
+            (acc,) = b.node("Mul", [acc, other], 1, f"{layer.name}/mul{i}")
+        out = one(b, "Mul", layer, [acc, ins[-1]])
+        record_group(b, layer, ins, out, start)
+        return out
+
+
+def concat_from_onnx(node: Node) -> LayerSpec:
+    """Concat of activations (a single one is a pass-through); constants are refused."""
+    values = [node.get(i) for i in range(len(node.input_names))]
+    if any(isinstance(v, Const) and v.size > 0 for v in values):
+        raise OnnxImportError("Concat of an activation with a constant is not supported")
+    x = node.act(0)
+    axis = sample_axis(int(node.attrs["axis"]), len(x.shape), "Concat")
+    names = [n for n, v in zip(node.input_names, values, strict=True) if isinstance(v, Act)]
+    if len(names) == 1:
+        return LayerSpec("identity", {}, names)
+    return LayerSpec("concat", {"axis": axis}, names)
 
 
 class Concat(Op):
@@ -77,6 +117,9 @@ class Concat(Op):
     arity = (1, None)
     schema = {"axis": Attr(_axis, default=0, doc="'channels' (0) or an axis index")}
     doc = "concatenation along an axis (channels by default)"
+    doc_notes = "other sizes must match"
+    kernel_class = KernelClass.DATA_MOVEMENT
+    translators = {"Concat": concat_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         axis = attrs["axis"]
@@ -95,3 +138,7 @@ class Concat(Op):
         notes = ("concat along a spatial axis: the receptive field shown is the union of the inputs' "
                  "(positions of different segments see different inputs)",) if axis > 0 else ()
         return Applied(outs=(tuple(out),), cost=Cost(), notes=notes)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        return one(b, "Concat", layer, ins, axis=int(layer.attrs["axis"]) + 1)

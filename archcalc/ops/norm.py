@@ -12,7 +12,30 @@ from collections.abc import Mapping
 from math import prod
 from typing import Any
 
+from archcalc.errors import OnnxImportError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, one, record_group
+from archcalc.ops._onnx import LayerSpec, Node
 from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, number, pos_int
+from archcalc.ops.facts import KernelClass
+
+
+def batchnorm_from_onnx(node: Node) -> LayerSpec:
+    """BatchNormalization: scale and bias are affine parameters, mean and var buffers."""
+    x = node.act(0)
+    for i, what in ((1, "scale"), (2, "bias"), (3, "mean"), (4, "var")):
+        c = node.const(i, what)
+        if c.size != x.sample[0]:
+            raise OnnxImportError(f"BatchNormalization {what} has {c.size} values for {x.sample[0]} channels")
+    return LayerSpec("batchnorm", {"affine": True}, [node.input_names[0]],
+                     {"affine": node.input_names[1:3], "buffers": node.input_names[3:5]})
+
+
+def lrn_from_onnx(node: Node) -> LayerSpec:
+    node.act(0)
+    return LayerSpec("lrn", {"size": int(node.attrs["size"]), "alpha": float(node.attrs.get("alpha", 1e-4)),
+                             "beta": float(node.attrs.get("beta", 0.75)), "k": float(node.attrs.get("bias", 1.0))},
+                     [node.input_names[0]])
 
 
 class BatchNorm(Op):
@@ -25,6 +48,10 @@ class BatchNorm(Op):
         "momentum": Attr(number, default=0.1),
     }
     doc = "batch normalisation (inference: per-channel scale and shift)"
+    doc_notes = "scale and shift are parameters; running mean/var are buffers"
+    inplace = True
+    kernel_class = KernelClass.NORM
+    translators = {"BatchNormalization": batchnorm_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
@@ -35,6 +62,24 @@ class BatchNorm(Op):
             cheap=(("norm", 2 * prod(shape)),),
         )
         return Applied(outs=(shape,), cost=cost)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        import numpy as np
+
+        c = in_shapes[0][0]
+        name = layer.name
+        start = len(b.nodes)
+        affine = layer.attrs["affine"]
+        scale = b.weight(f"{name}.scale", (c,), 1, fill=None if affine else np.ones(c, np.float32), scale=0.1)
+        shift = b.weight(f"{name}.shift", (c,), 1, fill=None if affine else np.zeros(c, np.float32), scale=0.1)
+        mean = b.weight(f"{name}.running_mean", (c,), 1, scale=0.1)
+        var = b.positive(f"{name}.running_var", (c,))
+        out = b.node("BatchNormalization", [ins[0], scale, shift, mean, var], [b.unique(name)], name,
+                     epsilon=float(layer.attrs["eps"]))
+        if not affine:
+            record_group(b, layer, ins, out, start)
+        return out
 
 
 class LRN(Op):
@@ -48,7 +93,16 @@ class LRN(Op):
         "k": Attr(number, default=2.0),
     }
     doc = "local response normalisation across channels"
+    doc_notes = "no parameters"
+    kernel_class = KernelClass.NORM
+    translators = {"LRN": lrn_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
         return Applied(outs=(shape,), cost=Cost(cheap=(("norm", (2 * attrs["size"] + 4) * prod(shape)),)))
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        a = layer.attrs
+        return one(b, "LRN", layer, ins[:1], size=int(a["size"]), alpha=float(a["alpha"]), beta=float(a["beta"]),
+                   bias=float(a["k"]))

@@ -13,13 +13,48 @@ from fractions import Fraction
 from math import gcd, prod
 from typing import Any, ClassVar
 
+from archcalc.errors import ExportError, OnnxImportError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, one, pads_flat, record_group
 from archcalc.ops._formulas import per_axis
+from archcalc.ops._onnx import LayerSpec, Node, axes_attr, onnx_pads
 from archcalc.ops._window import ROUNDING, geometry, spatial_of
 from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, Window, boolean, choice, padding, pos_ints
+from archcalc.ops.facts import KernelClass
 
 
 def _pool_cost(window_edges: int) -> Cost:
     return Cost(connections=window_edges, cheap=(("pool", window_edges),))
+
+
+def pool_from_onnx(node: Node) -> LayerSpec:
+    """MaxPool, AveragePool, LpPool (counted as average pooling)."""
+    x = node.act(0)
+    n = len(x.sample) - 1
+    if len(node.outputs) > 1 and node.outputs[1]:
+        raise OnnxImportError("MaxPool's Indices output is not supported")
+    if "kernel_shape" not in node.attrs:
+        raise OnnxImportError(f"{node.op_type} node lacks the attribute 'kernel_shape'")
+    kernel = axes_attr(node, "kernel_shape", n, 0)
+    attrs: dict[str, Any] = {
+        "kernel": kernel, "stride": axes_attr(node, "strides", n, 1),
+        "padding": onnx_pads(node, n), "rounding": "ceil" if node.attrs.get("ceil_mode", 0) else "floor",
+    }
+    if node.op_type == "MaxPool":
+        attrs["dilation"] = axes_attr(node, "dilations", n, 1)
+        return LayerSpec("maxpool", attrs, [node.input_names[0]])
+    if node.op_type == "LpPool":
+        return LayerSpec("avgpool", attrs, [node.input_names[0]], notes=["LpPool counted as average pooling"])
+    if node.attrs.get("dilations"):
+        attrs["dilation"] = axes_attr(node, "dilations", n, 1)
+    attrs["count_include_pad"] = bool(node.attrs.get("count_include_pad", 0))
+    return LayerSpec("avgpool", attrs, [node.input_names[0]])
+
+
+def global_pool_from_onnx(node: Node) -> LayerSpec:
+    node.act(0)
+    kind = "global_maxpool" if node.op_type == "GlobalMaxPool" else "global_avgpool"
+    return LayerSpec(kind, {}, [node.input_names[0]])
 
 
 class MaxPool(Op):
@@ -34,12 +69,33 @@ class MaxPool(Op):
         "rounding": Attr(choice(*ROUNDING), default="exact"),
     }
     doc = "max pooling over a window"
+    doc_notes = "stride defaults to the kernel"
+    kernel_class = KernelClass.POOL
+    translators = {"MaxPool": pool_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         c = ins[0][0]
         geo = geometry(attrs, spatial_of(ins[0], self.kind))
         units = c * geo.positions
         return Applied(outs=((c, *geo.out),), cost=_pool_cost(units * geo.taps), rf=geo.rf())
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        a = layer.attrs
+        geo = geometry(a, in_shapes[0][1:])
+        ceil = any(
+            o > (n + p[0] + p[1] - k) // s + 1
+            for o, n, p, k, s in zip(outs[0][1:], in_shapes[0][1:], geo.pads, geo.k_eff, geo.stride, strict=True)
+        )
+        attrs: dict[str, Any] = {"kernel_shape": list(geo.kernel), "strides": list(geo.stride),
+                                 "pads": pads_flat(geo.pads), "ceil_mode": int(ceil)}
+        dil = per_axis(a.get("dilation") or 1, len(geo.kernel), "dilation")
+        if any(v != 1 for v in dil):
+            attrs["dilations"] = list(dil)
+        if layer.kind == "maxpool":
+            return one(b, "MaxPool", layer, ins[:1], **attrs)
+        attrs["count_include_pad"] = int(bool(a.get("count_include_pad")))
+        return one(b, "AveragePool", layer, ins[:1], **attrs)
 
 
 class AvgPool(MaxPool):
@@ -51,6 +107,8 @@ class AvgPool(MaxPool):
         "count_include_pad": Attr(boolean, default=False, doc="padding counted in the divisor"),
     }
     doc = "average pooling over a window"
+    doc_notes = "stride defaults to the kernel; `count_include_pad` counts padding in the divisor"
+    translators = {"AveragePool": pool_from_onnx, "LpPool": pool_from_onnx}
 
 
 class GlobalAvgPool(Op):
@@ -58,6 +116,8 @@ class GlobalAvgPool(Op):
     family = "pool"
     aliases: ClassVar[tuple[str, ...]] = ("global_average_pooling", "gap", "global_avg_pool")
     doc = "average over all spatial positions; output C x 1 x 1"
+    kernel_class = KernelClass.POOL
+    translators = {"GlobalAveragePool": global_pool_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
@@ -65,11 +125,16 @@ class GlobalAvgPool(Op):
         n_in = prod(shape)
         return Applied(outs=((shape[0],) + (1,) * len(spatial),), cost=_pool_cost(n_in), rf=GLOBAL)
 
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        return one(b, "GlobalMaxPool" if layer.kind == "global_maxpool" else "GlobalAveragePool", layer, ins[:1])
+
 
 class GlobalMaxPool(GlobalAvgPool):
     kind = "global_maxpool"
     aliases: ClassVar[tuple[str, ...]] = ("global_max_pooling", "global_max_pool")
     doc = "maximum over all spatial positions; output C x 1 x 1"
+    translators = {"GlobalMaxPool": global_pool_from_onnx}
 
 
 def adaptive_windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
@@ -107,6 +172,11 @@ class AdaptiveAvgPool(Op):
     aliases: ClassVar[tuple[str, ...]] = ("adaptive_avg_pool", "adaptive_average_pooling")
     schema = {"size": Attr(pos_ints, required=True, doc="output size, an int or one per axis")}
     doc = "average pooling to a fixed output size (windows of varying length when not divisible)"
+    doc_notes = "windows floor(iN/n)..ceil((i+1)N/n)"
+    kernel_class = KernelClass.POOL
+    import_note = ("ONNX has no adaptive pooling: export writes an AveragePool with a metadata record, which "
+                   "import restores")
+    export_refusal = "windows of unequal length: no single ONNX pooling op computes them"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
@@ -138,3 +208,15 @@ class AdaptiveAvgPool(Op):
         return Applied(
             outs=((shape[0], *out),), cost=_pool_cost(edges), rf=Window(tuple(axes)), notes=tuple(notes)
         )
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        spatial, target = in_shapes[0][1:], outs[0][1:]
+        if any(n % t for n, t in zip(spatial, target, strict=True)):
+            raise ExportError(f"adaptive average pooling {list(spatial)} -> {list(target)} has windows of unequal "
+                              f"length: no single ONNX pooling op computes it")
+        start = len(b.nodes)
+        k = [n // t for n, t in zip(spatial, target, strict=True)]
+        out = one(b, "AveragePool", layer, ins[:1], kernel_shape=k, strides=k)
+        record_group(b, layer, ins, out, start)
+        return out

@@ -8,8 +8,32 @@ from math import prod
 from typing import Any
 
 from archcalc.errors import ShapeError, SpecError
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, one
+from archcalc.ops._onnx import LayerSpec, Node, optional_axes, sample_axis
 from archcalc.ops._window import format_shape
 from archcalc.ops.base import GLOBAL, PASS, Applied, Attr, Cost, Op, boolean, choice
+from archcalc.ops.facts import KernelClass
+
+#: reduce op -> ONNX op
+_ONNX = {"mean": "ReduceMean", "max": "ReduceMax", "min": "ReduceMin", "sum": "ReduceSum", "prod": "ReduceProd",
+         "l1": "ReduceL1", "l2": "ReduceL2", "logsumexp": "ReduceLogSumExp", "sumsquare": "ReduceSumSquare"}
+_FROM_ONNX = {v: k for k, v in _ONNX.items()}
+
+
+def reduce_from_onnx(node: Node) -> LayerSpec:
+    """Reduce*: axes as an attribute (opset < 18, < 13 for ReduceSum) or an input; none = all axes."""
+    x = node.act(0)
+    axes = optional_axes(node, 1)
+    rank = len(x.shape)
+    if axes is None or len(axes) == 0:
+        if node.attrs.get("noop_with_empty_axes", 0):
+            return LayerSpec("identity", {}, [node.input_names[0]])
+        axes = list(range(rank))
+    sample_axes = sorted({sample_axis(int(a), rank, node.op_type) for a in axes})
+    keep = bool(node.attrs.get("keepdims", 1))
+    return LayerSpec("reduce", {"op": _FROM_ONNX[node.op_type], "axes": sample_axes, "keepdims": keep},
+                     [node.input_names[0]])
 
 
 def _axes(value: Any, key: str) -> tuple[int, ...]:
@@ -29,6 +53,9 @@ class Reduce(Op):
         "keepdims": Attr(boolean, default=True),
     }
     doc = "reduction over axes (mean over all spatial axes = global average pooling)"
+    doc_notes = "op mean/max/min/sum/prod/l1/l2/logsumexp/sumsquare"
+    kernel_class = KernelClass.REDUCE
+    translators = dict.fromkeys(_FROM_ONNX, reduce_from_onnx)
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
@@ -45,3 +72,13 @@ class Reduce(Op):
         if rule == PASS and set(axes) & spatial:
             rule = GLOBAL  # a partial spatial reduction mixes positions along those axes
         return Applied(outs=(out or (1,),), cost=Cost(connections=n, cheap=(("pool", n),)), rf=rule)
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        a = layer.attrs
+        op = _ONNX[a["op"]]
+        axes = [ax + 1 for ax in a["axes"]]
+        keep = int(bool(a["keepdims"]))
+        if b.opset >= 18 or (op == "ReduceSum" and b.opset >= 13):
+            return one(b, op, layer, [ins[0], b.const(f"{layer.name}/axes", axes)], keepdims=keep)
+        return one(b, op, layer, ins[:1], axes=axes, keepdims=keep)

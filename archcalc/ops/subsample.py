@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from archcalc.ir import Layer
+from archcalc.ops._emit import Builder, Shape, pads_flat, record_group
 from archcalc.ops._window import ROUNDING, geometry, spatial_of
 from archcalc.ops.base import Applied, Attr, Cost, Op, choice, padding, pos_ints
 from archcalc.ops.conv import bias_counts
+from archcalc.ops.facts import KernelClass
 
 
 class Subsample(Op):
@@ -28,6 +31,10 @@ class Subsample(Op):
         "bias": Attr(choice("none", "per_map"), default="per_map"),
     }
     doc = "window sum x one trainable coefficient + one trainable bias per map"
+    doc_notes = "LeCun's trainable subsampling; stride defaults to the kernel"
+    kernel_class = KernelClass.CONV
+    import_note = ("no ONNX op: export writes a depthwise Conv with tied taps and a metadata record, which "
+                   "import restores")
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         c = ins[0][0]
@@ -37,3 +44,23 @@ class Subsample(Op):
         biases, bias_units = bias_counts(attrs["bias"], c, geo.positions)
         cost = Cost.weighted(c, edges, biases, bias_units)
         return Applied(outs=((c, *geo.out),), cost=cost, rf=geo.rf())
+
+    def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
+             outs: list[Shape]) -> list[str]:
+        """Window sum x one coefficient + one bias per map = a depthwise conv with tied kernel taps."""
+        import numpy as np
+
+        a = layer.attrs
+        c, spatial = in_shapes[0][0], in_shapes[0][1:]
+        geo = geometry(a, spatial)
+        start = len(b.nodes)
+        coef = b.rng.standard_normal(c, dtype=np.float32) * np.float32(1.0 / geo.taps)
+        tied = np.broadcast_to(coef.reshape((c, 1) + (1,) * len(spatial)), (c, 1, *geo.kernel)).copy()
+        inputs = [ins[0], b.weight(f"{layer.name}.coefficient", tied.shape, geo.taps, fill=tied)]
+        if a["bias"] != "none":
+            inputs.append(b.weight(f"{layer.name}.bias", (c,), geo.taps, scale=0.1))
+        out = b.node("Conv", inputs, [b.unique(layer.name)], layer.name, kernel_shape=list(geo.kernel),
+                     strides=list(geo.stride), pads=pads_flat(geo.pads), group=c)
+        record_group(b, layer, ins, out, start)
+        b.notes.append(f"{layer.name}: trainable subsampling exported as a depthwise convolution with tied taps")
+        return out

@@ -11,6 +11,7 @@ from typing import Any
 
 from archcalc.errors import SpecError
 from archcalc.ops.base import UNKNOWN, Applied, Attr, Cost, Op, text
+from archcalc.ops.facts import KernelClass
 
 
 def _shapes(value: Any, key: str) -> tuple[tuple[int, ...], ...]:
@@ -30,6 +31,9 @@ class Unknown(Op):
         "shapes": Attr(_shapes, required=True, doc="per-sample output shapes (from shape inference)"),
     }
     doc = "an op that is not modelled: shapes from ONNX shape inference, counted as nothing"
+    kernel_class = KernelClass.NONE
+    import_note = "made by the importer for ONNX ops archcalc does not model (with --allow-unknown)"
+    export_refusal = "an unknown layer stands for an ONNX op archcalc does not model: it has no ONNX form to write"
 
     def n_outputs(self, attrs: Mapping[str, Any]) -> int:
         return len(attrs["shapes"])

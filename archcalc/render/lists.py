@@ -11,20 +11,10 @@ def spec_list(entries: Iterable[tuple[str, str, str | None]]) -> str:
 
 
 def type_list() -> str:
-    """Every layer type with its family, keys and aliases (from the op registry)."""
-    from archcalc.ops import OPS, TYPE_NAMES
+    """Every layer type with its family, keys, aliases and ONNX forms (from the op registry)."""
+    from archcalc.ops.catalog import describe, public_ops
 
-    lines: list[str] = []
-    for op in OPS:
-        if op.kind == "input":
-            continue
-        names = sorted(n for n, (k, _) in TYPE_NAMES.items() if k == op.kind and n != op.kind)
-        keys = ", ".join(op.schema) or "-"
-        lines.append(f"{op.kind} ({op.family}): {op.doc}")
-        lines.append(f"    keys: {keys}")
-        if names:
-            lines.append(f"    also: {', '.join(names)}")
-    return "".join(line + "\n" for line in lines)
+    return "".join(line + "\n" for op in public_ops() for line in describe(op))
 
 
 def preset_list() -> str:

@@ -1,0 +1,242 @@
+"""The ONNX side of an op module, import direction: what a translator sees of a node and returns.
+
+Low level on purpose: it imports nothing above ``archcalc.errors`` and ``archcalc.ir``, and
+neither onnx nor numpy (a node's constant values are numpy arrays, but only the importer makes
+them), so ``ops`` can hold its translators while ``onnx_import`` imports ``ops``, never the reverse.
+
+A translator reads the node (attributes, which inputs are activations and which constants) and
+returns a ``LayerSpec``: the archcalc kind, its attributes in spec form (per sample: the batch
+axis is never part of a layer), the activation inputs, and which constants are the layer's
+parameters (so a shared initializer is counted once). Axes are translated from ONNX (batch
+first) to per-sample (channels first); an op that would mix the batch axis is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from math import prod
+from typing import TYPE_CHECKING, Any
+
+from archcalc.errors import OnnxImportError
+from archcalc.ir import TensorRef
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: constants with more elements than this keep only their dims (never materialised)
+MAX_FOLD_ELEMENTS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Const:
+    shape: tuple[int, ...]
+    dtype: Any  # numpy dtype
+    value: np.ndarray | None  # None: dims only (stripped, external data, or too large)
+    #: the graph initializer (or Constant node output) it comes from: parameter candidate
+    origin: str | None = None
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Act:
+    ref: TensorRef
+    shape: tuple[int, ...]  # full ONNX shape, batch axis first
+
+    @property
+    def sample(self) -> tuple[int, ...]:
+        return self.shape[1:]
+
+
+@dataclass
+class LayerSpec:
+    kind: str
+    attrs: dict[str, Any]
+    inputs: list[str]  # activation tensor names, in order
+    #: role (weights, biases, affine, buffers) -> constant names holding those parameters
+    params: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class Node:
+    """A view of a NodeProto with python attribute values and resolved inputs."""
+
+    def __init__(self, op_type: str, name: str, inputs: list[str], outputs: list[str], attrs: dict[str, Any],
+                 values: dict[str, Act | Const], opset: int) -> None:
+        self.op_type = op_type
+        self.name = name
+        self.input_names = inputs
+        self.outputs = outputs
+        self.attrs = attrs
+        self.values = values
+        self.opset = opset
+
+    def get(self, i: int) -> Act | Const | None:
+        if i >= len(self.input_names) or not self.input_names[i]:
+            return None
+        name = self.input_names[i]
+        if name not in self.values:
+            raise OnnxImportError(f"{self.op_type}: input '{name}' is an output archcalc does not model "
+                                  f"(e.g. a Dropout mask or MaxPool indices)")
+        return self.values[name]
+
+    def act(self, i: int, what: str = "input") -> Act:
+        v = self.get(i)
+        if not isinstance(v, Act):
+            raise OnnxImportError(f"{self.op_type}: {what} {i} must be an activation (a tensor computed from the "
+                                  f"input)")
+        return v
+
+    def const(self, i: int, what: str) -> Const:
+        v = self.get(i)
+        if not isinstance(v, Const):
+            raise OnnxImportError(f"{self.op_type}: {what} (input {i}) must be a constant (an initializer or "
+                                  f"folded from constants); computed {what}s are not supported")
+        return v
+
+    def value(self, i: int, what: str) -> np.ndarray:
+        c = self.const(i, what)
+        if c.value is None:
+            raise OnnxImportError(f"{self.op_type}: the value of {what} is not known")
+        return c.value
+
+    def ints(self, i: int, what: str) -> list[int]:
+        return [int(v) for v in self.value(i, what).reshape(-1)]
+
+    def optional_ints(self, i: int, what: str) -> list[int] | None:
+        return None if self.get(i) is None else self.ints(i, what)
+
+    def optional_floats(self, i: int, what: str) -> list[float] | None:
+        if self.get(i) is None:
+            return None
+        c = self.const(i, what)
+        if c.value is None or c.size == 0:
+            return None
+        return [float(v) for v in c.value.reshape(-1)]
+
+    def text(self, key: str, default: str) -> str:
+        """A string attribute (bytes in older files) or its default."""
+        value = self.attrs.get(key, default)
+        return value.decode() if isinstance(value, bytes) else value
+
+
+Translator = Callable[[Node], LayerSpec]
+
+
+# -- helpers translators share -----------------------------------------------------------------
+
+
+def sample_axis(axis: int, rank: int, op: str) -> int:
+    """An ONNX axis (batch first) as a per-sample axis; the batch axis itself is refused."""
+    a = axis % rank if rank else 0
+    if a == 0:
+        raise OnnxImportError(f"{op} works along the batch axis (axis {axis}), which archcalc keeps per sample")
+    return a - 1
+
+
+def axes_attr(node: Node, key: str, n: int, default: int) -> list[int]:
+    """A per-spatial-axis attribute (strides, dilations, kernel_shape, output_padding): n integers."""
+    values = node.attrs.get(key)
+    if values is None:
+        return [default] * n
+    out = [int(v) for v in values]
+    if len(out) != n:
+        raise OnnxImportError(f"{node.op_type} {key} has {len(out)} values for {n} spatial axes")
+    return out
+
+
+def onnx_pads(node: Node, n: int) -> Any:
+    """auto_pad / pads as a spec padding value."""
+    auto = node.text("auto_pad", "NOTSET")
+    if auto == "VALID":
+        return "valid"
+    if auto == "SAME_UPPER":
+        return "same"
+    if auto == "SAME_LOWER":
+        return "same_lower"
+    pads = node.attrs.get("pads")
+    if not pads:
+        return 0
+    if len(pads) != 2 * n:
+        raise OnnxImportError(f"{node.op_type} pads has {len(pads)} values for {n} spatial axes (2 per axis)")
+    return [[int(pads[i]), int(pads[i + n])] for i in range(n)]
+
+
+def bias_param(node: Node, i: int) -> list[str]:
+    """Input i as a parameter list: [its name] when it is a constant, else []."""
+    c = node.get(i)
+    return [node.input_names[i]] if isinstance(c, Const) else []
+
+
+def optional_axes(node: Node, index: int) -> list[int] | None:
+    """``axes`` as an attribute (older opsets) or as input ``index`` (newer ones); None if absent."""
+    axes = node.attrs.get("axes")
+    if axes is None and node.get(index) is not None:
+        axes = node.ints(index, "axes")
+    return None if axes is None else [int(a) for a in axes]
+
+
+# -- shape rules shared with constant folding (pure python) ------------------------------------
+
+
+def flatten_axis(axis: int, rank: int) -> int:
+    """ONNX Flatten's axis in [-r, r]; a negative one counts from the end."""
+    if not -rank <= axis <= rank:
+        raise OnnxImportError(f"Flatten axis {axis} is out of range for a {rank}-D input")
+    return axis + rank if axis < 0 else axis
+
+
+def unsqueeze_shape(shape: tuple[int, ...], axes: list[int]) -> tuple[int, ...]:
+    rank = len(shape) + len(axes)
+    norm = sorted(a % rank for a in axes)
+    out = list(shape)
+    for a in norm:
+        out.insert(a, 1)
+    return tuple(out)
+
+
+def squeeze_shape(shape: tuple[int, ...], axes: list[int] | None) -> tuple[int, ...]:
+    if axes is None:
+        return tuple(d for d in shape if d != 1)
+    norm = {a % len(shape) for a in axes}
+    return tuple(d for i, d in enumerate(shape) if i not in norm)
+
+
+def reshape_target(shape: tuple[int, ...], target: Sequence[int], allowzero: bool) -> tuple[int, ...]:
+    out = [int(t) for t in target]
+    if not allowzero:
+        for i, t in enumerate(out):
+            if t == 0:
+                if i >= len(shape):
+                    raise OnnxImportError(f"Reshape target {list(target)}: 0 at axis {i} has no input axis to copy")
+                out[i] = shape[i]
+    total = prod(shape)
+    if out.count(-1) > 1:
+        raise OnnxImportError(f"Reshape target {list(target)} has more than one -1")
+    if -1 in out:
+        known = prod(t for t in out if t != -1)
+        if known == 0 or total % known:
+            raise OnnxImportError(f"cannot reshape {list(shape)} to {list(target)}")
+        out[out.index(-1)] = total // known
+    if prod(out) != total:
+        raise OnnxImportError(f"cannot reshape {list(shape)} ({total} elements) to {list(target)}")
+    return tuple(out)
+
+
+def slice_range(start: int, end: int, step: int, length: int) -> range:
+    """The indices ONNX Slice picks along an axis. Not Python's rule: with a negative step a start
+    before the first element is clamped to 0 (Python gives an empty slice)."""
+    if step == 0:
+        raise OnnxImportError("Slice step must not be 0")
+    if start < 0:
+        start += length
+    if end < 0:
+        end += length
+    if step > 0:
+        start, end = min(max(start, 0), length), min(max(end, 0), length)
+    else:
+        start, end = min(max(start, 0), length - 1), min(max(end, -1), length - 1)
+    return range(start, end, step)
