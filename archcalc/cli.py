@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     from archcalc import __version__
     from archcalc.conventions import DTYPE_BYTES
     from archcalc.render import FORMATS
+    from archcalc.sweeps.grid import SweepMode
 
     p = _Parser(prog="archcalc", description="Exact shapes, counts, memory and receptive fields of CNNs.")
     p.add_argument("--version", action="version", version=f"archcalc {__version__}")
@@ -73,16 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("file")
     w.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
                    help="e.g. conv1.filters=32,64,128 or input.size=160:320:32 or width=32,64 (repeatable)")
-    w.add_argument("--mode", choices=("product", "zip"), default="product")
+    w.add_argument("--mode", choices=tuple(SweepMode), default=SweepMode.PRODUCT.value)
     w.add_argument("--metrics", help="comma-separated metrics (default: params,macs,flops,...)")
     w.add_argument("--format", "-f", default="table", choices=FORMATS)
     w.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")
     w.add_argument("--workers", type=int, help="processes (default: the number of cores)")
     w.add_argument("--plot", help="also write a scatter with the Pareto front (.png or .svg)")
-    w.add_argument("--x", default="macs", help="x metric of --plot / the Pareto front")
-    w.add_argument("--y", default="params", help="y metric of --plot / the Pareto front")
-    w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y",
-                   help="which Pareto axis is maximised (default y: e.g. most params for the fewest MACs)")
+    w.add_argument("--x", help="x metric of --plot / the Pareto front (default macs)")
+    w.add_argument("--y", help="y metric of --plot / the Pareto front (default params)")
+    w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none",
+                   help="which Pareto axis is maximised (default none: both are costs, the front minimises both)")
     w.add_argument("--profile", action="store_true", help="also measure every valid variant with ONNX Runtime")
     counting(w)
 
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--x", default="macs")
     pl.add_argument("--y", default="params")
     pl.add_argument("--color", help="sweep: a key or metric to colour points by")
-    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y")
+    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none")
     counting(pl)
 
     t = sub.add_parser("tables", help="published figures vs computed ones, per reference network")
@@ -214,6 +215,7 @@ def _sweep(args: argparse.Namespace) -> int:
         spec = dict(spec)
         spec["variables"] = {**(spec.get("variables") or {}), **_assignments(args.vars, "--var")}
     from archcalc.cli_runtime import ProgressBar
+    from archcalc.render.sweep import render_sweep
 
     bar = ProgressBar()
     try:
@@ -221,25 +223,13 @@ def _sweep(args: argparse.Namespace) -> int:
                        profile=args.profile, progress=lambda done, total: bar("sweep", done, total))
     finally:
         bar.close()
-    if args.format == "json":
-        text = result.to_json()
-    elif args.format == "csv":
-        text = result.to_csv()
-    else:
-        from tabulate import tabulate
-
-        front = {id(r) for r in result.pareto(args.x, args.y, minimize=_minimize(args.maximize))}
-        rows = [[*(r.get(c) if r.get(c) is not None else "" for c in result.columns),
-                 "*" if id(r) in front else ""] for r in result.rows]
-        text = tabulate(rows, headers=[*result.columns, "pareto"],
-                        tablefmt="github" if args.format == "markdown" else "simple", intfmt=",")
-        text += (f"\n\n{len(result)} variants, {len(result.errors)} invalid; Pareto front ({args.x}, {args.y}): "
-                 f"{len(front)} rows (marked *)\nconventions: {conv.describe()}\n")
+    minimize = _minimize(args.maximize)
+    text = render_sweep(result, args.format, x=args.x, y=args.y, minimize=minimize)
     _emit(text, args.output)
     if args.plot:
         from archcalc import plots
 
-        plots.save(plots.sweep_scatter(result, args.x, args.y, minimize=_minimize(args.maximize)), args.plot)
+        plots.save(plots.sweep_scatter(result, args.x or "macs", args.y or "params", minimize=minimize), args.plot)
     return 0
 
 

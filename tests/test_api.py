@@ -90,3 +90,31 @@ def test_docs_teach_the_package_names() -> None:
             assert name not in archcalc.__all__, f"{path.name}: from {module} import {name} (use archcalc.{name})"
         for name in re.findall(r"archcalc\.(?:\w+\.)+(\w+)\(", path.read_text()):
             assert name not in archcalc.__all__, f"{path.name}: a module path to archcalc.{name}"
+
+
+def _python_blocks(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_sweep_doc_examples_run(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep examples of docs/sweeps.md and the README run as written (in a scratch folder)."""
+    (tmp_path / "specs").symlink_to(ROOT / "specs")
+    monkeypatch.chdir(tmp_path)
+    pytest.importorskip("pandas")
+    docs = _python_blocks((ROOT / "docs" / "sweeps.md").read_text())[0]
+    readme = next(b for b in _python_blocks((ROOT / "README.md").read_text()) if "archcalc.sweep(" in b)
+    for block in (docs, readme):
+        namespace: dict[str, Any] = {}
+        exec(compile("import archcalc\n" + block, "doc example", "exec"), namespace)
+        assert len(namespace["result"]) > 0
+    assert (tmp_path / "sweep.csv").exists() and (tmp_path / "sweep.json").exists()
+
+
+def test_package_docstring_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    import doctest
+
+    monkeypatch.chdir(ROOT)
+    outcome = doctest.testmod(archcalc)
+    assert outcome.attempted >= 3 and outcome.failed == 0
