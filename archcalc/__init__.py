@@ -41,12 +41,12 @@ from archcalc.errors import (
 from archcalc.expected import Check, check
 from archcalc.ir import Graph, Layer
 from archcalc.report import LayerRecord, Report, Totals
-from archcalc.sweeps import SweepResult, sweep
 
 if TYPE_CHECKING:
     from archcalc.estimate import DeviceProfile, Estimate
     from archcalc.onnx_export.export import Exported
     from archcalc.runtime import ProfileResult
+    from archcalc.sweeps import SweepResult, sweep
 
 __version__ = "0.1.0"
 
@@ -58,6 +58,23 @@ __all__ = [
     "device_profile", "estimate_latency", "export_onnx", "load", "preset", "profile", "resolve", "save_onnx",
     "sweep",
 ]
+
+
+_LAZY = {"sweep": "archcalc.sweeps", "SweepResult": "archcalc.sweeps"}
+
+
+def __getattr__(name: str) -> Any:
+    """``archcalc.sweep`` and ``archcalc.SweepResult`` are ``archcalc.sweeps``' own, imported on
+    first use (PEP 562), so that ``import archcalc`` stays quick."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archcalc' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def load(

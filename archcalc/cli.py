@@ -28,7 +28,6 @@ def _parser() -> argparse.ArgumentParser:
     from archcalc import __version__
     from archcalc.conventions import DTYPE_BYTES
     from archcalc.render import FORMATS
-    from archcalc.sweeps.grid import SweepMode
 
     p = _Parser(prog="archcalc", description="Exact shapes, counts, memory and receptive fields of CNNs.")
     p.add_argument("--version", action="version", version=f"archcalc {__version__}")
@@ -74,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("file")
     w.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
                    help="e.g. conv1.filters=32,64,128 or input.size=160:320:32 or width=32,64 (repeatable)")
-    w.add_argument("--mode", choices=tuple(SweepMode), default=SweepMode.PRODUCT.value)
+    w.add_argument("--mode", choices=("product", "zip"), default="product")
     w.add_argument("--metrics", help="comma-separated metrics (default: params,macs,flops,...)")
     w.add_argument("--format", "-f", default="table", choices=FORMATS)
     w.add_argument("--output", "-o", help="write to this file (atomically) instead of stdout")

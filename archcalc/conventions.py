@@ -170,6 +170,8 @@ def _unknown_item(key: str, item: str, allowed: Iterable[str]) -> ConventionErro
 
 
 def _parse_families(key: str, value: Any) -> frozenset[Family]:
+    if isinstance(value, frozenset) and all(isinstance(v, Family) for v in value):
+        return value
     items = _items(key, value)
     if items == ["all"]:
         return frozenset(Family)
@@ -184,7 +186,7 @@ def _parse_families(key: str, value: Any) -> frozenset[Family]:
 
 def _parse_cheap_ops(key: str, value: Any) -> frozenset[CheapOp | str]:
     """Categories (``CheapOp``) and/or layer kinds (``batchnorm``: every cheap op of that kind)."""
-    if isinstance(value, frozenset) and all(isinstance(v, CheapOp) for v in value):
+    if isinstance(value, frozenset) and all(type(v) is CheapOp for v in value):
         return value
     items = _items(key, value)
     if items == ["all"]:
