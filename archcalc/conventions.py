@@ -108,21 +108,22 @@ class CheapOp(StrEnum):
 
 
 #: bytes per element of each dtype
-DTYPE_BYTES: dict[str, int] = {DType.FP64: 8, DType.FP32: 4, DType.FP16: 2, DType.BF16: 2, DType.INT8: 1}
+DTYPE_BYTES: dict[str, int] = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 #: layer families whose output elements can count as units
-FAMILIES: tuple[str, ...] = tuple(Family)
+FAMILIES: tuple[str, ...] = tuple(m.value for m in Family)
 
 #: categories of non-MAC work that can cost FLOPs (per-op costs are documented in each op)
-CHEAP_OPS: tuple[str, ...] = tuple(CheapOp)
+CHEAP_OPS: tuple[str, ...] = tuple(m.value for m in CheapOp)
 
 #: optimizer -> copies of the trainable parameters it keeps as state
-OPTIMIZER_STATE: dict[str, int] = {Optimizer.SGD: 0, Optimizer.MOMENTUM: 1, Optimizer.ADAM: 2}
+OPTIMIZER_STATE: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 
-BIAS_MACS: tuple[str, ...] = tuple(BiasMacs)
-AFFINE_MACS: tuple[str, ...] = tuple(AffineMacs)
-POOLING_CONNECTIONS: tuple[str, ...] = tuple(PoolingConnections)
-RF_MERGE: tuple[str, ...] = tuple(RfMerge)
+# the valid values as plain strings (argparse choices, messages)
+BIAS_MACS: tuple[str, ...] = tuple(m.value for m in BiasMacs)
+AFFINE_MACS: tuple[str, ...] = tuple(m.value for m in AffineMacs)
+POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
+RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -290,6 +291,13 @@ class Conventions:
     #: misaligned receptive fields where branches merge: warning or error
     rf_merge: RfMerge = RfMerge.WARN
 
+    def __new__(cls, *args: Any, **changes: Any) -> Conventions:
+        # an unknown name is a ConventionError with a did-you-mean, not a bare TypeError
+        for key in changes:
+            if key not in _FIELDS:
+                raise ConventionError(f"unknown convention '{key}'{suggest(key, _FIELDS)}")
+        return object.__new__(cls)
+
     def __post_init__(self) -> None:
         for name, parse in PARSERS.items():
             value = getattr(self, name)
@@ -302,9 +310,6 @@ class Conventions:
         return DTYPE_BYTES[self.dtype]
 
     def replace(self, **changes: Any) -> Conventions:
-        unknown = [key for key in changes if key not in _FIELDS]
-        if unknown:
-            raise ConventionError(f"unknown convention '{unknown[0]}'{suggest(unknown[0], _FIELDS)}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

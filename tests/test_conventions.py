@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import archcalc
+from archcalc.cli import main
 from archcalc.conventions import (
     PARSERS,
     PRESETS,
@@ -88,3 +89,32 @@ def test_set_and_spec_conventions_are_validated(tmp_path: Any) -> None:
     spec.write_text("input: [3, 8, 8]\nconventions: {dtype: fp17}\nlayers: [relu]\n")
     code, _, err = run("report", str(spec))
     assert code == 2 and "dtype must be one of" in err and "(did you mean 'fp16'?)" in err
+
+
+def test_unknown_names_are_errors_with_did_you_mean() -> None:
+    with pytest.raises(archcalc.ConventionError, match=r"unknown convention 'bias_mac' \(did you mean 'bias_macs'\?\)"):
+        Conventions(bias_mac="none")  # type: ignore[call-arg]
+    with pytest.raises(archcalc.ConventionError, match=r"unknown convention 'dtpye' \(did you mean 'dtype'\?\)"):
+        Conventions().replace(dtpye="fp16")
+    with pytest.raises(archcalc.ConventionError, match=r"unknown convention 'bacth' \(did you mean 'batch'\?\)"):
+        resolve("default", {"bacth": 2})
+
+
+def test_conventions_survive_pickling_for_worker_processes() -> None:
+    import pickle
+
+    conv = archcalc.preset("fvcore").replace(batch=8, dtype="bf16")
+    again = pickle.loads(pickle.dumps(conv))
+    assert again == conv and again.dtype is DType.BF16 and again.describe() == conv.describe()
+
+
+def test_value_tables_match_the_enums(capsys: pytest.CaptureFixture[str]) -> None:
+    from archcalc import conventions as c
+
+    assert list(c.DTYPE_BYTES) == [m.value for m in DType] and list(c.OPTIMIZER_STATE) == [m.value for m in Optimizer]
+    assert [*c.FAMILIES, *c.CHEAP_OPS] == [*Family, *CheapOp]
+    for table in (c.DTYPE_BYTES, c.OPTIMIZER_STATE, c.FAMILIES, c.CHEAP_OPS, c.BIAS_MACS, c.RF_MERGE):
+        assert all(type(v) is str for v in table)  # plain strings: argparse shows choices with repr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "lenet5", "--dtype", "fp8"])
+    assert exit_.value.code == 2 and "choose from 'fp64', 'fp32', 'fp16', 'bf16', 'int8'" in capsys.readouterr().err
