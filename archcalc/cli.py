@@ -215,6 +215,10 @@ def _sweep(args: argparse.Namespace) -> int:
         spec["variables"] = {**(spec.get("variables") or {}), **_assignments(args.vars, "--var")}
     from archcalc.cli_runtime import ProgressBar
     from archcalc.render.sweep import render_sweep
+    from archcalc.sweeps.results import check_names
+
+    axes = [a for a in (args.x, args.y) if a] + ([args.x or "macs", args.y or "params"] if args.plot else [])
+    check_names(axes, list(grid), metrics, args.profile)  # a misspelt axis fails before the sweep runs
 
     bar = ProgressBar()
     try:

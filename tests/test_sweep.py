@@ -286,5 +286,9 @@ def test_cli_sweep_rejects_an_unknown_layer_key_before_running() -> None:
     assert err.count("\n") == 1 and "has no key 'kernal' (did you mean 'kernel'?)" in err
     code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--x", "mac")
     assert code == 2 and "did you mean 'macs'" in err
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params", "--plot", "p.png")
+    assert code == 2 and out == "" and "'macs' is a metric this sweep did not compute" in err
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params,mac", "--x", "mac")
+    assert code == 2 and "unknown metric 'mac' (did you mean 'macs'?); metrics: params, macs" in err
     code, out, _ = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params,flops")
     assert code == 0 and "2 variants, 0 invalid\n" in out and "pareto" not in out

@@ -35,6 +35,9 @@ METRICS: dict[str, str] = {
 DEFAULT_METRICS = ("params", "macs", "flops", "param_bytes", "peak_activation_bytes", "training_bytes", "rf",
                    "output_shape")
 
+#: the columns ``profile=True`` adds to every valid row
+PROFILE_COLUMNS = ("measured_ms", "measured_p90_ms", "provider", "runs")
+
 Condition = Callable[[Mapping[str, Any]], bool]
 
 _CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|==|!=|<|>)\s*([^<>=!\s]\S*)\s*$")
@@ -50,6 +53,15 @@ def check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
         if metric not in METRICS:
             raise OptionError(f"unknown metric '{metric}'{suggest(metric, METRICS)}; metrics: {', '.join(METRICS)}")
     return tuple(metrics)
+
+
+def check_names(names: Sequence[str], keys: Sequence[str], metrics: Sequence[str], profile: bool = False) -> None:
+    """Names to rank, filter or plot by, checked before a sweep runs against what its rows will carry
+    (the grid keys, the metrics, the measured columns with ``profile``)."""
+    known = [*keys, *check_metrics(metrics), *(PROFILE_COLUMNS if profile else ())]
+    for name in names:
+        if name not in known:
+            raise _unknown(name, known)
 
 
 def parse_condition(text: str, names: Sequence[str] | None = None) -> Condition:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from archcalc.conventions import Conventions
 from archcalc.sweeps.grid import SweepMode, check_attrs, expand_grid, make_plan
-from archcalc.sweeps.results import DEFAULT_METRICS, SweepResult, check_metrics
+from archcalc.sweeps.results import DEFAULT_METRICS, PROFILE_COLUMNS, SweepResult, check_metrics
 from archcalc.sweeps.variants import Job, row, run_chunk, variant_graph
 
 if TYPE_CHECKING:
@@ -122,8 +122,8 @@ def profiled(result: SweepResult, job: Job, progress: Progress | None, repeat: i
         graph = variant_graph(job, variant)
         batch = int(variant.get("batch", job.conventions.batch))
         (measured,) = runtime.profile(graph, batches=(batch,), repeat=repeat, drift_probes=False)
-        rows.append({**old, "measured_ms": measured.median_ms, "measured_p90_ms": measured.timing.p90_ms,
-                     "provider": measured.provider, "runs": measured.timing.runs})
+        values = (measured.median_ms, measured.timing.p90_ms, measured.provider, measured.timing.runs)
+        rows.append({**old, **dict(zip(PROFILE_COLUMNS, values, strict=True))})
         done += 1
         if progress is not None:
             progress(done, valid)
