@@ -118,3 +118,21 @@ def test_package_docstring_example(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     outcome = doctest.testmod(archcalc)
     assert outcome.attempted >= 3 and outcome.failed == 0
+
+
+def test_networkx_is_used_only_where_the_docs_say() -> None:
+    """networkx is imported by ``Graph.to_networkx`` alone, lazily; the analysis never needs it."""
+    import ast
+
+    users = set()
+    for path in (ROOT / "archcalc").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "networkx" for n in names):
+                users.add(path.relative_to(ROOT).as_posix())
+    assert users == {"archcalc/ir.py"}
+    pytest.importorskip("networkx")
+    g = archcalc.load("resnet18").to_networkx()
+    assert g.number_of_nodes() == len(archcalc.load("resnet18").layers)
+    assert "networkx" in (ROOT / "README.md").read_text().split("## What a report looks like")[0]
