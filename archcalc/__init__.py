@@ -5,21 +5,35 @@
     >>> report = archcalc.analyze(graph, preset="lecun1998")
     >>> report["C3"].params, report.totals.connections
     (1516, 340908)
+
+The public API is ``__all__``: loading (``load``), counting (``analyze``, ``check``, ``sweep``),
+ONNX export (``export_onnx``, ``save_onnx``), runs on ONNX Runtime (``profile``), device
+profiles and latency estimates (``calibrate``, ``device_profile``, ``estimate_latency``), and
+every exception archcalc raises. ``import archcalc`` loads none of onnx, numpy, onnxruntime or
+networkx: the export, profile and estimate functions import their modules when called.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis import analyze, conventions_for
 from archcalc.conventions import PRESETS, Conventions, preset, resolve
 from archcalc.errors import (
     ArchcalcError,
+    CalibrationError,
     ConventionError,
+    DeviceError,
     ExpectationError,
+    ExportError,
     GraphError,
+    MemoryLimitError,
+    OnnxFileError,
+    OnnxImportError,
+    OptionError,
+    OutputError,
     ShapeError,
     SpecError,
     VariableError,
@@ -28,20 +42,40 @@ from archcalc.expected import Check, check
 from archcalc.ir import Graph, Layer
 from archcalc.report import LayerRecord, Report, Totals
 
+if TYPE_CHECKING:
+    from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.estimate.model import Estimate
+    from archcalc.onnx_export.export import Exported
+    from archcalc.runtime.results import ProfileResult
+    from archcalc.sweeps import SweepResult, sweep
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "PRESETS", "ArchcalcError", "Check", "ConventionError", "Conventions", "ExpectationError",
-    "Graph", "GraphError", "Layer", "LayerRecord", "Report", "ShapeError", "SpecError", "Totals",
-    "VariableError", "analyze", "check", "conventions_for", "load", "preset", "resolve", "sweep",
+    "PRESETS", "ArchcalcError", "CalibrationError", "Check", "ConventionError", "Conventions", "DeviceError",
+    "ExpectationError", "ExportError", "Graph", "GraphError", "Layer", "LayerRecord", "MemoryLimitError",
+    "OnnxFileError", "OnnxImportError", "OptionError", "OutputError", "Report", "ShapeError", "SpecError",
+    "SweepResult", "Totals", "VariableError", "analyze", "calibrate", "check", "conventions_for",
+    "device_profile", "estimate_latency", "export_onnx", "load", "preset", "profile", "resolve", "save_onnx",
+    "sweep",
 ]
 
 
-def sweep(spec: Any, grid: Mapping[str, Any], **options: Any) -> Any:
-    """Analyse every variant of ``spec`` over ``grid`` (see ``archcalc.sweeps.sweep``)."""
-    from archcalc.sweeps import sweep as run
+_LAZY = {"sweep": "archcalc.sweeps", "SweepResult": "archcalc.sweeps"}
 
-    return run(spec, grid, **options)
+
+def __getattr__(name: str) -> Any:
+    """``archcalc.sweep`` and ``archcalc.SweepResult`` are ``archcalc.sweeps``' own, imported on
+    first use (PEP 562), so that ``import archcalc`` stays quick."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archcalc' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def load(
@@ -57,10 +91,100 @@ def load(
     ONNX only: ``input_shapes`` fixes input dims (``{"x": (1, 3, 224, 224)}``), ``batch`` fixes a
     symbolic batch axis, ``allow_unknown`` lets ops archcalc does not model through (not counted).
     """
-    if isinstance(source, (str, Path)) and str(source).lower().endswith(".onnx"):
-        from archcalc.onnx_import.importer import import_onnx
+    from archcalc.sources import load_any
 
-        return import_onnx(source, input_shapes=input_shapes, batch=batch, allow_unknown=allow_unknown)
-    from archcalc.spec.loader import load_spec
+    return load_any(source, variables=variables, input_shapes=input_shapes, batch=batch, allow_unknown=allow_unknown)
 
-    return load_spec(source, variables=variables)
+
+# -- heavy parts: thin wrappers that import their module when called -------------------------
+# (their signatures mirror the targets exactly; tests/test_api.py compares them)
+
+
+def export_onnx(
+    graph: Graph,
+    *,
+    opset: int | None = None,
+    batch: int | str = 1,
+    seed: int = 0,
+    weights: str = "random",
+    max_bytes: int = 4 * 2**30,
+) -> Exported:
+    """The graph as a checked, runnable ONNX model (``Exported.model``), with random or constant
+    weights; ``batch="dynamic"`` makes the batch axis symbolic. Write it with ``save_onnx``."""
+    from archcalc.onnx_export.export import export_onnx as run
+
+    return run(graph, opset=opset, batch=batch, seed=seed, weights=weights, max_bytes=max_bytes)
+
+
+def save_onnx(exported: Exported, path: str | Path) -> None:
+    """Write an ``export_onnx`` result to ``path`` (atomically)."""
+    from archcalc.onnx_export.export import save
+
+    save(exported, path)
+
+
+def profile(
+    source: str | Path | Graph,
+    *,
+    device: str = "auto",
+    batches: Sequence[int] | None = None,
+    warmup: int = 5,
+    repeat: int = 30,
+    threads: int | None = None,
+    per_layer: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+    device_profile: DeviceProfile | None = None,
+    drift_probes: bool = True,
+    profile_runs: int | None = None,
+    max_memory: int | None = None,
+    variables: Mapping[str, Any] | None = None,
+    weights: str = "auto",
+) -> list[ProfileResult]:
+    """Run a spec, graph or ONNX model on ONNX Runtime and time it (see docs/runtime.md)."""
+    from archcalc.measure import profile as run
+
+    return run(source, device=device, batches=batches, warmup=warmup, repeat=repeat, threads=threads,
+               per_layer=per_layer, progress=progress, device_profile=device_profile, drift_probes=drift_probes,
+               profile_runs=profile_runs, max_memory=max_memory, variables=variables, weights=weights)
+
+
+def calibrate(
+    device: str = "auto",
+    threads: int | None = None,
+    *,
+    quick: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> DeviceProfile:
+    """Measure the device with micro-benchmarks (about a minute) -> a fresh device profile."""
+    from archcalc.estimate import calibrate as run
+
+    return run(device, threads, quick=quick, progress=progress)
+
+
+def device_profile(
+    device: str = "auto",
+    threads: int | None = None,
+    *,
+    refresh: bool = False,
+    quick: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[DeviceProfile, list[str]]:
+    """The cached device profile, or one calibrated now (and cached); with notes on what happened."""
+    from archcalc.estimate import device_profile as run
+
+    return run(device, threads, refresh=refresh, quick=quick, progress=progress)
+
+
+def estimate_latency(
+    graph: Graph,
+    profile: DeviceProfile,
+    *,
+    batch: int = 1,
+    report: Report | None = None,
+    drift: Mapping[str, float] | None = None,
+    as_profiled: bool = False,
+) -> Estimate:
+    """The latency of ``graph`` predicted from a device profile, without running it."""
+    from archcalc.estimate import estimate_latency as run
+
+    return run(graph, profile, batch=batch, report=report, drift=drift, as_profiled=as_profiled)

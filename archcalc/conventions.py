@@ -8,72 +8,302 @@ sources they reproduce.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from archcalc.errors import ConventionError, suggest
+
+# -- the values a convention can take (torchinfo style: str enums; strings are accepted) -----
+
+
+class Preset(StrEnum):
+    """The named presets (``PRESETS`` says what each reproduces)."""
+
+    DEFAULT = "default"
+    COURSE = "course"
+    LECUN1998 = "lecun1998"
+    LECUN1989 = "lecun1989"
+    PAPER_MACS = "paper_macs"
+    TORCHINFO = "torchinfo"
+    FVCORE = "fvcore"
+    FLOPCOUNTER = "flopcounter"
+
+
+class BiasMacs(StrEnum):
+    """A bias add counted as MACs: never, once per bias parameter (torchinfo), or once per output."""
+
+    NONE = "none"
+    PER_PARAM = "per_param"
+    PER_OUTPUT = "per_output"
+
+
+class AffineMacs(StrEnum):
+    """BN scale/shift counted as MACs: never, or once per parameter (torchinfo)."""
+
+    NONE = "none"
+    PER_PARAM = "per_param"
+
+
+class PoolingConnections(StrEnum):
+    """Pooling layers have one connection per window element per unit, or none."""
+
+    WINDOW = "window"
+    NONE = "none"
+
+
+class RfMerge(StrEnum):
+    """Misaligned receptive fields where branches merge: a warning or an error."""
+
+    WARN = "warn"
+    ERROR = "error"
+
+
+class DType(StrEnum):
+    """The element type of byte counts."""
+
+    FP64 = "fp64"
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    INT8 = "int8"
+
+
+class Optimizer(StrEnum):
+    """The optimizer whose state the training-memory estimate includes."""
+
+    SGD = "sgd"
+    MOMENTUM = "momentum"
+    ADAM = "adam"
+
+
+class Family(StrEnum):
+    """Layer families (whose output elements can count as units)."""
+
+    INPUT = "input"
+    CONV = "conv"
+    FC = "fc"
+    POOL = "pool"
+    SUBSAMPLE = "subsample"
+    RBF = "rbf"
+    ACTIVATION = "activation"
+    NORM = "norm"
+    ELEMENTWISE = "elementwise"
+    SHAPE = "shape"
+    RESIZE = "resize"
+    UNKNOWN = "unknown"
+
+
+class CheapOp(StrEnum):
+    """Categories of non-MAC work that can cost FLOPs (per-op costs are documented in each op)."""
+
+    BIAS = "bias"
+    ACTIVATION = "activation"
+    NORM = "norm"
+    POOL = "pool"
+    ELEMENTWISE = "elementwise"
+    RESIZE = "resize"
+    RBF = "rbf"
+
 
 #: bytes per element of each dtype
 DTYPE_BYTES: dict[str, int] = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 #: layer families whose output elements can count as units
-FAMILIES: tuple[str, ...] = (
-    "input", "conv", "fc", "pool", "subsample", "rbf", "activation", "norm",
-    "elementwise", "shape", "resize", "unknown",
-)
+FAMILIES: tuple[str, ...] = tuple(m.value for m in Family)
 
 #: categories of non-MAC work that can cost FLOPs (per-op costs are documented in each op)
-CHEAP_OPS: tuple[str, ...] = ("bias", "activation", "norm", "pool", "elementwise", "resize", "rbf")
+CHEAP_OPS: tuple[str, ...] = tuple(m.value for m in CheapOp)
 
 #: optimizer -> copies of the trainable parameters it keeps as state
 OPTIMIZER_STATE: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 
-BIAS_MACS = ("none", "per_param", "per_output")
-AFFINE_MACS = ("none", "per_param")
-POOLING_CONNECTIONS = ("window", "none")
-RF_MERGE = ("warn", "error")
+# the valid values as plain strings (argparse choices, messages)
+BIAS_MACS: tuple[str, ...] = tuple(m.value for m in BiasMacs)
+AFFINE_MACS: tuple[str, ...] = tuple(m.value for m in AffineMacs)
+POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
+RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)
+
+E = TypeVar("E", bound=StrEnum)
+
+
+# -- parsing one value (strings from --set and spec files, or Python values) -----------------
+
+
+def _parse_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "no", "off", "0"):
+        return False
+    raise ConventionError(f"convention {key} must be true or false, got {value!r}")
+
+
+def parse_choice(key: str, value: Any, kind: type[E]) -> E:
+    """``value`` as a member of ``kind``, or a ConventionError listing the valid values."""
+    if isinstance(value, kind):
+        return value
+    text = str(value)
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = [m.value for m in kind]
+        raise ConventionError(
+            f"convention {key} must be one of {', '.join(allowed)}, got {value!r}{suggest(text, allowed)}"
+        ) from None
+
+
+def _items(key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [] if value.strip().lower() in ("", "none") else [v.strip() for v in value.split(",")]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [str(v) for v in value]
+    raise ConventionError(f"convention {key} must be a list, got {value!r}")
+
+
+def _unknown_item(key: str, item: str, allowed: Iterable[str]) -> ConventionError:
+    names = list(allowed)
+    return ConventionError(
+        f"convention {key}: unknown item '{item}'{suggest(item, names)}; allowed: {', '.join(names)}"
+    )
+
+
+def _parse_families(key: str, value: Any) -> frozenset[Family]:
+    if isinstance(value, frozenset) and all(isinstance(v, Family) for v in value):
+        return value
+    items = _items(key, value)
+    if items == ["all"]:
+        return frozenset(Family)
+    out = set()
+    for item in items:
+        try:
+            out.add(Family(item))
+        except ValueError:
+            raise _unknown_item(key, item, FAMILIES) from None
+    return frozenset(out)
+
+
+def _parse_cheap_ops(key: str, value: Any) -> frozenset[CheapOp | str]:
+    """Categories (``CheapOp``) and/or layer kinds (``batchnorm``: every cheap op of that kind)."""
+    if isinstance(value, frozenset) and all(type(v) is CheapOp for v in value):
+        return value
+    items = _items(key, value)
+    if items == ["all"]:
+        return frozenset(CheapOp)
+    out: set[CheapOp | str] = set()
+    kinds: tuple[str, ...] | None = None
+    for item in items:
+        if item in CHEAP_OPS:
+            out.add(CheapOp(item))
+            continue
+        if kinds is None:
+            from archcalc.ops import REGISTRY
+
+            kinds = tuple(k for k in REGISTRY if k not in CHEAP_OPS)
+        if item not in kinds:
+            raise _unknown_item(key, item, CHEAP_OPS + kinds)
+        out.add(str(item))
+    return frozenset(out)
+
+
+def _parse_positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConventionError(f"convention {key} must be a positive integer, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConventionError(f"convention {key} must be a positive integer, got {value!r}") from None
+    if number < 1 or str(number) != str(value).strip():
+        raise ConventionError(f"convention {key} must be a positive integer, got {value!r}")
+    return number
+
+
+def _choice(kind: type[StrEnum]) -> Callable[[str, Any], Any]:
+    return lambda key, value: parse_choice(key, value, kind)
+
+
+#: convention name -> its parser (key, raw value) -> the value, or a ConventionError
+PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "preset": _choice(Preset),
+    "biases_as_params": _parse_bool,
+    "bias_is_connection": _parse_bool,
+    "bias_macs": _choice(BiasMacs),
+    "affine_macs": _choice(AffineMacs),
+    "flops_per_mac": _parse_positive_int,
+    "cheap_ops": _parse_cheap_ops,
+    "unit_families": _parse_families,
+    "units_include_input": _parse_bool,
+    "units_include_output": _parse_bool,
+    "pooling_connections": _choice(PoolingConnections),
+    "bn_affine_params": _parse_bool,
+    "dtype": _choice(DType),
+    "batch": _parse_positive_int,
+    "optimizer": _choice(Optimizer),
+    "inplace": _parse_bool,
+    "rf_merge": _choice(RfMerge),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Conventions:
-    """Every counting choice that changes a number. See ``describe()`` for the prose."""
+    """Every counting choice that changes a number. See ``describe()`` for the prose.
 
-    preset: str = "default"
+    Every value is checked when a ``Conventions`` is made (or ``replace``d): option values are
+    str enums (``BiasMacs``, ``DType``...), and the strings they stand for are accepted and
+    converted; a bad value raises ``ConventionError`` naming the valid ones.
+    """
+
+    preset: Preset = Preset.DEFAULT
     #: biases count as (trainable) parameters
     biases_as_params: bool = True
     #: a bias is one more connection for each unit that has one (LeCun 1989/1998)
     bias_is_connection: bool = False
     #: a bias add counted as MACs: never, once per bias parameter (torchinfo), or once per output
-    bias_macs: str = "none"
+    bias_macs: BiasMacs = BiasMacs.NONE
     #: BN scale/shift counted as MACs: never, or once per parameter (torchinfo)
-    affine_macs: str = "none"
+    affine_macs: AffineMacs = AffineMacs.NONE
     #: FLOPs per multiply-accumulate
     flops_per_mac: int = 2
-    #: non-MAC work that is counted in FLOPs: categories (see ``CHEAP_OPS``) and/or layer kinds
+    #: non-MAC work that is counted in FLOPs: categories (see ``CheapOp``) and/or layer kinds
     #: (``batchnorm``, ``global_avgpool``: every cheap op of layers of that kind)
-    cheap_ops: frozenset[str] = field(default_factory=lambda: frozenset(CHEAP_OPS))
+    cheap_ops: frozenset[CheapOp | str] = field(default_factory=lambda: frozenset(CheapOp))
     #: layer families whose outputs count as units
-    unit_families: frozenset[str] = field(
-        default_factory=lambda: frozenset({"conv", "fc", "pool", "subsample", "rbf"})
+    unit_families: frozenset[Family] = field(
+        default_factory=lambda: frozenset({Family.CONV, Family.FC, Family.POOL, Family.SUBSAMPLE, Family.RBF})
     )
     #: the network input counts as units
     units_include_input: bool = False
     #: the last unit-counting layer(s) of the network count as units
     units_include_output: bool = True
     #: pooling layers have connections (one per window element per unit) or none
-    pooling_connections: str = "window"
+    pooling_connections: PoolingConnections = PoolingConnections.WINDOW
     #: BatchNorm scale and shift are trainable parameters (running stats are always buffers)
     bn_affine_params: bool = True
-    dtype: str = "fp32"
+    dtype: DType = DType.FP32
     batch: int = 1
     #: optimizer whose state the training-memory estimate includes
-    optimizer: str = "adam"
+    optimizer: Optimizer = Optimizer.ADAM
     #: elementwise unary layers (activation, BN, dropout) reuse their input buffer when they
     #: are its only consumer (inference peak memory)
     inplace: bool = False
     #: misaligned receptive fields where branches merge: warning or error
-    rf_merge: str = "warn"
+    rf_merge: RfMerge = RfMerge.WARN
+
+    def __new__(cls, *args: Any, **changes: Any) -> Conventions:
+        # an unknown name is a ConventionError with a did-you-mean, not a bare TypeError
+        for key in changes:
+            if key not in _FIELDS:
+                raise ConventionError(f"unknown convention '{key}'{suggest(key, _FIELDS)}")
+        return object.__new__(cls)
+
+    def __post_init__(self) -> None:
+        for name, parse in PARSERS.items():
+            value = getattr(self, name)
+            parsed = parse(name, value)
+            if parsed is not value:
+                object.__setattr__(self, name, parsed)
 
     @property
     def dtype_bytes(self) -> int:
@@ -83,11 +313,14 @@ class Conventions:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data (enums as their strings, sets as sorted lists), as the JSON report shows it."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, frozenset):
-                value = sorted(value)
+                value = sorted(str(v) for v in value)
+            elif isinstance(value, StrEnum):
+                value = str(value)
             out[f.name] = value
         return out
 
@@ -119,7 +352,7 @@ class Conventions:
 
 _BASE = Conventions()
 
-#: preset name -> (source it reproduces, the changes from the default)
+#: preset name (a ``Preset``) -> (source it reproduces, the changes from the default)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": (
         "archcalc's own: MACs of weights, FLOPs = 2 x MACs plus every cheap op",
@@ -183,81 +416,8 @@ def preset(name: str) -> Conventions:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Conventions)}
 
-
-def _parse_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1"):
-        return True
-    if isinstance(value, str) and value.lower() in ("false", "no", "off", "0"):
-        return False
-    raise ConventionError(f"convention {key} must be true or false, got {value!r}")
-
-
-def _parse_set(key: str, value: Any, allowed: tuple[str, ...]) -> frozenset[str]:
-    if isinstance(value, str):
-        items = [] if value.strip().lower() in ("", "none") else [v.strip() for v in value.split(",")]
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        items = [str(v) for v in value]
-    else:
-        raise ConventionError(f"convention {key} must be a list, got {value!r}")
-    if items == ["all"]:
-        return frozenset(CHEAP_OPS if key == "cheap_ops" else allowed)
-    for item in items:
-        if item not in allowed:
-            raise ConventionError(
-                f"convention {key}: unknown item '{item}'{suggest(item, allowed)}; "
-                f"allowed: {', '.join(allowed)}"
-            )
-    return frozenset(items)
-
-
-def _parse_choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
-    text = str(value)
-    if text not in allowed:
-        raise ConventionError(
-            f"convention {key} must be one of {', '.join(allowed)}, got {value!r}{suggest(text, allowed)}"
-        )
-    return text
-
-
-def _parse_positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ConventionError(f"convention {key} must be a positive integer, got {value!r}")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConventionError(f"convention {key} must be a positive integer, got {value!r}") from None
-    if number < 1 or str(number) != str(value).strip():
-        raise ConventionError(f"convention {key} must be a positive integer, got {value!r}")
-    return number
-
-
-def _parse_value(key: str, value: Any) -> Any:
-    if key in ("biases_as_params", "bias_is_connection", "units_include_input",
-               "units_include_output", "bn_affine_params", "inplace"):
-        return _parse_bool(key, value)
-    if key == "bias_macs":
-        return _parse_choice(key, value, BIAS_MACS)
-    if key == "affine_macs":
-        return _parse_choice(key, value, AFFINE_MACS)
-    if key == "pooling_connections":
-        return _parse_choice(key, value, POOLING_CONNECTIONS)
-    if key == "rf_merge":
-        return _parse_choice(key, value, RF_MERGE)
-    if key == "dtype":
-        return _parse_choice(key, value, tuple(DTYPE_BYTES))
-    if key == "optimizer":
-        return _parse_choice(key, value, tuple(OPTIMIZER_STATE))
-    if key in ("flops_per_mac", "batch"):
-        return _parse_positive_int(key, value)
-    if key == "cheap_ops":
-        from archcalc.ops import REGISTRY
-
-        return _parse_set(key, value, CHEAP_OPS + tuple(k for k in REGISTRY if k not in CHEAP_OPS))
-    if key == "unit_families":
-        return _parse_set(key, value, FAMILIES)
-    raise ConventionError(f"unknown convention '{key}'{suggest(key, _FIELDS)}")
+#: every convention name (the ``Conventions`` fields, ``preset`` first)
+NAMES: tuple[str, ...] = tuple(_FIELDS)
 
 
 def resolve(
@@ -275,7 +435,7 @@ def resolve(
     for key, value in items.items():
         if key not in _FIELDS or key == "preset":
             raise ConventionError(f"unknown convention '{key}'{suggest(key, _FIELDS)}")
-        changes[key] = _parse_value(key, value)
+        changes[key] = PARSERS[key](key, value)
     return conv.replace(**changes)
 
 

@@ -1,8 +1,11 @@
-"""The layer graph: immutable layers wired into a DAG (networkx underneath).
+"""The layer graph: immutable layers wired into a DAG, in plain Python (dicts and tuples).
 
 A tensor is named by ``(layer, output_index)``; every layer but ``split`` has one output.
 ``Graph.layers`` is in execution order: a topological order that keeps declaration order
-wherever the wiring allows it.
+wherever the wiring allows it. The ordering, cycle check and consumer lookups here are archcalc's
+own; nothing in the analysis uses networkx. networkx is a dependency for graph work on top of a
+finished graph: ``Graph.to_networkx()`` hands the graph to it (layouts, matching two networks),
+and is the only place it is imported (lazily, so ``archcalc report`` never loads it).
 """
 
 from __future__ import annotations
@@ -111,7 +114,10 @@ class Graph:
         return out
 
     def to_networkx(self) -> nx.MultiDiGraph:
-        """A networkx view: nodes are layer names (with ``layer=``), edges carry the tensor."""
+        """A copy of the wiring as a ``networkx.MultiDiGraph`` for graph algorithms archcalc does not
+        need itself (layouts, isomorphism, paths): nodes are layer names (with ``layer=``), one edge
+        per input slot carrying ``output=`` (the producer's output index) and ``slot=``. Imports
+        networkx on the first call; nothing in archcalc's analysis calls it."""
         import networkx as nx
 
         g = nx.MultiDiGraph(name=self.name)

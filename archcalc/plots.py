@@ -157,9 +157,11 @@ def rf_growth(report: Report) -> Any:
 
 
 def sweep_scatter(result: SweepResult, x: str, y: str, color: str | None = None,
-                  minimize: tuple[bool, bool] = (True, False)) -> Any:
+                  minimize: tuple[bool, bool] = (True, True)) -> Any:
     """Valid variants as points (x vs y), the Pareto front as a line (by default the least x for
-    the most y: e.g. the fewest MACs for the most parameters)."""
+    the least y: both are costs, e.g. the fewest MACs for the fewest parameters)."""
+    for name in (x, y) if color is None else (x, y, color):
+        result.metric(name)
     plt = _pyplot()
     rows = [r for r in result.ok if r.get(x) is not None and r.get(y) is not None]
     if not rows:

@@ -94,8 +94,18 @@ def test_bad_grid_keys_are_errors() -> None:
         sweep(RESNET, {"layer9.repeat": [1]})
     with pytest.raises(archcalc.SpecError, match="did you mean 'width'"):
         sweep(RESNET, {"widht": [1]})
-    result = sweep(RESNET, {"conv1.kernal": [3]})
-    assert "did you mean 'kernel'" in result.rows[0]["error"]
+    with pytest.raises(archcalc.SpecError, match=r"grid key 'conv1.kernal': layer conv1 \(conv\) has no key 'kernal' "
+                                                 r"\(did you mean 'kernel'\?\)"):
+        sweep(RESNET, {"conv1.kernal": [3]})
+    with pytest.raises(archcalc.SpecError, match=r"no layer named 'conv9' \(did you mean 'conv1'\?\)"):
+        sweep(RESNET, {"conv9.kernel": [3]})
+    # a layer only some variants have (layer3.2 exists with 3 repeats): checked per variant
+    result = sweep(RESNET, {"layer3.repeat": [2, 3], "layer3.2.conv1.kernel": [3]})
+    assert "no layer named 'layer3.2.conv1'" in result.rows[0]["error"] and result.rows[1]["error"] is None
+    with pytest.raises(archcalc.OptionError, match=r"unknown metric 'mac' \(did you mean 'macs'\?\)"):
+        sweep(RESNET, {"width": [16]}, metrics=("params", "mac"))
+    with pytest.raises(archcalc.SpecError, match=r"mode must be 'product' or 'zip', got 'prod' \(did you mean 'product'\?\)"):
+        sweep(RESNET, {"width": [16]}, mode="prod")
 
 
 def test_process_pool_and_chunks_agree_with_inline() -> None:
@@ -179,10 +189,16 @@ def test_plots_show_what_they_claim(tmp_path: Path) -> None:
     assert (tmp_path / "rf.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
 
     result = sweep(RESNET, {"width": [16, 32, 64], "input.size": [96, 160, 224]})
-    fig = plots.sweep_scatter(result, "macs", "params")
-    front = result.pareto("macs", "params", minimize=(True, False))
+    fig = plots.sweep_scatter(result, "macs", "params")  # by default both costs are minimised
+    front = result.pareto("macs", "params")
     line = fig.axes[0].lines[0]
     assert list(line.get_xdata()) == [r["macs"] for r in front]
+    assert "min macs, min params" in fig.axes[0].get_legend().get_texts()[-1].get_text()
+    most = plots.sweep_scatter(result, "macs", "params", minimize=(True, False))
+    assert list(most.axes[0].lines[0].get_xdata()) == [r["macs"] for r in result.pareto("macs", "params",
+                                                                                          minimize=(True, False))]
+    with pytest.raises(archcalc.OptionError, match="did you mean 'params'"):
+        plots.sweep_scatter(result, "macs", "param")
     assert len(fig.axes[0].collections[0].get_offsets()) == 9
     plots.save(fig, tmp_path / "sweep.png")
     with pytest.raises(archcalc.ArchcalcError, match=r"\.png or \.svg"):
@@ -227,3 +243,52 @@ def test_profile_rows_are_measured_one_by_one() -> None:
     for row in result.rows:
         assert row["measured_ms"] > 0 and row["measured_p90_ms"] >= row["measured_ms"]
         assert row["provider"] == "CPUExecutionProvider" and row["runs"] == 20
+
+
+def test_queries_reject_unknown_metric_names() -> None:
+    result = sweep(RESNET, {"width": [16, 32]}, metrics=("params", "macs"))
+    with pytest.raises(archcalc.OptionError, match=r"unknown metric 'mac' \(did you mean 'macs'\?\)"):
+        result.best("mac")
+    with pytest.raises(archcalc.OptionError, match=r"unknown metric 'param' in condition 'param >= 5e6' "
+                                                   r"\(did you mean 'params'\?\)"):
+        result.where("param >= 5e6")
+    with pytest.raises(archcalc.OptionError, match=r"did you mean 'params'"):
+        result.best("macs", where="param >= 5e6")
+    with pytest.raises(archcalc.OptionError, match=r"unknown metric 'param' \(did you mean 'params'\?\)"):
+        result.pareto("macs", "param")
+    with pytest.raises(archcalc.OptionError, match=r"'flops' is a metric this sweep did not compute.*params, macs"):
+        result.best("flops")
+    assert result.best("macs", where="width > 16")["width"] == 32  # grid keys are names too
+    assert result.where("params > 1e12") == [] and result.best("macs", where="params > 1e12") is None
+
+
+def test_default_pareto_front_minimises_costs() -> None:
+    rows = [{"k": i, "macs": m, "params": p, "error": None} for i, (m, p) in enumerate([(1, 9), (2, 3), (3, 1),
+                                                                                        (4, 5)])]
+    result = SweepResult(rows, ("k",), ("macs", "params"), archcalc.preset("default"))
+    assert [r["k"] for r in result.pareto("macs", "params")] == [0, 1, 2]
+    from archcalc.render.sweep import render_sweep
+
+    text = render_sweep(result)
+    marked = [line.split()[0] for line in text.splitlines()[2:6] if line.rstrip().endswith("*")]
+    assert marked == ["0", "1", "2"] and "Pareto front (macs, params): 3 rows" in text
+    only_macs = [{"k": r["k"], "macs": r["macs"], "error": None} for r in rows]
+    assert "pareto" not in render_sweep(SweepResult(only_macs, ("k",), ("macs",), archcalc.preset("default")))
+    with pytest.raises(archcalc.OptionError, match="did you mean 'macs'"):
+        render_sweep(result, x="mac")
+
+
+def test_cli_sweep_rejects_an_unknown_layer_key_before_running() -> None:
+    from tests.test_cli import run
+
+    code, out, err = run("sweep", "resnet18", "--vary", "conv1.kernal=3,5")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "has no key 'kernal' (did you mean 'kernel'?)" in err
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--x", "mac")
+    assert code == 2 and "did you mean 'macs'" in err
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params", "--plot", "p.png")
+    assert code == 2 and out == "" and "'macs' is a metric this sweep did not compute" in err
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params,mac", "--x", "mac")
+    assert code == 2 and "unknown metric 'mac' (did you mean 'macs'?); metrics: params, macs" in err
+    code, out, _ = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params,flops")
+    assert code == 0 and "2 variants, 0 invalid\n" in out and "pareto" not in out

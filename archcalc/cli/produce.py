@@ -69,7 +69,7 @@ def _plot_arguments(pl: argparse.ArgumentParser) -> None:
     pl.add_argument("--x", default="macs")
     pl.add_argument("--y", default="params")
     pl.add_argument("--color", help="sweep: a key or metric to colour points by")
-    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y")
+    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none")
     onnx_options(pl)
     counting_options(pl)
 

@@ -29,10 +29,10 @@ def _sweep_arguments(w: argparse.ArgumentParser) -> None:
     output_options(w, FORMATS)
     w.add_argument("--workers", type=int, help="processes (default: the number of cores)")
     w.add_argument("--plot", help="also write a scatter with the Pareto front (.png or .svg)")
-    w.add_argument("--x", default="macs", help="x metric of --plot / the Pareto front")
-    w.add_argument("--y", default="params", help="y metric of --plot / the Pareto front")
-    w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="y",
-                   help="which Pareto axis is maximised (default y: e.g. most params for the fewest MACs)")
+    w.add_argument("--x", help="x metric of --plot / the Pareto front (default macs)")
+    w.add_argument("--y", help="y metric of --plot / the Pareto front (default params)")
+    w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none",
+                   help="which Pareto axis is maximised (default none: both are costs, the front minimises both)")
     w.add_argument("--profile", action="store_true", help="also measure every valid variant with ONNX Runtime")
     counting_options(w)
 
@@ -41,9 +41,10 @@ def _sweep(args: argparse.Namespace) -> int:
     from archcalc.analysis import conventions_for
     from archcalc.cli.progress import ProgressBar
     from archcalc.render import FORMATS
-    from archcalc.render.sweep_table import sweep_text
+    from archcalc.render.sweep import render_sweep
     from archcalc.sources import load_any, require_spec
     from archcalc.sweeps import DEFAULT_METRICS, sweep
+    from archcalc.sweeps.results import check_names
 
     require_spec(args.file, "sweep", "it varies spec variables and layer attributes")
     fmt = output_format(args.format, args.output, FORMATS)
@@ -61,17 +62,20 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.vars:
         spec = dict(spec)
         spec["variables"] = {**(spec.get("variables") or {}), **assignments(args.vars, "--var")}
+    axes = [a for a in (args.x, args.y) if a] + ([args.x or "macs", args.y or "params"] if args.plot else [])
+    check_names(axes, list(grid), metrics, args.profile)  # a misspelt axis fails before the sweep runs
     bar = ProgressBar()
     try:
         result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
                        profile=args.profile, progress=lambda done, total: bar("sweep", done, total))
     finally:
         bar.close()
-    emit(sweep_text(result, fmt, args.x, args.y, minimize(args.maximize), conv), args.output, inputs=[args.file])
+    emit(render_sweep(result, fmt, x=args.x, y=args.y, minimize=minimize(args.maximize)), args.output,
+         inputs=[args.file])
     if args.plot:
         from archcalc import plots
 
-        fig = plots.sweep_scatter(result, args.x, args.y, minimize=minimize(args.maximize))
+        fig = plots.sweep_scatter(result, args.x or "macs", args.y or "params", minimize=minimize(args.maximize))
         emit(plot_bytes(fig, args.plot), args.plot, inputs=[args.file])
     return 0
 

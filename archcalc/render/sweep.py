@@ -1,0 +1,41 @@
+"""Sweep results as text: a table (or markdown) with the Pareto front marked, CSV or JSON."""
+
+from __future__ import annotations
+
+from archcalc.errors import OptionError, suggest
+from archcalc.sweeps.results import SweepResult
+
+FORMATS = ("table", "markdown", "json", "csv")
+
+#: the front marked when no axes are asked for (when the sweep computed both)
+DEFAULT_AXES = ("macs", "params")
+
+
+def render_sweep(result: SweepResult, fmt: str = "table", *, x: str | None = None, y: str | None = None,
+                 minimize: tuple[bool, bool] = (True, True)) -> str:
+    """``fmt`` json/csv: every row as data; table/markdown: the rows, a ``pareto`` column marking
+    the front in (x, y), a summary line and the conventions used. Without ``x``/``y`` the front is
+    the one in (macs, params), left out when the sweep did not compute both; a named axis the rows
+    do not carry is an OptionError."""
+    if fmt == "json":
+        return result.to_json()
+    if fmt == "csv":
+        return result.to_csv()
+    if fmt not in FORMATS:
+        raise OptionError(f"unknown format '{fmt}'{suggest(fmt, FORMATS)}; formats: {', '.join(FORMATS)}")
+    from tabulate import tabulate
+
+    axes: tuple[str, str] | None = None
+    if x is not None or y is not None:
+        axes = (result.metric(x or DEFAULT_AXES[0]), result.metric(y or DEFAULT_AXES[1]))
+    elif all(a in result.names for a in DEFAULT_AXES):
+        axes = DEFAULT_AXES
+    front = {id(r) for r in result.pareto(*axes, minimize=minimize)} if axes else set()
+    headers = [*result.columns, *(["pareto"] if axes else [])]
+    rows = [[*(r.get(c) if r.get(c) is not None else "" for c in result.columns),
+             *(["*" if id(r) in front else ""] if axes else [])] for r in result.rows]
+    text = tabulate(rows, headers=headers, tablefmt="github" if fmt == "markdown" else "simple", intfmt=",")
+    summary = f"{len(result)} variants, {len(result.errors)} invalid"
+    if axes:
+        summary += f"; Pareto front ({axes[0]}, {axes[1]}): {len(front)} rows (marked *)"
+    return text + f"\n\n{summary}\nconventions: {result.conventions.describe()}\n"

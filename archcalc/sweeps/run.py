@@ -1,0 +1,131 @@
+"""Running a sweep: parse and check once, then the variants inline, on a process pool, or on any
+``concurrent.futures.Executor``; measured latencies (``profile=True``) one after another."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archcalc.conventions import Conventions
+from archcalc.sweeps.grid import SweepMode, check_attrs, expand_grid, make_plan
+from archcalc.sweeps.results import DEFAULT_METRICS, PROFILE_COLUMNS, SweepResult, check_metrics
+from archcalc.sweeps.variants import Job, row, run_chunk, variant_graph
+
+if TYPE_CHECKING:
+    from archcalc.estimate import DeviceProfile
+
+#: ``progress(done, total)``
+Progress = Callable[[int, int], None]
+
+#: fewer variants than this run inline (a process pool costs more than it saves)
+INLINE_BELOW = 200
+
+
+def sweep(
+    spec: str | Path | Mapping[str, Any],
+    grid: Mapping[str, Any],
+    *,
+    mode: SweepMode | str = SweepMode.PRODUCT,
+    conventions: Conventions | str | Mapping[str, Any] | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    profile: bool = False,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    chunk_size: int | None = None,
+    device_profile: DeviceProfile | None = None,
+) -> SweepResult:
+    """Analyse every variant of ``spec`` in ``grid``; see the ``archcalc.sweeps`` docstring.
+
+    ``conventions``: a preset name, a ``Conventions``, or ``{key: value}`` over the spec's own.
+    Bad grid keys, metric names and modes are errors before any variant runs.
+    """
+    from archcalc.analysis import conventions_for
+    from archcalc.conventions import resolve
+    from archcalc.language.loader import build_from_document, load_spec
+
+    chosen = check_metrics(metrics)
+    base_graph = load_spec(spec) if isinstance(spec, (str, Path)) else build_from_document(spec)
+    doc = base_graph.meta["document"]
+    if isinstance(conventions, Conventions):
+        conv = conventions
+    elif isinstance(conventions, str):
+        conv = resolve(conventions)
+    else:
+        conv = conventions_for(base_graph, None, conventions)
+    variants = expand_grid(grid, mode)
+    plan = make_plan(doc, list(grid))
+    check_attrs(plan, base_graph.layers)
+    token = hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    notes: list[str] = []
+    if "latency_ms" in chosen and device_profile is None:
+        from archcalc.estimate import device_profile as cached_or_calibrated
+        from archcalc.runtime.devices import CpuDevice
+
+        device_profile, notes = cached_or_calibrated(CpuDevice())
+    job = Job(doc, base_graph.file, token, plan, conv, chosen, device_profile)
+    rows = _rows(job, variants, executor, workers or os.cpu_count() or 1, progress, chunk_size)
+    result = SweepResult(rows, tuple(grid), chosen, conv, spec=base_graph.file, meta={"notes": notes})
+    return profiled(result, job, progress) if profile else result
+
+
+def _rows(job: Job, variants: list[dict[str, Any]], executor: Executor | None, workers: int,
+          progress: Progress | None, chunk_size: int | None) -> list[dict[str, Any]]:
+    total = len(variants)
+    if executor is None and (total < INLINE_BELOW or workers == 1):
+        rows = []
+        step = max(1, total // 100)
+        for i, variant in enumerate(variants, 1):
+            rows.append(row(job, variant))
+            if progress is not None and (i % step == 0 or i == total):
+                progress(i, total)
+        return rows
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = chunk_size or max(1, min(500, total // (workers * 8) or 1))
+    chunks = [variants[i:i + size] for i in range(0, total, size)]
+    owned = executor is None
+    pool: Executor = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(run_chunk, job, chunk) for chunk in chunks]
+        results: list[list[dict[str, Any]]] = []
+        done = 0
+        for future, chunk in zip(futures, chunks, strict=True):
+            results.append(future.result())
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if owned:
+            pool.shutdown()
+    return [r for part in results for r in part]
+
+
+def profiled(result: SweepResult, job: Job, progress: Progress | None, repeat: int = 20) -> SweepResult:
+    """The result with the measured latency of every valid row, run one after another in this
+    process (never in parallel: concurrent runs would disturb each other's timings)."""
+    from archcalc import measure
+
+    valid = sum(1 for r in result.rows if r["error"] is None)
+    rows: list[dict[str, Any]] = []
+    done = 0
+    for old in result.rows:
+        if old["error"] is not None:
+            rows.append(old)
+            continue
+        variant = {k: old[k] for k in result.keys}
+        graph = variant_graph(job, variant)
+        batch = int(variant.get("batch", job.conventions.batch))
+        (measured,) = measure.profile(graph, batches=(batch,), repeat=repeat, drift_probes=False)
+        values = (measured.median_ms, measured.timing.p90_ms, measured.provider, measured.timing.runs)
+        rows.append({**old, **dict(zip(PROFILE_COLUMNS, values, strict=True))})
+        done += 1
+        if progress is not None:
+            progress(done, valid)
+    return dataclasses.replace(result, rows=rows)
