@@ -78,7 +78,7 @@ def load_any(
     dims (``{"x": (1, 3, 224, 224)}``), ``batch`` fixes a symbolic batch axis, ``allow_unknown``
     lets ops archcalc does not model through (not counted).
     """
-    if not isinstance(source, Mapping) and what_is(source) is SourceKind.ONNX:
+    if isinstance(source, (str, Path)) and what_is(source) is SourceKind.ONNX:
         from archcalc.onnx_import.importer import import_onnx
 
         return import_onnx(source, input_shapes=input_shapes, batch=batch, allow_unknown=allow_unknown)

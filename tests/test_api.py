@@ -32,12 +32,12 @@ def test_all_names_every_entry_point_and_exception() -> None:
 
 
 def _targets() -> list[tuple[Callable[..., Any], Callable[..., Any]]]:
-    from archcalc import estimate, runtime, sweeps
+    from archcalc import estimate, measure, sweeps
     from archcalc.onnx_export import export
 
     return [
         (archcalc.export_onnx, export.export_onnx), (archcalc.save_onnx, export.save),
-        (archcalc.profile, runtime.profile), (archcalc.calibrate, estimate.calibrate),
+        (archcalc.profile, measure.profile), (archcalc.calibrate, estimate.calibrate),
         (archcalc.device_profile, estimate.device_profile), (archcalc.estimate_latency, estimate.estimate_latency),
         (archcalc.sweep, sweeps.sweep),
     ]

@@ -129,3 +129,27 @@ def test_ops_import_neither_onnx_nor_numpy_nor_the_onnx_packages() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(("archcalc.onnx_import", "archcalc.onnx_export")), path.name
+
+
+def test_the_estimator_asks_the_registry_not_kind_names() -> None:
+    """No pass below the ops keeps its own list of kinds: the estimator reads a layer's kind only
+    to look its op up (``REGISTRY[layer.kind]``) and dispatches on the kernel class it declares."""
+    import ast
+
+    for path in sorted((ROOT / "archcalc" / "estimate").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        lookups = {id(n.slice) for n in ast.walk(tree)
+                   if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "REGISTRY"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "kind":
+                assert id(node) in lookups, f"{path.name}:{node.lineno}: {ast.unparse(node)} used outside a lookup"
+
+
+def test_kernel_class_follows_attributes() -> None:
+    from archcalc.ops import REGISTRY
+    from archcalc.ops.facts import KernelClass
+
+    act = REGISTRY["activation"]
+    assert act.kernel_class_of({"fn": "relu"}) is KernelClass.ACTIVATION
+    assert act.kernel_class_of({"fn": "identity"}) is KernelClass.ELIMINATED
+    assert REGISTRY["conv"].kernel_class_of({}) is KernelClass.CONV

@@ -2,7 +2,8 @@
 absorbs batchnorm, a residual add and an activation; gemm an activation), which tensors run in
 the NCHWc layout and where reorders run, and the work of each layer's kernels.
 
-The per-kind tables and ``kind`` dispatch of the estimator all live here, together.
+Dispatch is on each layer's :class:`~archcalc.ops.facts.KernelClass`, which its op declares
+(``archcalc/ops``): this module keeps no list of layer kinds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
+from archcalc.ops import REGISTRY
+from archcalc.ops.facts import KernelClass as K
 
 if TYPE_CHECKING:
     from archcalc.estimate.deviceprofile import DeviceProfile
@@ -32,8 +35,16 @@ _ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
     "gelu": ("binary", "ew", "binary", "binary", "binary"), "mish": ("ew", "ew", "binary"),
     "softmax": ("softmax",), "log_softmax": ("softmax",), "prelu": ("binary",),
 }
-_CONV_KINDS = frozenset({"conv", "subsample", "conv_transpose", "locally_connected"})
-_NCHWC_FOLLOWERS = frozenset({"maxpool", "avgpool", "global_avgpool", "global_maxpool", "adaptive_avgpool"})
+
+
+def kernel_class(layer: Layer) -> K:
+    """The ORT kernel class a layer runs as (its op says, from its attributes)."""
+    return REGISTRY[layer.kind].kernel_class_of(layer.attrs)
+
+
+#: the fixed-cost class of a memory-bound kernel
+_MEMORY_BOUND_KEYS = {K.CONCAT: "concat", K.SPLIT: "concat", K.REDUCE: "reduce", K.NORM: "binary", K.ADD: "binary",
+                      K.ELEMENTWISE: "binary"}
 
 
 @dataclass
@@ -63,7 +74,8 @@ def _conv_shape(layer: Layer, records: Mapping[str, LayerRecord], batch: int, bl
     in_shape = _shape_of(records, layer.inputs[0])
     cin, cout = in_shape[0], rec.shape[0]
     spatial = rec.shape[1:]
-    if layer.kind == "subsample" or a.get("depthwise"):
+    klass = kernel_class(layer)
+    if klass is K.SUBSAMPLE or a.get("depthwise"):
         groups = cin
     elif a.get("connections") is not None:
         groups = 1
@@ -76,19 +88,20 @@ def _conv_shape(layer: Layer, records: Mapping[str, LayerRecord], batch: int, bl
     if isinstance(stride_attr, (list, tuple)):
         stride = max(int(v) for v in stride_attr)
     else:
-        stride = int(stride_attr) if stride_attr else (kernel if layer.kind == "subsample" else 1)
+        stride = int(stride_attr) if stride_attr else (kernel if klass is K.SUBSAMPLE else 1)
     positions = prod(spatial) if spatial else 1
     out = max(1, round(math.sqrt(positions)))
     return executed_conv(ConvShape(cin, cout, groups, kernel, stride, out, batch), block, blocked_in)
 
 
-_HOSTS = frozenset({"conv", "subsample"})
+#: kernels that absorb a BatchNorm and an activation after them
+_HOSTS = frozenset({K.CONV, K.SUBSAMPLE})
 #: kernels with less work than this (microseconds) run on one thread: drift follows the overhead probe
 SMALL_KERNEL_US = 20.0
 #: kernel classes that run on the thread pool: the profiler costs them more
 _HEAVY = frozenset({"conv", "conv_small", "gemm", "pool", "pool_blocked", "reorder"})
 #: kernels that run on one thread whatever their size: drift follows the overhead probe
-_ONE_THREAD = frozenset({"lrn"})
+_ONE_THREAD = frozenset({K.LRN})
 
 
 def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, block: int) -> KernelPlan:
@@ -115,11 +128,11 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
             plan.blocked.add(name)
 
     for layer in layers.values():
-        kind = layer.kind
-        if kind == "input":
+        klass = kernel_class(layer)
+        if klass is K.NONE:
             continue
-        fn = layer.attrs.get("fn") if kind == "activation" else None
-        if kind in ("dropout", "identity") or fn == "identity":
+        fn = layer.attrs.get("fn") if klass is K.ACTIVATION else None
+        if klass is K.ELIMINATED:
             plan.removed.add(layer.name)
             if layer.inputs and layer.inputs[0][0] in plan.blocked:
                 plan.blocked.add(layer.name)
@@ -128,21 +141,23 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         host = layers[host_of(src[0])] if src else None
         done = plan.absorbed.get(host.name, set()) if host is not None else set()
         # a conv with one bias per unit is Conv + Add: nothing fuses after the Add
-        plain_bias = host is not None and not (host.kind in _HOSTS and host.attrs.get("bias") == "per_unit")
-        if kind == "batchnorm" and src and host is not None and host.kind in _HOSTS and plain_bias \
+        host_class = kernel_class(host) if host is not None else None
+        plain_bias = host is not None and not (host_class in _HOSTS and host.attrs.get("bias") == "per_unit")
+        if klass is K.NORM and src and host is not None and host_class in _HOSTS and plain_bias \
                 and single_use(src) and not done & {"add", "act"}:
             absorb(layer.name, host.name, "bn")
             continue
-        if kind == "activation" and fn in _FUSABLE_ACTIVATIONS and src and host is not None and plain_bias \
-                and host.kind in _HOSTS | {"fc"} and single_use(src) and "act" not in done:
+        if klass is K.ACTIVATION and fn in _FUSABLE_ACTIVATIONS and src and host is not None and plain_bias \
+                and host_class in _HOSTS | {K.GEMM} and single_use(src) and "act" not in done:
             absorb(layer.name, host.name, "act")
             continue
-        if kind == "add" and len(layer.inputs) == 2:
+        if klass is K.ADD and len(layer.inputs) == 2:
             fused = False
             for ref, other in (layer.inputs, layer.inputs[::-1]):
                 h = layers[host_of(ref[0])]
-                if h.kind == "conv" and h.name in plan.blocked and single_use(ref) and other[0] in plan.blocked \
-                        and not plan.absorbed.get(h.name, set()) & {"add", "act"} and h.attrs.get("bias") != "per_unit":
+                if kernel_class(h) is K.CONV and h.name in plan.blocked and single_use(ref) \
+                        and other[0] in plan.blocked and not plan.absorbed.get(h.name, set()) & {"add", "act"} \
+                        and h.attrs.get("bias") != "per_unit":
                     absorb(layer.name, h.name, "add")
                     fused = True
                     break
@@ -150,16 +165,16 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                 continue
         # a layer with kernels of its own: its layout, and the reorders it causes
         blocked_in = [ref[0] in plan.blocked for ref in layer.inputs]
-        if kind in _HOSTS:
+        if klass in _HOSTS:
             shape, runs_blocked = _conv_shape(layer, records, batch, block, bool(blocked_in and blocked_in[0]))
             if runs_blocked:
                 plan.blocked.add(layer.name)
                 if (shape.cin // shape.groups >= block or shape.groups > 1) and not blocked_in[0]:
                     plan.reorders.append((f"{layer.name}<-in", tensor_bytes(records, layer.inputs[0])))
                 continue
-        elif (kind in _NCHWC_FOLLOWERS and blocked_in and blocked_in[0]
+        elif (klass is K.POOL and blocked_in and blocked_in[0]
               and _shape_of(records, layer.inputs[0])[0] % block == 0) or (
-                kind == "concat" and blocked_in and all(blocked_in) and layer.attrs.get("axis") == 0
+                klass is K.CONCAT and blocked_in and all(blocked_in) and layer.attrs.get("axis") == 0
                 and all(_shape_of(records, r)[0] % block == 0 for r in layer.inputs)):
             plan.blocked.add(layer.name)
             continue
@@ -180,9 +195,9 @@ def tensor_bytes(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> fl
     return float(prod(_shape_of(records, ref)) * F32)
 
 
-def runs_on_one_thread(kind: str) -> bool:
-    """Whether ORT runs a layer of this kind on one thread however large it is (LRN)."""
-    return kind in _ONE_THREAD
+def runs_on_one_thread(layer: Layer) -> bool:
+    """Whether ORT runs this layer's kernel on one thread however large it is (LRN)."""
+    return kernel_class(layer) in _ONE_THREAD
 
 
 def profiler_cost_us(profile: DeviceProfile, keys: Sequence[str]) -> float:
@@ -206,31 +221,31 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     out_bytes = float(rec.activation_bytes)
     in_refs = layer.inputs
     in_bytes = sum(tensor_bytes(records, r) * batch for r in in_refs)
-    kind = layer.kind
-    if kind in ("conv", "subsample"):
+    klass = kernel_class(layer)
+    if klass in _HOSTS:
         shape, _ = _conv_shape(layer, records, batch, block, bool(in_refs and in_refs[0][0] in plan.blocked))
         compute = profile.conv_us(shape)
         keys = ["conv"]
         if layer.attrs.get("bias") == "per_unit":  # Conv + Add of one bias per output
             keys.append("binary")
             memory += mem_us(2 * out_bytes + rec.biases * F32)
-    elif kind in ("conv_transpose", "locally_connected"):
+    elif klass is K.CONV_OTHER:
         c_in = _shape_of(records, in_refs[0])[0]
         out = max(1, round(math.sqrt(prod(rec.shape[1:]) or 1)))
         k = max(1, round(math.sqrt(rec.macs / max(batch * prod(rec.shape[1:]) * rec.shape[0] * c_in, 1))))
         shape = ConvShape(c_in, rec.shape[0], 1, k, 1, out, batch)
         compute = profile.conv_us(shape) * rec.macs / max(shape.flops / 2, 1)
         keys = ["conv"]
-    elif kind in ("fc", "matmul", "rbf"):
+    elif klass in (K.GEMM, K.MATMUL, K.RBF):
         in_shape = _shape_of(records, in_refs[0])
-        if kind == "matmul" and len(in_refs) == 2:
+        if klass is K.MATMUL and len(in_refs) == 2:
             other = _shape_of(records, in_refs[1])
             m, k_, n = batch * prod(in_shape[:-1]), in_shape[-1], other[-1]
-        elif kind == "matmul":
+        elif klass is K.MATMUL:
             m, k_, n = batch * prod(in_shape[:-1]), in_shape[-1], int(layer.attrs["units"])
         else:
             m, k_, n = batch, prod(in_shape), int(layer.attrs["units"])
-        if kind == "rbf":  # unsqueeze, subtract, square, sum: elementwise over batch x units x inputs
+        if klass is K.RBF:  # unsqueeze, subtract, square, sum: elementwise over batch x units x inputs
             keys = ["shape", "binary", "binary", "reduce"]
             memory = mem_us(3 * F32 * batch * n * k_) + 3 * mem_us(F32 * batch * n * k_)
         else:
@@ -245,16 +260,16 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
             else:
                 compute = work
             keys = ["gemm"]
-            if kind == "fc" and len(in_shape) > 1:  # Flatten before the Gemm
+            if klass is K.GEMM and len(in_shape) > 1:  # Flatten before the Gemm
                 keys.insert(0, "shape")
-            if kind == "matmul" and layer.attrs.get("bias") not in (None, "none") and len(in_refs) == 1:
+            if klass is K.MATMUL and layer.attrs.get("bias") not in (None, "none") and len(in_refs) == 1:
                 keys.append("binary")
                 memory += mem_us(2 * out_bytes)
-    elif kind == "lrn":
+    elif klass is K.LRN:
         size = int(layer.attrs.get("size") or 5)
         compute = rec.activation_bytes / F32 * profile.unit_ns.get("lrn", 0.0) / 1e3 * (2 * size + 4) / 14
         keys = ["lrn"]
-    elif kind in ("maxpool", "avgpool", "adaptive_avgpool", "global_avgpool", "global_maxpool"):
+    elif klass is K.POOL:
         in_shape = _shape_of(records, in_refs[0])
         taps = max(1, round(prod(in_shape[1:]) / max(prod(rec.shape[1:]), 1)))
         k_attr = layer.attrs.get("kernel")
@@ -263,7 +278,7 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         compute = rec.activation_bytes / F32 * taps * profile.unit_ns.get("pool", 0.0) / 1e3
         memory = mem_us(in_bytes + out_bytes)
         keys = ["pool_blocked" if name in plan.blocked else "pool"]
-    elif kind == "activation":
+    elif klass is K.ACTIVATION:
         fn = str(layer.attrs.get("fn"))
         keys = list(_ACTIVATION_KERNELS.get(fn, ("ew",)))
         elements = rec.activation_bytes / F32
@@ -272,12 +287,11 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         elif fn in _TRANSCENDENTAL:
             compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
         memory = len(keys) * mem_us(in_bytes + out_bytes)
-    elif kind in ("flatten", "reshape"):
+    elif klass is K.VIEW:
         keys = ["shape"]
-    elif kind == "unknown":
+    elif klass is K.UNKNOWN:
         keys = ["ew"]
-    else:  # batchnorm, add, mul, elementwise, concat, split, pad, slice, transpose, upsample, reduce, ...
+    else:  # memory-bound: norm, add, elementwise, concat, split, copies, resize, reduce
         memory = mem_us(in_bytes + out_bytes)
-        keys = [{"concat": "concat", "reduce": "reduce", "split": "concat", "batchnorm": "binary", "add": "binary",
-                 "mul": "binary", "elementwise": "binary"}.get(kind, "ew")]
+        keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]
     return compute, memory, keys

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from archcalc.estimate import layout
 from archcalc.estimate.kernels import (
     SMALL_KERNEL_US,
+    kernel_class,
     layer_work,
     plan_kernels,
     profiler_cost_us,
     runs_on_one_thread,
 )
 from archcalc.estimate.shapes import F32
+from archcalc.ops.facts import KernelClass
 from archcalc.runtime.kernelmap import LAYOUT
 
 if TYPE_CHECKING:
@@ -100,7 +102,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
 
     for layer in graph.layers.values():
         name = layer.name
-        if layer.kind == "input":
+        if kernel_class(layer) is KernelClass.NONE:  # the graph input runs nothing
             continue
         if name in plan.removed:
             layers[name] = LayerEstimate(name, 0.0, "removed")
@@ -111,7 +113,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         compute, memory, keys = layer_work(layer, records, plan, profile, report, batch, block)
         # the compute probe (a conv on every thread) tracks kernels big enough for the thread pool;
         # small kernels run on one thread, like the overhead probe, and so does ORT's LRN
-        pooled = compute + memory >= SMALL_KERNEL_US * len(keys) and not runs_on_one_thread(layer.kind)
+        pooled = compute + memory >= SMALL_KERNEL_US * len(keys) and not runs_on_one_thread(layer)
         d_work = d_compute if pooled else d_over
         compute *= d_work
         memory *= d_work

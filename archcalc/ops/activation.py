@@ -146,6 +146,10 @@ class Activation(Op):
                    "LogSoftmax": softmax_from_onnx, "Clip": clip_from_onnx, "PRelu": prelu_from_onnx}
     export_refusal = "a logical not is not an activation of float tensors"
 
+    def kernel_class_of(self, attrs: Mapping[str, Any]) -> KernelClass:
+        """``fn: identity`` runs nothing: ORT's optimiser removes it."""
+        return KernelClass.ELIMINATED if attrs.get("fn") == "identity" else self.kernel_class
+
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
         n = prod(shape)

@@ -128,6 +128,10 @@ class Op:
     #: the ONNX Runtime kernel class it runs as
     kernel_class: ClassVar[KernelClass]
 
+    def kernel_class_of(self, attrs: Mapping[str, Any]) -> KernelClass:
+        """The kernel class of one layer (an op whose attributes change it overrides this)."""
+        return self.kernel_class
+
     # -- ONNX -------------------------------------------------------------------------------
     #: ONNX op_type -> translator
     translators: ClassVar[Mapping[str, Translator]] = {}

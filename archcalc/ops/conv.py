@@ -242,6 +242,7 @@ class LocallyConnected(Conv):
     schema = {**Conv.schema, "bias": Attr(choice(*BIAS), default="per_unit")}
     shorthands = {}
     doc = "convolution geometry without weight sharing (one kernel per output position)"
+    kernel_class = KernelClass.CONV_OTHER
     doc_notes = ""
     translators = {}
     import_note = "ONNX has no unshared convolution: no ONNX op imports as a locally connected layer"

@@ -175,7 +175,7 @@ class ConvTranspose(Op):
     }
     doc = "transposed convolution"
     doc_notes = "`padding: same` gives N*s"
-    kernel_class = KernelClass.CONV
+    kernel_class = KernelClass.CONV_OTHER
     translators = {"ConvTranspose": conv_transpose_from_onnx}
     export_refusal = "a transposed convolution with one bias per unit is not exported"
 

@@ -100,7 +100,7 @@ class RBF(Op):
     aliases = ("euclidean_rbf",)
     schema = {"units": Attr(pos_int, required=True, doc="number of output units")}
     doc = "Euclidean RBF units with fixed parameters (LeNet-5 output)"
-    kernel_class = KernelClass.ELEMENTWISE
+    kernel_class = KernelClass.RBF
     import_note = ("no ONNX op: export writes Unsqueeze, Sub, Mul, ReduceSum with a metadata record, which "
                    "import restores")
 

@@ -55,7 +55,7 @@ class MatMul(Op):
         "bias": Attr(choice("none", "per_unit"), default="none"),
     }
     doc = "matrix product over the last axis (with a weight matrix, or of two activations)"
-    kernel_class = KernelClass.GEMM
+    kernel_class = KernelClass.MATMUL
     translators = {"MatMul": matmul_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:

@@ -42,7 +42,7 @@ class Add(Op):
     aliases = ("residual", "sum")
     arity = (2, None)
     doc = "elementwise sum of equal shapes (residual connections)"
-    kernel_class = KernelClass.ELEMENTWISE
+    kernel_class = KernelClass.ADD
     import_note = _FROM_ELEMENTWISE.format("Add or Sum of equal shapes")
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
@@ -118,7 +118,7 @@ class Concat(Op):
     schema = {"axis": Attr(_axis, default=0, doc="'channels' (0) or an axis index")}
     doc = "concatenation along an axis (channels by default)"
     doc_notes = "other sizes must match"
-    kernel_class = KernelClass.DATA_MOVEMENT
+    kernel_class = KernelClass.CONCAT
     translators = {"Concat": concat_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:

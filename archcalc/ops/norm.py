@@ -94,7 +94,7 @@ class LRN(Op):
     }
     doc = "local response normalisation across channels"
     doc_notes = "no parameters"
-    kernel_class = KernelClass.NORM
+    kernel_class = KernelClass.LRN
     translators = {"LRN": lrn_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:

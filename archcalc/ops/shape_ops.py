@@ -119,7 +119,7 @@ class Dropout(Op):
     doc = "dropout (identity at inference)"
     view = True
     inplace = True
-    kernel_class = KernelClass.VIEW
+    kernel_class = KernelClass.ELIMINATED
     translators = {"Dropout": dropout_from_onnx}
 
     def check(self, attrs: dict[str, Any]) -> None:
@@ -141,7 +141,7 @@ class Identity(Op):
     doc = "passes its input through"
     doc_notes = "a view (no copy)"
     view = True
-    kernel_class = KernelClass.VIEW
+    kernel_class = KernelClass.ELIMINATED
     #: on an activation these pass it through (no layer); on constants they are folded
     translators = {"Identity": alias_from_onnx, "Cast": alias_from_onnx, "CastLike": alias_from_onnx}
 
@@ -210,7 +210,7 @@ class Split(Op):
     }
     doc = "split into parts along an axis; refer to part i as NAME:i"
     doc_notes = "give `sizes` or `parts`"
-    kernel_class = KernelClass.DATA_MOVEMENT
+    kernel_class = KernelClass.SPLIT
     translators = {"Split": split_from_onnx}
 
     def check(self, attrs: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ class Subsample(Op):
     }
     doc = "window sum x one trainable coefficient + one trainable bias per map"
     doc_notes = "LeCun's trainable subsampling; stride defaults to the kernel"
-    kernel_class = KernelClass.CONV
+    kernel_class = KernelClass.SUBSAMPLE
     import_note = ("no ONNX op: export writes a depthwise Conv with tied taps and a metadata record, which "
                    "import restores")
 

@@ -31,7 +31,7 @@ class Unknown(Op):
         "shapes": Attr(_shapes, required=True, doc="per-sample output shapes (from shape inference)"),
     }
     doc = "an op that is not modelled: shapes from ONNX shape inference, counted as nothing"
-    kernel_class = KernelClass.NONE
+    kernel_class = KernelClass.UNKNOWN
     import_note = "made by the importer for ONNX ops archcalc does not model (with --allow-unknown)"
     export_refusal = "an unknown layer stands for an ONNX op archcalc does not model: it has no ONNX form to write"
 
