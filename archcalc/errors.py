@@ -6,6 +6,7 @@ Library code raises these; only the CLI prints them (one line, exit code 2).
 
     ArchcalcError                 base: file, line, layer, message -> one line
     +-- SpecError                 the YAML spec is malformed or uses an unknown key/type
+    |   +-- YamlSyntaxError       the text is not YAML at all (a parser error, with its line)
     |   +-- VariableError         ${name} is undefined or an expression is invalid
     +-- GraphError                wiring: duplicate names, dangling inputs, cycles
     +-- ShapeError                a layer cannot take its input (stride does not fit,
@@ -15,6 +16,7 @@ Library code raises these; only the CLI prints them (one line, exit code 2).
     +-- OptionError               a bad option value (a column, a format, a count out of range)
     +-- OnnxFileError             the file is not a readable ONNX model
     +-- OnnxImportError           the ONNX graph cannot be turned into a layer graph
+    |   +-- SymbolicDimsError     an input keeps symbolic dims that --input/--batch did not fix
     +-- ExportError               a layer has no faithful ONNX form, or the export cannot be written
     +-- DeviceError               the requested device cannot run the model here (says why)
     +-- MemoryLimitError          a run would need more memory than the limit
@@ -87,6 +89,10 @@ class SpecError(ArchcalcError):
     """The spec file is malformed, or names an unknown layer type or key."""
 
 
+class YamlSyntaxError(SpecError):
+    """The text is not valid YAML (the parser's error, with its line)."""
+
+
 class VariableError(SpecError):
     """A ``${...}`` reference is undefined or its expression is invalid."""
 
@@ -117,6 +123,10 @@ class OnnxFileError(ArchcalcError):
 
 class OnnxImportError(ArchcalcError):
     """The ONNX graph cannot be turned into a layer graph."""
+
+
+class SymbolicDimsError(OnnxImportError):
+    """An ONNX input keeps symbolic dims (``batch``, ``height``) that nothing fixed."""
 
 
 class ExportError(ArchcalcError):

@@ -91,7 +91,7 @@ def output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
 def assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
     """``["width=32", "name=x"]`` -> ``{"width": 32, "name": "x"}``: values are read as YAML with
     the spec's own limits (alias expansion, integer size); text YAML cannot read stays text."""
-    from archcalc.errors import SpecError
+    from archcalc.errors import SpecError, YamlSyntaxError
     from archcalc.language.yamlmarks import load_yaml
 
     out: dict[str, Any] = {}
@@ -104,10 +104,10 @@ def assignments(pairs: Sequence[str], what: str) -> dict[str, Any]:
                               f"(limit {MAX_ASSIGNMENT_CHARS:,})")
         try:
             out[key.strip()] = load_yaml(value, f"{what} {key.strip()}") if value.strip() else ""
-        except SpecError as exc:
-            if "malformed YAML" not in exc.message:  # a limit, not text that is not YAML
-                raise OptionError(f"{what} {key.strip()}: {exc.message}") from None
+        except YamlSyntaxError:  # text that is not YAML stays text
             out[key.strip()] = value
+        except SpecError as exc:  # a limit (aliases, integer size)
+            raise OptionError(f"{what} {key.strip()}: {exc.message}") from None
     return out
 
 

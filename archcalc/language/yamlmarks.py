@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from archcalc.errors import SpecError
+from archcalc.errors import SpecError, YamlSyntaxError
 
 
 class MarkedMap(dict[str, Any]):
@@ -139,8 +139,8 @@ def load_yaml(text: str, file: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "malformed YAML"
-        raise SpecError(f"malformed YAML: {problem}", file=file, line=line) from None
+        raise YamlSyntaxError(f"malformed YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"malformed YAML: {exc}", file=file) from None
+        raise YamlSyntaxError(f"malformed YAML: {exc}", file=file) from None
     except RecursionError:
         raise SpecError("malformed YAML: nesting too deep", file=file) from None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archcalc.errors import ArchcalcError, suggest
+from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
 from archcalc.onnx_import.fold import FOLDERS, fold
 from archcalc.onnx_import.notes import exported_conventions, summary
@@ -291,7 +291,7 @@ def _input_shape(vi: Any, given: tuple[int, ...] | None, batch: int | None) -> t
     symbolic = [f"{d if d else '?'} (axis {i})" for i, d in enumerate(dims) if not isinstance(d, int)]
     if symbolic:
         hint = f"--batch N or --input {vi.name}=" + "x".join(str(d) if isinstance(d, int) else "N" for d in dims)
-        raise ImportError_(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
+        raise SymbolicDimsError(f"input '{vi.name}' has symbolic dims {', '.join(symbolic)}: fix them with {hint}")
     shape = tuple(int(d) for d in dims)  # type: ignore[arg-type]
     if any(d < 1 for d in shape) or len(shape) < 2:
         raise ImportError_(f"input '{vi.name}' has shape {list(shape)}: archcalc needs a batch axis and "

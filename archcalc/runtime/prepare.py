@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archcalc.errors import ArchcalcError, MemoryLimitError
+from archcalc.errors import ArchcalcError, MemoryLimitError, SymbolicDimsError
 
 if TYPE_CHECKING:
     from archcalc.ir import Graph
@@ -99,10 +99,8 @@ def model_batch(path: str) -> int:
         raise ArchcalcError("no such file", file=path)
     try:
         graph = import_onnx(path, allow_unknown=True)
-    except ArchcalcError as exc:
-        if "symbolic" in str(exc):
-            return 1
-        raise
+    except SymbolicDimsError:
+        return 1
     return int(graph.conventions.get("batch") or 1)
 
 

@@ -1,0 +1,114 @@
+"""The values a counting convention can take: str enums (torchinfo style; plain strings are
+accepted where a :class:`~archcalc.conventions.Conventions` is made, and validated there)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Preset(StrEnum):
+    """The named presets (``PRESETS`` says what each reproduces)."""
+
+    DEFAULT = "default"
+    COURSE = "course"
+    LECUN1998 = "lecun1998"
+    LECUN1989 = "lecun1989"
+    PAPER_MACS = "paper_macs"
+    TORCHINFO = "torchinfo"
+    FVCORE = "fvcore"
+    FLOPCOUNTER = "flopcounter"
+
+
+class BiasMacs(StrEnum):
+    """A bias add counted as MACs: never, once per bias parameter (torchinfo), or once per output."""
+
+    NONE = "none"
+    PER_PARAM = "per_param"
+    PER_OUTPUT = "per_output"
+
+
+class AffineMacs(StrEnum):
+    """BN scale/shift counted as MACs: never, or once per parameter (torchinfo)."""
+
+    NONE = "none"
+    PER_PARAM = "per_param"
+
+
+class PoolingConnections(StrEnum):
+    """Pooling layers have one connection per window element per unit, or none."""
+
+    WINDOW = "window"
+    NONE = "none"
+
+
+class RfMerge(StrEnum):
+    """Misaligned receptive fields where branches merge: a warning or an error."""
+
+    WARN = "warn"
+    ERROR = "error"
+
+
+class DType(StrEnum):
+    """The element type of byte counts."""
+
+    FP64 = "fp64"
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    INT8 = "int8"
+
+
+class Optimizer(StrEnum):
+    """The optimizer whose state the training-memory estimate includes."""
+
+    SGD = "sgd"
+    MOMENTUM = "momentum"
+    ADAM = "adam"
+
+
+class Family(StrEnum):
+    """Layer families (whose output elements can count as units)."""
+
+    INPUT = "input"
+    CONV = "conv"
+    FC = "fc"
+    POOL = "pool"
+    SUBSAMPLE = "subsample"
+    RBF = "rbf"
+    ACTIVATION = "activation"
+    NORM = "norm"
+    ELEMENTWISE = "elementwise"
+    SHAPE = "shape"
+    RESIZE = "resize"
+    UNKNOWN = "unknown"
+
+
+class CheapOp(StrEnum):
+    """Categories of non-MAC work that can cost FLOPs (per-op costs are documented in each op)."""
+
+    BIAS = "bias"
+    ACTIVATION = "activation"
+    NORM = "norm"
+    POOL = "pool"
+    ELEMENTWISE = "elementwise"
+    RESIZE = "resize"
+    RBF = "rbf"
+
+
+#: bytes per element of each dtype
+DTYPE_BYTES: dict[str, int] = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+#: layer families whose output elements can count as units
+FAMILIES: tuple[str, ...] = tuple(m.value for m in Family)
+
+#: categories of non-MAC work that can cost FLOPs (per-op costs are documented in each op)
+CHEAP_OPS: tuple[str, ...] = tuple(m.value for m in CheapOp)
+
+#: optimizer -> copies of the trainable parameters it keeps as state
+OPTIMIZER_STATE: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
+
+# the valid values as plain strings (argparse choices, messages)
+BIAS_MACS: tuple[str, ...] = tuple(m.value for m in BiasMacs)
+AFFINE_MACS: tuple[str, ...] = tuple(m.value for m in AffineMacs)
+POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
+RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)
