@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
+from archcalc.errors import ArchcalcError, GraphError, SpecError, VariableError, suggest
 from archcalc.ir import Origin, freeze
+from archcalc.language.shapes import LayerShapes, Shape, ShapeNames
 from archcalc.language.variables import evaluate_all, substitute
 from archcalc.language.yamlmarks import MarkedList, MarkedMap
 from archcalc.ops import lookup
@@ -81,6 +82,8 @@ class Expander:
         self.pending: list[Pending] = []
         self.full: dict[str, Target] = {}
         self.full_lines: dict[str, int | None] = {}
+        self.by_name: dict[str, Pending] = {}
+        self.shapes = LayerShapes(self._layer_of, self._inputs_of, self._locate_layer)
 
     # -- errors --------------------------------------------------------------------------
 
@@ -130,6 +133,42 @@ class Expander:
         assert target.layer is not None
         return target.layer, target.index
 
+    # -- shapes (${in.channels}, ${name.out.width}) --------------------------------------
+
+    def names(self, env: Mapping[str, Any], scope: Scope) -> ShapeNames:
+        """``env`` plus the shape references of ``scope`` (``in`` is its input)."""
+        return ShapeNames(env, lambda text: self.shape_of(scope, text))
+
+    def shape_of(self, scope: Scope, text: str) -> Shape:
+        """The per-sample shape of what ``text`` names in ``scope``: ``input`` or a layer above."""
+        target = scope.input if text == "input" else scope.names.get(text, self.full.get(text))
+        if target is None:
+            known = list(scope.names) + list(self.full)
+            raise VariableError(f"'{text}' is not a layer expanded before this point{suggest(text, known)}; "
+                                "a shape can name only the block's input and layers above")
+        try:
+            name, index = self._follow(target, 0)
+        except ArchcalcError as exc:
+            raise VariableError(f"the shape of '{text}' is not known here: {exc.message}") from None
+        return self.shapes.outputs(name)[index]
+
+    def _layer_of(self, name: str) -> tuple[str, Mapping[str, Any]]:
+        p = self.by_name[name]
+        return p.kind, p.attrs
+
+    def _inputs_of(self, name: str) -> list[tuple[str, int]]:
+        p = self.by_name[name]
+        try:
+            return [self.resolve(ref) for ref in p.refs]
+        except ArchcalcError as exc:
+            raise VariableError(f"the shape of '{name}' is not known here (its input is declared further "
+                                f"down): {exc.message}") from None
+
+    def _locate_layer(self, name: str, exc: ArchcalcError) -> ArchcalcError:
+        p = self.by_name.get(name)
+        return exc.located(file=self.file, line=p.origin.line if p else None, layer=name,
+                           trace=p.origin.trace if p else ())
+
     # -- expansion -----------------------------------------------------------------------
 
     def expand(self, entries: Any, scope: Scope, env: Mapping[str, Any], stack: tuple[str, ...],
@@ -156,9 +195,10 @@ class Expander:
         line_of = entry.line_of if isinstance(entry, MarkedMap) else (lambda _k: line)
         name_hint = entry.get("name") if isinstance(entry.get("name"), str) else None
         values: dict[str, Any] = {}
+        names = self.names(env, scope)
         for key, value in entry.items():
             try:
-                values[key] = substitute(value, env)
+                values[key] = substitute(value, names)
             except ArchcalcError as exc:
                 raise exc.located(file=self.file, line=line_of(key), layer=name_hint, trace=trace) from None
         is_use = "block" in values
@@ -239,7 +279,9 @@ class Expander:
             raise self.error(f"{type_name} takes {want} input(s), got {len(refs)}{hint}",
                              line_of("inputs"), full, trace, GraphError)
         origin = Origin(self.file, line, trace)
-        self.pending.append(Pending(full, op.kind, freeze(attrs), refs, origin, op.n_outputs(attrs)))
+        pending = Pending(full, op.kind, freeze(attrs), refs, origin, op.n_outputs(attrs))
+        self.pending.append(pending)
+        self.by_name[full] = pending
         target = Target(layer=full)
         self.register(scope, local, target, line, trace)
         return target
@@ -264,8 +306,9 @@ class Expander:
         if len(stack) >= MAX_BLOCK_DEPTH:
             raise self.error(f"blocks nest deeper than {MAX_BLOCK_DEPTH}", line, full, trace)
         repeat = values.get("repeat")
-        if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
-            raise self.error(f"repeat must be a positive integer, got {repeat!r}", line_of("repeat"), full, trace)
+        if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0):
+            raise self.error(f"repeat must be a non-negative integer (0: the use passes its input through), "
+                             f"got {repeat!r}", line_of("repeat"), full, trace)
         reps = repeat if repeat is not None else 1
         each = values.get("each")
         if each is not None and (not isinstance(each, list) or len(each) != reps
@@ -301,9 +344,9 @@ class Expander:
             if missing:
                 raise self.error(f"block '{block.name}' needs parameter(s) {', '.join(sorted(missing))}",
                                  line, full, trace)
-            child_env = self.block_env(block, given, r, reps, full, child_trace)
             prefix = f"{full}.{r}." if repeat is not None else f"{full}."
             child = Scope(prefix=prefix, input=current)
+            child_env = self.block_env(block, given, r, reps, full, child_trace, child)
             out = self.expand(block.layers, child, child_env, (*stack, block.name), child_trace, block.line)
             if block.output is not None:
                 out = Target(ref=Ref(child, block.output, block.line))
@@ -313,9 +356,8 @@ class Expander:
         self.register(scope, local, current, line, trace)
         return current
 
-
     def block_env(self, block: Block, given: Mapping[str, Any], index: int, reps: int, full: str,
-                  trace: tuple[str, ...]) -> dict[str, Any]:
+                  trace: tuple[str, ...], scope: Scope) -> dict[str, Any]:
         """The scope of one repetition: globals, ``index``/``repeat``, the parameters given at
         the use site, and the block's defaults evaluated in that scope (a default may name
         other parameters: ``mid: "${filters // 4}"``)."""
@@ -327,4 +369,5 @@ class Expander:
             return exc.located(file=self.file, line=block.param_lines.get(key, block.line), layer=full,
                                trace=trace)
 
-        return evaluate_all(defaults, base, locate, what="block parameters")
+        return evaluate_all(defaults, base, locate, what="block parameters",
+                            view=lambda env: self.names(env, scope))

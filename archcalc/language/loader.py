@@ -100,6 +100,7 @@ def build_from_document(
     input_layer = Layer(input_name, "input", freeze({"shape": shape}), (), Origin(file, line_of("input")))
     top = Scope(prefix="", input=Target(layer=input_name))
     ex.full[input_name] = Target(layer=input_name)
+    ex.shapes.known[input_name] = (shape,)
     ex.full_lines[input_name] = line_of("input")
     top.names[input_name] = Target(layer=input_name)
     ex.expand(doc["layers"], top, env, (), (), line_of("layers"))
