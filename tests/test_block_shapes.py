@@ -152,3 +152,21 @@ def test_long_chain_shapes_are_iterative() -> None:
     graph = load(f"input: [4, 8, 8]\nlayers:\n{layers}  - {{name: c, type: conv, filters: '${{in.channels}}', "
                  "kernel: 1}\n  - {name: d, type: conv, filters: '${relu3000.out.width}', kernel: 1}\n")
     assert graph["d"].attrs["filters"] == 8
+
+
+def test_bundled_mobilenet_v2_structure() -> None:
+    """Sandler et al. 2018, Table 2: residual adds where stride 1 and c_in == c (stage2: 1,
+    stage3: 2, stage4: 3, stage5: 2, stage6: 2 = 10); the expansion conv is 6 x its input width."""
+    rep = archcalc.analyze(archcalc.load("mobilenet_v2"))
+    assert sum(1 for r in rep if r.kind == "add") == 10
+    assert rep["stage5.0.expand.conv"].shape[0] == 6 * 64  # stage4 ends with 64 channels
+    assert "stage5.0.add" not in [r.name for r in rep]  # 64 -> 96: no residual
+    assert rep["head.conv"].shape == (1280, 7, 7)
+
+
+def test_bundled_densenet121_widths() -> None:
+    """Huang et al. 2017: 64 + 6*32 = 256 -> 128; 128 + 12*32 = 512 -> 256; 256 + 24*32 = 1024 -> 512;
+    512 + 16*32 = 1024 at 7x7."""
+    rep = archcalc.analyze(archcalc.load("densenet121"))
+    assert [rep[f"transition{i}.conv"].shape[0] for i in (1, 2, 3)] == [128, 256, 512]
+    assert rep["block4.15.concat"].shape == (1024, 7, 7)

@@ -121,7 +121,9 @@ class LayerShapes:
                 inputs[top] = self.inputs_of(top)
             missing = [n for n, _ in inputs[top] if n not in self.known]
             if missing:
-                if any(n in stack for n in missing):
+                # everything above an expanded layer on the stack was pushed by it or by its
+                # inputs: needing an expanded, unfinished layer again is a cycle
+                if any(n in inputs for n in missing):
                     raise self.locate(top, GraphError("layers feed each other in a cycle"))
                 stack.extend(missing)
                 continue
