@@ -4,7 +4,8 @@ false passes its input through. The loader (:mod:`archcalc.language.loader`) dri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,8 @@ class Block:
     output: str | None
     line: int | None
     param_lines: dict[str, int | None] = field(default_factory=dict)
+    #: the file the block was declared in (a base spec's, through ``extends``)
+    file: str | None = None
 
 
 class Expander:
@@ -90,6 +93,16 @@ class Expander:
     def error(self, message: str, line: int | None, layer: str | None = None,
               trace: tuple[str, ...] = (), cls: type[ArchcalcError] = SpecError) -> ArchcalcError:
         return cls(message, file=self.file, line=line, layer=layer, trace=trace)
+
+    @contextmanager
+    def in_file(self, node: Any) -> Iterator[None]:
+        """Errors and origins name the file ``node`` came from (a base spec's, via ``extends``)."""
+        saved = self.file
+        self.file = getattr(node, "file", None) or saved
+        try:
+            yield
+        finally:
+            self.file = saved
 
     # -- names ---------------------------------------------------------------------------
 
@@ -176,11 +189,13 @@ class Expander:
         if not isinstance(entries, list):
             raise self.error("'layers' must be a list of layers", line, trace=trace)
         previous = scope.input
-        for i, raw in enumerate(entries):
-            entry_line = entries.line_of(i) if isinstance(entries, MarkedList) else line
-            previous = self.entry(raw, scope, env, stack, trace, entry_line, previous)
-            if len(self.pending) > MAX_LAYERS:
-                raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", entry_line, trace=trace)
+        with self.in_file(entries):
+            for i, raw in enumerate(entries):
+                entry_line = entries.line_of(i) if isinstance(entries, MarkedList) else line
+                with self.in_file(raw):
+                    previous = self.entry(raw, scope, env, stack, trace, entry_line, previous)
+                if len(self.pending) > MAX_LAYERS:
+                    raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", entry_line, trace=trace)
         return previous
 
     def entry(self, raw: Any, scope: Scope, env: Mapping[str, Any], stack: tuple[str, ...],
@@ -320,7 +335,9 @@ class Expander:
                 raise self.error(f"{key} must be a mapping of block parameters", line_of(key), full, trace)
         if len(refs) != 1:
             raise self.error(f"a block takes one input, got {len(refs)}", line_of("inputs"), full, trace, GraphError)
-        defined = f" (line {block.line})" if block.line is not None else ""
+        elsewhere = block.file is not None and block.file != self.file
+        defined = (f" ({block.file}" + (f" line {block.line})" if block.line is not None else ")") if elsewhere
+                   else f" (line {block.line})" if block.line is not None else "")
         used = f" at line {line}" if line is not None else ""
         use_site = f"block '{block.name}'{defined} used by {full}{used}"
         child_trace = (*trace, use_site)

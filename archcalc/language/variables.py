@@ -118,7 +118,7 @@ def substitute(value: Any, env: Mapping[str, Any]) -> Any:
 
 
 def _copy_marks(src: Any, dst: Any) -> None:
-    for attr in ("line", "key_lines", "item_lines"):
+    for attr in ("line", "key_lines", "item_lines", "file"):
         if hasattr(src, attr):
             setattr(dst, attr, getattr(src, attr))
 
