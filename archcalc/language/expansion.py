@@ -338,7 +338,8 @@ class Expander:
         elsewhere = block.file is not None and block.file != self.file
         defined = (f" ({block.file}" + (f" line {block.line})" if block.line is not None else ")") if elsewhere
                    else f" (line {block.line})" if block.line is not None else "")
-        used = f" at line {line}" if line is not None else ""
+        used = (f" at {self.file} line {line}" if elsewhere and self.file else f" at line {line}") \
+            if line is not None else ""
         use_site = f"block '{block.name}'{defined} used by {full}{used}"
         child_trace = (*trace, use_site)
         current = Target(ref=refs[0])

@@ -115,6 +115,8 @@ def resolve_extends(doc: Any, file: str | None, load: Loader, chain: tuple[str, 
         base, base_file, variant = load(target, file)
     except ArchcalcError as exc:
         exc.message = f"extends {target}: {exc.message}"
+        if exc.file is not None and exc.line is None and target.startswith(exc.file.split(":", 1)[0].rstrip("/")):
+            exc.file = None  # "no such file": say where the extends stands
         raise exc.located(file=file, line=at) from None
     if base_file in (*chain, here):
         raise SpecError(f"extends {target}: specs extend each other in a cycle: "
