@@ -170,3 +170,16 @@ def test_bundled_densenet121_widths() -> None:
     rep = archcalc.analyze(archcalc.load("densenet121"))
     assert [rep[f"transition{i}.conv"].shape[0] for i in (1, 2, 3)] == [128, 256, 512]
     assert rep["block4.15.concat"].shape == (1024, 7, 7)
+
+
+@pytest.mark.parametrize(("shape", "noted"), [
+    ([32, 32, 3], True), ([224, 224, 1], True), ([64, 64, 4], True),
+    ([3, 32, 32], False), ([1, 32, 32], False), ([3, 224, 224], False), ([4, 4, 3], False), ([32, 32], False),
+])
+def test_channels_last_input_gets_a_note(shape: list[int], noted: bool) -> None:
+    kind = "conv, filters: 2, kernel: 1" if len(shape) == 3 else "relu"
+    rep = archcalc.analyze(load(f"input: {shape}\nlayers: [{{type: {kind}}}]\n"))
+    notes = [n for n in rep.notes if "channels-last" in n]
+    assert bool(notes) is noted
+    if noted:
+        assert f"did you mean [{shape[2]}, {shape[0]}, {shape[1]}]?" in notes[0]

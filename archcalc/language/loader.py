@@ -28,7 +28,14 @@ from archcalc.language.expansion import (
 )
 from archcalc.language.expectations import parse_expected
 from archcalc.language.reuse import apply_variant, file_of, read_variants, relative_to, resolve_extends, tag_file
-from archcalc.language.sections import input_shape, read_blocks, read_defaults, read_tables, read_variables
+from archcalc.language.sections import (
+    channels_last_note,
+    input_shape,
+    read_blocks,
+    read_defaults,
+    read_tables,
+    read_variables,
+)
 from archcalc.language.variables import substitute
 from archcalc.language.yamlmarks import MarkedMap, load_yaml
 
@@ -175,5 +182,5 @@ def _build(doc: Any, variables: Mapping[str, Any] | None, file: str | None) -> G
         conventions=plain(conventions),
         expected=expected,
         variables=env,
-        meta={"document": doc},
+        meta={"document": doc, "notes": tuple(n for n in (channels_last_note(shape),) if n)},
     )

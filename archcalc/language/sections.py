@@ -52,6 +52,15 @@ def input_shape(raw: Any, file: str | None, line: int | None) -> tuple[str, tupl
     return name, tuple(int(v) for v in shape)
 
 
+def channels_last_note(shape: tuple[int, ...]) -> str | None:
+    """A note for an input that looks channels-last (``[32, 32, 3]``): shapes are channels first."""
+    if len(shape) != 3 or shape[2] not in (1, 3, 4) or shape[0] <= 4 or shape[1] <= 4:
+        return None
+    return (f"input {list(shape)} looks channels-last (height, width, channels), but shapes are read "
+            f"channels first: {shape[0]} channels of {shape[1]}x{shape[2]}; did you mean "
+            f"[{shape[2]}, {shape[0]}, {shape[1]}]?")
+
+
 def read_variables(declared: Any, overrides: Mapping[str, Any], file: str | None, line: int | None) -> dict[str, Any]:
     """The spec's variables with ``overrides`` in place of their declared values, evaluated in
     dependency order: a derived variable (``c1: "${2 * k}"``) follows an override of ``k``.
