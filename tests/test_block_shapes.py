@@ -183,3 +183,42 @@ def test_channels_last_input_gets_a_note(shape: list[int], noted: bool) -> None:
     assert bool(notes) is noted
     if noted:
         assert f"did you mean [{shape[2]}, {shape[0]}, {shape[1]}]?" in notes[0]
+
+
+FUSE = """
+input: [8, 16, 16]
+blocks:
+  fuse:
+    inputs: [main, skip]
+    layers:
+      - {name: up, type: upsample, scale: 2}
+      - {name: reduce, type: conv, filters: "${skip.out.channels}", kernel: 1}
+      - {name: cat, type: concat, inputs: [reduce, skip]}
+layers:
+  - {name: enc, type: conv, filters: 4, kernel: 3, padding: 1}
+  - {name: down, type: maxpool, kernel: 2, stride: 2}
+  - {name: down2, type: maxpool, kernel: 2, stride: 2}
+  - {name: f, block: fuse, inputs: [down2, down]}
+  - {name: g, block: fuse, inputs: [f, input]}
+"""
+
+
+def test_block_with_several_inputs() -> None:
+    graph = load(FUSE)
+    rep = archcalc.analyze(graph)
+    assert graph["f.up"].inputs == (("down2", 0),)  # the first input is `input`
+    assert graph["f.cat"].inputs == (("f.reduce", 0), ("down", 0))
+    assert rep["f.cat"].shape == (4 + 4, 8, 8)  # reduce to down's 4 channels, then concat with down
+    assert rep["g.cat"].shape == (8 + 8, 16, 16)  # skip is the network input (8 channels)
+
+
+@pytest.mark.parametrize(("use", "words"), [
+    ("{name: f, block: fuse}", "block 'fuse' takes 2 inputs (main, skip), got 1"),
+    ("{name: f, block: fuse, inputs: [enc, enc, enc]}", "takes 2 inputs (main, skip), got 3"),
+])
+def test_block_input_count_errors(use: str, words: str) -> None:
+    text = FUSE.split("  - {name: f,")[0] + f"  - {use}\n"
+    with pytest.raises(archcalc.GraphError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        load(text)
+    with pytest.raises(archcalc.SpecError, match="inputs of block 'b' must be a list of distinct names"):
+        load("input: [1, 4, 4]\nblocks: {b: {inputs: [a, a], layers: [relu]}}\nlayers: [{block: b}]\n")

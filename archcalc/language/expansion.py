@@ -9,16 +9,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.errors import ArchcalcError, GraphError, SpecError, VariableError, suggest
+from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.ir import Origin, freeze
-from archcalc.language.shapes import LayerShapes, Shape, ShapeNames
+from archcalc.language.shapes import ExpansionShapes, ShapeNames
 from archcalc.language.variables import evaluate_all, substitute
 from archcalc.language.yamlmarks import MarkedList, MarkedMap
 from archcalc.ops import lookup
 
 LAYER_KEYS = ("name", "type", "inputs", "when", "note")
 USE_KEYS = ("name", "block", "repeat", "with", "first", "each", "inputs", "when", "note")
-BLOCK_KEYS = ("params", "layers", "output", "doc")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
 #: how deep block uses may nest
 MAX_BLOCK_DEPTH = 32
 #: the most layers one spec may expand to
@@ -72,6 +72,8 @@ class Block:
     param_lines: dict[str, int | None] = field(default_factory=dict)
     #: the file the block was declared in (a base spec's, through ``extends``)
     file: str | None = None
+    #: names of the block's inputs when it takes several (``input`` is the first)
+    inputs: tuple[str, ...] = ()
 
 
 class Expander:
@@ -86,7 +88,7 @@ class Expander:
         self.full: dict[str, Target] = {}
         self.full_lines: dict[str, int | None] = {}
         self.by_name: dict[str, Pending] = {}
-        self.shapes = LayerShapes(self._layer_of, self._inputs_of, self._locate_layer)
+        self.shapes = ExpansionShapes(self)
 
     # -- errors --------------------------------------------------------------------------
 
@@ -146,41 +148,9 @@ class Expander:
         assert target.layer is not None
         return target.layer, target.index
 
-    # -- shapes (${in.channels}, ${name.out.width}) --------------------------------------
-
     def names(self, env: Mapping[str, Any], scope: Scope) -> ShapeNames:
         """``env`` plus the shape references of ``scope`` (``in`` is its input)."""
-        return ShapeNames(env, lambda text: self.shape_of(scope, text))
-
-    def shape_of(self, scope: Scope, text: str) -> Shape:
-        """The per-sample shape of what ``text`` names in ``scope``: ``input`` or a layer above."""
-        target = scope.input if text == "input" else scope.names.get(text, self.full.get(text))
-        if target is None:
-            known = list(scope.names) + list(self.full)
-            raise VariableError(f"'{text}' is not a layer expanded before this point{suggest(text, known)}; "
-                                "a shape can name only the block's input and layers above")
-        try:
-            name, index = self._follow(target, 0)
-        except ArchcalcError as exc:
-            raise VariableError(f"the shape of '{text}' is not known here: {exc.message}") from None
-        return self.shapes.outputs(name)[index]
-
-    def _layer_of(self, name: str) -> tuple[str, Mapping[str, Any]]:
-        p = self.by_name[name]
-        return p.kind, p.attrs
-
-    def _inputs_of(self, name: str) -> list[tuple[str, int]]:
-        p = self.by_name[name]
-        try:
-            return [self.resolve(ref) for ref in p.refs]
-        except ArchcalcError as exc:
-            raise VariableError(f"the shape of '{name}' is not known here (its input is declared further "
-                                f"down): {exc.message}") from None
-
-    def _locate_layer(self, name: str, exc: ArchcalcError) -> ArchcalcError:
-        p = self.by_name.get(name)
-        return exc.located(file=self.file, line=p.origin.line if p else None, layer=name,
-                           trace=p.origin.trace if p else ())
+        return ShapeNames(env, lambda text: self.shapes.shape_of(scope, text))
 
     # -- expansion -----------------------------------------------------------------------
 
@@ -333,8 +303,10 @@ class Expander:
         for key in ("with", "first"):
             if key in values and not isinstance(values[key], dict):
                 raise self.error(f"{key} must be a mapping of block parameters", line_of(key), full, trace)
-        if len(refs) != 1:
-            raise self.error(f"a block takes one input, got {len(refs)}", line_of("inputs"), full, trace, GraphError)
+        if len(refs) != max(1, len(block.inputs)):
+            takes = f"{len(block.inputs)} inputs ({', '.join(block.inputs)})" if block.inputs else "one input"
+            raise self.error(f"block '{block.name}' takes {takes}, got {len(refs)}", line_of("inputs"), full, trace,
+                             GraphError)
         elsewhere = block.file is not None and block.file != self.file
         defined = (f" ({block.file}" + (f" line {block.line})" if block.line is not None else ")") if elsewhere
                    else f" (line {block.line})" if block.line is not None else "")
@@ -364,6 +336,8 @@ class Expander:
                                  line, full, trace)
             prefix = f"{full}.{r}." if repeat is not None else f"{full}."
             child = Scope(prefix=prefix, input=current)
+            for k, input_name in enumerate(block.inputs):  # repetitions after the first chain the first
+                self.register(child, input_name, current if k == 0 else Target(ref=refs[k]), line, child_trace)
             child_env = self.block_env(block, given, r, reps, full, child_trace, child)
             out = self.expand(block.layers, child, child_env, (*stack, block.name), child_trace, block.line)
             if block.output is not None:

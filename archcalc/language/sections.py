@@ -151,6 +151,11 @@ def read_block(ex: Expander, name: str, body: Any, bline: int | None) -> None:
         if not str(pname).isidentifier() or pname in ("index", "repeat"):
             raise ex.error(f"block parameter '{pname}' must be an identifier other than index and repeat",
                            body_line_of("params"))
+    inputs = body.get("inputs") or []
+    if not isinstance(inputs, list) or not all(isinstance(n, str) and n.isidentifier() and n != "input"
+                                               for n in inputs) or len(set(inputs)) != len(inputs):
+        raise ex.error(f"inputs of block '{name}' must be a list of distinct names (not 'input'), got {inputs!r}",
+                       body_line_of("inputs"))
     layers = body.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ex.error(f"block '{name}' needs a non-empty list of layers", body_line_of("layers"))
@@ -167,4 +172,5 @@ def read_block(ex: Expander, name: str, body: Any, bline: int | None) -> None:
         param_lines={k: (params.line_of(k) if isinstance(params, MarkedMap) else body_line_of("params"))
                      for k in params},
         file=getattr(body, "file", None) or ex.file,
+        inputs=tuple(inputs),
     )

@@ -15,10 +15,13 @@ where the expression stands.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis import output_shapes
 from archcalc.errors import ArchcalcError, GraphError, VariableError, suggest
+
+if TYPE_CHECKING:
+    from archcalc.language.expansion import Expander, Scope
 
 #: what a shape reference may ask for
 ATTRIBUTES = ("channels", "height", "width", "shape")
@@ -135,3 +138,43 @@ class LayerShapes:
                 raise self.locate(top, exc) from None
             stack.pop()
         return self.known[name]
+
+
+class ExpansionShapes(LayerShapes):
+    """The shapes of an expansion in progress: what a name means in a scope, and the layers
+    expanded so far (``expander.by_name``)."""
+
+    def __init__(self, expander: Expander) -> None:
+        super().__init__(self._layer_of, self._inputs_of, self._locate_layer)
+        self.ex = expander
+
+    def shape_of(self, scope: Scope, text: str) -> Shape:
+        """The per-sample shape of what ``text`` names in ``scope``: ``input`` or a layer above."""
+        ex = self.ex
+        target = scope.input if text == "input" else scope.names.get(text, ex.full.get(text))
+        if target is None:
+            known = list(scope.names) + list(ex.full)
+            raise VariableError(f"'{text}' is not a layer expanded before this point{suggest(text, known)}; "
+                                "a shape can name only the block's input and layers above")
+        try:
+            name, index = ex._follow(target, 0)
+        except ArchcalcError as exc:
+            raise VariableError(f"the shape of '{text}' is not known here: {exc.message}") from None
+        return self.outputs(name)[index]
+
+    def _layer_of(self, name: str) -> tuple[str, Mapping[str, Any]]:
+        p = self.ex.by_name[name]
+        return p.kind, p.attrs
+
+    def _inputs_of(self, name: str) -> list[tuple[str, int]]:
+        p = self.ex.by_name[name]
+        try:
+            return [self.ex.resolve(ref) for ref in p.refs]
+        except ArchcalcError as exc:
+            raise VariableError(f"the shape of '{name}' is not known here (its input is declared further "
+                                f"down): {exc.message}") from None
+
+    def _locate_layer(self, name: str, exc: ArchcalcError) -> ArchcalcError:
+        p = self.ex.by_name.get(name)
+        return exc.located(file=p.origin.file if p else self.ex.file, line=p.origin.line if p else None, layer=name,
+                           trace=p.origin.trace if p else ())
