@@ -222,3 +222,8 @@ def test_block_input_count_errors(use: str, words: str) -> None:
         load(text)
     with pytest.raises(archcalc.SpecError, match="inputs of block 'b' must be a list of distinct names"):
         load("input: [1, 4, 4]\nblocks: {b: {inputs: [a, a], layers: [relu]}}\nlayers: [{block: b}]\n")
+
+
+def test_shape_reference_outside_layers_says_where_shapes_are_known() -> None:
+    with pytest.raises(archcalc.VariableError, match="shapes are known in layers and block parameters"):
+        load("variables: {c: '${in.channels}'}\ninput: [3, 4, 4]\nlayers: [relu]\n")

@@ -91,6 +91,9 @@ def names_of(expression: str) -> set[str]:
 
 def _lookup(name: str, env: Mapping[str, Any], source: str) -> Any:
     if name not in env:
+        if "." in name:
+            raise VariableError(f"'{name}' is a shape reference: shapes are known in layers and block "
+                                "parameters, not in variables: or input:")
         raise VariableError(f"undefined variable '{name}'{suggest(name, env)}")
     value = env[name]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
