@@ -54,10 +54,9 @@ def analyze(
     merge_notes: dict[str, str] = {}
 
     for layer in graph.layers.values():
-        op = REGISTRY[layer.kind]
         ins = tuple(shapes[ref] for ref in layer.inputs)
         try:
-            result = op.apply(layer.attrs, ins)
+            result = apply_layer(layer.kind, layer.attrs, ins)
             if layer.kind == "input":
                 out_fields: tuple[Field, ...] = (input_field(len(result.outs[0]) - 1),)
                 message = None
@@ -213,6 +212,22 @@ def analyze(
         source=graph.source,
         file=graph.file,
     )
+
+
+def apply_layer(kind: str, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+    """What a layer of ``kind`` makes of the per-sample input shapes ``ins``: the registered op's
+    ``apply``. The one code path for shapes: :func:`analyze` and spec expansion (``${in.channels}``,
+    :mod:`archcalc.language.shapes`) both call it."""
+    return REGISTRY[kind].apply(attrs, ins)
+
+
+def output_shapes(kind: str, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+    """The per-sample output shapes of :func:`apply_layer`, each checked to be positive."""
+    outs = apply_layer(kind, attrs, ins).outs
+    for out in outs:
+        if any(size < 1 for size in out):
+            raise ShapeError(f"output shape {list(out)} has a non-positive size")
+    return outs
 
 
 def _check_shape(shape: tuple[int, ...], layer: Any) -> None:

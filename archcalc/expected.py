@@ -125,7 +125,8 @@ def check(graph: Any, overrides: Mapping[str, Any] | None = None) -> list[Check]
         tol = block["tolerance"]
         conv_text = describe_conventions(block["conventions"])
         if block["variables"]:
-            conv_text += "; variables " + ", ".join(f"{k}={v}" for k, v in block["variables"].items())
+            named = f"variant {block['variant']}: " if block.get("variant") else "variables "
+            conv_text += "; " + named + ", ".join(f"{k}={v}" for k, v in block["variables"].items())
         erratum = block["erratum"]
         for name, values in block["layers"].items():
             for key, want in values.items():

@@ -31,10 +31,11 @@ def references(names: Sequence[str] | None = None) -> list[Reference]:
     from archcalc.receptive import format_field
     from archcalc.zoo import bundled_specs, spec_path
 
-    paths = [spec_path(n) for n in names] if names else list(bundled_specs().values())
+    sources: list[str | Path] = list(names) if names else list(bundled_specs().values())
     out = []
-    for path in paths:
-        graph = load_spec(path)
+    for source in sources:
+        path = spec_path(source)
+        graph = load_spec(source)  # a variant (vgg19, vgg:vgg19) checks its own figures
         report = analyze(graph)
         rf = "; ".join(f"{k}: {format_field(v)}" for k, v in report.receptive_field.items())
         last_spatial = next((r for r in reversed(report.layers) if len(r.shape) > 1 and not r.rf.is_global), None)

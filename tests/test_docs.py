@@ -43,7 +43,13 @@ def test_spec_language_examples_run_and_check() -> None:
     examples = _examples()
     assert examples
     for text in examples:
-        graph = archcalc.load(yaml.safe_load(text))
+        doc = yaml.safe_load(text)
+        variant = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("# variant:")]
+        if variant:  # the checks are about that variant
+            from archcalc.language.reuse import apply_variant
+
+            doc = apply_variant(doc, variant[0], None)
+        graph = archcalc.load(doc)
         report = archcalc.analyze(graph)
         checks = [line.split("check:", 1)[1].split("(")[0].split() for line in text.splitlines()
                   if line.startswith("# check:")]

@@ -13,14 +13,17 @@ def _no_arguments(_p: argparse.ArgumentParser) -> None:
 
 
 def _list(_args: argparse.Namespace) -> int:
-    from archcalc.render.lists import spec_list
+    from archcalc.language.reuse import read_variants
+    from archcalc.render.lists import SpecEntry, spec_list
     from archcalc.sources import load_any
     from archcalc.zoo import bundled_specs
 
     entries = []
     for name, path in bundled_specs().items():
         graph = load_any(path)
-        entries.append((name, graph.description or graph.name, graph.source))
+        doc = graph.meta["document"]
+        entries.append(SpecEntry(name, graph.description or graph.name, graph.source,
+                                 dict(doc.get("variables") or {}), read_variants(doc, graph.file)))
     emit(spec_list(entries), None)
     return 0
 
@@ -47,7 +50,8 @@ def _columns(_args: argparse.Namespace) -> int:
 
 
 COMMANDS = (
-    Command("list", "list the bundled specs (use their names as FILE)", _no_arguments, _list),
+    Command("list", "list the bundled specs, their variables and variants (use their names as FILE)",
+            _no_arguments, _list),
     Command("types", "list layer types, their aliases and keys", _no_arguments, _types),
     Command("presets", "list counting presets and what they reproduce", _no_arguments, _presets),
     Command("columns", "list report columns", _no_arguments, _columns),

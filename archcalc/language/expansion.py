@@ -4,19 +4,21 @@ false passes its input through. The loader (:mod:`archcalc.language.loader`) dri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.ir import Origin, freeze
+from archcalc.language.shapes import ExpansionShapes, ShapeNames
 from archcalc.language.variables import evaluate_all, substitute
 from archcalc.language.yamlmarks import MarkedList, MarkedMap
 from archcalc.ops import lookup
 
 LAYER_KEYS = ("name", "type", "inputs", "when", "note")
 USE_KEYS = ("name", "block", "repeat", "with", "first", "each", "inputs", "when", "note")
-BLOCK_KEYS = ("params", "layers", "output", "doc")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
 #: how deep block uses may nest
 MAX_BLOCK_DEPTH = 32
 #: the most layers one spec may expand to
@@ -68,6 +70,10 @@ class Block:
     output: str | None
     line: int | None
     param_lines: dict[str, int | None] = field(default_factory=dict)
+    #: the file the block was declared in (a base spec's, through ``extends``)
+    file: str | None = None
+    #: names of the block's inputs when it takes several (``input`` is the first)
+    inputs: tuple[str, ...] = ()
 
 
 class Expander:
@@ -81,12 +87,24 @@ class Expander:
         self.pending: list[Pending] = []
         self.full: dict[str, Target] = {}
         self.full_lines: dict[str, int | None] = {}
+        self.by_name: dict[str, Pending] = {}
+        self.shapes = ExpansionShapes(self)
 
     # -- errors --------------------------------------------------------------------------
 
     def error(self, message: str, line: int | None, layer: str | None = None,
               trace: tuple[str, ...] = (), cls: type[ArchcalcError] = SpecError) -> ArchcalcError:
         return cls(message, file=self.file, line=line, layer=layer, trace=trace)
+
+    @contextmanager
+    def in_file(self, node: Any) -> Iterator[None]:
+        """Errors and origins name the file ``node`` came from (a base spec's, via ``extends``)."""
+        saved = self.file
+        self.file = getattr(node, "file", None) or saved
+        try:
+            yield
+        finally:
+            self.file = saved
 
     # -- names ---------------------------------------------------------------------------
 
@@ -130,6 +148,10 @@ class Expander:
         assert target.layer is not None
         return target.layer, target.index
 
+    def names(self, env: Mapping[str, Any], scope: Scope) -> ShapeNames:
+        """``env`` plus the shape references of ``scope`` (``in`` is its input)."""
+        return ShapeNames(env, lambda text: self.shapes.shape_of(scope, text))
+
     # -- expansion -----------------------------------------------------------------------
 
     def expand(self, entries: Any, scope: Scope, env: Mapping[str, Any], stack: tuple[str, ...],
@@ -137,11 +159,13 @@ class Expander:
         if not isinstance(entries, list):
             raise self.error("'layers' must be a list of layers", line, trace=trace)
         previous = scope.input
-        for i, raw in enumerate(entries):
-            entry_line = entries.line_of(i) if isinstance(entries, MarkedList) else line
-            previous = self.entry(raw, scope, env, stack, trace, entry_line, previous)
-            if len(self.pending) > MAX_LAYERS:
-                raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", entry_line, trace=trace)
+        with self.in_file(entries):
+            for i, raw in enumerate(entries):
+                entry_line = entries.line_of(i) if isinstance(entries, MarkedList) else line
+                with self.in_file(raw):
+                    previous = self.entry(raw, scope, env, stack, trace, entry_line, previous)
+                if len(self.pending) > MAX_LAYERS:
+                    raise self.error(f"the spec expands to more than {MAX_LAYERS:,} layers", entry_line, trace=trace)
         return previous
 
     def entry(self, raw: Any, scope: Scope, env: Mapping[str, Any], stack: tuple[str, ...],
@@ -156,9 +180,10 @@ class Expander:
         line_of = entry.line_of if isinstance(entry, MarkedMap) else (lambda _k: line)
         name_hint = entry.get("name") if isinstance(entry.get("name"), str) else None
         values: dict[str, Any] = {}
+        names = self.names(env, scope)
         for key, value in entry.items():
             try:
-                values[key] = substitute(value, env)
+                values[key] = substitute(value, names)
             except ArchcalcError as exc:
                 raise exc.located(file=self.file, line=line_of(key), layer=name_hint, trace=trace) from None
         is_use = "block" in values
@@ -239,7 +264,9 @@ class Expander:
             raise self.error(f"{type_name} takes {want} input(s), got {len(refs)}{hint}",
                              line_of("inputs"), full, trace, GraphError)
         origin = Origin(self.file, line, trace)
-        self.pending.append(Pending(full, op.kind, freeze(attrs), refs, origin, op.n_outputs(attrs)))
+        pending = Pending(full, op.kind, freeze(attrs), refs, origin, op.n_outputs(attrs))
+        self.pending.append(pending)
+        self.by_name[full] = pending
         target = Target(layer=full)
         self.register(scope, local, target, line, trace)
         return target
@@ -264,8 +291,9 @@ class Expander:
         if len(stack) >= MAX_BLOCK_DEPTH:
             raise self.error(f"blocks nest deeper than {MAX_BLOCK_DEPTH}", line, full, trace)
         repeat = values.get("repeat")
-        if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
-            raise self.error(f"repeat must be a positive integer, got {repeat!r}", line_of("repeat"), full, trace)
+        if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0):
+            raise self.error(f"repeat must be a non-negative integer (0: the use passes its input through), "
+                             f"got {repeat!r}", line_of("repeat"), full, trace)
         reps = repeat if repeat is not None else 1
         each = values.get("each")
         if each is not None and (not isinstance(each, list) or len(each) != reps
@@ -275,10 +303,15 @@ class Expander:
         for key in ("with", "first"):
             if key in values and not isinstance(values[key], dict):
                 raise self.error(f"{key} must be a mapping of block parameters", line_of(key), full, trace)
-        if len(refs) != 1:
-            raise self.error(f"a block takes one input, got {len(refs)}", line_of("inputs"), full, trace, GraphError)
-        defined = f" (line {block.line})" if block.line is not None else ""
-        used = f" at line {line}" if line is not None else ""
+        if len(refs) != max(1, len(block.inputs)):
+            takes = f"{len(block.inputs)} inputs ({', '.join(block.inputs)})" if block.inputs else "one input"
+            raise self.error(f"block '{block.name}' takes {takes}, got {len(refs)}", line_of("inputs"), full, trace,
+                             GraphError)
+        elsewhere = block.file is not None and block.file != self.file
+        defined = (f" ({block.file}" + (f" line {block.line})" if block.line is not None else ")") if elsewhere
+                   else f" (line {block.line})" if block.line is not None else "")
+        used = (f" at {self.file} line {line}" if elsewhere and self.file else f" at line {line}") \
+            if line is not None else ""
         use_site = f"block '{block.name}'{defined} used by {full}{used}"
         child_trace = (*trace, use_site)
         current = Target(ref=refs[0])
@@ -301,9 +334,11 @@ class Expander:
             if missing:
                 raise self.error(f"block '{block.name}' needs parameter(s) {', '.join(sorted(missing))}",
                                  line, full, trace)
-            child_env = self.block_env(block, given, r, reps, full, child_trace)
             prefix = f"{full}.{r}." if repeat is not None else f"{full}."
             child = Scope(prefix=prefix, input=current)
+            for k, input_name in enumerate(block.inputs):  # repetitions after the first chain the first
+                self.register(child, input_name, current if k == 0 else Target(ref=refs[k]), line, child_trace)
+            child_env = self.block_env(block, given, r, reps, full, child_trace, child)
             out = self.expand(block.layers, child, child_env, (*stack, block.name), child_trace, block.line)
             if block.output is not None:
                 out = Target(ref=Ref(child, block.output, block.line))
@@ -313,9 +348,8 @@ class Expander:
         self.register(scope, local, current, line, trace)
         return current
 
-
     def block_env(self, block: Block, given: Mapping[str, Any], index: int, reps: int, full: str,
-                  trace: tuple[str, ...]) -> dict[str, Any]:
+                  trace: tuple[str, ...], scope: Scope) -> dict[str, Any]:
         """The scope of one repetition: globals, ``index``/``repeat``, the parameters given at
         the use site, and the block's defaults evaluated in that scope (a default may name
         other parameters: ``mid: "${filters // 4}"``)."""
@@ -327,4 +361,5 @@ class Expander:
             return exc.located(file=self.file, line=block.param_lines.get(key, block.line), layer=full,
                                trace=trace)
 
-        return evaluate_all(defaults, base, locate, what="block parameters")
+        return evaluate_all(defaults, base, locate, what="block parameters",
+                            view=lambda env: self.names(env, scope))

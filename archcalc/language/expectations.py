@@ -10,13 +10,15 @@ from typing import Any
 from archcalc.errors import ExpectationError, suggest
 from archcalc.report import COLUMNS, Totals
 
-BLOCK_KEYS = ("source", "conventions", "variables", "tolerance", "layers", "totals", "note", "erratum")
+BLOCK_KEYS = ("source", "conventions", "variant", "variables", "tolerance", "layers", "totals", "note", "erratum")
 LAYER_KEYS = (*COLUMNS, "shape", "receptive_field")
 TOTAL_KEYS = tuple(f.name for f in fields(Totals))
 
 
-def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mapping[str, Any], ...]:
-    """Validate the shape of an ``expected:`` entry (a mapping or a list of them)."""
+def parse_expected(raw: Any, file: str | None, line: int | None,
+                   variants: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Mapping[str, Any], ...]:
+    """Validate the shape of an ``expected:`` entry (a mapping or a list of them). An entry's
+    ``variant: NAME`` stands for that variant's variables (``variables:`` on top)."""
     if raw is None:
         return ()
     blocks = raw if isinstance(raw, list) else [raw]
@@ -60,6 +62,12 @@ def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mappin
         variables = block.get("variables") or {}
         if not isinstance(variables, dict):
             raise bad("variables: must map spec variables to the values of this configuration")
+        if "variant" in block:
+            named = variants or {}
+            if block["variant"] not in named:
+                raise bad(f"no variant '{block['variant']}'{suggest(str(block['variant']), named)}; "
+                          f"variants: {', '.join(named) or 'none'}")
+            variables = {**named[block["variant"]], **variables}
         erratum = block.get("erratum")
         if erratum is not None and (not isinstance(erratum, str) or not erratum.strip()):
             raise bad("erratum: must explain why the published figures do not follow")
@@ -68,6 +76,7 @@ def parse_expected(raw: Any, file: str | None, line: int | None) -> tuple[Mappin
             "erratum": erratum,
             "conventions": dict(conventions),
             "variables": dict(variables),
+            "variant": block.get("variant"),
             "tolerance": float(tolerance),
             "layers": {str(k): dict(v) for k, v in layers.items()},
             "totals": dict(totals),

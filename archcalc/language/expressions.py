@@ -44,7 +44,10 @@ RESERVED = KEYWORDS | FUNCTIONS
 ALLOWED = ("integers, true/false, names, + - * / // %, == != < <= > >=, and or not, "
            "x if cond else y, min(...), max(...), parentheses")
 
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|==|!=|<=|>=|[-+*/%()<>,]))")
+#: a name, possibly dotted (``in.channels``, ``layer2.0.out.width``: shapes, see
+#: :mod:`archcalc.language.shapes`); a dotted name is one name to the evaluator
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
+_TOKEN = re.compile(r"\s*(?:(\d+)|(" + _NAME + r")|(//|==|!=|<=|>=|[-+*/%()<>,]))")
 _COMPARE = ("==", "!=", "<", "<=", ">", ">=")
 
 Value = int | bool
@@ -83,11 +86,14 @@ def evaluate(expression: str, env: Mapping[str, Any]) -> Any:
 
 def names_of(expression: str) -> set[str]:
     """The variable names an expression mentions (keywords and functions left out)."""
-    return {m for m in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if m not in RESERVED}
+    return {m for m in re.findall(_NAME, expression) if m not in RESERVED}
 
 
 def _lookup(name: str, env: Mapping[str, Any], source: str) -> Any:
     if name not in env:
+        if "." in name:
+            raise VariableError(f"'{name}' is a shape reference: shapes are known in layers and block "
+                                "parameters, not in variables: or input:")
         raise VariableError(f"undefined variable '{name}'{suggest(name, env)}")
     value = env[name]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:

@@ -27,7 +27,15 @@ from archcalc.language.expansion import (
     Target,
 )
 from archcalc.language.expectations import parse_expected
-from archcalc.language.sections import input_shape, read_blocks, read_defaults, read_tables, read_variables
+from archcalc.language.reuse import apply_variant, file_of, read_variants, relative_to, resolve_extends, tag_file
+from archcalc.language.sections import (
+    channels_last_note,
+    input_shape,
+    read_blocks,
+    read_defaults,
+    read_tables,
+    read_variables,
+)
 from archcalc.language.variables import substitute
 from archcalc.language.yamlmarks import MarkedMap, load_yaml
 
@@ -37,7 +45,7 @@ __all__ = [
 ]
 
 TOP_KEYS = (
-    "name", "description", "source", "notes", "input", "variables", "defaults",
+    "name", "description", "source", "notes", "input", "variables", "variants", "extends", "defaults",
     "conventions", "tables", "blocks", "layers", "expected",
 )
 #: the largest spec file read (bytes); a spec is text written by hand
@@ -50,31 +58,65 @@ def load_spec(
     variables: Mapping[str, Any] | None = None,
     file: str | None = None,
 ) -> Graph:
-    """Read a spec (a path, or an already-parsed mapping) and build its graph."""
+    """Read a spec (a path, a bundled name, ``spec:variant``, a bundled variant's name, or an
+    already-parsed mapping) and build its graph."""
+    variant = None
     if isinstance(source, (str, Path)):
-        from archcalc.zoo import spec_path
-
-        path = spec_path(source)
-        file = file or (str(source) if Path(source).exists() else str(path))
-        if path.is_dir():
-            raise SpecError("is a directory, not a spec file", file=file)
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(f"spec file is larger than {MAX_SPEC_BYTES // 2**20} MiB", file=file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise SpecError("not a text file (it is not UTF-8)", file=file) from None
-        except OSError as exc:
-            raise SpecError(f"cannot read: {exc.strerror}", file=file) from None
-        doc = load_yaml(text, file)
+        doc, file, variant = read_document(source, file)
     else:
         doc = source
+    if isinstance(doc, dict):
+        doc = prepare(doc, file, variant)
     return build_from_document(doc, variables=variables, file=file)
+
+
+def read_document(source: str | Path, file: str | None = None) -> tuple[Any, str, str | None]:
+    """The parsed YAML of a source, the file to name in errors, and the variant it picks."""
+    from archcalc.zoo import resolve
+
+    path, variant = resolve(source)
+    file = file or (str(source) if Path(source).exists() else str(path))
+    if path.is_dir():
+        raise SpecError("is a directory, not a spec file", file=file)
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(f"spec file is larger than {MAX_SPEC_BYTES // 2**20} MiB", file=file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SpecError("not a text file (it is not UTF-8)", file=file) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", file=file) from None
+    return load_yaml(text, file), file, variant
+
+
+def _read_base(target: str, extending: str | None) -> tuple[Any, str, str | None]:
+    return read_document(relative_to(target, extending))
+
+
+def prepare(doc: Any, file: str | None, variant: str | None) -> Any:
+    """The document to build: its ``extends:`` chain merged in, then the chosen variant applied."""
+    with_bases = resolve_extends(doc, file, _read_base)
+    if with_bases is not doc and file is not None:
+        tag_file(with_bases, file)
+    return apply_variant(with_bases, variant, file) if variant is not None else with_bases
 
 
 def build_from_document(
     doc: Any, *, variables: Mapping[str, Any] | None = None, file: str | None = None
 ) -> Graph:
+    """Build the graph of a parsed document (its ``extends:`` merged in here when still there).
+    An error inside what a base spec brought in names the base's file and this one."""
+    if isinstance(doc, dict) and "extends" in doc:
+        doc = prepare(doc, file, None)
+    try:
+        return _build(doc, variables, file)
+    except ArchcalcError as exc:
+        if file is not None and exc.file is not None and exc.file != file and "extended by" not in exc.message:
+            exc.message += f" (in {exc.file}, extended by {file})"
+        raise
+
+
+def _build(doc: Any, variables: Mapping[str, Any] | None, file: str | None) -> Graph:
     if not isinstance(doc, dict):
         raise SpecError("a spec must be a YAML mapping with 'input' and 'layers'", file=file,
                         line=getattr(doc, "line", None))
@@ -87,19 +129,22 @@ def build_from_document(
             raise SpecError(f"a spec needs '{key}'", file=file, line=getattr(doc, "line", None))
 
     env = read_variables(doc.get("variables") or {}, variables or {}, file, line_of("variables"))
+    read_variants(doc, file)
     ex = Expander(file, env)
-    read_tables(ex, doc.get("tables") or {}, line_of("tables"))
-    read_defaults(ex, doc.get("defaults") or {}, line_of("defaults"))
-    read_blocks(ex, doc.get("blocks") or {}, line_of("blocks"))
+    for key, read in (("tables", read_tables), ("defaults", read_defaults), ("blocks", read_blocks)):
+        with ex.in_file(doc.get(key)):
+            read(ex, doc.get(key) or {}, line_of(key))
 
+    input_file = file_of(doc["input"], file)
     try:
         input_raw = substitute(doc["input"], env)
     except ArchcalcError as exc:
-        raise exc.located(file=file, line=line_of("input")) from None
-    input_name, shape = input_shape(input_raw, file, line_of("input"))
-    input_layer = Layer(input_name, "input", freeze({"shape": shape}), (), Origin(file, line_of("input")))
+        raise exc.located(file=input_file, line=line_of("input")) from None
+    input_name, shape = input_shape(input_raw, input_file, line_of("input"))
+    input_layer = Layer(input_name, "input", freeze({"shape": shape}), (), Origin(input_file, line_of("input")))
     top = Scope(prefix="", input=Target(layer=input_name))
     ex.full[input_name] = Target(layer=input_name)
+    ex.shapes.known[input_name] = (shape,)
     ex.full_lines[input_name] = line_of("input")
     top.names[input_name] = Target(layer=input_name)
     ex.expand(doc["layers"], top, env, (), (), line_of("layers"))
@@ -125,7 +170,7 @@ def build_from_document(
         resolve(None, conventions)
     except ArchcalcError as exc:
         raise exc.located(file=file, line=line_of("conventions")) from None
-    expected = parse_expected(doc.get("expected"), file, line_of("expected"))
+    expected = parse_expected(doc.get("expected"), file, line_of("expected"), read_variants(doc, file))
     name = doc.get("name") or (Path(file).stem if file else "network")
     return build_graph(
         str(name),
@@ -137,5 +182,5 @@ def build_from_document(
         conventions=plain(conventions),
         expected=expected,
         variables=env,
-        meta={"document": doc},
+        meta={"document": doc, "notes": tuple(n for n in (channels_last_note(shape),) if n)},
     )

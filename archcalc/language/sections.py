@@ -52,9 +52,19 @@ def input_shape(raw: Any, file: str | None, line: int | None) -> tuple[str, tupl
     return name, tuple(int(v) for v in shape)
 
 
+def channels_last_note(shape: tuple[int, ...]) -> str | None:
+    """A note for an input that looks channels-last (``[32, 32, 3]``): shapes are channels first."""
+    if len(shape) != 3 or shape[2] not in (1, 3, 4) or shape[0] <= 4 or shape[1] <= 4:
+        return None
+    return (f"input {list(shape)} looks channels-last (height, width, channels), but shapes are read "
+            f"channels first: {shape[0]} channels of {shape[1]}x{shape[2]}; did you mean "
+            f"[{shape[2]}, {shape[0]}, {shape[1]}]?")
+
+
 def read_variables(declared: Any, overrides: Mapping[str, Any], file: str | None, line: int | None) -> dict[str, Any]:
     """The spec's variables with ``overrides`` in place of their declared values, evaluated in
-    dependency order: a derived variable (``c1: "${2 * k}"``) follows an override of ``k``."""
+    dependency order: a derived variable (``c1: "${2 * k}"``) follows an override of ``k``.
+    A variable a base spec declared (``extends``) is located in the base's file."""
     if not isinstance(declared, dict):
         raise SpecError("variables must be a mapping of name: value", file=file, line=line)
     line_of = declared.line_of if isinstance(declared, MarkedMap) else (lambda _k: line)
@@ -68,10 +78,13 @@ def read_variables(declared: Any, overrides: Mapping[str, Any], file: str | None
                 f"variables: {', '.join(declared) or 'none'}", file=file, line=line)
     raw = {**declared, **overrides}
 
+    files = getattr(declared, "key_files", None) or {}
+
     def locate(key: str, exc: ArchcalcError) -> ArchcalcError:
         if key in overrides:
             exc.message = f"--var {key}: {exc.message}"
-        return exc.located(file=file, line=line_of(key))
+            return exc.located(file=file, line=line)
+        return exc.located(file=files.get(key) or file, line=line_of(key))
 
     return evaluate_all(raw, {}, locate)
 
@@ -117,35 +130,47 @@ def read_blocks(ex: Expander, blocks: Any, line: int | None) -> None:
         raise ex.error("blocks must be a mapping of name: {params:, layers:}", line)
     line_of = blocks.line_of if isinstance(blocks, MarkedMap) else (lambda _k: line)
     for name, body in blocks.items():
-        bline = line_of(name)
-        if isinstance(body, list):
-            body = {"layers": body}
-        if not isinstance(body, dict):
-            raise ex.error(f"block '{name}' must be a list of layers or a mapping with layers:", bline)
-        body_line_of = body.line_of if isinstance(body, MarkedMap) else (lambda _k, at=bline: at)
-        for key in body:
-            if key not in BLOCK_KEYS:
-                raise ex.error(f"unknown key '{key}' in block '{name}'{suggest(key, BLOCK_KEYS)}", body_line_of(key))
-        params = body.get("params") or {}
-        if not isinstance(params, dict):
-            raise ex.error(f"params of block '{name}' must be a mapping of name: default", body_line_of("params"))
-        for pname in params:
-            if not str(pname).isidentifier() or pname in ("index", "repeat"):
-                raise ex.error(f"block parameter '{pname}' must be an identifier other than index and repeat",
-                               body_line_of("params"))
-        layers = body.get("layers")
-        if not isinstance(layers, list) or not layers:
-            raise ex.error(f"block '{name}' needs a non-empty list of layers", body_line_of("layers"))
-        output = body.get("output")
-        if output is not None and not isinstance(output, str):
-            raise ex.error(f"output of block '{name}' must be a layer name", body_line_of("output"))
-        ex.blocks[name] = Block(
-            name=name,
-            params={k: (None if v == "required" else v) for k, v in params.items()},
-            required={k for k, v in params.items() if v is None or v == "required"},
-            layers=layers if isinstance(layers, MarkedList) else MarkedList(layers),
-            output=output,
-            line=bline,
-            param_lines={k: (params.line_of(k) if isinstance(params, MarkedMap) else body_line_of("params"))
-                         for k in params},
-        )
+        with ex.in_file(body):
+            read_block(ex, name, body, line_of(name))
+
+
+def read_block(ex: Expander, name: str, body: Any, bline: int | None) -> None:
+    """One entry of ``blocks:`` into the expander."""
+    if isinstance(body, list):
+        body = {"layers": body}
+    if not isinstance(body, dict):
+        raise ex.error(f"block '{name}' must be a list of layers or a mapping with layers:", bline)
+    body_line_of = body.line_of if isinstance(body, MarkedMap) else (lambda _k, at=bline: at)
+    for key in body:
+        if key not in BLOCK_KEYS:
+            raise ex.error(f"unknown key '{key}' in block '{name}'{suggest(key, BLOCK_KEYS)}", body_line_of(key))
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise ex.error(f"params of block '{name}' must be a mapping of name: default", body_line_of("params"))
+    for pname in params:
+        if not str(pname).isidentifier() or pname in ("index", "repeat"):
+            raise ex.error(f"block parameter '{pname}' must be an identifier other than index and repeat",
+                           body_line_of("params"))
+    inputs = body.get("inputs") or []
+    if not isinstance(inputs, list) or not all(isinstance(n, str) and n.isidentifier() and n != "input"
+                                               for n in inputs) or len(set(inputs)) != len(inputs):
+        raise ex.error(f"inputs of block '{name}' must be a list of distinct names (not 'input'), got {inputs!r}",
+                       body_line_of("inputs"))
+    layers = body.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ex.error(f"block '{name}' needs a non-empty list of layers", body_line_of("layers"))
+    output = body.get("output")
+    if output is not None and not isinstance(output, str):
+        raise ex.error(f"output of block '{name}' must be a layer name", body_line_of("output"))
+    ex.blocks[name] = Block(
+        name=name,
+        params={k: (None if v == "required" else v) for k, v in params.items()},
+        required={k for k, v in params.items() if v is None or v == "required"},
+        layers=layers if isinstance(layers, MarkedList) else MarkedList(layers),
+        output=output,
+        line=bline,
+        param_lines={k: (params.line_of(k) if isinstance(params, MarkedMap) else body_line_of("params"))
+                     for k in params},
+        file=getattr(body, "file", None) or ex.file,
+        inputs=tuple(inputs),
+    )

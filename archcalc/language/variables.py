@@ -43,13 +43,15 @@ def evaluate_all(
     base: Mapping[str, Any],
     locate: Callable[[str, VariableError], Exception],
     what: str = "variables",
+    view: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every value of ``raw`` (which may mention each other and ``base``) in dependency
     order; returns ``base`` plus the evaluated values.
 
     Declaration order is kept where dependencies allow. A cycle between values is an error
-    naming it. ``locate(key, error)`` turns an error about ``key`` into the one to raise (it
-    adds the file and line).
+    naming it. ``view`` wraps what each expression sees (shape references such as
+    ``${in.channels}``: :class:`archcalc.language.shapes.ShapeNames`). ``locate(key, error)``
+    turns an error about ``key`` into the one to raise (it adds the file and line).
     """
     for key in raw:
         if key in RESERVED:
@@ -75,7 +77,7 @@ def evaluate_all(
     env = dict(base)
     for key in order:
         try:
-            env[key] = substitute(raw[key], env)
+            env[key] = substitute(raw[key], view(env) if view is not None else env)
         except VariableError as exc:
             raise locate(key, exc) from None
     return env
@@ -116,7 +118,7 @@ def substitute(value: Any, env: Mapping[str, Any]) -> Any:
 
 
 def _copy_marks(src: Any, dst: Any) -> None:
-    for attr in ("line", "key_lines", "item_lines"):
+    for attr in ("line", "key_lines", "item_lines", "file"):
         if hasattr(src, attr):
             setattr(dst, attr, getattr(src, attr))
 

@@ -19,6 +19,10 @@ class MarkedMap(dict[str, Any]):
 
     line: int | None = None
     key_lines: dict[str, int]
+    #: the file a mapping came from when another spec extends it (None: the spec being read)
+    file: str | None = None
+    #: per key, the file a merged section's entry came from (``extends``)
+    key_files: dict[str, str | None]
 
     def line_of(self, key: str) -> int | None:
         lines = getattr(self, "key_lines", None)
@@ -32,6 +36,7 @@ class MarkedList(list[Any]):
 
     line: int | None = None
     item_lines: list[int]
+    file: str | None = None
 
     def line_of(self, index: int) -> int | None:
         lines = getattr(self, "item_lines", None)

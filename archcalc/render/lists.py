@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
-def spec_list(entries: Iterable[tuple[str, str, str | None]]) -> str:
-    """``name: description [source]`` per bundled spec."""
-    return "".join(f"{name}: {title} [{source or 'no source'}]\n" for name, title, source in entries)
+@dataclass(frozen=True)
+class SpecEntry:
+    """What ``archcalc list`` says of one bundled spec."""
+
+    name: str
+    title: str
+    source: str | None
+    #: declared variables and their default values (as written)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    #: variant name -> the variables it sets
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _assignments(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_value(v)}" for k, v in values.items())
+
+
+def spec_list(entries: Iterable[SpecEntry]) -> str:
+    """``name: description [source]`` per bundled spec, then its variables with their defaults
+    and its named variants (each usable as a name: ``archcalc report vgg19``)."""
+    lines: list[str] = []
+    for entry in entries:
+        lines.append(f"{entry.name}: {entry.title} [{entry.source or 'no source'}]")
+        if entry.variables:
+            lines.append(f"    variables: {_assignments(entry.variables)}")
+        for name, values in entry.variants.items():
+            lines.append(f"    variant {name} ({entry.name}:{name}): {_assignments(values) or 'the defaults'}")
+    return "".join(line + "\n" for line in lines)
 
 
 def type_list() -> str:
