@@ -116,7 +116,7 @@ def test_cli_commands_take_variants(base: Path, tmp_path: Path, capsys: pytest.C
     code, out, _ = run(capsys, "report", "vgg:vgg19", "--var", "lrn=true", "--format", "json")
     assert code == 0 and json.loads(out)["totals"]["params"] == 143667240
     code, out, _ = run(capsys, "check", "vgg19")
-    assert code == 0 and "4/4 figures reproduced" in out
+    assert code == 0 and "vgg19: 4 of 4 published figures reproduced" in out
     code, out, _ = run(capsys, "tables", "vgg19")
     assert code == 0 and "143,667,240" in out and "4 of 4 published figures reproduced" in out
     code, out, _ = run(capsys, "sweep", f"{base}:big", "--vary", "depth=1,2", "--format", "json")
