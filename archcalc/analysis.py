@@ -12,6 +12,7 @@ from archcalc.conventions import OPTIMIZER_STATE, Conventions, resolve
 from archcalc.errors import ArchcalcError, ShapeError
 from archcalc.ir import Graph, TensorRef, format_ref
 from archcalc.ops import REGISTRY
+from archcalc.ops._formulas import InputDropped
 from archcalc.ops._window import format_shape
 from archcalc.ops.base import Applied
 from archcalc.receptive import Field, check_merge, input_field, step
@@ -35,11 +36,14 @@ def analyze(
     *,
     preset: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> Report:
     """Exact per-layer and total counts of ``graph`` under ``conventions``.
 
     ``conventions`` wins when given; otherwise the spec's own conventions, replaced by
-    ``preset`` when given, then ``overrides`` (``{"batch": 8}``) on top.
+    ``preset`` when given, then ``overrides`` (``{"batch": 8}``) on top. A window that floors
+    past real input pixels is a note in the report; ``strict`` makes it an error (as
+    ``rounding: exact`` does for one layer).
     """
     conv = conventions if conventions is not None else conventions_for(graph, preset, overrides)
     if conventions is not None and overrides:
@@ -51,6 +55,7 @@ def analyze(
     fields_: dict[TensorRef, Field] = {}
     applied: dict[str, Applied] = {}
     warnings: list[str] = []
+    report_notes: list[str] = list(graph.meta.get("notes", ()))
     merge_notes: dict[str, str] = {}
 
     for layer in graph.layers.values():
@@ -69,6 +74,9 @@ def analyze(
                     out_fields = (field,) if len(result.outs) == 1 else (field,) * len(result.outs)
                 else:
                     out_fields = tuple(step(rule, in_fields, layer.inputs)[0] for rule in result.out_rfs)
+            dropped = [n for n in result.notes if isinstance(n, InputDropped)]
+            if strict and dropped:
+                raise ShapeError(f"{dropped[0]} (--strict)")
         except ArchcalcError as exc:
             if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
                 given = ", ".join(f"{format_ref(r, graph.n_outputs.get(r[0], 1))} {format_shape(shapes[r])}"
@@ -145,8 +153,8 @@ def analyze(
         notes = result.notes
         if name in merge_notes:
             notes = (*notes, merge_notes[name])
-        if notes:
-            warnings.extend(f"{name}: {n}" for n in notes)
+        warnings.extend(f"{name}: {n}" for n in notes if not isinstance(n, InputDropped))
+        report_notes.extend(f"{name}: {n}" for n in notes if isinstance(n, InputDropped))
         if not REGISTRY[layer.kind].view:  # a view (flatten, identity, dropout) stores nothing
             stored_elements += elements
         trainable += params
@@ -206,7 +214,7 @@ def analyze(
         outputs=outputs,
         warnings=tuple(warnings),
         flops_breakdown=flops_breakdown,
-        notes=tuple(graph.meta.get("notes", ())),
+        notes=tuple(report_notes),
         uncounted=tuple(graph.meta.get("uncounted", ())),
         flops_not_counted=dict(sorted(left_out.items())),
         source=graph.source,

@@ -37,7 +37,7 @@ CASES: list[tuple[str, str, tuple[str, ...], int | None]] = [
     ("non-positive size (layer)", LENET_HEAD + "  - {name: C1, type: conv, filters: 0, kernel: 5}\n",
      ("layer C1", "filters must be a positive integer, got 0"), 3),
     ("non-positive size (input)", "input: [1, 0, 32]\nlayers: [relu]\n", ("input sizes must be positive",), 1),
-    ("stride does not fit", "input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3}\n",
+    ("stride does not fit (rounding: exact)", "input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3, rounding: exact}\n",
      ("layer c", "(7 - 3)/3 + 1 = 2.33 is not an integer", "padding", "rounding: floor (gives 2)"), 3),
     ("kernel larger than the input", "input: [1, 4, 4]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 5}\n",
      ("layer c", "window of 5 does not fit", "4"), 3),
@@ -146,7 +146,7 @@ def test_unknown_preset_and_convention() -> None:
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text("input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3}\n")
+    spec.write_text("input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3, rounding: exact}\n")
     with pytest.raises(archcalc.ShapeError):
         run_cli("--debug", "report", str(spec))
 

@@ -88,7 +88,7 @@ def test_stride_3_does_not_fit(published: dict[str, Any]) -> None:
     ex = exercise(published, "7x7 input, 3x3 kernel, stride 3")
     assert "2.33" in ex["error"]
     with pytest.raises(archcalc.ShapeError) as info:
-        net([1, 7, 7], {"name": "c", "type": "conv", "filters": 1, "kernel": 3, "stride": 3})
+        net([1, 7, 7], {"name": "c", "type": "conv", "filters": 1, "kernel": 3, "stride": 3, "rounding": "exact"})
     message = str(info.value)
     assert "layer c" in message
     assert "(7 - 3)/3 + 1 = 2.33" in message
@@ -166,3 +166,29 @@ def test_training_is_three_times_forward(published: dict[str, Any]) -> None:
     assert "3x" in ex["note"]
     r = net([3, 32, 32], {"name": "c", "type": "conv", "filters": 8, "kernel": 3})
     assert r.totals.training_flops == 3 * r.totals.flops
+
+
+def test_stride_3_floors_by_default_with_a_note_and_strict_refuses(published: dict[str, Any], tmp_path: Any) -> None:
+    """Issue 11, friendlier defaults: frameworks floor, so does archcalc; the note keeps the
+    arithmetic of the exercise, and --strict (or rounding: exact) makes it the error again."""
+    ex = exercise(published, "7x7 input, 3x3 kernel, stride 3")
+    assert "2.33" in ex["error"]
+    spec = tmp_path / "ex.yaml"
+    spec.write_text("input: [1, 7, 7]\nlayers:\n  - {name: c, type: conv, filters: 1, kernel: 3, stride: 3}\n")
+    report = archcalc.analyze(archcalc.load(spec))
+    assert report["c"].shape == (1, 2, 2)  # floor((7 - 3)/3) + 1
+    assert report.notes == ("c: rounding floor along H and W: (7 - 3)/3 + 1 = 2.33 gives 2, so the last 1 input "
+                            "pixel is never read (pad 2 more pixels, or rounding: ceil, to read it; rounding: exact "
+                            "makes this an error)",)
+    assert report.warnings == ()
+    from tests.test_cli import run
+
+    code, out, _ = run("report", str(spec))
+    assert code == 0 and "note: c: rounding floor along H and W: (7 - 3)/3 + 1 = 2.33 gives 2" in out
+    code, out, err = run("report", str(spec), "--strict")
+    assert code == 2 and out == "" and err.startswith(f"archcalc: {spec}:3: layer c: rounding floor along H and W")
+    # a stride that leaves only padding unread, or skips no more than its own gap, is not worth a note
+    quiet = archcalc.analyze(archcalc.load({"input": [3, 56, 56], "layers": [
+        {"name": "a", "type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": 1},
+        {"name": "b", "type": "conv", "inputs": "input", "filters": 4, "kernel": 1, "stride": 2}]}))
+    assert quiet.notes == ()

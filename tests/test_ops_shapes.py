@@ -163,7 +163,8 @@ def test_conv_against_onnx() -> None:
         got = arch_shape([case["c_in"], *case["size"]], {**layer, "rounding": "floor"})
         assert batched(got) == (real[0] if real else None), case
         refused += real is None
-        exact = arch_shape([case["c_in"], *case["size"]], layer)
+        assert arch_shape([case["c_in"], *case["size"]], layer) == got, case  # floor is the default
+        exact = arch_shape([case["c_in"], *case["size"]], {**layer, "rounding": "exact"})
         if real is None:
             assert exact is None
             continue
@@ -636,7 +637,7 @@ def test_kernel_larger_than_padded_input() -> None:
 
 def test_stride_that_does_not_fit() -> None:
     with pytest.raises(archcalc.ShapeError, match=r"stride does not fit along H: \(7 - 3\)/3 \+ 1 = 2\.33") as err:
-        analyze([1, 7, 7], {"type": "conv", "filters": 1, "kernel": 3, "stride": 3})
+        analyze([1, 7, 7], {"type": "conv", "filters": 1, "kernel": 3, "stride": 3, "rounding": "exact"})
     message = str(err.value)
     assert "rounding: floor (gives 2)" in message and "rounding: ceil (gives 3)" in message
     assert "pad 2 more pixels" in message

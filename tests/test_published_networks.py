@@ -67,8 +67,14 @@ def test_alexnet_stated_224_input_does_not_fit(published: dict[str, Any]) -> Non
     doc = yaml.safe_load(ALEXNET.read_text())
     doc["input"] = [3, 224, 224]
     doc.pop("expected")
-    with pytest.raises(archcalc.ShapeError, match="conv1"):
-        archcalc.analyze(archcalc.load(doc))
+    graph = archcalc.load(doc)
+    with pytest.raises(archcalc.ShapeError, match=r"conv1.*\(224 - 11\)/4 \+ 1 = 54\.25"):
+        archcalc.analyze(graph, strict=True)
+    # frameworks floor: 54x54, and the report says which input pixels conv1 never reads
+    floored = archcalc.analyze(graph)
+    assert floored["conv1"].shape[1:] == (54, 54)
+    assert any(n.startswith("conv1: rounding floor along H and W: (224 - 11)/4 + 1 = 54.25 gives 54, so the "
+                            "last 1 input pixel is never read") for n in floored.notes)
     assert ref["neurons"]["input_as_stated"] == 224 * 224 * 3
     # the paper's first-layer 253,440 is not 55*55*96
     assert any("253,440" in e for e in ref["errata"])

@@ -49,6 +49,6 @@ def test_readme_report_block_is_real_output() -> None:
 def test_readme_error_example_is_a_real_message() -> None:
     """The README's error line is the one docs/errors.md records (itself produced by a test)."""
     docs = (ROOT / "docs" / "errors.md").read_text()
-    row = next(line for line in docs.splitlines() if line.startswith("| stride does not fit |"))
+    row = next(line for line in docs.splitlines() if line.startswith("| stride does not fit (rounding: exact) |"))
     message = row.split("`")[1]
     assert message in (ROOT / "README.md").read_text()

@@ -30,6 +30,8 @@ def _report_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--csv-context", action="store_true",
                    help="csv: start with '#' lines of conventions, warnings and notes (pandas: comment='#')")
     r.add_argument("--totals", action="store_true", help="csv: end with the total row")
+    r.add_argument("--strict", action="store_true",
+                   help="a window that floors past real input pixels is an error, not a note (rounding: exact)")
     onnx_options(r)
     counting_options(r)
 
@@ -42,7 +44,7 @@ def _report(args: argparse.Namespace) -> int:
     columns = parse_columns(args.columns)
     overrides = conventions_overrides(args)
     graph = load_source(args, args.file)
-    report = analyze(graph, preset=args.preset, overrides=overrides)
+    report = analyze(graph, preset=args.preset, overrides=overrides, strict=args.strict)
     emit(render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals), args.output,
          inputs=[args.file])
     if fmt == "csv" and report.uncounted and not args.csv_context:  # never silent about what is not counted

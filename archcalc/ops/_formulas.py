@@ -68,6 +68,30 @@ def resolve_padding(
     return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in padding)
 
 
+class InputDropped(str):
+    """A note that a floored window leaves real input pixels unread (``rounding: exact`` or
+    ``analyze(..., strict=True)`` turn it into an error)."""
+
+
+def dropped_input(size: int, k_eff: int, stride: int, pads: tuple[int, int], axes: str) -> InputDropped | None:
+    """The note for a floored window that never reads the last input pixels along ``axes``, or
+    None when it reads them. Padding left unread is not worth a note, nor a tail no longer than
+    the gap a stride larger than the window leaves between every two windows anyway."""
+    span = size + pads[0] + pads[1] - k_eff
+    rest = span % stride if span >= 0 else 0
+    unread = rest - pads[1]
+    if unread <= max(stride - k_eff, 0):
+        return None
+    pad_text = f" + {pads[0] + pads[1]}" if pads[0] + pads[1] else ""
+    more = stride - rest
+    many = unread > 1
+    return InputDropped(
+        f"rounding floor along {axes}: ({size}{pad_text} - {k_eff})/{stride} + 1 = {span / stride + 1:.2f} "
+        f"gives {span // stride + 1}, so the last {unread} input pixel{'s' if many else ''} "
+        f"{'are' if many else 'is'} never read (pad {more} more pixel{'s' if more > 1 else ''}, "
+        f"or rounding: ceil, to read {'them' if many else 'it'}; rounding: exact makes this an error)")
+
+
 def window_output(
     size: int,
     k_eff: int,

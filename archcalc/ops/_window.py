@@ -8,7 +8,7 @@ from math import prod
 from typing import Any
 
 from archcalc.errors import ShapeError
-from archcalc.ops._formulas import Pads, Shape, axis_name, per_axis, resolve_padding, window_output
+from archcalc.ops._formulas import Pads, Shape, axis_name, dropped_input, per_axis, resolve_padding, window_output
 from archcalc.ops.base import Window
 
 ROUNDING = ("exact", "floor", "ceil")
@@ -22,6 +22,8 @@ class Geometry:
     k_eff: tuple[int, ...]
     stride: tuple[int, ...]
     pads: Pads
+    #: where flooring leaves input pixels unread (one note per axis)
+    notes: tuple[str, ...] = ()
 
     @property
     def taps(self) -> int:
@@ -60,12 +62,19 @@ def geometry(attrs: Mapping[str, Any], spatial: Shape, kernel: Any | None = None
     pads = resolve_padding(padding, n, spatial, k_eff, s)
     # "same" pads so that the output is ceil(N/s); when the stride is larger than the kernel no
     # padding is needed and the last stride is left incomplete, as in ONNX/TF: never an error
-    rounding = "floor" if padding in SAME else attrs.get("rounding") or "exact"
+    rounding = "floor" if padding in SAME else attrs.get("rounding") or "floor"
     out = tuple(
         window_output(spatial[i], k_eff[i], s[i], pads[i], rounding, axis_name(i, n))
         for i in range(n)
     )
-    return Geometry(out=out, kernel=k, k_eff=k_eff, stride=s, pads=pads)
+    notes: tuple[str, ...] = ()
+    if rounding == "floor" and padding not in SAME:
+        axes_of: dict[tuple[int, int, int, tuple[int, int]], list[str]] = {}
+        for i in range(n):  # axes with the same arithmetic share one note ("along H and W")
+            axes_of.setdefault((spatial[i], k_eff[i], s[i], pads[i]), []).append(axis_name(i, n))
+        found = (dropped_input(*key, " and ".join(names)) for key, names in axes_of.items())
+        notes = tuple(note for note in found if note is not None)
+    return Geometry(out=out, kernel=k, k_eff=k_eff, stride=s, pads=pads, notes=notes)
 
 
 def format_shape(shape: Shape) -> str:

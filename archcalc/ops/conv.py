@@ -90,7 +90,7 @@ _COMMON: dict[str, Attr] = {
     "stride": Attr(pos_ints, default=1),
     "padding": Attr(padding, default=0),
     "dilation": Attr(pos_ints, default=1),
-    "rounding": Attr(choice(*ROUNDING), default="exact"),
+    "rounding": Attr(choice(*ROUNDING), default="floor"),
 }
 
 
@@ -194,7 +194,7 @@ class Conv(Op):
         edges = positions * pairs * geo.taps
         biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
         cost = Cost.weighted(self._weights(pairs, geo.taps, positions), edges, biases, bias_units)
-        return Applied(outs=((c_out, *geo.out),), cost=cost, rf=geo.rf())
+        return Applied(outs=((c_out, *geo.out),), cost=cost, rf=geo.rf(), notes=geo.notes)
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -66,7 +66,7 @@ class MaxPool(Op):
         "stride": Attr(pos_ints, doc="defaults to the kernel"),
         "padding": Attr(padding, default=0),
         "dilation": Attr(pos_ints, default=1),
-        "rounding": Attr(choice(*ROUNDING), default="exact"),
+        "rounding": Attr(choice(*ROUNDING), default="floor"),
     }
     doc = "max pooling over a window"
     doc_notes = "stride defaults to the kernel"
@@ -77,7 +77,7 @@ class MaxPool(Op):
         c = ins[0][0]
         geo = geometry(attrs, spatial_of(ins[0], self.kind))
         units = c * geo.positions
-        return Applied(outs=((c, *geo.out),), cost=_pool_cost(units * geo.taps), rf=geo.rf())
+        return Applied(outs=((c, *geo.out),), cost=_pool_cost(units * geo.taps), rf=geo.rf(), notes=geo.notes)
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

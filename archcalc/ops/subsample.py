@@ -27,7 +27,7 @@ class Subsample(Op):
         "kernel": Attr(pos_ints, default=2),
         "stride": Attr(pos_ints, doc="defaults to the kernel"),
         "padding": Attr(padding, default=0),
-        "rounding": Attr(choice(*ROUNDING), default="exact"),
+        "rounding": Attr(choice(*ROUNDING), default="floor"),
         "bias": Attr(choice("none", "per_map"), default="per_map"),
     }
     doc = "window sum x one trainable coefficient + one trainable bias per map"
@@ -43,7 +43,7 @@ class Subsample(Op):
         edges = units * geo.taps
         biases, bias_units = bias_counts(attrs["bias"], c, geo.positions)
         cost = Cost.weighted(c, edges, biases, bias_units)
-        return Applied(outs=((c, *geo.out),), cost=cost, rf=geo.rf())
+        return Applied(outs=((c, *geo.out),), cost=cost, rf=geo.rf(), notes=geo.notes)
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
