@@ -682,3 +682,19 @@ def test_group_and_table_errors() -> None:
         analyze([1, 5], {"type": "conv_transpose", "filters": 1, "kernel": 3, "stride": 2, "output_padding": 2})
     with pytest.raises(archcalc.ShapeError, match=r"padding too large"):
         analyze([1, 2], {"type": "conv_transpose", "filters": 1, "kernel": 1, "padding": 1})
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ([0, -1], (8, 24)), ([0, 0, 0], (8, 4, 6)), ([2, 0, -1], (2, 4, 24)), ([-1, 0], (48, 4)),
+])
+def test_reshape_zero_keeps_the_input_size_as_onnx(target: list[int], expected: tuple[int, ...]) -> None:
+    """ONNX Reshape (allowzero=0): a 0 copies the input's size on that axis (per sample here)."""
+    assert arch_shape([8, 4, 6], {"type": "reshape", "shape": target}) == expected
+    from math import prod
+
+    assert prod(expected) == 8 * 4 * 6
+
+
+def test_reshape_zero_past_the_input_axes_is_refused() -> None:
+    with pytest.raises(archcalc.ShapeError, match=r"0 at axis 3 has no input axis to keep \(the input is 8x4x6\)"):
+        analyze([8, 4, 6], {"type": "reshape", "shape": [2, 2, 2, 0]})

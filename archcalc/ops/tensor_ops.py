@@ -109,16 +109,22 @@ def slice_from_onnx(node: Node) -> LayerSpec:
 class Reshape(Op):
     kind = "reshape"
     family = "shape"
-    schema = {"shape": Attr(ints, required=True, doc="per-sample target shape; one entry may be -1")}
-    doc = "reshape (per sample; -1 infers one size)"
+    schema = {"shape": Attr(ints, required=True,
+                            doc="per-sample target shape; 0 keeps that axis of the input, one entry may be -1")}
+    doc = "reshape (per sample; 0 keeps the input's size on that axis, as ONNX; -1 infers one size)"
     kernel_class = KernelClass.VIEW
     translators = {"Reshape": reshape_from_onnx, "Squeeze": squeeze_from_onnx, "Unsqueeze": squeeze_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         total = prod(ins[0])
-        target = list(attrs["shape"])
-        if target.count(-1) > 1 or any(v < -1 or v == 0 for v in target):
-            raise ShapeError(f"reshape target {target} must have positive sizes and at most one -1")
+        given = list(attrs["shape"])
+        if given.count(-1) > 1 or any(v < -1 for v in given):
+            raise ShapeError(f"reshape target {given} must have sizes >= 0 (0 keeps the input's) and at most one -1")
+        for i, v in enumerate(given):
+            if v == 0 and i >= len(ins[0]):
+                raise ShapeError(f"reshape target {given}: 0 at axis {i} has no input axis to keep "
+                                 f"(the input is {format_shape(ins[0])})")
+        target = [ins[0][i] if v == 0 else v for i, v in enumerate(given)]
         if -1 in target:
             known = prod(v for v in target if v != -1)
             if total % known:
