@@ -54,7 +54,7 @@ def analyze(
     shapes: dict[TensorRef, tuple[int, ...]] = {}
     fields_: dict[TensorRef, Field] = {}
     applied: dict[str, Applied] = {}
-    warnings: list[str] = []
+    warnings: list[str] = list(graph.meta.get("warnings", ()))
     report_notes: list[str] = list(graph.meta.get("notes", ()))
     merge_notes: dict[str, str] = {}
 

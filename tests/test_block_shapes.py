@@ -176,10 +176,10 @@ def test_bundled_densenet121_widths() -> None:
     ([32, 32, 3], True), ([224, 224, 1], True), ([64, 64, 4], True),
     ([3, 32, 32], False), ([1, 32, 32], False), ([3, 224, 224], False), ([4, 4, 3], False), ([32, 32], False),
 ])
-def test_channels_last_input_gets_a_note(shape: list[int], noted: bool) -> None:
+def test_channels_last_input_gets_a_warning(shape: list[int], noted: bool) -> None:
     kind = "conv, filters: 2, kernel: 1" if len(shape) == 3 else "relu"
     rep = archcalc.analyze(load(f"input: {shape}\nlayers: [{{type: {kind}}}]\n"))
-    notes = [n for n in rep.notes if "channels-last" in n]
+    notes = [n for n in rep.warnings if "channels-last" in n]
     assert bool(notes) is noted
     if noted:
         assert f"did you mean [{shape[2]}, {shape[0]}, {shape[1]}]?" in notes[0]

@@ -182,5 +182,5 @@ def _build(doc: Any, variables: Mapping[str, Any] | None, file: str | None) -> G
         conventions=plain(conventions),
         expected=expected,
         variables=env,
-        meta={"document": doc, "notes": tuple(n for n in (channels_last_note(shape),) if n)},
+        meta={"document": doc, "warnings": tuple(n for n in (channels_last_note(shape),) if n)},
     )

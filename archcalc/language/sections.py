@@ -53,7 +53,7 @@ def input_shape(raw: Any, file: str | None, line: int | None) -> tuple[str, tupl
 
 
 def channels_last_note(shape: tuple[int, ...]) -> str | None:
-    """A note for an input that looks channels-last (``[32, 32, 3]``): shapes are channels first."""
+    """A warning for an input that looks channels-last (``[32, 32, 3]``): shapes are channels first."""
     if len(shape) != 3 or shape[2] not in (1, 3, 4) or shape[0] <= 4 or shape[1] <= 4:
         return None
     return (f"input {list(shape)} looks channels-last (height, width, channels), but shapes are read "
