@@ -31,7 +31,9 @@ def test_every_layer_type_and_column_is_documented() -> None:
 def _examples() -> list[str]:
     text = (ROOT / "docs" / "spec-language.md").read_text()
     parts = text.split("```yaml example\n")[1:]
-    return [part.split("```", 1)[0] for part in parts]
+    import textwrap
+
+    return [textwrap.dedent(part.split("```", 1)[0]) for part in parts]
 
 
 def test_spec_language_examples_run_and_check() -> None:
