@@ -37,6 +37,19 @@ CASES: list[tuple[str, str | None, tuple[str, ...], str]] = [
      "argument --batch: must be an integer from 1 to 1,048,576, got '0' (see archcalc report --help)"),
     ("--batch -3", None, ("--batch", "-3"),
      "argument --batch: must be an integer from 1 to 1,048,576, got '-3' (see archcalc report --help)"),
+    ("repeat 10^9",
+     "input: [1, 8, 8]\nblocks:\n  b: {layers: [relu]}\nlayers:\n  - {block: b, repeat: 1000000000}\n", (),
+     "{spec}:5: layer b1: repeat 1,000,000,000 of block 'b' expands to 1,000,000,000 layer entries or more; "
+     "a spec may expand to 1,000,000 layers (2,000,000 entries with skipped ones)"),
+    ("repeat 2^63",
+     "input: [1, 8, 8]\nblocks:\n  b: {layers: [relu]}\nlayers:\n  - {block: b, repeat: 9223372036854775808}\n", (),
+     "{spec}:5: layer b1: repeat 9,223,372,036,854,775,808 of block 'b' expands to 9,223,372,036,854,775,808 layer "
+     "entries or more; a spec may expand to 1,000,000 layers (2,000,000 entries with skipped ones)"),
+    ("2^30 skipped layers through nested blocks",
+     "input: [1, 8, 8]\nblocks:\n  b: {layers: [{type: relu, when: false}]}\n  c: {layers: [{block: b, repeat: 32768}]}\n"
+     "layers:\n  - {block: c, repeat: 32768}\n", (),
+     "{spec}:6: layer c1: repeat 32,768 of block 'c' expands to 1,073,774,592 layer entries or more; a spec may "
+     "expand to 1,000,000 layers (2,000,000 entries with skipped ones)"),
     ("duplicate explicit keys", "input: [1, 8, 8]\nlayers:\n  - {name: a, type: conv, filters: 4, kernel: 1, kernel: 3}\n",
      (), "{spec}:3: duplicate key 'kernel'"),
 ]
@@ -73,3 +86,18 @@ def test_merge_key_then_an_override_is_valid_yaml() -> None:
     graph = archcalc.load(load_yaml(text))
     assert graph["b"].attrs["filters"] == 2 and graph["b"].attrs["kernel"] == 1
     assert archcalc.analyze(graph)["b"].shape == (2, 8, 8)
+
+
+def test_long_chains_of_skipped_layers_resolve_without_recursion() -> None:
+    """3,000 skipped layers in a row, each passing its input to the next, and block outputs that
+    name skipped layers: resolved iteratively (no RecursionError)."""
+    layers = [{"name": "first", "type": "relu"}]
+    layers += [{"name": f"s{i}", "type": "relu", "when": False} for i in range(3000)]
+    layers.append({"name": "last", "type": "tanh"})
+    graph = archcalc.load({"input": [1, 4, 4], "layers": layers})
+    assert graph["last"].inputs == (("first", 0),)
+    nested = {"input": [1, 4, 4], "blocks": {"b": {"layers": [{"name": "x", "type": "relu", "when": False}],
+                                                   "output": "x"}},
+              "layers": [{"name": "a", "type": "relu"}, {"name": "st", "block": "b", "repeat": 600},
+                         {"name": "z", "type": "tanh"}]}
+    assert archcalc.load(nested)["z"].inputs == (("a", 0),)

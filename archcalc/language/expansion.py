@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, SpecError, suggest
 from archcalc.ir import Origin, freeze
+from archcalc.language.scopes import Block, Pending, Ref, Scope, Target
 from archcalc.language.shapes import ExpansionShapes, ShapeNames
 from archcalc.language.variables import evaluate_all, substitute
 from archcalc.language.yamlmarks import MarkedList, MarkedMap
@@ -23,57 +23,8 @@ BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
 MAX_BLOCK_DEPTH = 32
 #: the most layers one spec may expand to
 MAX_LAYERS = 1_000_000
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a name stands for: a layer output, or another reference to follow (skipped layer)."""
-
-    layer: str | None = None
-    index: int = 0
-    ref: Ref | None = None
-
-
-@dataclass(frozen=True)
-class Ref:
-    scope: Scope
-    text: str | None
-    line: int | None
-    direct: Target | None = None
-
-
-@dataclass(eq=False)
-class Scope:
-    prefix: str
-    input: Target
-    names: dict[str, Target] = field(default_factory=dict)
-    lines: dict[str, int | None] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Pending:
-    name: str
-    kind: str
-    attrs: Mapping[str, Any]
-    refs: list[Ref]
-    origin: Origin
-    n_outputs: int
-
-
-@dataclass
-class Block:
-    name: str
-    params: dict[str, Any]
-    required: set[str]
-    layers: MarkedList
-    output: str | None
-    line: int | None
-    param_lines: dict[str, int | None] = field(default_factory=dict)
-    #: the file the block was declared in (a base spec's, through ``extends``)
-    file: str | None = None
-    #: names of the block's inputs when it takes several (``input`` is the first)
-    inputs: tuple[str, ...] = ()
+#: the most layer entries one spec may visit while expanding, skipped ones (when: false) included
+MAX_VISITS = 2 * MAX_LAYERS
 
 
 class Expander:
@@ -89,6 +40,9 @@ class Expander:
         self.full_lines: dict[str, int | None] = {}
         self.by_name: dict[str, Pending] = {}
         self.shapes = ExpansionShapes(self)
+        #: entries expanded so far (skipped ones too), against MAX_VISITS
+        self.visits = 0
+        self._sizes: dict[str, int] = {}
 
     # -- errors --------------------------------------------------------------------------
 
@@ -120,12 +74,38 @@ class Expander:
         self.full[full] = target
         self.full_lines[full] = line
 
-    def resolve(self, ref: Ref, depth: int = 0) -> tuple[str, int]:
-        if depth > 10_000:
-            raise self.error("skipped layers (when: false) pass their inputs to each other in a cycle", ref.line)
+    def resolve(self, ref: Ref) -> tuple[str, int]:
+        """The layer output a reference names, following skipped layers (``when: false``) and
+        block outputs iteratively: a chain of any length, and a cycle among them is an error."""
+        index: int | None = None
+        seen: set[int] = set()
+        while True:
+            if id(ref) in seen:
+                raise self.error("skipped layers (when: false) pass their inputs to each other in a cycle", ref.line)
+            seen.add(id(ref))
+            target, found_index = self._target_of(ref)
+            if index is None:
+                index = found_index
+            if target.ref is None:
+                if target.layer is None:
+                    raise self.error("internal: a reference resolved to nothing", ref.line)
+                return target.layer, (index if index is not None else target.index)
+            ref = target.ref
+
+    def follow(self, target: Target) -> tuple[str, int]:
+        """The layer output a target stands for (a skipped layer's, followed to its input)."""
+        if target.ref is None:
+            if target.layer is None:
+                raise self.error("internal: a reference resolved to nothing", None)
+            return target.layer, target.index
+        return self.resolve(target.ref)
+
+    def _target_of(self, ref: Ref) -> tuple[Target, int | None]:
+        """What one reference names directly, and the output index it asks for (``name:1``)."""
         if ref.direct is not None:
-            return self._follow(ref.direct, depth)
-        assert ref.text is not None
+            return ref.direct, None
+        if ref.text is None:
+            raise self.error("internal: a reference without a name", ref.line)
         text, index = ref.text, None
         head, sep, tail = text.rpartition(":")
         if sep and tail.isdigit():
@@ -139,14 +119,26 @@ class Expander:
         else:
             known = list(ref.scope.names) + list(self.full)
             raise self.error(f"input '{text}' is not a layer{suggest(text, known)}", ref.line, cls=GraphError)
-        name, found = self._follow(target, depth)
-        return name, (index if index is not None else found)
+        return target, index
 
-    def _follow(self, target: Target, depth: int) -> tuple[str, int]:
-        if target.ref is not None:
-            return self.resolve(target.ref, depth + 1)
-        assert target.layer is not None
-        return target.layer, target.index
+    def size_of(self, block: Block, stack: tuple[str, ...] = ()) -> int:
+        """How many entries one repetition of ``block`` visits at most, counting nested uses with
+        their literal ``repeat`` (an expression counts once; MAX_VISITS still bounds it)."""
+        if block.name in self._sizes:
+            return self._sizes[block.name]
+        total = 0
+        for raw in block.layers:
+            total += 1
+            name = raw.get("block") if isinstance(raw, dict) else None
+            inner = self.blocks.get(name) if isinstance(name, str) else None
+            if inner is not None and inner.name not in stack and inner.name != block.name:
+                reps = raw.get("repeat", 1)
+                reps = reps if isinstance(reps, int) and not isinstance(reps, bool) and reps >= 0 else 1
+                total += reps * self.size_of(inner, (*stack, block.name))
+            if total > MAX_VISITS:
+                break
+        self._sizes[block.name] = total
+        return total
 
     def names(self, env: Mapping[str, Any], scope: Scope) -> ShapeNames:
         """``env`` plus the shape references of ``scope`` (``in`` is its input)."""
@@ -162,6 +154,10 @@ class Expander:
         with self.in_file(entries):
             for i, raw in enumerate(entries):
                 entry_line = entries.line_of(i) if isinstance(entries, MarkedList) else line
+                self.visits += 1
+                if self.visits > MAX_VISITS:
+                    raise self.error(f"the spec expands past {MAX_VISITS:,} layer entries (skipped ones included)",
+                                     entry_line, trace=trace)
                 with self.in_file(raw):
                     previous = self.entry(raw, scope, env, stack, trace, entry_line, previous)
                 if len(self.pending) > MAX_LAYERS:
@@ -295,6 +291,12 @@ class Expander:
             raise self.error(f"repeat must be a non-negative integer (0: the use passes its input through), "
                              f"got {repeat!r}", line_of("repeat"), full, trace)
         reps = repeat if repeat is not None else 1
+        expansion = reps * self.size_of(block)
+        if expansion > MAX_VISITS - self.visits:
+            raise self.error(f"{'repeat ' + format(reps, ',') + ' of ' if repeat is not None else ''}block "
+                             f"'{block.name}' expands to {expansion:,} layer entries or more; a spec may expand to "
+                             f"{MAX_LAYERS:,} layers ({MAX_VISITS:,} entries with skipped ones)",
+                             line_of("repeat") if repeat is not None else line, full, trace)
         each = values.get("each")
         if each is not None and (not isinstance(each, list) or len(each) != reps
                                  or not all(isinstance(e, dict) for e in each)):

@@ -157,7 +157,7 @@ class ExpansionShapes(LayerShapes):
             raise VariableError(f"'{text}' is not a layer expanded before this point{suggest(text, known)}; "
                                 "a shape can name only the block's input and layers above")
         try:
-            name, index = ex._follow(target, 0)
+            name, index = ex.follow(target)
         except ArchcalcError as exc:
             raise VariableError(f"the shape of '{text}' is not known here: {exc.message}") from None
         return self.outputs(name)[index]
