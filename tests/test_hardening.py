@@ -40,16 +40,18 @@ CASES: list[tuple[str, str | None, tuple[str, ...], str]] = [
     ("repeat 10^9",
      "input: [1, 8, 8]\nblocks:\n  b: {layers: [relu]}\nlayers:\n  - {block: b, repeat: 1000000000}\n", (),
      "{spec}:5: layer b1: repeat 1,000,000,000 of block 'b' expands to 1,000,000,000 layer entries or more; "
-     "a spec may expand to 1,000,000 layers (2,000,000 entries with skipped ones)"),
+     "a spec may expand to 100,000 layers (200,000 entries with skipped ones)"),
     ("repeat 2^63",
      "input: [1, 8, 8]\nblocks:\n  b: {layers: [relu]}\nlayers:\n  - {block: b, repeat: 9223372036854775808}\n", (),
      "{spec}:5: layer b1: repeat 9,223,372,036,854,775,808 of block 'b' expands to 9,223,372,036,854,775,808 layer "
-     "entries or more; a spec may expand to 1,000,000 layers (2,000,000 entries with skipped ones)"),
+     "entries or more; a spec may expand to 100,000 layers (200,000 entries with skipped ones)"),
     ("2^30 skipped layers through nested blocks",
      "input: [1, 8, 8]\nblocks:\n  b: {layers: [{type: relu, when: false}]}\n  c: {layers: [{block: b, repeat: 32768}]}\n"
      "layers:\n  - {block: c, repeat: 32768}\n", (),
      "{spec}:6: layer c1: repeat 32,768 of block 'c' expands to 1,073,774,592 layer entries or more; a spec may "
-     "expand to 1,000,000 layers (2,000,000 entries with skipped ones)"),
+     "expand to 100,000 layers (200,000 entries with skipped ones)"),
+    ("spec over 1 MiB", "input: [1, 8, 8]\nlayers:\n" + "  - {type: relu}\n" * 80000, (),
+     "{spec}: spec file is larger than 1 MiB"),
     ("duplicate explicit keys", "input: [1, 8, 8]\nlayers:\n  - {name: a, type: conv, filters: 4, kernel: 1, kernel: 3}\n",
      (), "{spec}:3: duplicate key 'kernel'"),
 ]

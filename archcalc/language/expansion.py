@@ -4,6 +4,7 @@ false passes its input through. The loader (:mod:`archcalc.language.loader`) dri
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -21,8 +22,9 @@ USE_KEYS = ("name", "block", "repeat", "with", "first", "each", "inputs", "when"
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
 #: how deep block uses may nest
 MAX_BLOCK_DEPTH = 32
-#: the most layers one spec may expand to
-MAX_LAYERS = 1_000_000
+#: the most layers one spec may expand to (the largest CNNs have a few thousand); the environment
+#: variable ARCHCALC_MAX_LAYERS raises it
+MAX_LAYERS = int(os.environ.get("ARCHCALC_MAX_LAYERS", "") or 100_000)
 #: the most layer entries one spec may visit while expanding, skipped ones (when: false) included
 MAX_VISITS = 2 * MAX_LAYERS
 

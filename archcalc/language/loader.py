@@ -49,7 +49,7 @@ TOP_KEYS = (
     "conventions", "tables", "blocks", "layers", "expected",
 )
 #: the largest spec file read (bytes); a spec is text written by hand
-MAX_SPEC_BYTES = 16 * 1024 * 1024
+MAX_SPEC_BYTES = 1024 * 1024
 
 
 def load_spec(
@@ -111,8 +111,9 @@ def build_from_document(
     try:
         return _build(doc, variables, file)
     except ArchcalcError as exc:
-        if file is not None and exc.file is not None and exc.file != file and "extended by" not in exc.message:
+        if file is not None and exc.file is not None and exc.file != file and not getattr(exc, "extended_by", None):
             exc.message += f" (in {exc.file}, extended by {file})"
+            exc.extended_by = file  # type: ignore[attr-defined]  # said once, by the innermost spec
         raise
 
 
