@@ -4,6 +4,7 @@ reorders, roofline of GEMMs, drift, profiler cost), and a calibration run on a f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -218,9 +219,13 @@ def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     few_chains = {k: E.FIXED_CHAINS[k] for k in ("ew", "conv", "gemm")}
     monkeypatch.setattr(suite, "FIXED_CHAINS", few_chains)
     monkeypatch.setattr(deviceprofile, "FIXED_CHAINS", few_chains)  # what validation asks for
-    monkeypatch.setattr(suite, "COPY_SIZES", (1 << 12, 1 << 16))
+    monkeypatch.setitem(suite.PLANS, "quick", dataclasses.replace(suite.PLANS["quick"], copy_sizes=(1 << 12, 1 << 16)))
     steps: list[int] = []
-    profile = E.calibrate("cpu", quick=True, progress=lambda stage, done, total: steps.append(done))
+    said: list[str] = []
+    profile = E.calibrate("cpu", quick=True, progress=lambda stage, done, total: steps.append(done) or said.append(stage))
+    assert said[0] == "calibrating this CPU, about 10 s; cached for next time" and steps[0] == 0  # before any work
+    steps = steps[1:]
+    assert profile.mode == "quick"
     assert profile.device == "cpu" and profile.provider == "CPUExecutionProvider"
     assert len(profile.conv) == 4 and len(profile.gemm) == 2 and profile.matmul_gflops > 0
     assert profile.run_us > 0 and all(v > 0 for v in profile.fixed_us.values())

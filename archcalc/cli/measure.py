@@ -5,7 +5,7 @@ Heavy modules (onnxruntime, numpy) are imported only when one of these commands 
     archcalc profile SPEC|MODEL.onnx [--device auto|cuda|cpu] [--batch 1,8,32] [--warmup N]
                      [--repeat N] [--threads N] [--per-layer] [--format ...] [--plot out.png]
                      [--estimate auto|off|recalibrate] [--max-memory 8GiB] [-o OUT]
-    archcalc calibrate [--device ...] [--threads N] [--quick] [--show] [--format table|json]
+    archcalc calibrate [--device ...] [--threads N] [--quick|--thorough] [--show] [--format table|json]
 """
 
 from __future__ import annotations
@@ -93,10 +93,10 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
         notes.append("no estimate: the estimator models ORT's CPU kernels")
         return None
     cached, why = load_cached(choice.device, args.threads)
-    if cached is None or args.estimate == "recalibrate":
-        print(f"archcalc: {why + '; ' if cached is None else ''}calibrating this device first (about a minute "
-              f"and a half, cached for next time; --estimate off skips estimates)", file=sys.stderr)
+    if cached is None and args.estimate != "recalibrate":
+        print(f"archcalc: {why} (--estimate off skips estimates)", file=sys.stderr)
     try:
+        # the calibration announces itself (what, how long) through the progress bar
         dev, got = device_profile(choice.device, args.threads, refresh=args.estimate == "recalibrate",
                                   progress=progress)
     except CalibrationError as exc:
@@ -147,7 +147,10 @@ def _profile(args: argparse.Namespace) -> int:
 def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     c.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's)")
-    c.add_argument("--quick", action="store_true", help="fewer shapes, measured once (about 15 s)")
+    how = c.add_mutually_exclusive_group()
+    how.add_argument("--quick", action="store_true", help="a smoke run: fewer shapes still (about 10 s)")
+    how.add_argument("--thorough", action="store_true",
+                     help="the full suite: every shape size, three repeats (minutes, several GiB of memory)")
     c.add_argument("--show", action="store_true", help="show the cached profile; measure only if there is none")
     c.add_argument("--format", "-f", default="table", choices=("table", "json"))
 
@@ -169,7 +172,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     if dev is None:
         bar = ProgressBar()
         try:
-            dev = calibrate(choice.device, args.threads, quick=args.quick, progress=bar)
+            mode = "quick" if args.quick else "thorough" if args.thorough else "default"
+            dev = calibrate(choice.device, args.threads, mode=mode, progress=bar)
         finally:
             bar.close()
         path = save_profile(dev)

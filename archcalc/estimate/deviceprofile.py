@@ -19,7 +19,7 @@ from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 10
+SUITE_VERSION = 11
 
 
 @dataclass
@@ -56,6 +56,8 @@ class DeviceProfile:
     #: drift probes at calibration (seconds)
     probes: dict[str, float]
     suite: int = SUITE_VERSION
+    #: which suite measured it: default, thorough or quick (see ``samples.PLANS``)
+    mode: str = "default"
     schema_version: int = SCHEMA_VERSION
     notes: list[str] = field(default_factory=list)
     _conv_index: Any = field(default=None, repr=False, compare=False)
@@ -74,7 +76,7 @@ class DeviceProfile:
             "profiler_us": self.profiler_us, "profiler_heavy_us": self.profiler_heavy_us,
             "bandwidth": [list(p) for p in self.bandwidth],
             "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "conv": self.conv,
-            "gemm": self.gemm, "probes": dict(self.probes), "notes": list(self.notes),
+            "gemm": self.gemm, "probes": dict(self.probes), "mode": self.mode, "notes": list(self.notes),
         }
 
     @classmethod
@@ -93,7 +95,8 @@ class DeviceProfile:
                 conv=[[float(x) for x in row] for row in data["conv"]],
                 gemm=[[float(x) for x in row] for row in data["gemm"]],
                 probes={str(k): float(v) for k, v in data["probes"].items()},
-                suite=int(data["suite"]), schema_version=int(data["schema_version"]),
+                suite=int(data["suite"]), mode=str(data.get("mode", "default")),
+                schema_version=int(data["schema_version"]),
                 notes=[str(n) for n in data.get("notes", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
