@@ -50,7 +50,7 @@ def synthetic(fixed: float = 1.0, run: float = 5.0, profiler: float = 0.0, heavy
         "run_us": run, "fixed_us": dict.fromkeys(E.FIXED_CHAINS, fixed), "profiler_us": profiler, "profiler_heavy_us": heavy,
         "bandwidth": [[1e3, BANDWIDTH], [1e9, BANDWIDTH]],
         "unit_ns": {"lrn": 10.0, "pool": 1.0, "softmax": 2.0, "transcendental": 3.0, "reorder": 0.5},
-        "matmul_gflops": 50.0, "conv": conv_rows,
+        "matmul_gflops": 500.0, "conv": conv_rows,
         "gemm": [[g.m, g.k, g.n, fixed + g.flops / 1e4] for g in gemms],
         "probes": {"compute": 1e-3, "overhead": 1e-5}, "suite": E.SUITE_VERSION, "schema_version": E.SCHEMA_VERSION,
     }
@@ -164,10 +164,10 @@ def test_cached_profile_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("damage, reason", [
-    (lambda text: text[: len(text) // 2], "unreadable"),
-    (lambda text: "not json at all", "unreadable"),
-    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "conv"}), "malformed"),
-    (lambda text: text.replace('"run_us": 5.0', '"run_us": -5.0'), "negative"),
+    (lambda text: text[: len(text) // 2], "corrupt (not valid JSON"),
+    (lambda text: "not json at all", "corrupt (not valid JSON"),
+    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "conv"}), "corrupt (it lacks conv)"),
+    (lambda text: text.replace('"run_us": 5.0', '"run_us": -5.0'), "corrupt (run_us is -5.0"),
     (lambda text: json.dumps(json.loads(text) | {"ort_version": "0.0.1"}), "stale: ort_version"),
     (lambda text: json.dumps(json.loads(text) | {"cpu": "another CPU"}), "stale: cpu"),
     (lambda text: json.dumps(json.loads(text) | {"suite": -1}), "stale: suite"),

@@ -107,7 +107,7 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from archcalc.measure import profile
+    from archcalc.measure import check_inputs, profile
     from archcalc.render.profile_cli import render_results
     from archcalc.sources import SourceKind, what_is
 
@@ -123,6 +123,9 @@ def _profile(args: argparse.Namespace) -> int:
         if what_is(args.file) is SourceKind.ONNX:
             raise OptionError("--var sets spec variables; an ONNX model has none")
         variables = assignments(args.vars, "--var")
+    # every batch is checked (a fixed-batch model, the memory limit) before a calibration or any
+    # timing; -o and --plot were checked before the command started (cli.output.check_outputs)
+    check_inputs(args.file, batches, variables=variables or None, max_memory=max_memory)
     bar = ProgressBar()
     notes: list[str] = []
     try:
@@ -156,7 +159,8 @@ def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from archcalc.estimate.calibration import cache_path, calibrate, load_cached, save_profile
+    from archcalc.errors import OutputError
+    from archcalc.estimate.calibration import cache_path, cache_problem, calibrate, load_cached, save_profile
     from archcalc.render.profile_cli import describe_profile, device_profile_json
     from archcalc.runtime.devices import choose_device
 
@@ -170,6 +174,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         if dev is None:
             notes.append(why)
     if dev is None:
+        problem = cache_problem(choice.device, args.threads)
+        if problem:  # the cache is what calibrate makes: refuse before measuring
+            raise OutputError(f"{problem} (the device profile cache; set XDG_CACHE_HOME to cache elsewhere)")
         bar = ProgressBar()
         try:
             mode = "quick" if args.quick else "thorough" if args.thorough else "default"

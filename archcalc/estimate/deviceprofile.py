@@ -14,6 +14,7 @@ from archcalc.errors import CalibrationError
 from archcalc.estimate import layout
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.microbench import FIXED_CHAINS
+from archcalc.estimate.profile_schema import check_profile_data
 from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 
 #: layout of the cached JSON
@@ -81,6 +82,10 @@ class DeviceProfile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeviceProfile:
+        """A profile from its JSON form, checked against the schema first (types and ranges)."""
+        if not isinstance(data, Mapping):
+            raise CalibrationError("device profile is not a JSON object")
+        check_profile_data(data)
         try:
             profile = cls(
                 device=str(data["device"]), provider=str(data["provider"]), ort_version=str(data["ort_version"]),
@@ -147,14 +152,19 @@ class DeviceProfile:
             self._conv_index = _Index([_conv_features(s) for s in runs],
                                       [_efficiency(s.flops, row[7], self.fixed_us["conv"])
                                        for s, row in zip(runs, self.conv, strict=True)], _CONV_WEIGHTS)
-        return shape.flops / self._conv_index.predict(_conv_features(shape))
+        return shape.flops / min(self._conv_index.predict(_conv_features(shape)), self.peak_flops_per_us)
 
     def gemm_us(self, shape: GemmShape) -> float:
         if self._gemm_index is None:
             self._gemm_index = _Index([_gemm_features(GemmShape(*(int(v) for v in row[:3]))) for row in self.gemm],
                                       [_efficiency(GemmShape(*(int(v) for v in row[:3])).flops, row[3],
                                                    self.fixed_us["gemm"]) for row in self.gemm], _GEMM_WEIGHTS)
-        return shape.flops / self._gemm_index.predict(_gemm_features(shape))
+        return shape.flops / min(self._gemm_index.predict(_gemm_features(shape)), self.peak_flops_per_us)
+
+    @property
+    def peak_flops_per_us(self) -> float:
+        """The measured peak (the 1024^3 MatMul): no conv or GEMM is estimated faster."""
+        return self.matmul_gflops * 1e3
 
 
 def _efficiency(flops: float, us: float, fixed: float) -> float:
