@@ -227,3 +227,16 @@ def test_no_efficiency_above_the_measured_peak() -> None:
     figures = suite._figures(raw, [shape], [gemm], {}, (1 << 12,))
     assert figures["conv"][0][-1] == pytest.approx(shape.flops / 1e5)
     assert figures["gemm"][0][-1] == pytest.approx(gemm.flops / 1e5)
+    assert figures["peak_gflops"] == pytest.approx(100.0)
+    # kernels long enough to time (>= 50 us) that beat the MatMul raise the peak to their 95th
+    # percentile: twenty at 200 GFLOP/s and one glitch at 900 -> the peak is 200, the glitch floored
+    big = ConvShape(256, 256, 1, 3, 1, 56, 1)  # 3,699,376,128 FLOP; at 200 GFLOP/s 18,496.9 us
+    shapes = [shape] + [big] * 20 + [big]
+    for i in range(1, 21):
+        raw.add(f"conv:{i}", big.flops / 2e5, "compute")
+    raw.add("conv:21", big.flops / 9e5, "compute")
+    figures = suite._figures(raw, shapes, [gemm], {}, (1 << 12,))
+    assert figures["peak_gflops"] == pytest.approx(200.0)
+    assert figures["conv"][1][-1] == pytest.approx(big.flops / 2e5)  # kept as measured
+    assert figures["conv"][21][-1] == pytest.approx(big.flops / 2e5)  # the glitch: at the peak
+    assert figures["conv"][0][-1] == pytest.approx(shape.flops / 2e5)  # the tiny one: at the peak

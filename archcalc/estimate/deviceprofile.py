@@ -20,7 +20,7 @@ from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 11
+SUITE_VERSION = 12
 
 
 @dataclass
@@ -56,6 +56,8 @@ class DeviceProfile:
     gemm: list[list[float]]
     #: drift probes at calibration (seconds)
     probes: dict[str, float]
+    #: the measured peak GFLOP/s (the MatMul, or a timed kernel that ran faster; 0: the MatMul's)
+    peak_gflops: float = 0.0
     suite: int = SUITE_VERSION
     #: which suite measured it: default, thorough or quick (see ``samples.PLANS``)
     mode: str = "default"
@@ -76,7 +78,8 @@ class DeviceProfile:
             "seconds": self.seconds, "run_us": self.run_us, "fixed_us": dict(self.fixed_us),
             "profiler_us": self.profiler_us, "profiler_heavy_us": self.profiler_heavy_us,
             "bandwidth": [list(p) for p in self.bandwidth],
-            "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "conv": self.conv,
+            "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "peak_gflops": self.peak_gflops,
+            "conv": self.conv,
             "gemm": self.gemm, "probes": dict(self.probes), "mode": self.mode, "notes": list(self.notes),
         }
 
@@ -96,7 +99,7 @@ class DeviceProfile:
                 profiler_us=float(data["profiler_us"]), profiler_heavy_us=float(data["profiler_heavy_us"]),
                 bandwidth=[(float(a), float(b)) for a, b in data["bandwidth"]],
                 unit_ns={str(k): float(v) for k, v in data["unit_ns"].items()},
-                matmul_gflops=float(data["matmul_gflops"]),
+                matmul_gflops=float(data["matmul_gflops"]), peak_gflops=float(data.get("peak_gflops", 0.0)),
                 conv=[[float(x) for x in row] for row in data["conv"]],
                 gemm=[[float(x) for x in row] for row in data["gemm"]],
                 probes={str(k): float(v) for k, v in data["probes"].items()},
@@ -163,8 +166,8 @@ class DeviceProfile:
 
     @property
     def peak_flops_per_us(self) -> float:
-        """The measured peak (the 1024^3 MatMul): no conv or GEMM is estimated faster."""
-        return self.matmul_gflops * 1e3
+        """The measured peak (FLOP/us): no conv or GEMM is estimated faster."""
+        return max(self.peak_gflops, self.matmul_gflops) * 1e3
 
 
 def _efficiency(flops: float, us: float, fixed: float) -> float:

@@ -165,6 +165,7 @@ def check_profile_data(data: Mapping[str, Any]) -> None:
     for key in ("run_us", "profiler_us", "profiler_heavy_us"):
         _number(key, data[key], *_US)
     _number("matmul_gflops", data["matmul_gflops"], 0, 1e7, positive=True)  # GFLOP/s: up to 10 PFLOP/s
+    _number("peak_gflops", data.get("peak_gflops", 0.0), 0, 1e7)
     _mapping("fixed_us", data["fixed_us"], lambda w, v: _number(w, v, *_US))
     _mapping("unit_ns", data["unit_ns"], lambda w, v: _number(w, v, *_NS))
     _mapping("probes", data["probes"], lambda w, v: _number(w, v, 0, 1e4, positive=True))
