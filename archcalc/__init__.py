@@ -188,12 +188,14 @@ def calibrate(
     threads: int | None = None,
     *,
     quick: bool = False,
+    mode: str = "default",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> DeviceProfile:
-    """Measure the device with micro-benchmarks (about a minute) -> a fresh device profile."""
+    """Measure the device with micro-benchmarks (``default``: about 25 s, under 1 GiB;
+    ``thorough``: minutes) -> a fresh device profile."""
     from archcalc.estimate import calibrate as run
 
-    return run(device, threads, quick=quick, progress=progress)
+    return run(device, threads, quick=quick, mode=mode, progress=progress)
 
 
 def device_profile(
@@ -202,12 +204,13 @@ def device_profile(
     *,
     refresh: bool = False,
     quick: bool = False,
+    mode: str = "default",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[DeviceProfile, list[str]]:
     """The cached device profile, or one calibrated now (and cached); with notes on what happened."""
     from archcalc.estimate import device_profile as run
 
-    return run(device, threads, refresh=refresh, quick=quick, progress=progress)
+    return run(device, threads, refresh=refresh, quick=quick, mode=mode, progress=progress)
 
 
 def estimate_latency(

@@ -30,7 +30,7 @@ from archcalc.estimate.model import estimate_latency
 from archcalc.estimate.probes import Probes, drift_of
 from archcalc.runtime.devices import Device, DeviceChoice, choose_device, cpu_count, cpu_name, device_for_provider
 from archcalc.runtime.kernelmap import LAYOUT, UNMAPPED, KernelMap, OptNode, map_kernels, node_layers
-from archcalc.runtime.prepare import Prepared, model_batch, prepare
+from archcalc.runtime.prepare import Prepared, check_batches, model_batch, prepare
 from archcalc.runtime.results import LayerProfile, ProfileResult
 from archcalc.runtime.session import Runner, feeds_for, open_session
 from archcalc.runtime.timing import DEFAULT_REPEAT, DEFAULT_WARMUP, Progress, Timing, time_runner
@@ -81,6 +81,7 @@ def profile(
 
     _check_counts(warmup, repeat, threads)
     batches = _batches(source, batches)
+    check_batches(source, batches, variables=variables, max_memory=max_memory)  # all, before timing any
     choice = choose_device(device)
     if device_profile is not None:
         check_profile_matches(device_profile, choice.device, threads)
@@ -138,6 +139,15 @@ def _check_counts(warmup: int, repeat: int, threads: int | None) -> None:
         raise ArchcalcError("warmup must be >= 0 and repeat >= 1")
     if threads is not None and threads < 1:
         raise ArchcalcError("threads must be at least 1")
+
+
+def check_inputs(source: str | Path | Graph, batches: Sequence[int] | None = None, *,
+                 variables: Mapping[str, Any] | None = None, max_memory: int | None = None) -> Sequence[int]:
+    """The batches ``profile`` will run, each checked (fixed batch, memory) before any work: the
+    command line calls it before a calibration."""
+    checked = _batches(source, batches)
+    check_batches(source, checked, variables=variables, max_memory=max_memory)
+    return checked
 
 
 def _batches(source: str | Path | Graph, batches: Sequence[int] | None) -> Sequence[int]:

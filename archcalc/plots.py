@@ -189,49 +189,84 @@ def sweep_scatter(result: SweepResult, x: str, y: str, color: str | None = None,
     return fig
 
 
+def layer_panel(r: ProfileResult) -> dict[str, Any]:
+    """What one per-layer panel shows, computed once so that its title and its bars agree:
+    the rows (the slowest ``TOP_LAYERS`` by measured or estimated time, the rest summed as
+    "other"), the sums of both bar series and their ratio, and the title, which names both the
+    per-layer comparison (profiled kernels against the as-profiled estimate: the bars) and the
+    whole run (median wall time against the run's estimate), and says when the measurement was
+    unstable or the rows do not add up to the profiled kernels."""
+    rows = sorted((layer for layer in r.layers if layer.measured_ms or layer.estimate_ms),
+                  key=lambda x: -max(x.measured_ms or 0.0, x.estimate_ms or 0.0))
+    shown = rows[:TOP_LAYERS]
+    names = [layer.name for layer in shown]
+    measured = [layer.measured_ms or 0.0 for layer in shown]
+    estimated = [layer.estimate_ms or 0.0 for layer in shown]
+    rest = rows[TOP_LAYERS:]
+    if rest:
+        names.append(f"other ({len(rest)})")
+        measured.append(sum(layer.measured_ms or 0.0 for layer in rest))
+        estimated.append(sum(layer.estimate_ms or 0.0 for layer in rest))
+    m_sum, e_sum = sum(measured), sum(estimated)
+    ratio = e_sum / m_sum if m_sum > 0 else None
+    layers = f"layers: {m_sum:.3g} ms profiled kernels"
+    if any(layer.estimate_ms is not None for layer in r.layers):
+        layers += f", {e_sum:.3g} ms estimated" + (f" (x{ratio:.2f})" if ratio is not None else "")
+    run = f"run: {r.timing.median_ms:.3g} ms median"
+    if r.estimate_ms is not None and r.ratio is not None:
+        run += f", {r.estimate_ms:.3g} ms estimated (x{r.ratio:.2f})"
+    lines = [f"{r.name}, batch {r.batch}, {r.provider}", f"{layers}; {run}"]
+    kernels = r.profiled_kernels_ms
+    if kernels and abs(m_sum - kernels) > 0.05 * kernels:
+        lines.append(f"the layer rows sum to {m_sum:.3g} ms of {kernels:.3g} ms of profiled kernels")
+    unstable = not r.timing.stable
+    if unstable:
+        lines.insert(0, f"UNSTABLE measurement (spread {r.timing.spread:.0%}): compare with care")
+    return {"names": names, "measured": measured, "estimated": estimated, "measured_ms": m_sum,
+            "estimated_ms": e_sum, "ratio": ratio, "unstable": unstable, "title": "\n".join(lines)}
+
+
 def profile_comparison(results: Sequence[ProfileResult]) -> Any:
-    """Estimate vs measured: per layer for every result that has per-layer times (the slowest
-    ``TOP_LAYERS``, the rest summed as "other"), else total latency per model and batch."""
+    """Estimate vs measured: per layer for every result that has per-layer times (see
+    :func:`layer_panel`), else total latency per model and batch. An unstable measurement is
+    drawn hatched and said so, in the title and in its label."""
     plt = _pyplot()
     with_layers = [r for r in results if any(layer.measured_ms for layer in r.layers)]
     panels = len(with_layers) or 1
-    height = panels * (1.5 + 0.3 * TOP_LAYERS) if with_layers else 5.0
+    height = panels * (2.0 + 0.3 * TOP_LAYERS) if with_layers else 5.0
     fig, axes = plt.subplots(panels, 1, figsize=(10, height), squeeze=False)
     if with_layers:
         for ax, r in zip(axes[:, 0], with_layers, strict=True):
-            rows = sorted((layer for layer in r.layers if layer.measured_ms), key=lambda x: -(x.measured_ms or 0))
-            shown = rows[:TOP_LAYERS]
-            names = [layer.name for layer in shown]
-            measured = [layer.measured_ms or 0.0 for layer in shown]
-            estimated = [layer.estimate_ms or 0.0 for layer in shown]
-            rest = rows[TOP_LAYERS:]
-            if rest:
-                names.append(f"other ({len(rest)})")
-                measured.append(sum(layer.measured_ms or 0.0 for layer in rest))
-                estimated.append(sum(layer.estimate_ms or 0.0 for layer in rest))
-            y = range(len(names))
-            ax.barh([v - 0.2 for v in y], measured, height=0.4, label="measured (ORT profiler)")
-            ax.barh([v + 0.2 for v in y], estimated, height=0.4, label="estimate")
+            panel = layer_panel(r)
+            y = range(len(panel["names"]))
+            hatch = "//" if panel["unstable"] else None
+            ax.barh([v - 0.2 for v in y], panel["measured"], height=0.4, hatch=hatch,
+                    label="measured (ORT profiler)" + (", UNSTABLE" if panel["unstable"] else ""))
+            ax.barh([v + 0.2 for v in y], panel["estimated"], height=0.4, label="estimate (as profiled)")
             ax.set_yticks(list(y))
-            ax.set_yticklabels(names, fontsize=7)
+            ax.set_yticklabels(panel["names"], fontsize=7)
             ax.invert_yaxis()
             ax.set_xlabel("ms per run")
-            total = f"total {r.timing.median_ms:.3g} ms measured"
-            if r.estimate_ms is not None:
-                total += f", {r.estimate_ms:.3g} ms estimated (x{r.ratio:.2f})"
-            ax.set_title(f"{r.name}, batch {r.batch}, {r.provider}: {total}", fontsize=9)
+            ax.set_title(panel["title"], fontsize=8, color="#b22222" if panel["unstable"] else "black")
             ax.legend(fontsize=7)
     else:
         ax = axes[0, 0]
-        labels = [f"{r.name} b{r.batch}" for r in results]
+        labels = [f"{r.name} b{r.batch}" + ("\nUNSTABLE" if not r.timing.stable else "") for r in results]
         x = range(len(results))
-        ax.bar([v - 0.2 for v in x], [r.timing.median_ms for r in results], width=0.4, label="measured (median)")
+        bars = ax.bar([v - 0.2 for v in x], [r.timing.median_ms for r in results], width=0.4,
+                      label="measured (median; hatched: unstable)")
+        for bar, r in zip(bars, results, strict=True):
+            if not r.timing.stable:
+                bar.set_hatch("//")
         ax.bar([v + 0.2 for v in x], [r.estimate_ms or 0.0 for r in results], width=0.4, label="estimate")
         ax.set_xticks(list(x))
         ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel("ms per run")
-        ax.set_title(f"latency on {results[0].device_name} ({results[0].provider})" if results else "latency",
-                     fontsize=9)
+        title = f"latency on {results[0].device_name} ({results[0].provider})" if results else "latency"
+        unstable = sum(1 for r in results if not r.timing.stable)
+        if unstable:
+            title += f": {unstable} of {len(results)} measurements UNSTABLE (hatched)"
+        ax.set_title(title, fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -2,7 +2,7 @@
 nothing (performance is not a test).
 
     python benchmarks/estimate_accuracy.py [--batches 1,8] [--models a,b] [--seconds S]
-                                           [--cached] [--quick] [--json OUT]
+                                           [--cached] [--quick|--thorough] [--json OUT]
 
 1. Calibrate the device with micro-benchmarks only (``archcalc.estimate.calibrate``: synthetic
    convs, GEMMs, copies, op chains; never a bundled model). ``--cached`` reuses the cached
@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per model and batch (default 2)")
     parser.add_argument("--cached", action="store_true", help="use the cached device profile if it is valid")
     parser.add_argument("--quick", action="store_true", help="quick calibration (fewer shapes, one repeat)")
+    parser.add_argument("--thorough", action="store_true", help="the thorough calibration suite (minutes)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", help="write every result here")
     args = parser.parse_args()
@@ -61,7 +62,8 @@ def main() -> int:
         for note in notes:
             print(f"# {note}")
     else:
-        dev = calibrate("cpu", args.threads, quick=args.quick)
+        mode = "quick" if args.quick else "thorough" if args.thorough else "default"
+        dev = calibrate("cpu", args.threads, mode=mode)
         print(f"# calibrated in {dev.seconds:.0f} s: {dev.notes[0]}; cached at {save_profile(dev)}")
     print(f"# device: {dev.cpu}; ORT {dev.ort_version}; threads {dev.threads or 'default'} "
           f"({dev.intra_op_threads}); peak MatMul {dev.matmul_gflops:.0f} GFLOP/s; bandwidth "

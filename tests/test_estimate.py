@@ -4,6 +4,7 @@ reorders, roofline of GEMMs, drift, profiler cost), and a calibration run on a f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -49,7 +50,7 @@ def synthetic(fixed: float = 1.0, run: float = 5.0, profiler: float = 0.0, heavy
         "run_us": run, "fixed_us": dict.fromkeys(E.FIXED_CHAINS, fixed), "profiler_us": profiler, "profiler_heavy_us": heavy,
         "bandwidth": [[1e3, BANDWIDTH], [1e9, BANDWIDTH]],
         "unit_ns": {"lrn": 10.0, "pool": 1.0, "softmax": 2.0, "transcendental": 3.0, "reorder": 0.5},
-        "matmul_gflops": 50.0, "conv": conv_rows,
+        "matmul_gflops": 500.0, "conv": conv_rows,
         "gemm": [[g.m, g.k, g.n, fixed + g.flops / 1e4] for g in gemms],
         "probes": {"compute": 1e-3, "overhead": 1e-5}, "suite": E.SUITE_VERSION, "schema_version": E.SCHEMA_VERSION,
     }
@@ -163,10 +164,10 @@ def test_cached_profile_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("damage, reason", [
-    (lambda text: text[: len(text) // 2], "unreadable"),
-    (lambda text: "not json at all", "unreadable"),
-    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "conv"}), "malformed"),
-    (lambda text: text.replace('"run_us": 5.0', '"run_us": -5.0'), "negative"),
+    (lambda text: text[: len(text) // 2], "corrupt (not valid JSON"),
+    (lambda text: "not json at all", "corrupt (not valid JSON"),
+    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "conv"}), "corrupt (it lacks conv)"),
+    (lambda text: text.replace('"run_us": 5.0', '"run_us": -5.0'), "corrupt (run_us is -5.0"),
     (lambda text: json.dumps(json.loads(text) | {"ort_version": "0.0.1"}), "stale: ort_version"),
     (lambda text: json.dumps(json.loads(text) | {"cpu": "another CPU"}), "stale: cpu"),
     (lambda text: json.dumps(json.loads(text) | {"suite": -1}), "stale: suite"),
@@ -218,9 +219,13 @@ def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     few_chains = {k: E.FIXED_CHAINS[k] for k in ("ew", "conv", "gemm")}
     monkeypatch.setattr(suite, "FIXED_CHAINS", few_chains)
     monkeypatch.setattr(deviceprofile, "FIXED_CHAINS", few_chains)  # what validation asks for
-    monkeypatch.setattr(suite, "COPY_SIZES", (1 << 12, 1 << 16))
+    monkeypatch.setitem(suite.PLANS, "quick", dataclasses.replace(suite.PLANS["quick"], copy_sizes=(1 << 12, 1 << 16)))
     steps: list[int] = []
-    profile = E.calibrate("cpu", quick=True, progress=lambda stage, done, total: steps.append(done))
+    said: list[str] = []
+    profile = E.calibrate("cpu", quick=True, progress=lambda stage, done, total: steps.append(done) or said.append(stage))
+    assert said[0] == "calibrating this CPU, about 10 s; cached for next time" and steps[0] == 0  # before any work
+    steps = steps[1:]
+    assert profile.mode == "quick"
     assert profile.device == "cpu" and profile.provider == "CPUExecutionProvider"
     assert len(profile.conv) == 4 and len(profile.gemm) == 2 and profile.matmul_gflops > 0
     assert profile.run_us > 0 and all(v > 0 for v in profile.fixed_us.values())

@@ -5,7 +5,7 @@ Heavy modules (onnxruntime, numpy) are imported only when one of these commands 
     archcalc profile SPEC|MODEL.onnx [--device auto|cuda|cpu] [--batch 1,8,32] [--warmup N]
                      [--repeat N] [--threads N] [--per-layer] [--format ...] [--plot out.png]
                      [--estimate auto|off|recalibrate] [--max-memory 8GiB] [-o OUT]
-    archcalc calibrate [--device ...] [--threads N] [--quick] [--show] [--format table|json]
+    archcalc calibrate [--device ...] [--threads N] [--quick|--thorough] [--show] [--format table|json]
 """
 
 from __future__ import annotations
@@ -93,10 +93,10 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
         notes.append("no estimate: the estimator models ORT's CPU kernels")
         return None
     cached, why = load_cached(choice.device, args.threads)
-    if cached is None or args.estimate == "recalibrate":
-        print(f"archcalc: {why + '; ' if cached is None else ''}calibrating this device first (about a minute "
-              f"and a half, cached for next time; --estimate off skips estimates)", file=sys.stderr)
+    if cached is None and args.estimate != "recalibrate":
+        print(f"archcalc: {why} (--estimate off skips estimates)", file=sys.stderr)
     try:
+        # the calibration announces itself (what, how long) through the progress bar
         dev, got = device_profile(choice.device, args.threads, refresh=args.estimate == "recalibrate",
                                   progress=progress)
     except CalibrationError as exc:
@@ -107,7 +107,7 @@ def _device_profile(args: argparse.Namespace, progress: Callable[[str, int, int]
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from archcalc.measure import profile
+    from archcalc.measure import check_inputs, profile
     from archcalc.render.profile_cli import render_results
     from archcalc.sources import SourceKind, what_is
 
@@ -123,6 +123,9 @@ def _profile(args: argparse.Namespace) -> int:
         if what_is(args.file) is SourceKind.ONNX:
             raise OptionError("--var sets spec variables; an ONNX model has none")
         variables = assignments(args.vars, "--var")
+    # every batch is checked (a fixed-batch model, the memory limit) before a calibration or any
+    # timing; -o and --plot were checked before the command started (cli.output.check_outputs)
+    check_inputs(args.file, batches, variables=variables or None, max_memory=max_memory)
     bar = ProgressBar()
     notes: list[str] = []
     try:
@@ -147,13 +150,17 @@ def _profile(args: argparse.Namespace) -> int:
 def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     c.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's)")
-    c.add_argument("--quick", action="store_true", help="fewer shapes, measured once (about 15 s)")
+    how = c.add_mutually_exclusive_group()
+    how.add_argument("--quick", action="store_true", help="a smoke run: fewer shapes still (about 10 s)")
+    how.add_argument("--thorough", action="store_true",
+                     help="the full suite: every shape size, three repeats (minutes, several GiB of memory)")
     c.add_argument("--show", action="store_true", help="show the cached profile; measure only if there is none")
     c.add_argument("--format", "-f", default="table", choices=("table", "json"))
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from archcalc.estimate.calibration import cache_path, calibrate, load_cached, save_profile
+    from archcalc.errors import OutputError
+    from archcalc.estimate.calibration import cache_path, cache_problem, calibrate, load_cached, save_profile
     from archcalc.render.profile_cli import describe_profile, device_profile_json
     from archcalc.runtime.devices import choose_device
 
@@ -167,9 +174,13 @@ def _calibrate(args: argparse.Namespace) -> int:
         if dev is None:
             notes.append(why)
     if dev is None:
+        problem = cache_problem(choice.device, args.threads)
+        if problem:  # the cache is what calibrate makes: refuse before measuring
+            raise OutputError(f"{problem} (the device profile cache; set XDG_CACHE_HOME to cache elsewhere)")
         bar = ProgressBar()
         try:
-            dev = calibrate(choice.device, args.threads, quick=args.quick, progress=bar)
+            mode = "quick" if args.quick else "thorough" if args.thorough else "default"
+            dev = calibrate(choice.device, args.threads, mode=mode, progress=bar)
         finally:
             bar.close()
         path = save_profile(dev)

@@ -12,7 +12,8 @@ PROGRESS_AFTER_S = 2.0
 
 class ProgressBar:
     """A progress callback that draws nothing for the first seconds, then a bar on stderr
-    (tqdm when installed, else one line rewritten in place on a terminal)."""
+    (tqdm when installed, else one line rewritten in place on a terminal). A call with
+    ``done == 0`` announces long work: its text is written at once, and the bar follows."""
 
     def __init__(self, stream: Any = None, after: float = PROGRESS_AFTER_S) -> None:
         self.stream = stream if stream is not None else sys.stderr
@@ -30,6 +31,13 @@ class ProgressBar:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
+        if done == 0 and total > 0:
+            # an announcement before long work (``calibrating this CPU, about 25 s; ...``): say
+            # it now, and draw the bar from the first step on
+            self.stream.write(f"archcalc: {stage}\n")
+            self.stream.flush()
+            self.start = now - self.after
+            return
         if now - self.start < self.after:
             return
         if self.has_tqdm:

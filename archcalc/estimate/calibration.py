@@ -8,7 +8,6 @@ than trusted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -17,7 +16,9 @@ from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import SCHEMA_VERSION, SUITE_VERSION, DeviceProfile
+from archcalc.estimate.profile_schema import parse_cache, read_cache_text
 from archcalc.estimate.suite import calibrate
+from archcalc.fileio import OutputKind
 from archcalc.runtime.devices import Device, choose_device, cpu_name, device_named
 from archcalc.runtime.timing import Progress
 
@@ -46,37 +47,76 @@ def expected_key(device: Device | str, threads: int | None) -> dict[str, Any]:
 
 
 def load_cached(device: Device | str, threads: int | None) -> tuple[DeviceProfile | None, str]:
-    """The cached profile for (device, threads) and "" if it can be trusted; else None and why."""
+    """The cached profile for (device, threads) and "" if it can be trusted; else None and why
+    (one line: absent, corrupt, or stale). Only a regular file is read, capped in size before
+    reading, and checked against the profile's schema (see :mod:`~archcalc.estimate.profile_schema`)."""
     path = cache_path(device, threads)
-    if not path.exists():
+    if not os.path.lexists(path):
         return None, f"no device profile cached at {path}"
     try:
-        data = json.loads(path.read_text())
-        profile = DeviceProfile.from_dict(data)
-    except (OSError, ValueError, CalibrationError) as exc:
-        return None, f"cached device profile {path} is unreadable ({exc}): rebuilt"
+        profile = DeviceProfile.from_dict(parse_cache(read_cache_text(path)))
+    except CalibrationError as exc:
+        return None, f"cached device profile {path} is corrupt ({exc}): recalibrating"
     want = expected_key(device, threads)
     have = profile.key()
     stale = [f"{k} {have.get(k)!r} (now {v!r})" for k, v in want.items() if have.get(k) != v]
     if stale:
-        return None, f"cached device profile {path} is stale: {', '.join(stale)}: rebuilt"
+        return None, f"cached device profile {path} is stale: {', '.join(stale)}: recalibrating"
     return profile, ""
 
 
+def cache_problem(device: Device | str, threads: int | None) -> str | None:
+    """Why the profile of (device, threads) could not be cached, checked before calibrating
+    (``cannot write PATH: permission denied``), or None when it can."""
+    from archcalc.errors import OutputError
+    from archcalc.fileio import check_output
+
+    path = cache_path(device, threads)
+    folder = path.parent
+    while not os.path.lexists(folder) and folder.parent != folder:
+        folder = folder.parent  # the first folder that exists is where mkdir must succeed
+    try:
+        if folder != path.parent:
+            if not folder.is_dir():
+                return f"cannot write {path}: {folder} is not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"cannot write {path}: permission denied (in {folder})"
+            return None
+        target = check_output(path)
+    except OutputError as exc:
+        return str(exc)
+    if target.kind is not OutputKind.REPLACE:
+        return f"cannot write {path}: it is not a regular file"
+    return None
+
+
 def save_profile(profile: DeviceProfile) -> Path:
+    """Cache ``profile``; raises OutputError (one line) when the cache cannot be written."""
+    from archcalc.errors import OutputError
     from archcalc.fileio import write_atomic
 
     path = cache_path(profile.device, profile.threads)
-    with contextlib.suppress(FileExistsError):
+    problem = cache_problem(profile.device, profile.threads)
+    if problem:
+        raise OutputError(problem)
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}") from None
     write_atomic(path, json.dumps(profile.to_dict(), indent=1) + "\n")
     return path
 
 
 def device_profile(device: Device | str = "auto", threads: int | None = None, *, refresh: bool = False,
-                   quick: bool = False, progress: Progress | None = None) -> tuple[DeviceProfile, list[str]]:
+                   quick: bool = False, mode: str = "default",
+                   progress: Progress | None = None) -> tuple[DeviceProfile, list[str]]:
     """The cached profile when it can be trusted; otherwise calibrate now and cache it.
-    Returns the profile and notes on what happened."""
+    Returns the profile and notes on what happened. A cache that cannot be written (checked
+    before calibrating) is a note: the profile is used for this run only."""
+    from archcalc.errors import OutputError
+
     choice = choose_device(device)
     notes: list[str] = []
     if not refresh:
@@ -85,9 +125,17 @@ def device_profile(device: Device | str = "auto", threads: int | None = None, *,
             return cached, [f"device profile from {cache_path(choice.device, threads)} "
                             f"(calibrated {time.strftime('%Y-%m-%d %H:%M', time.localtime(cached.created))})"]
         notes.append(why)
-    profile = calibrate(choice.device, threads, quick=quick, progress=progress)
-    path = save_profile(profile)
-    notes.append(f"calibrated in {profile.seconds:.0f} s; device profile cached at {path}")
+    problem = cache_problem(choice.device, threads)
+    profile = calibrate(choice.device, threads, quick=quick, mode=mode, progress=progress)
+    if problem is None:
+        try:
+            path = save_profile(profile)
+        except OutputError as exc:
+            problem = str(exc)
+    if problem is None:
+        notes.append(f"calibrated in {profile.seconds:.0f} s; device profile cached at {path}")
+    else:
+        notes.append(f"calibrated in {profile.seconds:.0f} s, not cached ({problem}): used for this run only")
     return profile, notes
 
 

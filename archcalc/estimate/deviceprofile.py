@@ -14,12 +14,13 @@ from archcalc.errors import CalibrationError
 from archcalc.estimate import layout
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.microbench import FIXED_CHAINS
+from archcalc.estimate.profile_schema import check_profile_data
 from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 10
+SUITE_VERSION = 12
 
 
 @dataclass
@@ -55,7 +56,11 @@ class DeviceProfile:
     gemm: list[list[float]]
     #: drift probes at calibration (seconds)
     probes: dict[str, float]
+    #: the measured peak GFLOP/s (the MatMul, or a timed kernel that ran faster; 0: the MatMul's)
+    peak_gflops: float = 0.0
     suite: int = SUITE_VERSION
+    #: which suite measured it: default, thorough or quick (see ``samples.PLANS``)
+    mode: str = "default"
     schema_version: int = SCHEMA_VERSION
     notes: list[str] = field(default_factory=list)
     _conv_index: Any = field(default=None, repr=False, compare=False)
@@ -73,12 +78,17 @@ class DeviceProfile:
             "seconds": self.seconds, "run_us": self.run_us, "fixed_us": dict(self.fixed_us),
             "profiler_us": self.profiler_us, "profiler_heavy_us": self.profiler_heavy_us,
             "bandwidth": [list(p) for p in self.bandwidth],
-            "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "conv": self.conv,
-            "gemm": self.gemm, "probes": dict(self.probes), "notes": list(self.notes),
+            "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "peak_gflops": self.peak_gflops,
+            "conv": self.conv,
+            "gemm": self.gemm, "probes": dict(self.probes), "mode": self.mode, "notes": list(self.notes),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeviceProfile:
+        """A profile from its JSON form, checked against the schema first (types and ranges)."""
+        if not isinstance(data, Mapping):
+            raise CalibrationError("device profile is not a JSON object")
+        check_profile_data(data)
         try:
             profile = cls(
                 device=str(data["device"]), provider=str(data["provider"]), ort_version=str(data["ort_version"]),
@@ -89,11 +99,12 @@ class DeviceProfile:
                 profiler_us=float(data["profiler_us"]), profiler_heavy_us=float(data["profiler_heavy_us"]),
                 bandwidth=[(float(a), float(b)) for a, b in data["bandwidth"]],
                 unit_ns={str(k): float(v) for k, v in data["unit_ns"].items()},
-                matmul_gflops=float(data["matmul_gflops"]),
+                matmul_gflops=float(data["matmul_gflops"]), peak_gflops=float(data.get("peak_gflops", 0.0)),
                 conv=[[float(x) for x in row] for row in data["conv"]],
                 gemm=[[float(x) for x in row] for row in data["gemm"]],
                 probes={str(k): float(v) for k, v in data["probes"].items()},
-                suite=int(data["suite"]), schema_version=int(data["schema_version"]),
+                suite=int(data["suite"]), mode=str(data.get("mode", "default")),
+                schema_version=int(data["schema_version"]),
                 notes=[str(n) for n in data.get("notes", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -144,14 +155,19 @@ class DeviceProfile:
             self._conv_index = _Index([_conv_features(s) for s in runs],
                                       [_efficiency(s.flops, row[7], self.fixed_us["conv"])
                                        for s, row in zip(runs, self.conv, strict=True)], _CONV_WEIGHTS)
-        return shape.flops / self._conv_index.predict(_conv_features(shape))
+        return shape.flops / min(self._conv_index.predict(_conv_features(shape)), self.peak_flops_per_us)
 
     def gemm_us(self, shape: GemmShape) -> float:
         if self._gemm_index is None:
             self._gemm_index = _Index([_gemm_features(GemmShape(*(int(v) for v in row[:3]))) for row in self.gemm],
                                       [_efficiency(GemmShape(*(int(v) for v in row[:3])).flops, row[3],
                                                    self.fixed_us["gemm"]) for row in self.gemm], _GEMM_WEIGHTS)
-        return shape.flops / self._gemm_index.predict(_gemm_features(shape))
+        return shape.flops / min(self._gemm_index.predict(_gemm_features(shape)), self.peak_flops_per_us)
+
+    @property
+    def peak_flops_per_us(self) -> float:
+        """The measured peak (FLOP/us): no conv or GEMM is estimated faster."""
+        return max(self.peak_gflops, self.matmul_gflops) * 1e3
 
 
 def _efficiency(flops: float, us: float, fixed: float) -> float:

@@ -3,6 +3,8 @@ numpy is imported inside the functions that need it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 
 
@@ -84,4 +86,44 @@ def gemm_samples(scale: float = 1.0, seed: int = 7) -> list[GemmShape]:
     return shapes
 
 
+def conv_working_set_bytes(s: ConvShape) -> int:
+    """Bytes a conv micro-benchmark touches: its input (and the op writing it), output, weights,
+    and ORT's im2col buffer for one image of a non-pointwise conv."""
+    per_group = s.cin // s.groups
+    acts = 2 * s.batch * s.cin * s.size_in ** 2 + 2 * s.batch * s.cout * s.out ** 2
+    weights = s.cout * per_group * s.kernel ** 2
+    im2col = per_group * s.kernel ** 2 * s.out ** 2 if s.kernel > 1 else 0
+    return F32 * (acts + weights + im2col)
+
+
+def gemm_working_set_bytes(s: GemmShape) -> int:
+    """Bytes a GEMM micro-benchmark touches: input, weights (and ORT's pre-packed copy), output."""
+    return F32 * (s.m * s.k + 2 * s.k * s.n + 2 * s.m * s.n)
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    """How much a calibration measures: shapes sampled, repeats, and the working set of every
+    micro-benchmark model (one session at a time, so it bounds the calibration's memory)."""
+
+    name: str
+    conv_scale: float
+    gemm_scale: float
+    repeats: int
+    #: no micro-benchmark model (all its shapes together) touches more than this
+    max_model_bytes: int
+    copy_sizes: tuple[int, ...]
+    #: what the announcement says it takes
+    about: str
+
+
 COPY_SIZES = (1 << 12, 1 << 15, 1 << 18, 1 << 21, 1 << 24, 1 << 25)
+
+#: the calibrations ``calibrate`` offers: ``default`` stays under ~30 s and 1 GiB on a small
+#: machine; ``thorough`` is the full suite (minutes, several GiB); ``quick`` is for smoke runs
+PLANS = {
+    "quick": SuitePlan("quick", 0.1, 0.25, 1, 32 << 20, (1 << 12, 1 << 16, 1 << 20, 1 << 22), "about 10 s"),
+    "default": SuitePlan("default", 0.25, 0.5, 1, 64 << 20, (1 << 12, 1 << 15, 1 << 18, 1 << 21, 1 << 22),
+                         "about 25 s"),
+    "thorough": SuitePlan("thorough", 1.0, 1.0, 3, 1 << 40, COPY_SIZES, "a few minutes"),
+}

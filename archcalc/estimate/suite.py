@@ -24,14 +24,25 @@ from archcalc.estimate.microbench import (
     ops_model,
 )
 from archcalc.estimate.probes import Probes
-from archcalc.estimate.samples import COPY_SIZES, conv_samples, gemm_samples
+from archcalc.estimate.samples import (
+    PLANS,
+    SuitePlan,
+    conv_samples,
+    conv_working_set_bytes,
+    gemm_samples,
+    gemm_working_set_bytes,
+)
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.runtime.devices import Device, choose_device, cpu_count, cpu_name, device_for_provider
 from archcalc.runtime.providers import CPU
-from archcalc.runtime.timing import Progress
+from archcalc.runtime.timing import Progress, percentile
 
-#: the MatMul whose speed is the device's peak
+#: the MatMul whose speed is the device's peak (unless a timed conv or GEMM kernel ran faster)
 _MATMUL = GemmShape(1024, 1024, 1024)
+#: kernels shorter than this (microseconds) are too short to raise the measured peak
+PEAK_MIN_US = 50.0
+#: the percentile of timed kernel throughputs that counts as the peak (the fastest few are glitches)
+PEAK_PERCENTILE = 95
 
 class _Samples:
     """Raw measurements, each with the probe taken just before it; normalised at the end to the
@@ -54,10 +65,39 @@ class _Samples:
         return statistics.median([v * ref[kind] / probe for v, kind, probe in got])
 
 
+def plan_of(mode: str) -> SuitePlan:
+    if mode not in PLANS:
+        raise CalibrationError(f"no calibration mode {mode!r} (modes: {', '.join(PLANS)})")
+    return PLANS[mode]
+
+
+def announcement(device_name: str, mode: str) -> str:
+    """What a calibration says before it starts (through ``progress(text, 0, steps)``)."""
+    what = "this CPU" if device_name == "cpu" else f"this {device_name} device"
+    return f"calibrating {what}, {plan_of(mode).about}; cached for next time"
+
+
+def _chunks(order: Sequence[int], sizes: Sequence[int], most: int, cap: int) -> list[list[int]]:
+    """Consecutive indices, at most ``most`` per chunk and at most ``cap`` bytes together."""
+    chunks: list[list[int]] = []
+    used = 0
+    for i in order:
+        if chunks and len(chunks[-1]) < most and used + sizes[i] <= cap:
+            chunks[-1].append(i)
+            used += sizes[i]
+        else:
+            chunks.append([i])
+            used = sizes[i]
+    return chunks
+
+
 def calibrate(device: Device | str = "auto", threads: int | None = None, *, quick: bool = False,
-              progress: Progress | None = None) -> DeviceProfile:
+              mode: str = "default", progress: Progress | None = None) -> DeviceProfile:
     """Measure this machine with micro-benchmarks and return its device profile (not cached:
-    see ``device_profile``). ``quick`` measures fewer shapes once each (tests, smoke runs).
+    see ``device_profile``). ``mode`` is ``default`` (a few tens of seconds, every micro-benchmark
+    model's working set capped so the whole calibration stays well under 1 GiB), ``thorough``
+    (the full suite: minutes and several GiB) or ``quick`` (smoke runs; ``quick=True`` too).
+    Before it starts, ``progress(announcement, 0, steps)`` says what is coming.
 
     Every block of measurements follows a probe of the machine's current speed, and is scaled to
     the calibration's median probe (kernels and copies by the compute probe, fixed costs by the
@@ -66,6 +106,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     """
     import onnxruntime as ort
 
+    plan = plan_of("quick" if quick else mode)
     choice = choose_device(device)
     if not choice.device.estimable:
         # the kernel classes and layout rules below describe ORT's CPU kernels
@@ -73,18 +114,20 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
                                "archcalc profile (estimates are CPU-only for now)")
     started = time.perf_counter()
     bench = Bench(choice, threads)
-    scale = 0.25 if quick else 1.0
-    reps = 1 if quick else 3
-    convs = conv_samples(scale)
-    gemms = gemm_samples(scale)
+    reps = plan.repeats
+    cap = plan.max_model_bytes
+    convs = [s for s in conv_samples(plan.conv_scale) if conv_working_set_bytes(s) <= cap]
+    gemms = [s for s in gemm_samples(plan.gemm_scale) if gemm_working_set_bytes(s) <= cap]
     # measured a few at a time, with shapes of similar size together: a small kernel next to
     # large ones would find its weights and input evicted, which in a small network they are not
     conv_order = sorted(range(len(convs)), key=lambda i: convs[i].flops)
     gemm_order = sorted(range(len(gemms)), key=lambda i: gemms[i].k * gemms[i].n)
-    conv_chunks = [conv_order[i:i + 8] for i in range(0, len(convs), 8)]
-    gemm_chunks = [gemm_order[i:i + 4] for i in range(0, len(gemms), 4)]
+    conv_chunks = _chunks(conv_order, [conv_working_set_bytes(s) for s in convs], 8, cap)
+    gemm_chunks = _chunks(gemm_order, [gemm_working_set_bytes(s) for s in gemms], 4, cap)
     steps = 1 + reps * (4 + len(conv_chunks) + len(gemm_chunks))
     done = 0
+    if progress:
+        progress(announcement(choice.device.name, plan.name), 0, steps)
 
     def tick(what: str) -> None:
         nonlocal done
@@ -106,20 +149,23 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         _measure_overheads(bench, raw)
         tick("kernel overheads")
         probe()
-        _measure_bandwidth(bench, raw)
+        _measure_bandwidth(bench, raw, plan.copy_sizes)
         tick("bandwidth")
         probe()
         _measure_op_costs(bench, raw, ops, units)
         tick("op costs")
         # conv and gemm kernels (profiled), a probe before every block
-        blocks = [("conv", chunk, conv_model([convs[i] for i in chunk])) for chunk in conv_chunks]
-        blocks += [("gemm", chunk, gemm_model([gemms[i] for i in chunk])) for chunk in gemm_chunks]
-        for family, chunk, (model, names) in blocks:
+        # each model is built just before it runs and dropped after: one in memory at a time
+        blocks = [("conv", chunk) for chunk in conv_chunks] + [("gemm", chunk) for chunk in gemm_chunks]
+        for family, chunk in blocks:
             probe()
+            model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
+                            else gemm_model([gemms[i] for i in chunk]))
             _measure_kernels(bench, raw, family, chunk, model, names)
+            del model
             tick(f"{family} kernels")
     probe()
-    figures = _figures(raw, convs, gemms, units)
+    figures = _figures(raw, convs, gemms, units, plan.copy_sizes)
     tick("done")
     provider = CPU
     profile = DeviceProfile(
@@ -127,8 +173,9 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         gpu=device_for_provider(provider).gpu_name(), threads=threads,
         intra_op_threads=threads or cpu_count(), created=time.time(), seconds=time.perf_counter() - started,
         **figures,
-        notes=[f"{len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, {reps} repeat(s) each, "
-               f"{len(raw.log)} probes"],
+        mode=plan.name,
+        notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
+               f"{reps} repeat(s) each, {len(raw.log)} probes"],
     )
     profile.validate()
     return profile
@@ -149,10 +196,10 @@ def _measure_overheads(bench: Bench, raw: _Samples) -> None:
         raw.add("profiled_conv", statistics.median(prof.values()), "overhead")
 
 
-def _measure_bandwidth(bench: Bench, raw: _Samples) -> None:
+def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> None:
     """Bandwidth by working set: one copy per model (its input stays in cache, as a layer's
     input does when the layer before it just wrote it)."""
-    for size in COPY_SIZES:
+    for size in sizes:
         model, _ = copy_model([size])
         raw.add(f"copy:{size}", 1e6 * bench.wall(model, runs=max(5, min(200, (1 << 22) // size)), warmup=3),
                 "compute")
@@ -181,7 +228,7 @@ def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[i
 
 
 def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
-             units: Mapping[str, tuple[str, float]]) -> dict[str, Any]:
+             units: Mapping[str, tuple[str, float]], copy_sizes: Sequence[int]) -> dict[str, Any]:
     """The device profile's figures from the raw samples, scaled to the median probe."""
     ref = raw.reference()
 
@@ -196,7 +243,7 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
     profiler_us = max(get("profiled_relu") - fixed["ew"], 0.0)
     profiler_heavy_us = max(get("profiled_conv") - fixed["conv"], profiler_us)
     bandwidth = []
-    for size in COPY_SIZES:
+    for size in copy_sizes:
         moved = 2 * size * F32
         bandwidth.append((float(moved), moved / max(get(f"copy:{size}") - run_us - fixed["ew"], 0.05) / 1e3))
     unit_ns: dict[str, float] = {}
@@ -206,17 +253,28 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
             unit_ns[key] = max(value - prof_us - fixed["ew"], 0.0) * 1e3 / count
     matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
-    conv_points = []
+    measured: list[tuple[str, list[float], float]] = []  # (family, shape row, kernel us)
     for i, s in enumerate(convs):
         value = raw.get(f"conv:{i}", ref)
         if value is not None:
-            conv_points.append([s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch,
-                                max(value - profiler_heavy_us, 0.05)])
-    gemm_points = []
+            measured.append(("conv", [s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch],
+                             max(value - profiler_heavy_us, 0.05)))
     for i, g in enumerate(gemms):
         value = raw.get(f"gemm:{i}", ref)
         if value is not None:
-            gemm_points.append([g.m, g.k, g.n, max(value - profiler_heavy_us, 0.05)])
+            measured.append(("gemm", [g.m, g.k, g.n], max(value - profiler_heavy_us, 0.05)))
+
+    def flops_of(family: str, row: list[float]) -> int:
+        return (ConvShape(*(int(v) for v in row)) if family == "conv" else GemmShape(*(int(v) for v in row))).flops
+
+    # the measured peak: the MatMul's, or the 95th percentile of the kernels long enough to time
+    # when that is faster (ORT's blocked convs beat its GEMM); no point is credited with more, so
+    # a glitch (a kernel too short to time, or one timed impossibly fast) stays at the peak
+    timed = [flops_of(f, row) / us for f, row, us in measured if us >= PEAK_MIN_US]
+    peak = max(matmul_gflops * 1e3, percentile(timed, PEAK_PERCENTILE) if timed else 0.0)  # FLOP per us
+    conv_points = [[*row, max(us, flops_of(f, row) / peak)] for f, row, us in measured if f == "conv"]
+    gemm_points = [[*row, max(us, flops_of(f, row) / peak)] for f, row, us in measured if f == "gemm"]
     return {"run_us": run_us, "fixed_us": fixed, "profiler_us": profiler_us, "profiler_heavy_us": profiler_heavy_us,
-            "bandwidth": bandwidth, "unit_ns": unit_ns, "matmul_gflops": matmul_gflops, "conv": conv_points,
+            "bandwidth": bandwidth, "unit_ns": unit_ns, "matmul_gflops": matmul_gflops, "peak_gflops": peak / 1e3,
+            "conv": conv_points,
             "gemm": gemm_points, "probes": ref}

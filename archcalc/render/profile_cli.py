@@ -156,7 +156,8 @@ def describe_profile(dev: DeviceProfile, notes: Sequence[str] = ()) -> str:
         f"device profile: {dev.device} ({dev.provider}) on {dev.gpu or dev.cpu}",
         f"onnxruntime {dev.ort_version}; threads {dev.threads or 'default'} ({dev.intra_op_threads} intra-op); "
         f"calibrated {created} in {dev.seconds:.0f} s",
-        f"peak MatMul (1024^3): {dev.matmul_gflops:,.0f} GFLOP/s; per-run overhead {dev.run_us:.1f} us; "
+        f"peak MatMul (1024^3): {dev.matmul_gflops:,.0f} GFLOP/s (measured peak {dev.peak_flops_per_us / 1e3:,.0f}); "
+        f"per-run overhead {dev.run_us:.1f} us; "
         f"ORT profiler overhead {dev.profiler_us:.1f} us per kernel",
         "fixed cost per kernel (us): " + ", ".join(f"{k} {v:.2f}" for k, v in dev.fixed_us.items()),
         "per-unit costs (ns): " + ", ".join(f"{k} {v:.3g}" for k, v in dev.unit_ns.items()),

@@ -5,7 +5,7 @@ onnx is imported inside the functions that need it."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,10 +104,8 @@ def model_batch(path: str) -> int:
     return int(graph.conventions.get("batch") or 1)
 
 
-def _prepare_onnx(path: str, batch: int, max_memory: int | None) -> Prepared:
-    import onnx
-
-    from archcalc.analysis import analyze
+def _onnx_graph(path: str, batch: int) -> Graph:
+    """An ONNX model's graph at ``batch``; refused when the model's batch is fixed at another."""
     from archcalc.onnx_import.importer import import_onnx
 
     if not Path(path).exists():
@@ -115,8 +113,37 @@ def _prepare_onnx(path: str, batch: int, max_memory: int | None) -> Prepared:
     graph = import_onnx(path, batch=batch, allow_unknown=True)
     model_batch = graph.conventions.get("batch")
     if model_batch is not None and int(model_batch) != batch:
-        raise ArchcalcError(f"the model's batch is fixed at {model_batch}: --batch {model_batch} (or export "
-                            f"it with a dynamic batch axis)", file=path)
+        raise ArchcalcError(f"the model's batch is fixed at {model_batch}, so --batch {batch} cannot run: "
+                            f"--batch {model_batch} (or export it with a dynamic batch axis)", file=path)
+    return graph
+
+
+def check_batches(source: str | Path | Graph, batches: Sequence[int], *,
+                  variables: Mapping[str, Any] | None = None, max_memory: int | None = None) -> None:
+    """What :func:`prepare` would refuse at any of ``batches`` (a fixed-batch model at another
+    batch, a run past the memory limit), checked for all of them before any is timed."""
+    from archcalc.analysis import analyze
+    from archcalc.ir import Graph
+
+    spec: Graph | None = source if isinstance(source, Graph) else None
+    for batch in batches:
+        if spec is not None:
+            graph = spec
+        elif str(source).lower().endswith(".onnx"):
+            graph = _onnx_graph(str(source), batch)
+        else:
+            from archcalc.language.loader import load_spec
+
+            graph = spec = load_spec(str(source), variables=variables)
+        check_memory(analyze(graph, overrides={"batch": batch, "dtype": "fp32"}), max_memory)
+
+
+def _prepare_onnx(path: str, batch: int, max_memory: int | None) -> Prepared:
+    import onnx
+
+    from archcalc.analysis import analyze
+
+    graph = _onnx_graph(path, batch)
     report = analyze(graph, overrides={"batch": batch, "dtype": "fp32"})
     check_memory(report, max_memory)
     try:
