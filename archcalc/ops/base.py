@@ -76,6 +76,10 @@ UNKNOWN = "unknown"  # not known (an op archcalc does not model): never a guess
 
 RFRule = Window | Permute | str
 
+#: the ``module`` key of activation and pooling layers (changes no count of archcalc's own)
+MODULE_DOC = ("false: the framework code calls a function here (F.relu, F.adaptive_avg_pool2d), not a "
+              "module, which counters that hook modules (ptflops, thop) do not see")
+
 
 @dataclass(frozen=True, slots=True)
 class Applied:
