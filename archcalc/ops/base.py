@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archcalc.errors import ExportError, SpecError, suggest
 from archcalc.ops._formulas import Shape
+from archcalc.ops._framework_keys import key_hint
 from archcalc.ops.facts import KernelClass
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class Op:
             attr = self.schema.get(key)
             if attr is None:
                 raise SpecError(
-                    f"unknown key '{key}' for layer type {self.kind}{suggest(key, self.schema)}; "
+                    f"unknown key '{key}' for layer type {self.kind}{key_hint(key, self.schema)}; "
                     f"keys: {', '.join(self.schema) or 'none'}",
                     line=line_of(key),
                 )
