@@ -92,6 +92,9 @@ class MaxPool(Op):
                                  "pads": pads_flat(geo.pads), "ceil_mode": int(ceil)}
         dil = per_axis(a.get("dilation") or 1, len(geo.kernel), "dilation")
         if any(v != 1 for v in dil):
+            if layer.kind != "maxpool" and b.opset < 19:
+                raise ExportError(f"dilated average pooling needs opset 19 or newer (AveragePool has dilations "
+                                  f"from opset 19), got opset {b.opset}")
             attrs["dilations"] = list(dil)
         if layer.kind == "maxpool":
             return one(b, "MaxPool", layer, ins[:1], **attrs)
