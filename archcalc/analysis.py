@@ -17,6 +17,7 @@ from archcalc.ops._window import format_shape
 from archcalc.ops.base import Applied
 from archcalc.receptive import Field, check_merge, input_field, step
 from archcalc.report import LayerRecord, Report, Totals
+from archcalc.tool_costs import cheap_value
 
 
 def conventions_for(
@@ -138,10 +139,13 @@ def analyze(
         cheap = 0
         if cost.cheap:
             kind_counted = layer.kind in cheap_ops
+            n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
             for category, value in cost.cheap:
                 if category == "bias" and bias_macs != "none":
                     continue  # already counted as MACs
                 if kind_counted or category in cheap_ops:
+                    value = cheap_value(category, value, layer.kind, layer.attrs, n_in, elements,
+                                        conv.activation_flops, conv.pool_flops, conv.bn_flops)
                     cheap += value
                     breakdown[category] = breakdown.get(category, 0) + value * batch
                 else:

@@ -17,6 +17,9 @@ class Preset(StrEnum):
     TORCHINFO = "torchinfo"
     FVCORE = "fvcore"
     FLOPCOUNTER = "flopcounter"
+    PTFLOPS = "ptflops"
+    PTFLOPS_ATEN = "ptflops_aten"
+    THOP = "thop"
 
 
 class BiasMacs(StrEnum):
@@ -32,6 +35,37 @@ class AffineMacs(StrEnum):
 
     NONE = "none"
     PER_PARAM = "per_param"
+
+
+class ActivationFlops(StrEnum):
+    """FLOPs of an activation layer (when ``cheap_ops`` counts it).
+
+    ``per_element``: 1 per element, any function. ``ptflops``: as ptflops' PyTorch backend, one
+    per element for each hook that sees the tensor: ReLU, PReLU, ELU 2 (the module's hook and
+    the patched ``F.*`` it calls); ReLU6, LeakyReLU 1 (their functionals are not patched); GELU,
+    softmax 1; every other function (tanh, sigmoid...) 0; a layer with ``module: false`` (a
+    function call in ``forward``, torchvision GoogLeNet's ``F.relu``) 0, as measured.
+    """
+
+    PER_ELEMENT = "per_element"
+    PTFLOPS = "ptflops"
+
+
+class PoolFlops(StrEnum):
+    """FLOPs of a pooling layer (when ``cheap_ops`` counts it).
+
+    ``window``: 1 per window element per output (global pooling and reductions: 1 per input
+    element). ``input``: 1 per input element (fvcore). ``ptflops``: 2 per input element of a
+    pooling module (its hook and the patched ``F.*`` pool it calls), 1 for a pooling function
+    call (``module: false``: MobileNetV2's ``F.adaptive_avg_pool2d``), 0 for a ``reduce``.
+    ``thop``: average pooling 1 per output element; adaptive and global average pooling input +
+    output elements (``N/n + 1`` per output); max pooling, function calls and reductions 0.
+    """
+
+    WINDOW = "window"
+    INPUT = "input"
+    PTFLOPS = "ptflops"
+    THOP = "thop"
 
 
 class PoolingConnections(StrEnum):
@@ -110,5 +144,7 @@ OPTIMIZER_STATE: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 # the valid values as plain strings (argparse choices, messages)
 BIAS_MACS: tuple[str, ...] = tuple(m.value for m in BiasMacs)
 AFFINE_MACS: tuple[str, ...] = tuple(m.value for m in AffineMacs)
+ACTIVATION_FLOPS: tuple[str, ...] = tuple(m.value for m in ActivationFlops)
+POOL_FLOPS: tuple[str, ...] = tuple(m.value for m in PoolFlops)
 POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
 RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)

@@ -14,20 +14,24 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from archcalc.choices import (  # noqa: F401  (re-exported: the values of each convention)
+    ACTIVATION_FLOPS,
     AFFINE_MACS,
     BIAS_MACS,
     CHEAP_OPS,
     DTYPE_BYTES,
     FAMILIES,
     OPTIMIZER_STATE,
+    POOL_FLOPS,
     POOLING_CONNECTIONS,
     RF_MERGE,
+    ActivationFlops,
     AffineMacs,
     BiasMacs,
     CheapOp,
     DType,
     Family,
     Optimizer,
+    PoolFlops,
     PoolingConnections,
     Preset,
     RfMerge,
@@ -142,6 +146,9 @@ PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "affine_macs": _choice(AffineMacs),
     "flops_per_mac": _parse_positive_int,
     "cheap_ops": _parse_cheap_ops,
+    "activation_flops": _choice(ActivationFlops),
+    "pool_flops": _choice(PoolFlops),
+    "bn_flops": _parse_positive_int,
     "unit_families": _parse_families,
     "units_include_input": _parse_bool,
     "units_include_output": _parse_bool,
@@ -178,6 +185,13 @@ class Conventions:
     #: non-MAC work that is counted in FLOPs: categories (see ``CheapOp``) and/or layer kinds
     #: (``batchnorm``, ``global_avgpool``: every cheap op of layers of that kind)
     cheap_ops: frozenset[CheapOp | str] = field(default_factory=lambda: frozenset(CheapOp))
+    #: FLOPs of a counted activation: 1 per element, or as ptflops counts (see ``ActivationFlops``)
+    activation_flops: ActivationFlops = ActivationFlops.PER_ELEMENT
+    #: FLOPs of a counted pooling layer: per window element, per input element, or as
+    #: ptflops/thop count (see ``PoolFlops``)
+    pool_flops: PoolFlops = PoolFlops.WINDOW
+    #: FLOPs per BatchNorm output element (scale and shift: 2; thop counts 4)
+    bn_flops: int = 2
     #: layer families whose outputs count as units
     unit_families: frozenset[Family] = field(
         default_factory=lambda: frozenset({Family.CONV, Family.FC, Family.POOL, Family.SUBSAMPLE, Family.RBF})
@@ -246,6 +260,9 @@ class Conventions:
         if self.affine_macs != "none":
             bias += f", BN scale/shift MACs {self.affine_macs}"
         cheap = ", ".join(sorted(self.cheap_ops)) if self.cheap_ops else "nothing else"
+        rules = [f"{k} {getattr(self, k)}" for k in ("activation_flops", "pool_flops", "bn_flops")
+                 if getattr(self, k) != getattr(_BASE, k)]
+        cheap += f" ({', '.join(rules)})" if rules and self.cheap_ops else ""
         units = "units: " + ",".join(sorted(self.unit_families))
         units += " (input " + ("in" if self.units_include_input else "out")
         units += ", output " + ("in" if self.units_include_output else "out") + ")"
@@ -297,18 +314,36 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         {"cheap_ops": frozenset(), "bias_macs": "none"},
     ),
     "torchinfo": (
-        "torchinfo's 'Total mult-adds': conv/linear MACs + each bias and BN scale/shift parameter once",
-        {"cheap_ops": frozenset(), "bias_macs": "per_param", "affine_macs": "per_param"},
+        "torchinfo's 'Total mult-adds': conv/linear MACs + a bias once per output element + each BN "
+        "scale/shift parameter once",
+        {"cheap_ops": frozenset(), "bias_macs": "per_output", "affine_macs": "per_param"},
     ),
     "fvcore": (
         "fvcore's flop_count (one 'flop' per MAC): conv/linear MACs + 2 per BN output element + "
         "global/adaptive average pooling input elements; ReLU, max pooling and adds are free",
-        {"flops_per_mac": 1, "bias_macs": "none",
+        {"flops_per_mac": 1, "bias_macs": "none", "pool_flops": "input",
          "cheap_ops": frozenset({"batchnorm", "global_avgpool", "adaptive_avgpool"})},
     ),
     "flopcounter": (
         "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per conv/linear MAC, nothing else",
         {"flops_per_mac": 2, "cheap_ops": frozenset(), "bias_macs": "none"},
+    ),
+    "ptflops": (
+        "ptflops' PyTorch backend (get_model_complexity_info, 'MACs'): conv/linear MACs + a bias per output "
+        "element + 2 per BN element + ReLU 2 / ReLU6 1 per element + 2 per pooling-module input element "
+        "(1 for a pooling function call)",
+        {"flops_per_mac": 1, "bias_macs": "per_output", "activation_flops": "ptflops", "pool_flops": "ptflops",
+         "cheap_ops": frozenset({"activation", "pool", "batchnorm"})},
+    ),
+    "ptflops_aten": (
+        "ptflops' aten backend ('MACs'): conv/linear MACs + a bias per output element, nothing else",
+        {"flops_per_mac": 1, "bias_macs": "per_output", "cheap_ops": frozenset()},
+    ),
+    "thop": (
+        "thop's profile ('MACs'): conv/linear MACs (no bias) + 4 per BN element + average pooling output "
+        "elements + adaptive/global average pooling input + output elements; activations and max pooling free",
+        {"flops_per_mac": 1, "bias_macs": "none", "bn_flops": 4, "pool_flops": "thop",
+         "cheap_ops": frozenset({"batchnorm", "pool"})},
     ),
 }
 

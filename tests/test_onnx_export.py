@@ -148,16 +148,78 @@ def test_cli_export(tmp_path: Path) -> None:
     onnx.checker.check_model(str(target), full_check=True)
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
-def test_round_trip_gives_the_same_report(name: str, tmp_path: Path) -> None:
-    """spec -> ONNX -> import: the same layers, shapes, counts and receptive fields."""
-    graph = archcalc.load(SPECS[name])
+#: the opsets users still deploy, and the IR version of the ONNX release that introduced each
+#: (onnx.helper.VERSION_TABLE)
+OPSETS = {11: 6, 13: 7, 17: 8, 18: 8, 20: 9}
+
+#: every layer type whose ONNX form changed between opsets (Split sizes, Unsqueeze/Reduce axes,
+#: Dropout ratio, Resize roi/scales, HardSwish/Mish/Gelu as single ops)
+EVERY_OP = {"name": "every_op", "input": [4, 16, 16], "layers": [
+    {"name": "c1", "type": "conv", "filters": 8, "kernel": 3, "padding": 1},
+    {"name": "bn", "type": "bn"},
+    {"name": "a1", "type": "relu6"}, {"name": "a2", "type": "hardswish"}, {"name": "a3", "type": "gelu"},
+    {"name": "a4", "type": "mish"}, {"name": "a5", "type": "silu"},
+    {"name": "sp", "type": "split", "parts": 2, "axis": 0},
+    {"name": "cat", "type": "concat", "inputs": ["sp:1", "sp:0"]},
+    {"name": "pad", "type": "pad", "padding": [[1, 1], [2, 0]], "mode": "reflect"},
+    {"name": "sl", "type": "slice", "axis": 1, "start": 1, "end": 17},
+    {"name": "up", "type": "upsample", "scale": 2, "mode": "bilinear"},
+    {"name": "upn", "type": "upsample", "size": [40, 40]},
+    {"name": "mp", "type": "maxpool", "kernel": 2, "dilation": 2, "stride": 2, "rounding": "floor"},
+    {"name": "ct", "type": "conv_transpose", "filters": 4, "kernel": 2, "stride": 2},
+    {"name": "tr", "type": "transpose", "perm": [0, 2, 1]},
+    {"name": "rd", "type": "reduce", "op": "mean", "axes": [1]},
+    {"name": "rs", "type": "reduce", "op": "sum", "axes": [2]},
+    {"name": "drop", "type": "dropout", "rate": 0.3},
+    {"name": "flat", "type": "flatten"},
+    {"name": "fc", "type": "fc", "units": 12},
+    {"name": "sm", "type": "softmax"},
+]}
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+@pytest.mark.parametrize("name", [*sorted(SPECS), "every_op"])
+def test_round_trip_gives_the_same_report(name: str, opset: int, tmp_path: Path) -> None:
+    """spec -> ONNX at each opset: onnx.checker passes, the IR version matches the opset, ONNX
+    Runtime runs it, and import gives the same layers, shapes, counts and receptive fields."""
+    graph = archcalc.load(EVERY_OP if name == "every_op" else SPECS[name])
+    model = export_onnx(graph, opset=opset, weights="constant").model
+    assert model.opset_import[0].version == opset and model.ir_version == min(OPSETS[opset], runtime_limits()[0])
+    onnx.checker.check_model(model, full_check=True)
+    outputs, _ = _run(model, batch=1)
+    report = archcalc.analyze(graph)
+    assert {k: list(v.shape) for k, v in outputs.items()} == {o: [1, *report[o].shape] for o in report.outputs}
     path = tmp_path / f"{name}.onnx"
-    save(export_onnx(graph, weights="constant"), path)
-    spec_report = archcalc.analyze(graph).to_dict()
+    path.write_bytes(model.SerializeToString())
+    spec_report = report.to_dict()
     onnx_report = archcalc.analyze(archcalc.load(str(path))).to_dict()
     for record in (*spec_report["layers"], *onnx_report["layers"]):
         record.pop("where", None)
     assert onnx_report["layers"] == spec_report["layers"]
     assert onnx_report["totals"] == spec_report["totals"]
     assert onnx_report["conventions"] == spec_report["conventions"]
+
+
+def test_opsets_before_11_and_past_the_runtime_are_refused_with_the_reason() -> None:
+    graph = archcalc.load(SPECS["lenet5_modern"])
+    with pytest.raises(archcalc.ArchcalcError, match=r"opset 10 is outside .*\(11-\d+\): opsets before 11 lack"):
+        export_onnx(graph, opset=10)
+    with pytest.raises(archcalc.ArchcalcError, match="loads no newer opset"):
+        export_onnx(graph, opset=runtime_limits()[1] + 1)
+
+
+def test_dilated_average_pooling_needs_opset_19() -> None:
+    graph = archcalc.load({"input": [2, 12, 12], "layers": [
+        {"name": "p", "type": "avgpool", "kernel": 2, "dilation": 2, "stride": 2, "rounding": "floor"}]})
+    with pytest.raises(archcalc.ArchcalcError, match="layer p: dilated average pooling needs opset 19"):
+        export_onnx(graph, opset=18)
+    onnx.checker.check_model(export_onnx(graph, opset=19).model, full_check=True)
+
+
+def test_cli_exports_opset_11(tmp_path: Path) -> None:
+    from archcalc.cli import main
+
+    target = tmp_path / "r.onnx"
+    assert main(["export", "resnet18", "-o", str(target), "--opset", "11", "--weights", "constant"]) == 0
+    model = onnx.load(str(target))
+    assert (model.opset_import[0].version, model.ir_version) == (11, 6)

@@ -2,8 +2,10 @@
 
 Weights are seeded random (He-like scale), or with ``weights="constant"`` ConstantOfShape nodes
 that the runtime fills at load time (a VGG-sized model becomes a file of a few KB: for shape and
-runtime checks). The IR version and opset are ones the installed ONNX Runtime accepts (probed
-once). The memory the weights need is checked before anything is allocated.
+runtime checks). The opset is 11 or newer, up to what the installed ONNX Runtime loads (probed
+once); the IR version is the one of the ONNX release that introduced the opset (IR 6 for opset
+11, 7 for 13, 8 for 17-18, 9 for 20), never above what the runtime loads. The memory the weights
+need is checked before anything is allocated.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from archcalc.onnx_export.emit import ExportError, emit_layer
 GROUPS_KEY = "archcalc.layers"
 #: default opset (newer ones on request, up to what the runtime accepts)
 DEFAULT_OPSET = 17
-MIN_OPSET = 13
+#: the oldest opset export writes: 11 is the oldest still deployed (TensorRT 7/8, older mobile
+#: runtimes), and the first with Resize coordinate modes, Pad and Clip bounds as inputs, which
+#: archcalc's layers need; ops whose form changed since (Split, Squeeze/Unsqueeze and Reduce*
+#: axes as inputs from 13/18, HardSwish 14, Mish 18, Gelu 20, AveragePool dilations 19) are
+#: emitted in the form of the requested opset
+MIN_OPSET = 11
 #: refuse to materialise more weight bytes than this unless told otherwise
 DEFAULT_MAX_BYTES = 4 * 2**30
 
@@ -63,6 +70,15 @@ def runtime_limits() -> tuple[int, int]:
     return ir, opset
 
 
+def ir_version_for(opset: int, ir_max: int | None = None) -> int:
+    """The IR version of the ONNX release that introduced ``opset`` (onnx.helper.VERSION_TABLE):
+    IR 6 for opset 11, 7 for 13, 8 for 17 and 18, 9 for 20; never above what the runtime loads."""
+    from onnx import helper
+
+    ir = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+    return min(ir, ir_max if ir_max is not None else runtime_limits()[0])
+
+
 def export_onnx(
     graph: Graph,
     *,
@@ -85,8 +101,10 @@ def export_onnx(
     ir_max, opset_max = runtime_limits()
     opset = opset if opset is not None else min(DEFAULT_OPSET, opset_max)
     if not MIN_OPSET <= opset <= opset_max:
+        why = (f": opsets before {MIN_OPSET} lack Resize's coordinate modes and Pad and Clip bounds as inputs"
+               if opset < MIN_OPSET else ": the installed ONNX Runtime loads no newer opset")
         raise ExportError(f"opset {opset} is outside what export supports with this runtime "
-                          f"({MIN_OPSET}-{opset_max})")
+                          f"({MIN_OPSET}-{opset_max}){why}")
     report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
     if weights == "random" and report.totals.param_bytes > max_bytes:
         raise ExportError(
@@ -123,7 +141,7 @@ def export_onnx(
     onnx_graph = helper.make_graph(b.nodes, graph.name, inputs, outputs, b.initializers, value_info=hidden)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="archcalc", producer_version=_version())
-    model.ir_version = min(ir_max, onnx.IR_VERSION)
+    model.ir_version = ir_version_for(opset, ir_max)
     groups = [
         {"layer": g.layer, "kind": g.kind, "attrs": g.attrs, "inputs": g.inputs, "outputs": g.output, "nodes": g.nodes}
         for g in b.groups

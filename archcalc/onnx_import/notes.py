@@ -4,6 +4,7 @@ recorded."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -34,6 +35,29 @@ def exported_conventions(model: Any, notes: list[str]) -> dict[str, Any]:
     return {k: v for k, v in conventions.items() if k != "batch"}
 
 
+#: a bias the exporter computed, not a module parameter: TorchScript names folded constants
+#: ``onnx::Conv_N``, the dynamo exporter ``<weight>_bias``; TF/Keras fused names say BN
+_COMPUTED = re.compile(r"^onnx::Conv_\d+$|weight_bias$")
+_BN_WORD = re.compile(r"(?:^|[^a-z])(?:bn|batchnorm|batch_norm|fusedbatchnorm)(?:[^a-z]|$)", re.IGNORECASE)
+
+
+def bn_folded_note(model: Any, op_counts: Counter[str]) -> str | None:
+    """A possibility, said only on evidence: no BatchNormalization nodes, and conv biases whose
+    names show the exporter computed them (folding BN) rather than read a layer's own bias.
+    A network that had conv biases of its own (AlexNet, a single Conv+bias) gets no note."""
+    if op_counts.get("BatchNormalization", 0):
+        return None
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    evidence = [n.input[2] for n in convs if len(n.input) > 2 and n.input[2]
+                and (_COMPUTED.search(n.input[2]) or _BN_WORD.search(n.input[2]) or _BN_WORD.search(n.name))]
+    if not evidence:
+        return None
+    return (f"{len(evidence)} of {len(convs)} convolutions have biases the exporter computed (e.g. "
+            f"'{evidence[0]}', not a layer's own bias) and there are no BatchNormalization nodes: the network "
+            f"may have had BN, and the exporter may have folded it into conv weights and biases "
+            f"(counted here as conv biases)")
+
+
 def summary(model: Any, read: Any, op_counts: Counter[str], folded: Counter[str], aliased: Counter[str],
              unknown: Counter[str], layers: list[Layer], claimed: dict[str, str]) -> list[str]:
     lines = [
@@ -51,11 +75,9 @@ def summary(model: Any, read: Any, op_counts: Counter[str], folded: Counter[str]
     shared = [layer.name for layer in layers if "shared_params" in layer.attrs]
     if shared:
         lines.append(f"shared initializers counted once: {', '.join(shared)} reuse parameters of earlier layers")
-    convs = [layer for layer in layers if layer.kind == "conv"]
-    if convs and op_counts.get("BatchNormalization", 0) == 0 and all(layer.attrs.get("bias") != "none"
-                                                                      for layer in convs):
-        lines.append(f"no BatchNormalization nodes and all {len(convs)} convolutions have biases: if the network "
-                     f"was trained with BN, the exporter folded it into conv weights and biases")
+    folded_note = bn_folded_note(model, op_counts)
+    if folded_note:
+        lines.append(folded_note)
     if unknown:
         lines.append("not counted (unknown ops, shapes from ONNX shape inference): "
                      + ", ".join(f"{k} x{v}" for k, v in unknown.most_common()))

@@ -15,7 +15,7 @@ from archcalc.errors import ExportError, OnnxImportError
 from archcalc.ir import Layer
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import LayerSpec, Node, sample_axis
-from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice, number
+from archcalc.ops.base import MODULE_DOC, Applied, Attr, Cost, Op, boolean, choice, number
 from archcalc.ops.facts import KernelClass
 
 FUNCTIONS = (
@@ -135,6 +135,7 @@ class Activation(Op):
         "fn": Attr(choice(*FUNCTIONS), required=True, doc="the function"),
         "alpha": Attr(number, doc="slope or scale where the function has one"),
         "shared": Attr(boolean, default=False, doc="prelu: one slope for all channels"),
+        "module": Attr(boolean, default=True, doc=MODULE_DOC),
     }
     shorthands = {fn: {"fn": fn} for fn in FUNCTIONS if fn != "identity"}
     doc = "elementwise activation (softmax over channels)"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archcalc.errors import ExportError, SpecError, suggest
 from archcalc.ops._formulas import Shape
+from archcalc.ops._framework_keys import key_hint
 from archcalc.ops.facts import KernelClass
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ GLOBAL = "global"  # each output reads every input position (fully connected, gl
 UNKNOWN = "unknown"  # not known (an op archcalc does not model): never a guess
 
 RFRule = Window | Permute | str
+
+#: the ``module`` key of activation and pooling layers (changes no count of archcalc's own)
+MODULE_DOC = ("false: the framework code calls a function here (F.relu, F.adaptive_avg_pool2d), not a "
+              "module, which counters that hook modules (ptflops, thop) do not see")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +157,7 @@ class Op:
             attr = self.schema.get(key)
             if attr is None:
                 raise SpecError(
-                    f"unknown key '{key}' for layer type {self.kind}{suggest(key, self.schema)}; "
+                    f"unknown key '{key}' for layer type {self.kind}{key_hint(key, self.schema)}; "
                     f"keys: {', '.join(self.schema) or 'none'}",
                     line=line_of(key),
                 )

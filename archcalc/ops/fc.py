@@ -116,10 +116,16 @@ class RBF(Op):
         x, k = flat_input(b, layer, ins[0], in_shapes[0])
         units = layer.attrs["units"]
         centres = b.weight(f"{layer.name}.centres", (units, k), k, scale=1.0)
-        (x3,) = b.node("Unsqueeze", [x, b.const(f"{layer.name}/axes", [1])], 1, f"{layer.name}/unsqueeze")
+        if b.opset >= 13:  # axes became inputs in opset 13
+            (x3,) = b.node("Unsqueeze", [x, b.const(f"{layer.name}/axes", [1])], 1, f"{layer.name}/unsqueeze")
+        else:
+            (x3,) = b.node("Unsqueeze", [x], 1, f"{layer.name}/unsqueeze", axes=[1])
         (diff,) = b.node("Sub", [x3, centres], 1, f"{layer.name}/sub")
         (sq,) = b.node("Mul", [diff, diff], 1, f"{layer.name}/square")
-        out = b.node("ReduceSum", [sq, b.const(f"{layer.name}/sum_axes", [2])], [b.unique(layer.name)], layer.name,
-                     keepdims=0)
+        if b.opset >= 13:
+            out = b.node("ReduceSum", [sq, b.const(f"{layer.name}/sum_axes", [2])], [b.unique(layer.name)],
+                         layer.name, keepdims=0)
+        else:
+            out = b.node("ReduceSum", [sq], [b.unique(layer.name)], layer.name, axes=[2], keepdims=0)
         record_group(b, layer, ins, out, start)
         return out

@@ -19,7 +19,7 @@ from archcalc.ops._emit import Builder, Shape, one, pads_flat, record_group
 from archcalc.ops._formulas import per_axis
 from archcalc.ops._onnx import LayerSpec, Node, axes_attr, onnx_pads
 from archcalc.ops._window import ROUNDING, geometry, spatial_of
-from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, Window, boolean, choice, padding, pos_ints
+from archcalc.ops.base import GLOBAL, MODULE_DOC, Applied, Attr, Cost, Op, Window, boolean, choice, padding, pos_ints
 from archcalc.ops.facts import KernelClass
 
 
@@ -67,6 +67,7 @@ class MaxPool(Op):
         "padding": Attr(padding, default=0),
         "dilation": Attr(pos_ints, default=1),
         "rounding": Attr(choice(*ROUNDING), default="floor"),
+        "module": Attr(boolean, default=True, doc=MODULE_DOC),
     }
     doc = "max pooling over a window"
     doc_notes = "stride defaults to the kernel"
@@ -91,6 +92,9 @@ class MaxPool(Op):
                                  "pads": pads_flat(geo.pads), "ceil_mode": int(ceil)}
         dil = per_axis(a.get("dilation") or 1, len(geo.kernel), "dilation")
         if any(v != 1 for v in dil):
+            if layer.kind != "maxpool" and b.opset < 19:
+                raise ExportError(f"dilated average pooling needs opset 19 or newer (AveragePool has dilations "
+                                  f"from opset 19), got opset {b.opset}")
             attrs["dilations"] = list(dil)
         if layer.kind == "maxpool":
             return one(b, "MaxPool", layer, ins[:1], **attrs)
@@ -115,6 +119,7 @@ class GlobalAvgPool(Op):
     kind = "global_avgpool"
     family = "pool"
     aliases: ClassVar[tuple[str, ...]] = ("global_average_pooling", "gap", "global_avg_pool")
+    schema = {"module": Attr(boolean, default=True, doc=MODULE_DOC)}
     doc = "average over all spatial positions; output C x 1 x 1"
     kernel_class = KernelClass.POOL
     translators = {"GlobalAveragePool": global_pool_from_onnx}
@@ -170,7 +175,8 @@ class AdaptiveAvgPool(Op):
     kind = "adaptive_avgpool"
     family = "pool"
     aliases: ClassVar[tuple[str, ...]] = ("adaptive_avg_pool", "adaptive_average_pooling")
-    schema = {"size": Attr(pos_ints, required=True, doc="output size, an int or one per axis")}
+    schema = {"size": Attr(pos_ints, required=True, doc="output size, an int or one per axis"),
+              "module": Attr(boolean, default=True, doc=MODULE_DOC)}
     doc = "average pooling to a fixed output size (windows of varying length when not divisible)"
     doc_notes = "windows floor(iN/n)..ceil((i+1)N/n)"
     kernel_class = KernelClass.POOL

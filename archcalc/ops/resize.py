@@ -140,5 +140,7 @@ class Upsample(Op):
         else:
             attrs.update(coordinate_transformation_mode="half_pixel")
         sizes = b.shape_of(ins[0], layer.name, outs[0])
-        empty = ""
-        return one(b, "Resize", layer, [ins[0], empty, empty, sizes], **attrs)
+        if b.opset < 13:  # roi and scales are required inputs in opset 11: empty tensors
+            empty = b.const(f"{layer.name}/empty", [], "float32")
+            return one(b, "Resize", layer, [ins[0], empty, empty, sizes], **attrs)
+        return one(b, "Resize", layer, [ins[0], "", "", sizes], **attrs)

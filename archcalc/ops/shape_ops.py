@@ -131,6 +131,8 @@ class Dropout(Op):
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
+        if b.opset < 12:  # the ratio became an input in opset 12
+            return one(b, "Dropout", layer, ins[:1], ratio=float(layer.attrs["rate"]))
         ratio = b.const(f"{layer.name}/ratio", float(layer.attrs["rate"]), "float32")
         return one(b, "Dropout", layer, [ins[0], ratio])
 
@@ -253,4 +255,6 @@ class Split(Op):
         axis = int(layer.attrs["axis"])
         sizes = [o[axis] for o in outs]
         names = [b.unique(f"{layer.name}:{i}") for i in range(len(outs))]
+        if b.opset < 13:  # the sizes became an input in opset 13
+            return b.node("Split", ins[:1], names, layer.name, axis=axis + 1, split=sizes)
         return b.node("Split", [ins[0], b.const(f"{layer.name}/sizes", sizes)], names, layer.name, axis=axis + 1)
