@@ -103,3 +103,39 @@ def test_long_chains_of_skipped_layers_resolve_without_recursion() -> None:
               "layers": [{"name": "a", "type": "relu"}, {"name": "st", "block": "b", "repeat": 600},
                          {"name": "z", "type": "tanh"}]}
     assert archcalc.load(nested)["z"].inputs == (("a", 0),)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("profile", "lenet5", "--warmup", "1000000000"),
+     "argument --warmup: must be an integer from 0 to 100,000, got '1000000000' (see archcalc profile --help)"),
+    (("profile", "lenet5", "--repeat", "0"),
+     "argument --repeat: must be an integer from 1 to 100,000, got '0' (see archcalc profile --help)"),
+    (("profile", "lenet5", "--threads", "100000"),
+     "argument --threads: must be an integer from 1 to 1,024, got '100000' (see archcalc profile --help)"),
+    (("calibrate", "--threads", "0"),
+     "argument --threads: must be an integer from 1 to 1,024, got '0' (see archcalc calibrate --help)"),
+    (("export", "lenet5", "-o", "x.onnx", "--seed", "-1"),
+     "argument --seed: must be an integer from 0 to 4,294,967,295, got '-1' (see archcalc export --help)"),
+    (("profile", "lenet5", "--max-memory", "1e999GiB"),
+     "--max-memory takes a size such as 8GiB, 500MB or 1000000, got '1e999GiB'"),
+])
+def test_run_options_are_bounded_at_the_edge(argv: tuple[str, ...], message: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    code, out, err = _run(*argv)
+    assert time.perf_counter() - start < 1.0
+    assert (code, out, err) == (2, "", f"archcalc: {message}\n")
+
+
+def test_every_option_has_help() -> None:
+    from archcalc.cli import parser
+
+    top = parser()
+    missing = []
+    for action in top._subparsers._group_actions:  # type: ignore[union-attr]
+        for name, sub in action.choices.items():
+            for opt in sub._actions:
+                if opt.option_strings and opt.help is None and "-h" not in opt.option_strings:
+                    missing.append(f"{name} {'/'.join(opt.option_strings)}")
+    assert not missing, missing

@@ -128,6 +128,10 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+#: the most warm-up or timed runs one profile makes (a million LeNet runs take minutes)
+MAX_RUNS = 100_000
+#: the most intra-op threads a run may ask ONNX Runtime for
+MAX_THREADS = 1024
 #: the largest batch archcalc counts (figures stay exact integers; this bounds the work, not them)
 MAX_BATCH = 1 << 20
 

@@ -16,7 +16,16 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archcalc.cli.base import Command, assignments, file_input, output_options, variable_option
+from archcalc.cli.base import (
+    MAX_RUNS,
+    MAX_THREADS,
+    Command,
+    assignments,
+    bounded_int,
+    file_input,
+    output_options,
+    variable_option,
+)
 from archcalc.cli.output import emit, output_format, plot_bytes
 from archcalc.cli.progress import ProgressBar
 from archcalc.errors import OptionError
@@ -67,9 +76,10 @@ def _profile_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto: CUDA when it can run, else CPU; cuda refuses (with the reason) where it cannot")
     p.add_argument("--batch", default=None,
                    help="batch sizes, comma-separated (default 1, or an ONNX model's own fixed batch)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
-    p.add_argument("--repeat", type=int, default=30, help="timed runs (default 30)")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's, one per core)")
+    p.add_argument("--warmup", type=bounded_int(0, MAX_RUNS), default=5, help="untimed runs first (default 5)")
+    p.add_argument("--repeat", type=bounded_int(1, MAX_RUNS), default=30, help="timed runs (default 30)")
+    p.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=None,
+                   help="intra-op threads (default: ORT's, one per core)")
     p.add_argument("--per-layer", action="store_true", help="per-layer times from ORT's profiler")
     output_options(p, PROFILE_FORMATS)
     p.add_argument("--plot", metavar="OUT.png", help="plot estimate vs measured (needs matplotlib)")
@@ -148,14 +158,17 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    c.add_argument("--threads", type=int, default=None, help="intra-op threads (default: ORT's)")
+    c.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="the device to calibrate (auto: CUDA when usable, else the CPU)")
+    c.add_argument("--threads", type=bounded_int(1, MAX_THREADS), default=None,
+                   help="intra-op threads (default: ORT's)")
     how = c.add_mutually_exclusive_group()
     how.add_argument("--quick", action="store_true", help="a smoke run: fewer shapes still (about 10 s)")
     how.add_argument("--thorough", action="store_true",
                      help="the full suite: every shape size, three repeats (minutes, several GiB of memory)")
     c.add_argument("--show", action="store_true", help="show the cached profile; measure only if there is none")
-    c.add_argument("--format", "-f", default="table", choices=("table", "json"))
+    c.add_argument("--format", "-f", default="table", choices=("table", "json"),
+                   help="how the device profile is printed")
 
 
 def _calibrate(args: argparse.Namespace) -> int:

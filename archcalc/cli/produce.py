@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from archcalc.cli.base import (
     Command,
     assignments,
+    bounded_int,
     conventions_overrides,
     counting_options,
     file_input,
@@ -27,12 +28,14 @@ if TYPE_CHECKING:
 def _export_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("file", help="a spec (YAML or bundled name)")
     e.add_argument("--output", "-o", required=True, help="the .onnx file to write (atomically)")
-    e.add_argument("--opset", type=int, help="ONNX opset (default 17, up to what the installed runtime loads)")
+    e.add_argument("--opset", type=bounded_int(1, 99),
+                   help="ONNX opset: 11 up to what the installed runtime loads (default 17)")
     e.add_argument("--batch", default="1", help="batch size, or 'dynamic' for a symbolic batch axis")
-    e.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    e.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=0, help="seed of the random weights")
     e.add_argument("--weights", choices=("random", "constant"), default="random",
                    help="random weights, or constant ones made at load time (a tiny file, for shape/speed runs)")
-    e.add_argument("--max-bytes", type=int, default=None, help="refuse to build more weight bytes than this")
+    e.add_argument("--max-bytes", type=bounded_int(1, 2**62), default=None,
+                   help="refuse to build more weight bytes than this")
     variable_option(e)
 
 
@@ -66,10 +69,11 @@ def _plot_arguments(pl: argparse.ArgumentParser) -> None:
     pl.add_argument("--output", "-o", required=True, help="the .png or .svg file")
     pl.add_argument("--columns", default="params,macs,activation_bytes",
                     help="layers: comma-separated per-layer numbers to plot, or all (units, params, macs, ...)")
-    pl.add_argument("--x", default="macs")
-    pl.add_argument("--y", default="params")
+    pl.add_argument("--x", default="macs", help="sweep: the x metric (default macs)")
+    pl.add_argument("--y", default="params", help="sweep: the y metric (default params)")
     pl.add_argument("--color", help="sweep: a key or metric to colour points by")
-    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none")
+    pl.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none",
+                    help="sweep: which Pareto axis is maximised (default none: both are costs)")
     onnx_options(pl)
     counting_options(pl)
 

@@ -24,7 +24,8 @@ def _sweep_arguments(w: argparse.ArgumentParser) -> None:
     w.add_argument("file", help="a spec (YAML or bundled name)")
     w.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
                    help="e.g. conv1.filters=32,64,128 or input.size=160:320:32 or width=32,64 (repeatable)")
-    w.add_argument("--mode", choices=("product", "zip"), default="product")
+    w.add_argument("--mode", choices=("product", "zip"), default="product",
+                   help="product: every combination of the --vary values; zip: the i-th value of each together")
     w.add_argument("--metrics", help="comma-separated metrics (default: params,macs,flops,...)")
     output_options(w, FORMATS)
     w.add_argument("--workers", type=int, help="processes (default: the number of cores)")
