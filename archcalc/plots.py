@@ -171,7 +171,8 @@ def sweep_scatter(result: SweepResult, x: str, y: str, color: str | None = None,
     if color is not None:
         kwargs["c"] = [r.get(color) for r in rows]
         kwargs["cmap"] = "viridis"
-    points = ax.scatter([r[x] for r in rows], [r[y] for r in rows], label=f"{len(rows)} variants", **kwargs)
+    label = f"{len(rows)} variant{'s' if len(rows) != 1 else ''}"
+    points = ax.scatter([r[x] for r in rows], [r[y] for r in rows], label=label, **kwargs)
     if color is not None:
         fig.colorbar(points, ax=ax, label=color)
     front = result.pareto(x, y, minimize=minimize)

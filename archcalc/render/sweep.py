@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archcalc.errors import OptionError, suggest
+from archcalc.render.results import plural
 from archcalc.sweeps.results import SweepResult
 
 FORMATS = ("table", "markdown", "json", "csv")
@@ -35,7 +36,7 @@ def render_sweep(result: SweepResult, fmt: str = "table", *, x: str | None = Non
     rows = [[*(r.get(c) if r.get(c) is not None else "" for c in result.columns),
              *(["*" if id(r) in front else ""] if axes else [])] for r in result.rows]
     text = tabulate(rows, headers=headers, tablefmt="github" if fmt == "markdown" else "simple", intfmt=",")
-    summary = f"{len(result)} variants, {len(result.errors)} invalid"
+    summary = f"{plural(len(result), 'variant')}, {len(result.errors):,} invalid"
     if axes:
-        summary += f"; Pareto front ({axes[0]}, {axes[1]}): {len(front)} rows (marked *)"
+        summary += f"; Pareto front ({axes[0]}, {axes[1]}): {plural(len(front), 'row')} (marked *)"
     return text + f"\n\n{summary}\nconventions: {result.conventions.describe()}\n"
