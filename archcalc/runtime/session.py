@@ -22,6 +22,7 @@ def _new_session(model: bytes | str, options: Any, providers: Sequence[str], dis
     """The one place a session is created (tests replace it to simulate other machines)."""
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(3)  # ORT's own log lines (arena, telemetry) stay out of archcalc's output
     if disabled:
         return ort.InferenceSession(model, options, providers=list(providers), disabled_optimizers=list(disabled))
     return ort.InferenceSession(model, options, providers=list(providers))
