@@ -139,3 +139,21 @@ def test_every_option_has_help() -> None:
                 if opt.option_strings and opt.help is None and "-h" not in opt.option_strings:
                     missing.append(f"{name} {'/'.join(opt.option_strings)}")
     assert not missing, missing
+
+
+def test_export_past_protobufs_2_gib_is_refused_before_any_work(tmp_path: Path) -> None:
+    """Issue 16: 600,080,000 fp32 parameters (2.4 GB) cannot be one protobuf message; refused at
+    once with the way out, nothing written (the constant-weights export of the same net works)."""
+    spec = tmp_path / "huge.yaml"
+    spec.write_text("input: [1, 1, 1]\nlayers:\n  - {type: flatten}\n  - {name: fc, type: fc, units: 30000}\n"
+                    "  - {name: fc2, type: fc, units: 20000}\n")
+    out = tmp_path / "huge.onnx"
+    start = time.perf_counter()
+    code, stdout, err = _run("export", str(spec), "-o", str(out))
+    assert time.perf_counter() - start < 1.0
+    assert code == 2 and stdout == "" and not out.exists()
+    assert err == ("archcalc: the weights need 2,400,320,000 bytes; one ONNX file holds less than 2 GiB (protobuf's "
+                   "limit), and archcalc does not write external data: export constant weights (--weights constant: "
+                   "made at load time, a file of a few KB, the same work to run)\n")
+    code, stdout, _ = _run("export", str(spec), "-o", str(out), "--weights", "constant")
+    assert code == 0 and 0 < out.stat().st_size < 100_000

@@ -33,6 +33,8 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 11
 #: refuse to materialise more weight bytes than this unless told otherwise
 DEFAULT_MAX_BYTES = 4 * 2**30
+#: random weights past this do not fit one protobuf message (2 GiB, less room for the graph)
+MAX_PROTOBUF_WEIGHT_BYTES = 2**31 - 64 * 2**20
 
 
 @dataclass
@@ -89,15 +91,24 @@ def export_onnx(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Exported:
     """Build the ONNX model of ``graph`` (nothing is written; see ``save``)."""
-    import onnx
-    from onnx import TensorProto, helper
-
     from archcalc.analysis import analyze
 
     if weights not in WEIGHT_MODES:
         raise ExportError(f"weights must be one of {', '.join(WEIGHT_MODES)}, got {weights!r}")
     if batch != "dynamic" and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise ExportError(f"batch must be a positive integer or 'dynamic', got {batch!r}")
+    report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
+    if weights == "random" and report.totals.param_bytes > MAX_PROTOBUF_WEIGHT_BYTES:
+        raise ExportError(
+            f"the weights need {report.totals.param_bytes:,} bytes; one ONNX file holds less than 2 GiB "
+            f"(protobuf's limit), and archcalc does not write external data: export constant weights "
+            f"(--weights constant: made at load time, a file of a few KB, the same work to run)"
+        )
+    if weights == "random" and report.totals.param_bytes > max_bytes:
+        raise ExportError(
+            f"the weights need {report.totals.param_bytes:,} bytes, more than the limit of {max_bytes:,}: "
+            f"raise the limit (--max-bytes) or export constant weights (--weights constant)"
+        )
     ir_max, opset_max = runtime_limits()
     opset = opset if opset is not None else min(DEFAULT_OPSET, opset_max)
     if not MIN_OPSET <= opset <= opset_max:
@@ -105,12 +116,9 @@ def export_onnx(
                if opset < MIN_OPSET else ": the installed ONNX Runtime loads no newer opset")
         raise ExportError(f"opset {opset} is outside what export supports with this runtime "
                           f"({MIN_OPSET}-{opset_max}){why}")
-    report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
-    if weights == "random" and report.totals.param_bytes > max_bytes:
-        raise ExportError(
-            f"the weights need {report.totals.param_bytes:,} bytes, more than the limit of {max_bytes:,}: "
-            f"raise the limit (--max-bytes) or export constant weights (--weights constant)"
-        )
+    import onnx  # after every check: a refusal does not pay for importing onnx
+    from onnx import TensorProto, helper
+
     records = {r.name: r for r in report.layers}
     b = Builder(opset, seed, weights, None if batch == "dynamic" else int(batch))
     batch_dim: int | str = "batch" if batch == "dynamic" else int(batch)
