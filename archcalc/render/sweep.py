@@ -12,15 +12,16 @@ DEFAULT_AXES = ("macs", "params")
 
 
 def render_sweep(result: SweepResult, fmt: str = "table", *, x: str | None = None, y: str | None = None,
-                 minimize: tuple[bool, bool] = (True, True)) -> str:
+                 minimize: tuple[bool, bool] = (True, True), csv_context: bool = False) -> str:
     """``fmt`` json/csv: every row as data; table/markdown: the rows, a ``pareto`` column marking
     the front in (x, y), a summary line and the conventions used. Without ``x``/``y`` the front is
     the one in (macs, params), left out when the sweep did not compute both; a named axis the rows
-    do not carry is an OptionError."""
+    do not carry is an OptionError. CSV is a header row and one row per variant (``pandas.read_csv``
+    reads it as it is); ``csv_context`` puts the conventions first as a ``#`` line."""
     if fmt == "json":
         return result.to_json()
     if fmt == "csv":
-        return result.to_csv()
+        return result.to_csv(context=csv_context)
     if fmt not in FORMATS:
         raise OptionError(f"unknown format '{fmt}'{suggest(fmt, FORMATS)}; formats: {', '.join(FORMATS)}")
     from tabulate import tabulate

@@ -132,9 +132,12 @@ class SweepResult:
             raise _unknown(name, self.names)
         return name
 
-    def to_csv(self, path: str | Path | None = None) -> str:
+    def to_csv(self, path: str | Path | None = None, *, context: bool = False) -> str:
+        """A header row, then one row per variant (any CSV reader, ``pandas.read_csv``, takes it as
+        it is); ``context=True`` puts the conventions first as a ``#`` line (``comment="#"``)."""
         buf = io.StringIO()
-        buf.write(f"# conventions: {self.conventions.describe()}\n")
+        if context:
+            buf.write(f"# conventions: {self.conventions.describe()}\n")
         writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         for row in self.rows:
