@@ -311,6 +311,8 @@ def test_grids_are_counted_and_streamed_never_built() -> None:
     assert list(make_grid(small)) == expand_grid(small) == [{"a": a, "b": b, "c": c} for a in (1, 2)
                                                             for b in (10, 20, 30) for c in "xy"]
     assert list(make_grid(small).variants(3, 5)) == expand_grid(small)[3:5]
+    with pytest.raises(archcalc.SpecError, match="the grid has 1,000,000,000 variants"):
+        expand_grid({"width": "1:1000", "input.size": "1:1000", "conv1.kernel": "1:1000"})
     with pytest.raises(archcalc.SpecError, match=r"^the grid has 1,000,000,000 variants \(1,000 x 1,000 x 1,000\); "
                                                  r"the limit is 1,000,000 \(max_variants="):
         sweep(RESNET, {"width": "1:1000", "input.size": "1:1000", "conv1.kernel": "1:1000"})

@@ -137,3 +137,28 @@ def test_the_watchdog_alone_ends_orphaned_workers(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL, out.read_text()
     worker = int(out.read_text().split()[0])
     assert _gone_within([worker], 5.0) < 3.0
+
+
+def test_an_interrupt_through_the_api_stops_the_pool_at_once() -> None:
+    """``sweep`` itself: a KeyboardInterrupt while chunks run (here raised by the progress callback)
+    cancels the queued chunks, kills the workers and propagates, without waiting for the work."""
+    from archcalc.sweeps import sweep
+    from tests.conftest import SPECS
+
+    before = set(_children(os.getpid()))
+    seen: list[int] = []
+    workers: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if done:
+            workers.extend(set(_children(os.getpid())) - before)
+            raise KeyboardInterrupt
+        seen.append(total)
+
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(SPECS / "resnet18.yaml", {"width": "8:200", "input.size": "64:320"}, workers=2, chunk_size=20,
+              metrics=("params",), progress=progress)
+    assert time.monotonic() - t0 < 20 and seen == [49_601]
+    assert workers, "the pool never started"
+    _gone_within(workers, 2.0)

@@ -162,10 +162,14 @@ def make_grid(grid: Mapping[str, Any], mode: SweepMode | str = SweepMode.PRODUCT
     return Grid(keys, axes, how)
 
 
-def expand_grid(grid: Mapping[str, Any], mode: SweepMode | str = SweepMode.PRODUCT) -> list[dict[str, Any]]:
-    """Every variant of ``grid`` as a dict key -> value, as a list (for small grids: ``sweep``
-    itself streams them through :func:`make_grid`)."""
-    return list(make_grid(grid, mode))
+def expand_grid(grid: Mapping[str, Any], mode: SweepMode | str = SweepMode.PRODUCT, *,
+                max_variants: int | None = None) -> list[dict[str, Any]]:
+    """Every variant of ``grid`` as a dict key -> value, as a list: for small grids (past
+    ``max_variants``, default :data:`MAX_VARIANTS`, an error); ``sweep`` itself streams them
+    through :func:`make_grid`."""
+    variants = make_grid(grid, mode)
+    variants.check_size(max_variants)
+    return list(variants)
 
 
 @dataclass(frozen=True)
