@@ -58,7 +58,7 @@ def parse_axis(text: str) -> range | list[Any]:
             value = load_yaml(item, "grid value") if item.strip() else item
         except YamlSyntaxError:
             value = item.strip()
-        values.append(value if isinstance(value, (int, float, str, bool)) or value is None else item.strip())
+        values.append(value)
     return values
 
 
