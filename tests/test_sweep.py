@@ -392,6 +392,11 @@ def test_one_variant_does_not_abort_a_sweep() -> None:
     assert bad["params"] is None and bad["macs"] is None and "\n" not in bad["error"]
     assert bad["error"].startswith("cannot analyse this variant")
     assert result.rows[0]["params"] == sweep(RESNET, {"width": [16]}, metrics=("params",)).rows[0]["params"]
+    from archcalc.render.sweep import render_sweep
+
+    assert "<an integer of 5,001 digits>" in result.to_csv() and "<an integer of 5,001 digits>" in render_sweep(result)
+    assert json.loads(result.to_json())["rows"][1]["width"] == "<an integer of 5,001 digits>"
+    assert result.rows[1]["width"] == huge  # the row keeps the value; only output shows it so
     result = sweep(RESNET, {"conv1.filters": [64, 2**80]}, metrics=("params", "macs", "peak_activation_bytes"))
     assert result.rows[0]["error"] is None and result.rows[1]["error"]
     assert "\n" not in result.rows[1]["error"]

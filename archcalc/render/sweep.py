@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archcalc.errors import OptionError, suggest
-from archcalc.sweeps.results import SweepResult
+from archcalc.sweeps.results import SweepResult, shown
 
 FORMATS = ("table", "markdown", "json", "csv")
 
@@ -33,7 +33,7 @@ def render_sweep(result: SweepResult, fmt: str = "table", *, x: str | None = Non
         axes = DEFAULT_AXES
     front = {id(r) for r in result.pareto(*axes, minimize=minimize)} if axes else set()
     headers = [*result.columns, *(["pareto"] if axes else [])]
-    rows = [[*(r.get(c) if r.get(c) is not None else "" for c in result.columns),
+    rows = [[*(shown(r.get(c)) if r.get(c) is not None else "" for c in result.columns),
              *(["*" if id(r) in front else ""] if axes else [])] for r in result.rows]
     text = tabulate(rows, headers=headers, tablefmt="github" if fmt == "markdown" else "simple", intfmt=",")
     summary = f"{len(result)} variants, {len(result.errors)} invalid"
