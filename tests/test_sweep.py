@@ -365,6 +365,12 @@ def test_workers_are_validated_at_the_edge() -> None:
     for bad in (0, -3, 10000, True, 2.0):
         with pytest.raises(archcalc.OptionError, match=rf"workers must be an integer from 1 to {MAX_WORKERS:,}"):
             sweep(RESNET, {"width": [16]}, workers=bad)
+    with pytest.raises(archcalc.OptionError, match=r"got an integer of about 5,001 digits$"):
+        sweep(RESNET, {"width": [16]}, workers=-10**5000)
+    with pytest.raises(archcalc.OptionError, match=r"^chunk_size must be a positive integer, got 0$"):
+        sweep(RESNET, {"width": [16]}, chunk_size=0)
+    with pytest.raises(archcalc.OptionError, match=r"^max_variants must be a positive integer, got 'x'$"):
+        sweep(RESNET, {"width": [16]}, max_variants="x")  # type: ignore[arg-type]
     for bad in ("10000", "-3", "0", "x"):
         code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--workers", bad)
         assert code == 2 and out == "" and err.count("\n") == 1

@@ -33,9 +33,16 @@ _PR_SET_PDEATHSIG = 1
 def check_workers(workers: object, name: str = "workers") -> int:
     """``workers`` as an int from 1 to :data:`MAX_WORKERS`, else an OptionError naming the range."""
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
-        shown = repr(workers) if not isinstance(workers, int) or abs(workers) < 10**30 else "a huge integer"
-        raise OptionError(f"{name} must be an integer from 1 to {MAX_WORKERS:,} (4 x the cores), got {shown}")
+        raise OptionError(f"{name} must be an integer from 1 to {MAX_WORKERS:,} (4 x the cores), got {brief(workers)}")
     return workers
+
+
+def brief(value: object) -> str:
+    """``repr(value)`` for a message: at most 40 characters (an integer of any size included)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def local_pool(workers: int) -> ProcessPoolExecutor:

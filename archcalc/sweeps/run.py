@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from archcalc.conventions import Conventions
 from archcalc.errors import OptionError
 from archcalc.sweeps.grid import Grid, SweepMode, check_attrs, make_grid, make_plan
-from archcalc.sweeps.pool import MAX_WORKERS, abandon, check_workers, local_pool
+from archcalc.sweeps.pool import MAX_WORKERS, abandon, brief, check_workers, local_pool
 from archcalc.sweeps.results import DEFAULT_METRICS, PROFILE_COLUMNS, SweepResult, check_metrics
 from archcalc.sweeps.variants import Job, row, run_chunk, variant_graph
 
@@ -93,7 +93,7 @@ def sweep(
 
 def check_positive(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise OptionError(f"{name} must be a positive integer, got {value!r}"[:200])
+        raise OptionError(f"{name} must be a positive integer, got {brief(value)}")
     return value
 
 
