@@ -33,10 +33,10 @@ GRIDS = {
 
 
 def run(name: str, limit: int | None, workers: int | None) -> None:
-    from archcalc.sweeps import expand_grid
+    from archcalc.sweeps import make_grid
 
     grid = GRIDS[name]
-    variants = len(expand_grid(grid))
+    variants = make_grid(grid).count
     times = []
     for _ in range(3):
         t0 = time.perf_counter()

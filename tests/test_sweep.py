@@ -153,9 +153,10 @@ def test_pareto_best_where() -> None:
 def test_outputs(tmp_path: Path) -> None:
     result = sweep(RESNET, {"width": [16, 32], "layer2.0.conv2.filters": [32, 100]})
     text = result.to_csv(tmp_path / "s.csv")
-    assert text.startswith("# conventions: preset default")
     assert (tmp_path / "s.csv").read_text() == text
-    assert text.splitlines()[1].split(",")[:3] == ["width", "layer2.0.conv2.filters", "params"]
+    assert text.splitlines()[0].split(",")[:3] == ["width", "layer2.0.conv2.filters", "params"]  # header first
+    with_context = result.to_csv(context=True)
+    assert with_context.startswith("# conventions: preset default") and with_context.endswith("\n" + text)
     data = json.loads(result.to_json())
     assert data["schema_version"] == 1 and len(data["rows"]) == 4
     assert [bool(row["error"]) for row in data["rows"]] == [False, True, True, True]
@@ -163,6 +164,10 @@ def test_outputs(tmp_path: Path) -> None:
     frame = result.to_dataframe()
     assert isinstance(frame, pd.DataFrame) and list(frame["width"]) == [16, 16, 32, 32]
     assert frame["params"].isna().sum() == 3
+    read = pd.read_csv(tmp_path / "s.csv")  # plain CSV: the header is the first row
+    assert list(read.columns) == result.columns and len(read) == 4 and list(read["width"]) == [16, 16, 32, 32]
+    assert read["params"].isna().sum() == 3 and read["params"][0] == result.rows[0]["params"]
+    assert pd.read_csv(io.StringIO(with_context), comment="#").equals(read)
 
 
 def test_plots_show_what_they_claim(tmp_path: Path) -> None:
@@ -292,3 +297,142 @@ def test_cli_sweep_rejects_an_unknown_layer_key_before_running() -> None:
     assert code == 2 and "unknown metric 'mac' (did you mean 'macs'?); metrics: params, macs" in err
     code, out, _ = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--metrics", "params,flops")
     assert code == 0 and "2 variants, 0 invalid\n" in out and "pareto" not in out
+
+
+def test_grids_are_counted_and_streamed_never_built() -> None:
+    from archcalc.sweeps import MAX_VARIANTS, make_grid
+
+    huge = make_grid({"width": "1:1000", "input.size": "1:1000", "conv1.kernel": "1:1000"})
+    assert huge.count == 10**9 and huge.shape == "1,000 x 1,000 x 1,000"
+    assert all(isinstance(a, range) for a in huge.axes)  # ranges stay lazy
+    assert huge.variant(0) == {"width": 1, "input.size": 1, "conv1.kernel": 1}
+    assert huge.variant(10**9 - 1) == {"width": 1000, "input.size": 1000, "conv1.kernel": 1000}
+    small = {"a": [1, 2], "b": "10:30:10", "c": ["x", "y"]}
+    assert list(make_grid(small)) == expand_grid(small) == [{"a": a, "b": b, "c": c} for a in (1, 2)
+                                                            for b in (10, 20, 30) for c in "xy"]
+    assert list(make_grid(small).variants(3, 5)) == expand_grid(small)[3:5]
+    with pytest.raises(archcalc.SpecError, match="the grid has 1,000,000,000 variants"):
+        expand_grid({"width": "1:1000", "input.size": "1:1000", "conv1.kernel": "1:1000"})
+    with pytest.raises(archcalc.SpecError, match=r"^the grid has 1,000,000,000 variants \(1,000 x 1,000 x 1,000\); "
+                                                 r"the limit is 1,000,000 \(max_variants="):
+        sweep(RESNET, {"width": "1:1000", "input.size": "1:1000", "conv1.kernel": "1:1000"})
+    assert MAX_VARIANTS == 1_000_000
+    with pytest.raises(archcalc.SpecError, match=r"the grid has 4 variants \(2 x 2\); the limit is 3"):
+        sweep(RESNET, {"width": [16, 32], "conv1.kernel": [3, 5]}, max_variants=3)
+    seen: list[tuple[int, int]] = []
+    result = sweep(RESNET, {"width": [16, 32], "conv1.kernel": [3, 5]}, max_variants=4,
+                   progress=lambda d, t: seen.append((d, t)))
+    assert len(result) == 4 and seen[0] == (0, 4) and seen[-1] == (4, 4)  # the count comes before any row
+    with pytest.raises(archcalc.SpecError, match="values are limited to 10"):
+        parse_values("1,2," + "9" * 5000)
+    with pytest.raises(archcalc.SpecError, match=r"range 1:10000000000000:1 has 10,000,000,000,000 values \(limit 1,000,000,000,000\)"):
+        make_grid({"width": "1:10000000000000"})
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak RSS from /proc")
+def test_a_refused_grid_costs_no_memory() -> None:
+    import subprocess
+    import sys
+
+    code = ("import archcalc\n"
+            "try:\n    archcalc.sweep('resnet18', {'width': '1:10000', 'input.size': '1:1000'})\n"
+            "except archcalc.SpecError as e:\n    print(e)\n"
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    message, peak_kib = out.splitlines()
+    assert message.startswith("the grid has 10,000,000 variants")
+    assert int(peak_kib) < 300 * 1024, peak_kib  # 2.4 GB when the grid was a list
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    """``main`` as the command line runs it: usage errors (argparse's SystemExit) are exit codes too."""
+    from contextlib import redirect_stderr
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_workers_are_validated_at_the_edge() -> None:
+    from archcalc.sweeps import MAX_WORKERS
+
+    run = _cli
+
+    for bad in (0, -3, 10000, True, 2.0):
+        with pytest.raises(archcalc.OptionError, match=rf"workers must be an integer from 1 to {MAX_WORKERS:,}"):
+            sweep(RESNET, {"width": [16]}, workers=bad)
+    with pytest.raises(archcalc.OptionError, match=r"got an integer of about 5,001 digits$"):
+        sweep(RESNET, {"width": [16]}, workers=-10**5000)
+    with pytest.raises(archcalc.OptionError, match=r"^chunk_size must be a positive integer, got 0$"):
+        sweep(RESNET, {"width": [16]}, chunk_size=0)
+    with pytest.raises(archcalc.OptionError, match=r"^max_variants must be a positive integer, got 'x'$"):
+        sweep(RESNET, {"width": [16]}, max_variants="x")  # type: ignore[arg-type]
+    for bad in ("10000", "-3", "0", "x"):
+        code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--workers", bad)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert f"--workers: must be an integer from 1 to {MAX_WORKERS:,}" in err
+    code, out, err = run("sweep", "resnet18", "--vary", "width=1:10000", "--vary", "input.size=1:1000")
+    assert code == 2 and out == "" and err == ("archcalc: the grid has 10,000,000 variants (10,000 x 1,000); the "
+                                               "limit is 1,000,000 (max_variants=, --max-variants N, allows more)\n")
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--max-variants", "1")
+    assert code == 2 and "the grid has 2 variants (2); the limit is 1" in err
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--max-variants", "2")
+    assert code == 0 and err == "archcalc: sweep: 2 variants\n"
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--format", "csv", "--csv-context")
+    assert code == 0 and out.startswith("# conventions: ") and out.splitlines()[1].startswith("C1.filters,")
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4,8", "--format", "csv")
+    assert code == 0 and out.startswith("C1.filters,params,")
+    code, out, err = run("sweep", "lenet5_modern", "--vary", "C1.filters=4," + "9" * 5000)
+    assert code == 2 and err.count("\n") == 1 and "values are limited to 10^18" in err
+
+
+def test_one_variant_does_not_abort_a_sweep() -> None:
+    huge = 10**5000
+    result = sweep(RESNET, {"width": [16, huge, 32]}, metrics=("params", "macs"))
+    assert [r["error"] is None for r in result.rows] == [True, False, True]
+    bad = result.rows[1]
+    assert bad["params"] is None and bad["macs"] is None and "\n" not in bad["error"]
+    assert bad["error"].startswith("cannot analyse this variant")
+    assert result.rows[0]["params"] == sweep(RESNET, {"width": [16]}, metrics=("params",)).rows[0]["params"]
+    from archcalc.render.sweep import render_sweep
+
+    assert "<an integer of 5,001 digits>" in result.to_csv() and "<an integer of 5,001 digits>" in render_sweep(result)
+    assert json.loads(result.to_json())["rows"][1]["width"] == "<an integer of 5,001 digits>"
+    assert result.rows[1]["width"] == huge  # the row keeps the value; only output shows it so
+    result = sweep(RESNET, {"conv1.filters": [64, 2**80]}, metrics=("params", "macs", "peak_activation_bytes"))
+    assert result.rows[0]["error"] is None and result.rows[1]["error"]
+    assert "\n" not in result.rows[1]["error"]
+
+
+@pytest.mark.parametrize("failure", [OverflowError("int too large to convert to float"), ValueError("math domain"),
+                                     RecursionError("maximum recursion depth exceeded"), MemoryError()])
+def test_each_variant_failure_becomes_a_row(monkeypatch: pytest.MonkeyPatch, failure: BaseException) -> None:
+    from archcalc.sweeps import variants
+
+    real = variants.variant_graph
+
+    def flaky(job: Any, variant: dict[str, Any]) -> Any:
+        if variant["width"] == 24:
+            raise failure
+        return real(job, variant)
+
+    monkeypatch.setattr(variants, "variant_graph", flaky)
+    result = sweep(RESNET, {"width": [16, 24, 32]}, metrics=("params",), workers=1)
+    assert [r["error"] is None for r in result.rows] == [True, False, True]
+    assert result.rows[1]["error"].startswith("cannot analyse this variant: ")
+    assert type(failure).__name__ in result.rows[1]["error"]
+
+
+def test_an_archcalc_bug_still_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archcalc.sweeps import variants
+
+    def broken(job: Any, variant: dict[str, Any]) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(variants, "variant_graph", broken)
+    with pytest.raises(KeyError):
+        sweep(RESNET, {"width": [16, 24]}, metrics=("params",), workers=1)

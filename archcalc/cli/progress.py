@@ -12,7 +12,7 @@ PROGRESS_AFTER_S = 2.0
 
 class ProgressBar:
     """A progress callback that draws nothing for the first seconds, then a bar on stderr
-    (tqdm when installed, else one line rewritten in place on a terminal). A call with
+    (tqdm when installed, else one line rewritten in place), on a terminal only. A call with
     ``done == 0`` announces long work: its text is written at once, and the bar follows."""
 
     def __init__(self, stream: Any = None, after: float = PROGRESS_AFTER_S) -> None:
@@ -38,8 +38,8 @@ class ProgressBar:
             self.stream.flush()
             self.start = now - self.after
             return
-        if now - self.start < self.after:
-            return
+        if now - self.start < self.after or not getattr(self.stream, "isatty", lambda: False)():
+            return  # a bar only on a terminal: logs and pipes get the announcements alone
         if self.has_tqdm:
             from tqdm import tqdm
 
@@ -50,7 +50,7 @@ class ProgressBar:
             self.bar.set_description(stage, refresh=False)
             self.bar.update(done - self.bar.n)
             return
-        if not getattr(self.stream, "isatty", lambda: False)() or now - self.last_draw < 0.2:
+        if now - self.last_draw < 0.2:
             return
         self.last_draw = now
         width = 30

@@ -8,6 +8,7 @@ from typing import Any
 from archcalc.cli.base import (
     Command,
     assignments,
+    bounded_int,
     conventions_overrides,
     counting_options,
     file_input,
@@ -20,6 +21,8 @@ from archcalc.errors import OptionError
 
 def _sweep_arguments(w: argparse.ArgumentParser) -> None:
     from archcalc.render import FORMATS
+    from archcalc.sweeps.grid import MAX_AXIS_VALUES, MAX_VARIANTS
+    from archcalc.sweeps.pool import MAX_WORKERS
 
     w.add_argument("file", help="a spec (YAML or bundled name)")
     w.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES", required=True,
@@ -28,7 +31,12 @@ def _sweep_arguments(w: argparse.ArgumentParser) -> None:
                    help="product: every combination of the --vary values; zip: the i-th value of each together")
     w.add_argument("--metrics", help="comma-separated metrics (default: params,macs,flops,...)")
     output_options(w, FORMATS)
-    w.add_argument("--workers", type=int, help="processes (default: the number of cores)")
+    w.add_argument("--workers", type=bounded_int(1, MAX_WORKERS),
+                   help=f"processes, 1 to {MAX_WORKERS} (default: the number of cores)")
+    w.add_argument("--max-variants", type=bounded_int(1, MAX_AXIS_VALUES), metavar="N",
+                   help=f"refuse grids of more than N variants (default {MAX_VARIANTS:,})")
+    w.add_argument("--csv-context", action="store_true",
+                   help="csv: start with a '#' line of the conventions (pandas: comment='#')")
     w.add_argument("--plot", help="also write a scatter with the Pareto front (.png or .svg)")
     w.add_argument("--x", help="x metric of --plot / the Pareto front (default macs)")
     w.add_argument("--y", help="y metric of --plot / the Pareto front (default params)")
@@ -66,13 +74,22 @@ def _sweep(args: argparse.Namespace) -> int:
     axes = [a for a in (args.x, args.y) if a] + ([args.x or "macs", args.y or "params"] if args.plot else [])
     check_names(axes, list(grid), metrics, args.profile)  # a misspelt axis fails before the sweep runs
     bar = ProgressBar()
+    announced: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not announced:  # called with (0, total) before any variant runs: say how many there are
+            announced.append(total)
+            bar(f"sweep: {total:,} variant{'s' if total != 1 else ''}", 0, max(total, 1))
+            return
+        bar("sweep", done, total)
+
     try:
         result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
-                       profile=args.profile, progress=lambda done, total: bar("sweep", done, total))
+                       profile=args.profile, progress=progress, max_variants=args.max_variants)
     finally:
         bar.close()
-    emit(render_sweep(result, fmt, x=args.x, y=args.y, minimize=minimize(args.maximize)), args.output,
-         inputs=[args.file])
+    emit(render_sweep(result, fmt, x=args.x, y=args.y, minimize=minimize(args.maximize),
+                      csv_context=args.csv_context), args.output, inputs=[args.file])
     if args.plot:
         from archcalc import plots
 

@@ -19,19 +19,25 @@ attributes are applied to the expanded graph; then the analysis runs. Variants r
 the local cores (processes), or on any ``concurrent.futures.Executor`` (``executor=``), such as
 Dask's ``Client.get_executor()`` or a Ray-backed executor. Progress is reported through a callback.
 
-Modules: ``grid`` (values, variants, the plan of each key), ``variants`` (one variant -> one row,
-in the workers), ``results`` (``SweepResult``: filters, best, Pareto front, CSV/JSON), ``run``
-(``sweep``: inline, process pool or executor; measured latencies). Text tables are rendered by
-``archcalc.render.sweep``.
+Size and lifetime: a grid is counted before anything runs (``progress(0, total)`` says how many
+variants it has) and refused past ``MAX_VARIANTS`` (one million) unless ``max_variants=`` allows
+more; variants are never all in memory (workers get index ranges and make their own). Workers die
+with the sweeping process, and an interrupt stops them at once (``pool``).
+
+Modules: ``grid`` (values, the lazy ``Grid``, the plan of each key), ``variants`` (one variant -> one
+row, in the workers), ``pool`` (the local process pool and its workers' lifetime), ``results``
+(``SweepResult``: filters, best, Pareto front, CSV/JSON), ``run`` (``sweep``: inline, process pool
+or executor; measured latencies). Text tables are rendered by ``archcalc.render.sweep``.
 """
 
 from __future__ import annotations
 
-from archcalc.sweeps.grid import SweepMode, expand_grid, expand_range, parse_values
+from archcalc.sweeps.grid import MAX_VARIANTS, Grid, SweepMode, expand_grid, expand_range, make_grid, parse_values
+from archcalc.sweeps.pool import MAX_WORKERS
 from archcalc.sweeps.results import DEFAULT_METRICS, METRICS, SweepResult, parse_condition
 from archcalc.sweeps.run import Progress, sweep
 
 __all__ = [
-    "DEFAULT_METRICS", "METRICS", "Progress", "SweepMode", "SweepResult", "expand_grid", "expand_range",
-    "parse_condition", "parse_values", "sweep",
+    "DEFAULT_METRICS", "MAX_VARIANTS", "MAX_WORKERS", "METRICS", "Grid", "Progress", "SweepMode", "SweepResult",
+    "expand_grid", "expand_range", "make_grid", "parse_condition", "parse_values", "sweep",
 ]

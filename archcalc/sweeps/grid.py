@@ -3,9 +3,9 @@ spec (a plan, checked against the spec before anything runs)."""
 
 from __future__ import annotations
 
-import itertools
+import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,38 +20,73 @@ class SweepMode(StrEnum):
     ZIP = "zip"
 
 
-def parse_values(text: str) -> list[Any]:
-    """``"32,64,128"`` -> [32, 64, 128]; ``"160:320:32"`` -> 160..320 step 32 (both ends)."""
-    import yaml
+#: grids with more variants than this are refused unless ``max_variants=`` (``--max-variants``) allows them
+MAX_VARIANTS = 1_000_000
 
-    text = text.strip()
-    m = re.fullmatch(r"(-?\d+):(-?\d+)(?::(-?\d+))?", text)
-    if m:
-        return expand_range(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
-    values = []
-    for item in text.split(","):
-        try:
-            values.append(yaml.safe_load(item) if item.strip() else item)
-        except yaml.YAMLError:
-            values.append(item.strip())
+#: the longest value list one range may make when read as a list (``parse_values``)
+MAX_RANGE_VALUES = 10_000_000
+
+#: the most values one grid axis may have (a lazy range; any grid this long is past every sane limit)
+MAX_AXIS_VALUES = 10**12
+
+_RANGE = re.compile(r"(-?\d{1,19}):(-?\d{1,19})(?::(-?\d{1,19}))?")
+
+
+def parse_values(text: str) -> list[Any]:
+    """``"32,64,128"`` -> [32, 64, 128]; ``"160:320:32"`` -> 160..320 step 32 (both ends). Values
+    are read as YAML with the spec's limits (an integer past 10^18 is an error); text stays text."""
+    values = parse_axis(text)
+    if isinstance(values, range):
+        if len(values) > MAX_RANGE_VALUES:
+            raise SpecError(f"range {text.strip()} has {len(values):,} values (limit {MAX_RANGE_VALUES:,})")
+        return list(values)
     return values
 
 
-def expand_range(start: int, stop: int, step: int) -> list[int]:
+def parse_axis(text: str) -> range | list[Any]:
+    """The values of one grid axis: a range stays a lazy ``range`` (never a list of its values)."""
+    from archcalc.errors import YamlSyntaxError
+    from archcalc.language.yamlmarks import load_yaml
+
+    text = text.strip()
+    m = _RANGE.fullmatch(text)
+    if m:
+        return lazy_range(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+    values: list[Any] = []
+    for item in text.split(","):
+        try:
+            value = load_yaml(item, "grid value") if item.strip() else item
+        except YamlSyntaxError:
+            value = item.strip()
+        values.append(value)
+    return values
+
+
+def lazy_range(start: int, stop: int, step: int) -> range:
+    """start..stop by step, both ends included, as a ``range``."""
     if step == 0 or (stop - start) * step < 0:
         raise SpecError(f"range {start}:{stop}:{step} is empty")
     count = (stop - start) // step + 1
-    if count > 10_000_000:
-        raise SpecError(f"range {start}:{stop}:{step} has {count:,} values")
-    return [start + i * step for i in range(count)]
+    if count > MAX_AXIS_VALUES:
+        raise SpecError(f"range {start}:{stop}:{step} has {count:,} values (limit {MAX_AXIS_VALUES:,})")
+    return range(start, stop + (1 if step > 0 else -1), step)
 
 
-def _values(value: Any) -> list[Any]:
+def expand_range(start: int, stop: int, step: int) -> list[int]:
+    values = lazy_range(start, stop, step)
+    if len(values) > MAX_RANGE_VALUES:
+        raise SpecError(f"range {start}:{stop}:{step} has {len(values):,} values (limit {MAX_RANGE_VALUES:,})")
+    return list(values)
+
+
+def _values(value: Any) -> Sequence[Any]:
     if isinstance(value, str):
-        return parse_values(value)
-    if isinstance(value, (range, list, tuple)):
-        return list(value)
-    return [value]
+        return parse_axis(value)
+    if isinstance(value, range):
+        return value
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,)
 
 
 def sweep_mode(mode: SweepMode | str) -> SweepMode:
@@ -63,22 +98,78 @@ def sweep_mode(mode: SweepMode | str) -> SweepMode:
         raise SpecError(f"mode must be 'product' or 'zip', got {mode!r}{suggest(str(mode), SweepMode)}") from None
 
 
-def expand_grid(grid: Mapping[str, Any], mode: SweepMode | str = SweepMode.PRODUCT) -> list[dict[str, Any]]:
-    """Every variant of ``grid`` as a dict key -> value."""
+@dataclass(frozen=True)
+class Grid:
+    """The variants of a grid, never held all at once: ``count`` says how many there are,
+    ``variants(start, stop)`` makes those in ``[start, stop)`` one at a time (variant ``i`` is
+    computed from ``i``: workers are sent index ranges, not variants). Small to pickle: ranges
+    stay ranges."""
+
+    keys: tuple[str, ...]
+    axes: tuple[Sequence[Any], ...]
+    mode: SweepMode
+
+    @property
+    def count(self) -> int:
+        if self.mode is SweepMode.ZIP:
+            return len(self.axes[0]) if self.axes else 0
+        return math.prod(len(a) for a in self.axes)
+
+    @property
+    def shape(self) -> str:
+        """``"10 x 10 x 4"`` (product) or ``"10 zipped"``."""
+        if self.mode is SweepMode.ZIP:
+            return f"{self.count:,} zipped"
+        return " x ".join(f"{len(a):,}" for a in self.axes)
+
+    def variant(self, index: int) -> dict[str, Any]:
+        if self.mode is SweepMode.ZIP:
+            return {k: a[index] for k, a in zip(self.keys, self.axes, strict=True)}
+        out: dict[str, Any] = {}
+        for key, axis in zip(reversed(self.keys), reversed(self.axes), strict=True):
+            index, at = divmod(index, len(axis))
+            out[key] = axis[at]
+        return {k: out[k] for k in self.keys}
+
+    def variants(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
+        for index in range(start, self.count if stop is None else stop):
+            yield self.variant(index)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.variants()
+
+    def check_size(self, max_variants: int | None) -> int:
+        """The number of variants; past ``max_variants`` (default :data:`MAX_VARIANTS`) an error."""
+        limit = MAX_VARIANTS if max_variants is None else max_variants
+        count = self.count
+        if count > limit:
+            raise SpecError(f"the grid has {count:,} variants ({self.shape}); the limit is {limit:,} "
+                            f"(max_variants=, --max-variants N, allows more)")
+        return count
+
+
+def make_grid(grid: Mapping[str, Any], mode: SweepMode | str = SweepMode.PRODUCT) -> Grid:
+    """The grid as a :class:`Grid` (nothing expanded)."""
     how = sweep_mode(mode)
-    keys = list(grid)
-    lists = [_values(grid[k]) for k in keys]
-    if any(not v for v in lists):
+    keys = tuple(grid)
+    axes = tuple(_values(grid[k]) for k in keys)
+    if any(len(a) == 0 for a in axes):
         raise SpecError("every grid key needs at least one value")
-    combos: Iterable[tuple[Any, ...]]
-    if how is SweepMode.PRODUCT:
-        combos = itertools.product(*lists)
-    else:
-        lengths = {len(v) for v in lists}
+    if how is SweepMode.ZIP:
+        lengths = {len(a) for a in axes}
         if len(lengths) > 1:
             raise SpecError(f"zip mode needs value lists of one length, got {sorted(lengths)}")
-        combos = zip(*lists, strict=True)
-    return [dict(zip(keys, combo, strict=True)) for combo in combos]
+    return Grid(keys, axes, how)
+
+
+def expand_grid(grid: Mapping[str, Any], mode: SweepMode | str = SweepMode.PRODUCT, *,
+                max_variants: int | None = None) -> list[dict[str, Any]]:
+    """Every variant of ``grid`` as a dict key -> value, as a list: for small grids (past
+    ``max_variants``, default :data:`MAX_VARIANTS`, an error); ``sweep`` itself streams them
+    through :func:`make_grid`."""
+    variants = make_grid(grid, mode)
+    variants.check_size(max_variants)
+    return list(variants)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,20 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def shown(value: Any) -> Any:
+    """``value`` as output shows it: an integer past Python's int-to-text digit limit (a grid value
+    of thousands of digits) becomes ``"<an integer of 5,001 digits>"``; lists are looked into."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 13_000:
+        try:
+            str(value)
+        except ValueError:
+            return f"<an integer of {int(value.bit_length() * 0.30103) + 1:,} digits>"
+        return value
+    if isinstance(value, (list, tuple)):
+        return [shown(v) for v in value]
+    return value
+
+
 def check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     """The metric names, each one a known metric (else an OptionError naming them all)."""
     for metric in metrics:
@@ -132,13 +146,16 @@ class SweepResult:
             raise _unknown(name, self.names)
         return name
 
-    def to_csv(self, path: str | Path | None = None) -> str:
+    def to_csv(self, path: str | Path | None = None, *, context: bool = False) -> str:
+        """A header row, then one row per variant (any CSV reader, ``pandas.read_csv``, takes it as
+        it is); ``context=True`` puts the conventions first as a ``#`` line (``comment="#"``)."""
         buf = io.StringIO()
-        buf.write(f"# conventions: {self.conventions.describe()}\n")
+        if context:
+            buf.write(f"# conventions: {self.conventions.describe()}\n")
         writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         for row in self.rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            writer.writerow({k: ("" if v is None else shown(v)) for k, v in row.items()})
         text = buf.getvalue()
         if path is not None:
             from archcalc.fileio import write_atomic
@@ -148,7 +165,8 @@ class SweepResult:
 
     def to_json(self, path: str | Path | None = None) -> str:
         data = {"schema_version": 1, "spec": self.spec, "keys": list(self.keys), "metrics": list(self.metrics),
-                "conventions": self.conventions.to_dict(), "rows": self.rows, **self.meta}
+                "conventions": self.conventions.to_dict(),
+                "rows": [{k: shown(v) for k, v in row.items()} for row in self.rows], **self.meta}
         text = json.dumps(data, indent=2, default=str) + "\n"
         if path is not None:
             from archcalc.fileio import write_atomic

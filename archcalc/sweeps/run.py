@@ -7,21 +7,27 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archcalc.conventions import Conventions
-from archcalc.sweeps.grid import SweepMode, check_attrs, expand_grid, make_plan
+from archcalc.errors import OptionError
+from archcalc.sweeps.grid import Grid, SweepMode, check_attrs, make_grid, make_plan
+from archcalc.sweeps.pool import MAX_WORKERS, abandon, brief, check_workers, local_pool
 from archcalc.sweeps.results import DEFAULT_METRICS, PROFILE_COLUMNS, SweepResult, check_metrics
 from archcalc.sweeps.variants import Job, row, run_chunk, variant_graph
 
 if TYPE_CHECKING:
     from archcalc.estimate import DeviceProfile
 
-#: ``progress(done, total)``
+#: ``progress(done, total)``; called with ``(0, total)`` first, before any variant runs
 Progress = Callable[[int, int], None]
+
+#: chunks in flight per worker (more are made only as results come back: nothing waits in memory)
+CHUNKS_IN_FLIGHT = 2
 
 #: fewer variants than this run inline (a process pool costs more than it saves)
 INLINE_BELOW = 200
@@ -40,17 +46,26 @@ def sweep(
     progress: Progress | None = None,
     chunk_size: int | None = None,
     device_profile: DeviceProfile | None = None,
+    max_variants: int | None = None,
 ) -> SweepResult:
     """Analyse every variant of ``spec`` in ``grid``; see the ``archcalc.sweeps`` docstring.
 
     ``conventions``: a preset name, a ``Conventions``, or ``{key: value}`` over the spec's own.
-    Bad grid keys, metric names and modes are errors before any variant runs.
+    Bad grid keys, metric names and modes are errors before any variant runs; so is a grid of more
+    than ``max_variants`` variants (default :data:`~archcalc.sweeps.grid.MAX_VARIANTS`, one million)
+    and ``workers`` outside 1 .. :data:`~archcalc.sweeps.pool.MAX_WORKERS`. The variants are never
+    all in memory: they are made from their index, in chunks, as workers become free.
     """
     from archcalc.analysis import conventions_for
     from archcalc.conventions import resolve
     from archcalc.language.loader import build_from_document, load_spec
 
     chosen = check_metrics(metrics)
+    n_workers = min(os.cpu_count() or 1, MAX_WORKERS) if workers is None else check_workers(workers)
+    if chunk_size is not None:
+        check_positive(chunk_size, "chunk_size")
+    if max_variants is not None:
+        check_positive(max_variants, "max_variants")
     base_graph = load_spec(spec) if isinstance(spec, (str, Path)) else build_from_document(spec)
     doc = base_graph.meta["document"]
     if isinstance(conventions, Conventions):
@@ -59,9 +74,10 @@ def sweep(
         conv = resolve(conventions)
     else:
         conv = conventions_for(base_graph, None, conventions)
-    variants = expand_grid(grid, mode)
+    variants = make_grid(grid, mode)
     plan = make_plan(doc, list(grid))
     check_attrs(plan, base_graph.layers)
+    total = variants.check_size(max_variants)
     token = hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
     notes: list[str] = []
     if "latency_ms" in chosen and device_profile is None:
@@ -70,41 +86,53 @@ def sweep(
 
         device_profile, notes = cached_or_calibrated(CpuDevice())
     job = Job(doc, base_graph.file, token, plan, conv, chosen, device_profile)
-    rows = _rows(job, variants, executor, workers or os.cpu_count() or 1, progress, chunk_size)
+    rows = _rows(job, variants, total, executor, n_workers, progress, chunk_size)
     result = SweepResult(rows, tuple(grid), chosen, conv, spec=base_graph.file, meta={"notes": notes})
     return profiled(result, job, progress) if profile else result
 
 
-def _rows(job: Job, variants: list[dict[str, Any]], executor: Executor | None, workers: int,
+def check_positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OptionError(f"{name} must be a positive integer, got {brief(value)}")
+    return value
+
+
+def _rows(job: Job, grid: Grid, total: int, executor: Executor | None, workers: int,
           progress: Progress | None, chunk_size: int | None) -> list[dict[str, Any]]:
-    total = len(variants)
+    if progress is not None:
+        progress(0, total)
     if executor is None and (total < INLINE_BELOW or workers == 1):
         rows = []
         step = max(1, total // 100)
-        for i, variant in enumerate(variants, 1):
+        for i, variant in enumerate(grid, 1):
             rows.append(row(job, variant))
             if progress is not None and (i % step == 0 or i == total):
                 progress(i, total)
         return rows
-    from concurrent.futures import ProcessPoolExecutor
-
     size = chunk_size or max(1, min(500, total // (workers * 8) or 1))
-    chunks = [variants[i:i + size] for i in range(0, total, size)]
     owned = executor is None
-    pool: Executor = executor if executor is not None else ProcessPoolExecutor(max_workers=workers)
+    pool: Executor = executor if executor is not None else local_pool(min(workers, -(-total // size)))
+    pending: deque[Any] = deque()
+    rows = []
     try:
-        futures = [pool.submit(run_chunk, job, chunk) for chunk in chunks]
-        results: list[list[dict[str, Any]]] = []
-        done = 0
-        for future, chunk in zip(futures, chunks, strict=True):
-            results.append(future.result())
-            done += len(chunk)
+        for start in range(0, total, size):
+            pending.append(pool.submit(run_chunk, job, grid, start, min(start + size, total)))
+            if len(pending) >= CHUNKS_IN_FLIGHT * workers:
+                rows.extend(pending.popleft().result())
+                if progress is not None:
+                    progress(len(rows), total)
+        while pending:
+            rows.extend(pending.popleft().result())
             if progress is not None:
-                progress(done, total)
-    finally:
-        if owned:
-            pool.shutdown()
-    return [r for part in results for r in part]
+                progress(len(rows), total)
+    except BaseException:  # an interrupt, or a worker's failure: stop now, wait for nothing
+        for future in pending:
+            future.cancel()
+        abandon(pool, owned)
+        raise
+    if owned:
+        pool.shutdown()
+    return rows
 
 
 def profiled(result: SweepResult, job: Job, progress: Progress | None, repeat: int = 20) -> SweepResult:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from archcalc.conventions import Conventions
 from archcalc.errors import ArchcalcError, SpecError, suggest
-from archcalc.sweeps.grid import Plan
+from archcalc.sweeps.grid import Grid, Plan
 
 if TYPE_CHECKING:
     from archcalc.ir import Graph
@@ -122,23 +122,50 @@ def variant_graph(job: Job, variant: Mapping[str, Any]) -> Graph:
     return apply(graph, plan.inputs_of(variant), plan.attrs_of(variant))
 
 
+#: what else one variant's analysis may raise that makes it a row with an error, not the end of the
+#: sweep: numbers past what Python converts or represents (an integer of thousands of digits as a
+#: value: OverflowError in a float conversion, ValueError past the int/str digit limit or a math
+#: domain error), a graph too deep (RecursionError) or too large (MemoryError) for this machine.
+#: Anything else (TypeError, KeyError, AttributeError, ...) is an archcalc bug and propagates.
+VARIANT_FAILURES: tuple[type[BaseException], ...] = (OverflowError, ValueError, RecursionError, MemoryError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line: ``cannot analyse this variant (OverflowError: int too large to convert to float)``."""
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    reasons: dict[type[BaseException], str] = {OverflowError: "a number is too large",
+                                                RecursionError: "the graph is too deep", MemoryError: "out of memory"}
+    what = reasons.get(type(exc), "a value cannot be used")
+    return f"cannot analyse this variant: {what} ({type(exc).__name__}{': ' + text if text else ''})"
+
+
 def row(job: Job, variant: Mapping[str, Any]) -> dict[str, Any]:
-    """The variant's keys, its metrics (None where it is invalid) and ``error``."""
+    """The variant's keys, its metrics (None where it is invalid) and ``error``: an ArchcalcError or
+    one of :data:`VARIANT_FAILURES` becomes the row's one-line ``error``."""
+    out: dict[str, Any] = dict(variant)
+    out["error"] = None
+    try:
+        out.update(_metrics(job, variant))
+    except ArchcalcError as exc:
+        out["error"] = str(exc)
+    except VARIANT_FAILURES as exc:
+        out["error"] = failure_reason(exc)
+    else:
+        return out
+    for metric in job.metrics:
+        out[metric] = None
+    return out
+
+
+def _metrics(job: Job, variant: Mapping[str, Any]) -> dict[str, Any]:
     from archcalc.analysis import analyze
     from archcalc.conventions import resolve
 
-    out: dict[str, Any] = dict(variant)
     plan = job.plan
-    try:
-        graph = variant_graph(job, variant)
-        conv = resolve(job.conventions, plan.conventions_of(variant))
-        report = analyze(graph, conv)
-    except ArchcalcError as exc:
-        out["error"] = str(exc)
-        for metric in job.metrics:
-            out[metric] = None
-        return out
-    out["error"] = None
+    graph = variant_graph(job, variant)
+    conv = resolve(job.conventions, plan.conventions_of(variant))
+    report = analyze(graph, conv)
+    out: dict[str, Any] = {}
     totals = report.totals
     for metric in job.metrics:
         if metric == "rf":
@@ -158,5 +185,6 @@ def row(job: Job, variant: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_chunk(job: Job, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row(job, v) for v in variants]
+def run_chunk(job: Job, grid: Grid, start: int, stop: int) -> list[dict[str, Any]]:
+    """The rows of variants ``start`` .. ``stop - 1`` of ``grid`` (made here, from their index)."""
+    return [row(job, v) for v in grid.variants(start, stop)]
