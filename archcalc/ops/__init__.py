@@ -26,6 +26,7 @@ from archcalc.ops.input import Input
 from archcalc.ops.matmul import MatMul
 from archcalc.ops.merge import Add, Concat, Mul
 from archcalc.ops.norm import LRN, BatchNorm
+from archcalc.ops.normalization import GroupNorm, InstanceNorm, LayerNorm
 from archcalc.ops.pool import AdaptiveAvgPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
 from archcalc.ops.reduce import Reduce
 from archcalc.ops.resize import Upsample
@@ -37,7 +38,8 @@ from archcalc.ops.unknown import Unknown
 OPS: tuple[Op, ...] = (
     Input(), Conv(), LocallyConnected(), ConvTranspose(), MaxPool(), AvgPool(),
     GlobalAvgPool(), GlobalMaxPool(), AdaptiveAvgPool(), Subsample(), FullyConnected(), RBF(),
-    Activation(), BatchNorm(), LRN(), Dropout(), Flatten(), Identity(), Pad(), Split(),
+    Activation(), BatchNorm(), LRN(), LayerNorm(), GroupNorm(), InstanceNorm(), Dropout(), Flatten(),
+    Identity(), Pad(), Split(),
     Add(), Mul(), Concat(), Upsample(), Reshape(), Transpose(), Slice(), MatMul(), Reduce(),
     Elementwise(), Unknown(),
 )

@@ -1,0 +1,194 @@
+"""Multi-node forms exporters write for one layer, recognised in the graph (no metadata needed).
+
+- SiLU as ``Mul(x, Sigmoid(x))`` (exporters before opset 20 / PyTorch's legacy exporter);
+- LayerNorm over channels as ``Transpose -> LayerNormalization(axis=-1) -> Transpose`` (ConvNeXt's
+  LayerNorm2d through permutes);
+- GroupNorm as ``Reshape -> InstanceNormalization -> Reshape [-> Mul -> Add]`` (PyTorch's opset-17
+  export of ``nn.GroupNorm``: the InstanceNormalization's scale and shift are ones and zeros per
+  group, the Mul and Add hold the per-channel scale and shift);
+- channel shuffle as ``Reshape(N, g, C/g, ...) -> Transpose(swap 1 and 2) -> Reshape(N, C, ...)``.
+
+Each match is a layer named after the node that writes its output, a record like the export
+metadata's (kind, attributes, input and output tensors, node names); ``groups.read_groups`` uses
+it the same way. Only a chain whose inner tensors are used by nothing else matches; anything else
+imports node by node.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+#: (layer, kind, attrs, inputs, outputs, nodes)
+Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
+
+
+class _Graph:
+    def __init__(self, model: Any) -> None:
+        g = model.graph
+        self.nodes = list(g.node)
+        taken = {n.name for n in self.nodes if n.name}
+        for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
+            if not n.name and f"{n.op_type}_{i}" not in taken:
+                n.name = f"{n.op_type}_{i}"
+                taken.add(n.name)
+        self.inits = {t.name: t for t in g.initializer}
+        self.producer = {o: n for n in self.nodes for o in n.output if o}
+        self.users: dict[str, list[Any]] = {}
+        for n in self.nodes:
+            for t in n.input:
+                self.users.setdefault(t, []).append(n)
+        self.outputs = {o.name for o in g.output}
+        self._const: dict[str, bool] = {}
+
+    def only_user(self, tensor: str, op_type: str) -> Any | None:
+        users = self.users.get(tensor, [])
+        if tensor in self.outputs or len(users) != 1 or users[0].op_type != op_type or users[0].domain not in ("",
+                                                                                                             "ai.onnx"):
+            return None
+        return users[0]
+
+    def is_const(self, tensor: str) -> bool:
+        """An initializer, a Constant's output, or computed from those only."""
+        if tensor in self._const:
+            return self._const[tensor]
+        self._const[tensor] = False  # cycles: not constant
+        n = self.producer.get(tensor)
+        result = tensor in self.inits or (n is not None and n.op_type != "Shape" and (
+            n.op_type == "Constant" or all(self.is_const(t) for t in n.input if t)))
+        self._const[tensor] = result
+        return result
+
+    def value(self, tensor: str) -> Any | None:
+        """The value of an initializer or Constant output, when stored (None otherwise)."""
+        from onnx import numpy_helper
+
+        proto = self.inits.get(tensor)
+        n = self.producer.get(tensor)
+        if proto is None and n is not None and n.op_type == "Constant":
+            proto = next((a.t for a in n.attribute if a.name == "value"), None)
+        if proto is None:
+            return None
+        try:
+            return numpy_helper.to_array(proto)
+        except Exception:  # stripped (dims only) or unreadable: unknown
+            return None
+
+    def attr(self, node: Any, name: str, default: Any = None) -> Any:
+        from onnx import helper
+
+        a = next((a for a in node.attribute if a.name == name), None)
+        return default if a is None else helper.get_attribute_value(a)
+
+
+def _silu(g: _Graph, mul: Any) -> Record | None:
+    if len(mul.input) != 2:
+        return None
+    for x, s in (mul.input, reversed(mul.input)):
+        sig = g.producer.get(s)
+        alone = len(g.users.get(s, [])) == 1 and s not in g.outputs
+        if sig is not None and sig.op_type == "Sigmoid" and sig.input[0] == x and not g.is_const(x) and alone:
+            return (mul.name, "activation", {"fn": "silu"}, (x,), (mul.output[0],), frozenset({sig.name, mul.name}))
+    return None
+
+
+def _layernorm2d(g: _Graph, t1: Any) -> Record | None:
+    perm = list(g.attr(t1, "perm", []))
+    r = len(perm)
+    if r < 3 or perm != [0, *range(2, r), 1]:
+        return None
+    ln = g.only_user(t1.output[0], "LayerNormalization")
+    if ln is None or int(g.attr(ln, "axis", -1)) % r != r - 1 or any(o for o in ln.output[1:]):
+        return None
+    t2 = g.only_user(ln.output[0], "Transpose")
+    if t2 is None or list(g.attr(t2, "perm", [])) != [0, r - 1, *range(1, r - 1)]:
+        return None
+    params = [t for t in ln.input[1:] if t]
+    if not all(g.is_const(t) for t in params):
+        return None
+    scale, shift = g.value(ln.input[1]), g.value(ln.input[2]) if len(ln.input) > 2 and ln.input[2] else None
+    has_shift = len(ln.input) > 2 and bool(ln.input[2])
+    identity = scale is not None and bool((scale == 1).all()) and (
+        not has_shift or (shift is not None and bool((shift == 0).all())))
+    attrs = {"over": "channels", "affine": not identity, "bias": has_shift,
+             "eps": float(g.attr(ln, "epsilon", 1e-5))}
+    return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), frozenset({t1.name, ln.name, t2.name}))
+
+
+def _groupnorm(g: _Graph, r1: Any) -> Record | None:
+    inorm = g.only_user(r1.output[0], "InstanceNormalization")
+    if inorm is None or len(inorm.input) < 3 or not all(g.is_const(t) for t in inorm.input[1:3]):
+        return None
+    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
+    scale, shift = g.value(inorm.input[1]), g.value(inorm.input[2])
+    if target is None or target.size != 3 or scale is None or shift is None:
+        return None
+    groups = int(scale.size)
+    if int(target.reshape(-1)[1]) != groups:
+        return None
+    r2 = g.only_user(inorm.output[0], "Reshape")
+    if r2 is None:
+        return None
+    identity = bool((scale == 1).all()) and bool((shift == 0).all())
+    nodes = {r1.name, inorm.name, r2.name}
+    out = r2.output[0]
+    mul = g.only_user(out, "Mul")
+    add = g.only_user(mul.output[0], "Add") if mul is not None else None
+    if mul is not None and add is not None:
+        gamma = next((t for t in mul.input if t != out), "")
+        beta = next((t for t in add.input if t != mul.output[0]), "")
+        gv, bv = g.value(gamma), g.value(beta)
+        per_channel = all(g.is_const(t) and (v is None or v.size > 1) for t, v in ((gamma, gv), (beta, bv)))
+        if per_channel and identity:
+            nodes |= {mul.name, add.name}
+            return (add.name, "groupnorm", {"groups": groups, "affine": True,
+                                           "eps": float(g.attr(inorm, "epsilon", 1e-5))},
+                    (r1.input[0],), (add.output[0],), frozenset(nodes))
+    affine = False if identity else "per_group"
+    return (r2.name, "groupnorm", {"groups": groups, "affine": affine, "eps": float(g.attr(inorm, "epsilon", 1e-5))},
+            (r1.input[0],), (out,), frozenset(nodes))
+
+
+def _channel_shuffle(g: _Graph, r1: Any) -> Record | None:
+    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
+    if target is None or target.ndim != 1 or target.size < 3:
+        return None
+    r = int(target.size)
+    t = g.only_user(r1.output[0], "Transpose")
+    if t is None or list(g.attr(t, "perm", [])) != [0, 2, 1, *range(3, r)]:
+        return None
+    r2 = g.only_user(t.output[0], "Reshape")
+    back = g.value(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
+    if r2 is None or back is None or back.ndim != 1 or back.size != r - 1:
+        return None
+    groups = int(target[1])
+    if groups < 1 or int(target[2]) < 1:
+        return None
+    return (r2.name, "channel_shuffle", {"groups": groups}, (r1.input[0],), (r2.output[0],),
+            frozenset({r1.name, t.name, r2.name}))
+
+
+#: op_type of the first (or anchor) node -> matchers, in the order tried
+MATCHERS = {"Mul": (_silu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle)}
+
+
+def find_patterns(model: Any, taken: set[str]) -> tuple[list[Record], list[str]]:
+    """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them."""
+    from archcalc.ops import REGISTRY
+
+    g = _Graph(model)
+    found: list[Record] = []
+    used = set(taken)
+    for n in g.nodes:
+        if n.domain not in ("", "ai.onnx") or n.name in used:
+            continue
+        for matcher in MATCHERS.get(n.op_type, ()):
+            record = matcher(g, n)
+            if record is not None and record[1] in REGISTRY and not record[5] & used:
+                found.append(record)
+                used |= record[5]
+                break
+    counts = Counter(f"{r[1]} {r[2]['fn']}" if r[1] == "activation" else r[1] for r in found)
+    notes = [("recognised multi-node forms as one layer each: "
+              + ", ".join(f"{k} x{v}" for k, v in counts.most_common()))] if found else []
+    return found, notes
