@@ -28,6 +28,7 @@ from archcalc.ops.merge import Add, Concat, Mul
 from archcalc.ops.norm import LRN, BatchNorm
 from archcalc.ops.normalization import GroupNorm, InstanceNorm, LayerNorm
 from archcalc.ops.pool import AdaptiveAvgPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+from archcalc.ops.rearrange import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from archcalc.ops.reduce import Reduce
 from archcalc.ops.resize import Upsample
 from archcalc.ops.shape_ops import Dropout, Flatten, Identity, Pad, Split
@@ -39,7 +40,7 @@ OPS: tuple[Op, ...] = (
     Input(), Conv(), LocallyConnected(), ConvTranspose(), MaxPool(), AvgPool(),
     GlobalAvgPool(), GlobalMaxPool(), AdaptiveAvgPool(), Subsample(), FullyConnected(), RBF(),
     Activation(), BatchNorm(), LRN(), LayerNorm(), GroupNorm(), InstanceNorm(), Dropout(), Flatten(),
-    Identity(), Pad(), Split(),
+    Identity(), Pad(), Split(), PixelShuffle(), PixelUnshuffle(), ChannelShuffle(),
     Add(), Mul(), Concat(), Upsample(), Reshape(), Transpose(), Slice(), MatMul(), Reduce(),
     Elementwise(), Unknown(),
 )
