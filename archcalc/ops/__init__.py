@@ -20,9 +20,11 @@ from archcalc.ops.activation import Activation
 from archcalc.ops.base import Op
 from archcalc.ops.conv import Conv, LocallyConnected
 from archcalc.ops.conv_transpose import ConvTranspose
+from archcalc.ops.drop_path import DropPath
 from archcalc.ops.elementwise import Elementwise
 from archcalc.ops.fc import RBF, FullyConnected
 from archcalc.ops.input import Input
+from archcalc.ops.layer_scale import LayerScale
 from archcalc.ops.matmul import MatMul
 from archcalc.ops.merge import Add, Concat, Mul
 from archcalc.ops.norm import LRN, BatchNorm
@@ -42,7 +44,7 @@ OPS: tuple[Op, ...] = (
     Activation(), BatchNorm(), LRN(), LayerNorm(), GroupNorm(), InstanceNorm(), Dropout(), Flatten(),
     Identity(), Pad(), Split(), PixelShuffle(), PixelUnshuffle(), ChannelShuffle(),
     Add(), Mul(), Concat(), Upsample(), Reshape(), Transpose(), Slice(), MatMul(), Reduce(),
-    Elementwise(), Unknown(),
+    Elementwise(), LayerScale(), DropPath(), Unknown(),
 )
 
 #: canonical kind -> op
