@@ -15,6 +15,7 @@ import archcalc
 from archcalc.onnx_export.export import export_onnx, save
 from archcalc.ops.normalization import norm_flops
 from tests.onnx_builders import make, node, tensor, verify, weight
+from tests.onnx_builders import save as save_model
 
 
 def test_norm_flops_formula() -> None:
@@ -191,3 +192,60 @@ def test_export_runs_in_onnx_runtime_and_imports_without_metadata(opset: int, tm
     spec = archcalc.analyze(graph)
     assert back.totals.params == spec.totals.params
     assert [r.kind for r in back if r.kind != "input"] == [r.kind for r in spec if r.kind != "input"]
+
+
+def _decomposed_layernorm(axes: list[int], opset: int, c: int, affine: str = "both",
+                          gamma_first: bool = False) -> tuple[list, list]:
+    """What older exporters (and hand-written LayerNorm2d) write for a layer norm."""
+    ax: dict = {"axes": axes} if opset < 18 else {}
+    extra = ["axes"] if opset >= 18 else []
+    nodes = [node("ReduceMean", ["x", *extra], "mean", **ax), node("Sub", ["x", "mean"], "d"),
+             node("Pow", ["d", "two"], "sq"), node("ReduceMean", ["sq", *extra], "var", **ax),
+             node("Add", ["var", "eps"], "ve"), node("Sqrt", ["ve"], "std"), node("Div", ["d", "std"], "n")]
+    inits = [tensor("two", 2.0, np.float32), tensor("eps", 1e-6, np.float32)]
+    if opset >= 18:
+        inits.append(tensor("axes", axes))
+    side = [c, 1, 1] if axes == [1] else [c]
+    if affine in ("both", "scale"):
+        nodes.append(node("Mul", ["gamma", "n"] if gamma_first else ["n", "gamma"], "m"))
+        inits.append(weight("gamma", side))
+    if affine == "both":
+        nodes.append(node("Add", ["beta", "m"] if gamma_first else ["m", "beta"], "y"))
+        inits.append(weight("beta", side))
+    return nodes, inits
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+@pytest.mark.parametrize("affine,last,params", [("both", "y", 2), ("scale", "m", 1), ("none", "n", 0)])
+def test_decomposed_layernorm_over_the_last_axis_is_one_layer(opset: int, affine: str, last: str,
+                                                              params: int) -> None:
+    nodes, inits = _decomposed_layernorm([-1], opset, 8, affine)
+    m = make(nodes, {"x": [2, 5, 8]}, inits=inits, opset=opset)
+    r = verify(m, layers=[last])
+    assert r[last].kind == "layernorm" and r[last].params == params * 8
+    assert r[last].flops == 2 * norm_flops(40, affine != "none", affine == "both")
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_hand_written_layernorm2d_over_channels_is_one_layer(opset: int) -> None:
+    nodes, inits = _decomposed_layernorm([1], opset, 6, gamma_first=True)
+    m = make(nodes, {"x": [1, 6, 4, 4]}, inits=inits, opset=opset)
+    r = verify(m, layers=["y"])
+    assert r["y"].kind == "layernorm" and r["y"].params == 12 and r["y"].flops == 8 * 96
+    assert archcalc.load(str(save_model(m))).layers["y"].attrs["over"] == "channels"
+
+
+def test_partial_decomposition_imports_node_by_node() -> None:
+    nodes, inits = _decomposed_layernorm([-1], 13, 8, "none")
+    nodes[-1] = node("Mul", ["d", "std"], "n")  # not a division: not a layer norm
+    m = make(nodes, {"x": [2, 5, 8]}, inits=inits, opset=13)
+    r = verify(m)
+    assert "layernorm" not in {rec.kind for rec in r}
+
+
+def test_pattern_search_is_not_recursive_on_a_deep_graph() -> None:
+    depth = 5000
+    nodes = [node("Relu", ["x" if i == 0 else f"r{i - 1}"], f"r{i}") for i in range(depth)]
+    nodes += [node("Sigmoid", [f"r{depth - 1}"], "s"), node("Mul", [f"r{depth - 1}", "s"], "y")]
+    r = archcalc.analyze(archcalc.load(str(save_model(make(nodes, {"x": [1, 2, 2, 2]}, opset=13)))))
+    assert r["y"].kind == "activation" and len(r.layers) == depth + 2

@@ -1,5 +1,8 @@
 """Multi-node forms exporters write for one layer, recognised in the graph (no metadata needed).
 
+- LayerNorm as older exporters (and hand-written LayerNorm2d) decompose it: ``ReduceMean -> Sub ->
+  Pow 2 -> ReduceMean -> Add eps -> Sqrt -> Div [-> Mul gamma -> Add beta]``, over the last axes
+  (negative axes) or over the channels (axis 1);
 - SiLU as ``Mul(x, Sigmoid(x))`` (exporters before opset 20 / PyTorch's legacy exporter);
 - LayerNorm over channels as ``Transpose -> LayerNormalization(axis=-1) -> Transpose`` (ConvNeXt's
   LayerNorm2d through permutes);
@@ -39,7 +42,19 @@ class _Graph:
             for t in n.input:
                 self.users.setdefault(t, []).append(n)
         self.outputs = {o.name for o in g.output}
-        self._const: dict[str, bool] = {}
+        # constants, as the importer folds them: initializers, Constant outputs, the shape of anything
+        # (shapes are static) and what is computed from those only (passes until nothing changes, so
+        # an unsorted graph is handled; never recursive, so a deep graph is fine)
+        self.consts = set(self.inits)
+        changed = True
+        while changed:
+            changed = False
+            for n in self.nodes:
+                if all(o in self.consts for o in n.output if o):
+                    continue
+                if n.op_type in ("Constant", "Shape", "Size") or all(t in self.consts for t in n.input if t):
+                    self.consts.update(o for o in n.output if o)
+                    changed = True
 
     def only_user(self, tensor: str, op_type: str) -> Any | None:
         users = self.users.get(tensor, [])
@@ -49,15 +64,7 @@ class _Graph:
         return users[0]
 
     def is_const(self, tensor: str) -> bool:
-        """An initializer, a Constant's output, or computed from those only."""
-        if tensor in self._const:
-            return self._const[tensor]
-        self._const[tensor] = False  # cycles: not constant
-        n = self.producer.get(tensor)
-        result = tensor in self.inits or (n is not None and n.op_type != "Shape" and (
-            n.op_type == "Constant" or all(self.is_const(t) for t in n.input if t)))
-        self._const[tensor] = result
-        return result
+        return tensor in self.consts
 
     def value(self, tensor: str) -> Any | None:
         """The value of an initializer or Constant output, when stored (None otherwise)."""
@@ -115,6 +122,71 @@ def _layernorm2d(g: _Graph, t1: Any) -> Record | None:
     return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), frozenset({t1.name, ln.name, t2.name}))
 
 
+def _reduce_axes(g: _Graph, node: Any) -> list[int] | None:
+    """ReduceMean's axes (attribute before opset 18, input from 18), when keepdims is 1."""
+    if int(g.attr(node, "keepdims", 1)) != 1:
+        return None
+    axes = g.attr(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        value = g.value(node.input[1])
+        axes = None if value is None else value.reshape(-1).tolist()
+    return None if axes is None else [int(a) for a in axes]
+
+
+def _other(node: Any, tensor: str) -> str:
+    return next((t for t in node.input if t != tensor), "")
+
+
+def _decomposed_layernorm(g: _Graph, r1: Any) -> Record | None:
+    """mean = ReduceMean(x); d = x - mean; var = ReduceMean(d^2); y = d / Sqrt(var + eps) [* gamma + beta]."""
+    x = r1.input[0]
+    axes = _reduce_axes(g, r1)
+    if axes is None or g.is_const(x):
+        return None
+    if axes == [1]:
+        attrs: dict[str, Any] = {"over": "channels"}
+    elif axes and sorted(axes) == list(range(-len(axes), 0)):
+        attrs = {"over": "last", "axes": len(axes)}
+    else:
+        return None
+    sub = g.only_user(r1.output[0], "Sub")
+    if sub is None or list(sub.input) != [x, r1.output[0]]:
+        return None
+    d = sub.output[0]
+    users = g.users.get(d, [])
+    pw = next((n for n in users if n.op_type == "Pow"), None)
+    div = next((n for n in users if n.op_type == "Div"), None)
+    if len(users) != 2 or pw is None or div is None or d in g.outputs or pw.input[0] != d:
+        return None
+    two = g.value(pw.input[1])
+    r2 = g.only_user(pw.output[0], "ReduceMean")
+    if two is None or two.size != 1 or float(two.reshape(-1)[0]) != 2.0 or r2 is None or _reduce_axes(g, r2) != axes:
+        return None
+    add = g.only_user(r2.output[0], "Add")
+    eps = g.value(_other(add, r2.output[0])) if add is not None else None
+    sqrt = g.only_user(add.output[0], "Sqrt") if add is not None else None
+    if add is None or eps is None or eps.size != 1 or sqrt is None or list(div.input) != [d, sqrt.output[0]] \
+            or len(g.users.get(sqrt.output[0], [])) != 1 or sqrt.output[0] in g.outputs:
+        return None
+    nodes = {r1.name, sub.name, pw.name, r2.name, add.name, sqrt.name, div.name}
+    out = div.output[0]
+    mul = g.only_user(out, "Mul")
+    affine = mul is not None and g.is_const(_other(mul, out))
+    shift = None
+    if mul is not None and affine:
+        nodes.add(mul.name)
+        out = mul.output[0]
+        shift = g.only_user(out, "Add")
+        if shift is not None and g.is_const(_other(shift, out)):
+            nodes.add(shift.name)
+            out = shift.output[0]
+        else:
+            shift = None
+    last = shift or (mul if mul is not None and affine else div)
+    attrs.update(affine=affine, bias=shift is not None, eps=float(eps.reshape(-1)[0]))
+    return (last.name, "layernorm", attrs, (x,), (out,), frozenset(nodes))
+
+
 def _groupnorm(g: _Graph, r1: Any) -> Record | None:
     inorm = g.only_user(r1.output[0], "InstanceNormalization")
     if inorm is None or len(inorm.input) < 3 or not all(g.is_const(t) for t in inorm.input[1:3]):
@@ -169,7 +241,8 @@ def _channel_shuffle(g: _Graph, r1: Any) -> Record | None:
 
 
 #: op_type of the first (or anchor) node -> matchers, in the order tried
-MATCHERS = {"Mul": (_silu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle)}
+MATCHERS = {"Mul": (_silu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle),
+            "ReduceMean": (_decomposed_layernorm,)}
 
 
 def find_patterns(model: Any, taken: set[str]) -> tuple[list[Record], list[str]]:
