@@ -14,7 +14,7 @@ import pytest
 
 import archcalc
 from archcalc.onnx_export.export import export_onnx, runtime_limits, save
-from tests.onnx_builders import make, node, verify
+from tests.onnx_builders import make, node, tensor, verify
 from tests.onnx_builders import save as save_model
 
 OPSET_MAX = runtime_limits()[1]
@@ -128,3 +128,20 @@ def test_layer_scale_without_metadata_counts_the_same() -> None:
     spec = archcalc.analyze(graph)
     assert back.totals.params == spec.totals.params
     assert back["ls"].params == 16 and back["ls"].flops == spec["ls"].flops
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_gelu_and_hardswish_as_older_exporters_write_them_are_one_layer(opset: int) -> None:
+    nodes = [node("Div", ["x", "sqrt2"], "d"), node("Erf", ["d"], "e"), node("Add", ["e", "one"], "a"),
+             node("Mul", ["x", "a"], "m"), node("Mul", ["m", "half"], "g"),
+             node("HardSigmoid", ["g"], "hs", alpha=1 / 6, beta=0.5), node("Mul", ["g", "hs"], "y")]
+    inits = [tensor("sqrt2", 2**0.5, np.float32), tensor("one", 1.0, np.float32), tensor("half", 0.5, np.float32)]
+    m = make(nodes, {"x": [1, 4, 3, 3]}, inits=inits, opset=opset)
+    r = verify(m, layers=["g", "y"])
+    assert _fn(m, "g") == "gelu" and _fn(m, "y") == "hardswish"
+    assert r["g"].flops == r["y"].flops == 36
+
+
+def test_hardsigmoid_gate_with_other_constants_is_not_hardswish() -> None:
+    m = make([node("HardSigmoid", ["x"], "hs"), node("Mul", ["x", "hs"], "y")], {"x": [1, 4, 3, 3]}, opset=13)
+    verify(m, layers=["hs", "y"])

@@ -3,7 +3,9 @@
 - LayerNorm as older exporters (and hand-written LayerNorm2d) decompose it: ``ReduceMean -> Sub ->
   Pow 2 -> ReduceMean -> Add eps -> Sqrt -> Div [-> Mul gamma -> Add beta]``, over the last axes
   (negative axes) or over the channels (axis 1);
-- SiLU as ``Mul(x, Sigmoid(x))`` (exporters before opset 20 / PyTorch's legacy exporter);
+- SiLU as ``Mul(x, Sigmoid(x))``, HardSwish as ``Mul(x, HardSigmoid(x))`` (alpha 1/6, before
+  opset 14), GELU as ``Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5`` (before opset 20), as
+  PyTorch's legacy exporter writes them;
 - LayerNorm over channels as ``Transpose -> LayerNormalization(axis=-1) -> Transpose`` (ConvNeXt's
   LayerNorm2d through permutes);
 - GroupNorm as ``Reshape -> InstanceNormalization -> Reshape [-> Mul -> Add]`` (PyTorch's opset-17
@@ -88,15 +90,51 @@ class _Graph:
         return default if a is None else helper.get_attribute_value(a)
 
 
-def _silu(g: _Graph, mul: Any) -> Record | None:
+def _scalar(g: _Graph, tensor: str) -> float | None:
+    value = g.value(tensor)
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def _gated(g: _Graph, mul: Any) -> Record | None:
+    """Mul(x, Sigmoid(x)): SiLU; Mul(x, HardSigmoid(x, 1/6, 1/2)): HardSwish (before opset 14)."""
     if len(mul.input) != 2:
         return None
     for x, s in (mul.input, reversed(mul.input)):
-        sig = g.producer.get(s)
+        gate = g.producer.get(s)
         alone = len(g.users.get(s, [])) == 1 and s not in g.outputs
-        if sig is not None and sig.op_type == "Sigmoid" and sig.input[0] == x and not g.is_const(x) and alone:
-            return (mul.name, "activation", {"fn": "silu"}, (x,), (mul.output[0],), frozenset({sig.name, mul.name}))
+        if gate is None or gate.input[0] != x or g.is_const(x) or not alone:
+            continue
+        if gate.op_type == "Sigmoid":
+            fn = "silu"
+        elif gate.op_type == "HardSigmoid" and abs(float(g.attr(gate, "alpha", 0.2)) - 1 / 6) < 1e-6 \
+                and abs(float(g.attr(gate, "beta", 0.5)) - 0.5) < 1e-6:
+            fn = "hardswish"
+        else:
+            continue
+        return (mul.name, "activation", {"fn": fn}, (x,), (mul.output[0],), frozenset({gate.name, mul.name}))
     return None
+
+
+def _gelu(g: _Graph, div: Any) -> Record | None:
+    """Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5): GELU as exporters before opset 20 write it."""
+    x = div.input[0]
+    sqrt2 = _scalar(g, div.input[1]) if len(div.input) > 1 else None
+    if sqrt2 is None or abs(sqrt2 - 2**0.5) > 1e-4 or g.is_const(x):
+        return None
+    erf = g.only_user(div.output[0], "Erf")
+    if erf is None:
+        return None
+    add = g.only_user(erf.output[0], "Add")
+    if add is None or _scalar(g, _other(add, erf.output[0])) != 1.0:
+        return None
+    mul = g.only_user(add.output[0], "Mul")
+    if mul is None or _other(mul, add.output[0]) != x:
+        return None
+    half = g.only_user(mul.output[0], "Mul")
+    if half is None or _scalar(g, _other(half, mul.output[0])) != 0.5:
+        return None
+    return (half.name, "activation", {"fn": "gelu"}, (x,), (half.output[0],),
+            frozenset({div.name, erf.name, add.name, mul.name, half.name}))
 
 
 def _layernorm2d(g: _Graph, t1: Any) -> Record | None:
@@ -241,7 +279,7 @@ def _channel_shuffle(g: _Graph, r1: Any) -> Record | None:
 
 
 #: op_type of the first (or anchor) node -> matchers, in the order tried
-MATCHERS = {"Mul": (_silu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle),
+MATCHERS = {"Mul": (_gated,), "Div": (_gelu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle),
             "ReduceMean": (_decomposed_layernorm,)}
 
 
