@@ -249,3 +249,22 @@ def test_pattern_search_is_not_recursive_on_a_deep_graph() -> None:
     nodes += [node("Sigmoid", [f"r{depth - 1}"], "s"), node("Mul", [f"r{depth - 1}", "s"], "y")]
     r = archcalc.analyze(archcalc.load(str(save_model(make(nodes, {"x": [1, 2, 2, 2]}, opset=13)))))
     assert r["y"].kind == "activation" and len(r.layers) == depth + 2
+
+
+def test_torch_groupnorm_with_constant_nodes_and_unnamed_nodes() -> None:
+    """The legacy exporter writes the InstanceNormalization's ones and zeros as Constant nodes;
+    nodes without names are matched too (named as the importer labels them)."""
+    from onnx import helper
+
+    nodes, inits = _torch_groupnorm(8, 2)
+    consts = {i.name: i for i in inits if i.name in ("ones", "zeros")}
+    inits = [i for i in inits if i.name not in consts]
+    made = [helper.make_node("Constant", [], [n], value=t) for n, t in consts.items()]
+    for n in nodes:
+        n.name = ""
+    from tests.onnx_builders import analyze
+
+    m = make(made + nodes, {"x": [1, 8, 4, 4]}, inits=inits, opset=17)
+    r = analyze(m)
+    (gn,) = [rec for rec in r if rec.kind == "groupnorm"]
+    assert gn.params == 16 and r.totals.params == 16
