@@ -69,25 +69,31 @@ class _Graph:
         return tensor in self.consts
 
     def value(self, tensor: str) -> Any | None:
-        """The value of an initializer or Constant output, when stored (None otherwise)."""
-        from onnx import numpy_helper
+        """The value of an initializer or Constant output, read as the importer reads it (None when
+        not stored: stripped, external, too large or malformed)."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import constant_node, initializer, node_attrs
 
-        proto = self.inits.get(tensor)
         n = self.producer.get(tensor)
-        if proto is None and n is not None and n.op_type == "Constant":
-            proto = next((a.t for a in n.attribute if a.name == "value"), None)
-        if proto is None:
-            return None
         try:
-            return numpy_helper.to_array(proto)
-        except Exception:  # stripped (dims only) or unreadable: unknown
+            if tensor in self.inits:
+                return initializer(self.inits[tensor], {}).value
+            if n is not None and n.op_type == "Constant":
+                return constant_node(node_attrs(n), tensor).value
+        except ArchcalcError:
             return None
+        return None
 
     def attr(self, node: Any, name: str, default: Any = None) -> Any:
-        from onnx import helper
+        """An attribute as the importer reads it; a malformed one is left for the importer to report
+        at its node (here: the default, so nothing matches on it)."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import node_attrs
 
-        a = next((a for a in node.attribute if a.name == name), None)
-        return default if a is None else helper.get_attribute_value(a)
+        try:
+            return node_attrs(node).get(name, default)
+        except ArchcalcError:
+            return default
 
 
 def _scalar(g: _Graph, tensor: str) -> float | None:
