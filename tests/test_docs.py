@@ -60,6 +60,8 @@ def test_spec_language_examples_run_and_check() -> None:
             layer, what = check[0], check[1]
             if what == "absent":
                 assert layer not in graph.layers, layer
+            elif what == "params":
+                assert report[layer].params == int(check[2]), (layer, report[layer].params)
             else:
                 assert what == "shape"
                 assert "x".join(map(str, report[layer].shape)) == check[2], (layer, report[layer].shape)

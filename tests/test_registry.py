@@ -95,8 +95,8 @@ def test_every_onnx_op_the_importer_accepts_maps_to_a_registered_kind() -> None:
 
 
 def test_facts_replace_the_old_kind_lists() -> None:
-    assert {op.kind for op in OPS if op.view} == {"flatten", "identity", "dropout"}
-    assert {op.kind for op in OPS if op.inplace} == {"activation", "batchnorm", "dropout"}
+    assert {op.kind for op in OPS if op.view} == {"flatten", "identity", "dropout", "drop_path"}
+    assert {op.kind for op in OPS if op.inplace} == {"activation", "batchnorm", "dropout", "drop_path", "layer_scale"}
 
 
 def test_layer_table_in_the_docs_is_generated_from_the_registry() -> None:

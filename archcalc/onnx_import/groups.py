@@ -28,7 +28,20 @@ class Group:
 
 
 def read_groups(model: Any) -> tuple[dict[str, Group], list[str]]:
-    """node name -> its group, for every valid record; and notes about records ignored."""
+    """node name -> its group, for every valid record and every recognised multi-node form
+    (``patterns.py``); and notes about records ignored and forms recognised."""
+    from archcalc.onnx_import.patterns import find_patterns
+
+    out, notes = _metadata_groups(model)
+    records, pattern_notes = find_patterns(model, set(out))
+    for layer, kind, attrs, inputs, outputs, names in records:
+        g = Group(layer, kind, attrs, inputs, outputs, names)
+        for name in names:
+            out[name] = g
+    return out, notes + pattern_notes
+
+
+def _metadata_groups(model: Any) -> tuple[dict[str, Group], list[str]]:
     raw = next((p.value for p in model.metadata_props if p.key == GROUPS_KEY), None)
     if raw is None:
         return {}, []

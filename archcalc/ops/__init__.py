@@ -20,13 +20,17 @@ from archcalc.ops.activation import Activation
 from archcalc.ops.base import Op
 from archcalc.ops.conv import Conv, LocallyConnected
 from archcalc.ops.conv_transpose import ConvTranspose
+from archcalc.ops.drop_path import DropPath
 from archcalc.ops.elementwise import Elementwise
 from archcalc.ops.fc import RBF, FullyConnected
 from archcalc.ops.input import Input
+from archcalc.ops.layer_scale import LayerScale
 from archcalc.ops.matmul import MatMul
 from archcalc.ops.merge import Add, Concat, Mul
 from archcalc.ops.norm import LRN, BatchNorm
+from archcalc.ops.normalization import GroupNorm, InstanceNorm, LayerNorm
 from archcalc.ops.pool import AdaptiveAvgPool, AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool
+from archcalc.ops.rearrange import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from archcalc.ops.reduce import Reduce
 from archcalc.ops.resize import Upsample
 from archcalc.ops.shape_ops import Dropout, Flatten, Identity, Pad, Split
@@ -37,9 +41,10 @@ from archcalc.ops.unknown import Unknown
 OPS: tuple[Op, ...] = (
     Input(), Conv(), LocallyConnected(), ConvTranspose(), MaxPool(), AvgPool(),
     GlobalAvgPool(), GlobalMaxPool(), AdaptiveAvgPool(), Subsample(), FullyConnected(), RBF(),
-    Activation(), BatchNorm(), LRN(), Dropout(), Flatten(), Identity(), Pad(), Split(),
+    Activation(), BatchNorm(), LRN(), LayerNorm(), GroupNorm(), InstanceNorm(), Dropout(), Flatten(),
+    Identity(), Pad(), Split(), PixelShuffle(), PixelUnshuffle(), ChannelShuffle(),
     Add(), Mul(), Concat(), Upsample(), Reshape(), Transpose(), Slice(), MatMul(), Reduce(),
-    Elementwise(), Unknown(),
+    Elementwise(), LayerScale(), DropPath(), Unknown(),
 )
 
 #: canonical kind -> op

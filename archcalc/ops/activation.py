@@ -2,6 +2,9 @@
 
 No parameters except PReLU (one slope per channel, or one shared). Cost: one "activation"
 FLOP per element whatever the function (transcendental cost is not modelled; say so).
+SiLU/Swish: ONNX Swish (opset 24; alpha != 1 is ``swish`` with ``alpha``) or Mul(x, Sigmoid(x))
+(recognised as one layer, ``onnx_import/patterns.py``); GELU: Gelu (opset 20), its
+``approximate="tanh"`` form is ``gelu_tanh``.
 Each function is also a layer type of its own: ``type: relu`` = ``type: activation, fn: relu``.
 """
 
@@ -19,7 +22,7 @@ from archcalc.ops.base import MODULE_DOC, Applied, Attr, Cost, Op, boolean, choi
 from archcalc.ops.facts import KernelClass
 
 FUNCTIONS = (
-    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "silu", "swish",
+    "relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "gelu", "gelu_tanh", "silu", "swish",
     "mish", "hardswish", "hardsigmoid", "sigmoid", "tanh", "lecun_tanh", "softplus",
     "softsign", "softmax", "log_softmax", "hardtanh", "identity", "clip", "celu",
     "thresholded_relu", "shrink", "erf", "exp", "log", "sqrt", "abs", "neg", "reciprocal",
@@ -52,6 +55,21 @@ def unary_from_onnx(node: Node) -> LayerSpec:
     if "alpha" in node.attrs:
         attrs["alpha"] = float(node.attrs["alpha"])
     return LayerSpec("activation", attrs, [node.input_names[0]])
+
+
+def gelu_from_onnx(node: Node) -> LayerSpec:
+    """Gelu (opset 20): ``approximate="tanh"`` is the tanh approximation, a function of its own."""
+    node.act(0)
+    fn = "gelu_tanh" if node.text("approximate", "none") == "tanh" else "gelu"
+    return LayerSpec("activation", {"fn": fn}, [node.input_names[0]])
+
+
+def swish_from_onnx(node: Node) -> LayerSpec:
+    """Swish (opset 24): x * sigmoid(alpha * x); alpha 1 is SiLU."""
+    node.act(0)
+    alpha = float(node.attrs.get("alpha", 1.0))
+    return LayerSpec("activation", {"fn": "silu"} if alpha == 1.0 else {"fn": "swish", "alpha": alpha},
+                     [node.input_names[0]])
 
 
 def softmax_from_onnx(node: Node) -> LayerSpec:
@@ -105,7 +123,11 @@ def _composite(b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
         (t,) = b.node("Tanh", [scaled], 1, f"{name}/tanh")
         out = b.node("Mul", [t, b.const(f"{name}/amplitude", 1.7159, "float32")], [out_name], name)
     elif fn in ("silu", "swish"):
-        (sig,) = b.node("Sigmoid", ins[:1], 1, f"{name}/sigmoid")
+        alpha = layer.attrs.get("alpha")
+        scaled = ins[0]
+        if alpha is not None and alpha != 1.0:
+            (scaled,) = b.node("Mul", [ins[0], b.const(f"{name}/alpha", float(alpha), "float32")], 1, f"{name}/alpha")
+        (sig,) = b.node("Sigmoid", [scaled], 1, f"{name}/sigmoid")
         out = b.node("Mul", [ins[0], sig], [out_name], name)
     elif fn == "hardswish":
         (hs,) = b.node("HardSigmoid", ins[:1], 1, f"{name}/hardsigmoid", alpha=1.0 / 6.0, beta=0.5)
@@ -114,6 +136,16 @@ def _composite(b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
         (half,) = b.node("Div", [ins[0], b.const(f"{name}/sqrt2", 2**0.5, "float32")], 1, f"{name}/div")
         (erf,) = b.node("Erf", [half], 1, f"{name}/erf")
         (one_,) = b.node("Add", [erf, b.const(f"{name}/one", 1.0, "float32")], 1, f"{name}/add")
+        (prod_,) = b.node("Mul", [ins[0], one_], 1, f"{name}/mul")
+        out = b.node("Mul", [prod_, b.const(f"{name}/half", 0.5, "float32")], [out_name], name)
+    elif fn == "gelu_tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        (cube,) = b.node("Pow", [ins[0], b.const(f"{name}/three", 3.0, "float32")], 1, f"{name}/cube")
+        (small,) = b.node("Mul", [cube, b.const(f"{name}/c", 0.044715, "float32")], 1, f"{name}/c")
+        (inner,) = b.node("Add", [ins[0], small], 1, f"{name}/inner")
+        (arg,) = b.node("Mul", [inner, b.const(f"{name}/k", (2.0 / 3.141592653589793) ** 0.5, "float32")], 1,
+                        f"{name}/k")
+        (t,) = b.node("Tanh", [arg], 1, f"{name}/tanh")
+        (one_,) = b.node("Add", [t, b.const(f"{name}/one", 1.0, "float32")], 1, f"{name}/add")
         (prod_,) = b.node("Mul", [ins[0], one_], 1, f"{name}/mul")
         out = b.node("Mul", [prod_, b.const(f"{name}/half", 0.5, "float32")], [out_name], name)
     elif fn == "mish":
@@ -144,7 +176,8 @@ class Activation(Op):
     inplace = True
     kernel_class = KernelClass.ACTIVATION
     translators = {**dict.fromkeys(UNARY, unary_from_onnx), "Softmax": softmax_from_onnx,
-                   "LogSoftmax": softmax_from_onnx, "Clip": clip_from_onnx, "PRelu": prelu_from_onnx}
+                   "LogSoftmax": softmax_from_onnx, "Clip": clip_from_onnx, "PRelu": prelu_from_onnx,
+                   "Gelu": gelu_from_onnx, "Swish": swish_from_onnx}
     export_refusal = "a logical not is not an activation of float tensors"
 
     def kernel_class_of(self, attrs: Mapping[str, Any]) -> KernelClass:
@@ -172,6 +205,11 @@ class Activation(Op):
         single = {"hardswish": ("HardSwish", 14), "gelu": ("Gelu", 20), "mish": ("Mish", 18)}
         if fn in single and b.opset >= single[fn][1]:
             return b.node(single[fn][0], ins[:1], [out_name], name)
+        if fn == "gelu_tanh" and b.opset >= 20:
+            return b.node("Gelu", ins[:1], [out_name], name, approximate="tanh")
+        alpha = layer.attrs.get("alpha")
+        if fn in ("silu", "swish") and b.opset >= 24 and alpha not in (None, 1.0):
+            return b.node("Swish", ins[:1], [out_name], name, alpha=float(alpha))
         if fn == "relu6":
             return b.node("Clip", [ins[0], b.const(f"{name}/min", 0.0, "float32"),
                                    b.const(f"{name}/max", 6.0, "float32")], [out_name], name)

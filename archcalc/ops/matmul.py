@@ -5,6 +5,9 @@
 activations ([..., n, k] @ [..., k, m], broadcasting the leading axes): no weights,
 MACs = leading positions x n x k x m. The receptive field of either form is global along the
 axes it mixes; for activations laid out C x H x W it is taken as global.
+
+ONNX Einsum imports as a matmul for the batched-matrix-product equations exporters write (see
+``_einsum.py``); other equations are refused by name.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError, ShapeError
 from archcalc.ir import Layer
+from archcalc.ops._einsum import einsum_from_onnx
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops._window import format_shape
@@ -56,7 +60,7 @@ class MatMul(Op):
     }
     doc = "matrix product over the last axis (with a weight matrix, or of two activations)"
     kernel_class = KernelClass.MATMUL
-    translators = {"MatMul": matmul_from_onnx}
+    translators = {"MatMul": matmul_from_onnx, "Einsum": einsum_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         a = ins[0]

@@ -1,0 +1,311 @@
+"""Multi-node forms exporters write for one layer, recognised in the graph (no metadata needed).
+
+- LayerNorm as older exporters (and hand-written LayerNorm2d) decompose it: ``ReduceMean -> Sub ->
+  Pow 2 -> ReduceMean -> Add eps -> Sqrt -> Div [-> Mul gamma -> Add beta]``, over the last axes
+  (negative axes) or over the channels (axis 1);
+- SiLU as ``Mul(x, Sigmoid(x))``, HardSwish as ``Mul(x, HardSigmoid(x))`` (alpha 1/6, before
+  opset 14), GELU as ``Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5`` (before opset 20), as
+  PyTorch's legacy exporter writes them;
+- LayerNorm over channels as ``Transpose -> LayerNormalization(axis=-1) -> Transpose`` (ConvNeXt's
+  LayerNorm2d through permutes);
+- GroupNorm as ``Reshape -> InstanceNormalization -> Reshape [-> Mul -> Add]`` (PyTorch's opset-17
+  export of ``nn.GroupNorm``: the InstanceNormalization's scale and shift are ones and zeros per
+  group, the Mul and Add hold the per-channel scale and shift);
+- channel shuffle as ``Reshape(N, g, C/g, ...) -> Transpose(swap 1 and 2) -> Reshape(N, C, ...)``.
+
+Each match is a layer named after the node that writes its output, a record like the export
+metadata's (kind, attributes, input and output tensors, node names); ``groups.read_groups`` uses
+it the same way. Only a chain whose inner tensors are used by nothing else matches; anything else
+imports node by node.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+#: (layer, kind, attrs, inputs, outputs, nodes)
+Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
+
+
+class _Graph:
+    def __init__(self, model: Any) -> None:
+        g = model.graph
+        self.nodes = list(g.node)
+        taken = {n.name for n in self.nodes if n.name}
+        for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
+            if not n.name and f"{n.op_type}_{i}" not in taken:
+                n.name = f"{n.op_type}_{i}"
+                taken.add(n.name)
+        self.inits = {t.name: t for t in g.initializer}
+        self.producer = {o: n for n in self.nodes for o in n.output if o}
+        self.users: dict[str, list[Any]] = {}
+        for n in self.nodes:
+            for t in n.input:
+                self.users.setdefault(t, []).append(n)
+        self.outputs = {o.name for o in g.output}
+        # constants, as the importer folds them: initializers, Constant outputs, the shape of anything
+        # (shapes are static) and what is computed from those only (passes until nothing changes, so
+        # an unsorted graph is handled; never recursive, so a deep graph is fine)
+        self.consts = set(self.inits)
+        changed = True
+        while changed:
+            changed = False
+            for n in self.nodes:
+                if all(o in self.consts for o in n.output if o):
+                    continue
+                if n.op_type in ("Constant", "Shape", "Size") or all(t in self.consts for t in n.input if t):
+                    self.consts.update(o for o in n.output if o)
+                    changed = True
+
+    def only_user(self, tensor: str, op_type: str) -> Any | None:
+        users = self.users.get(tensor, [])
+        if tensor in self.outputs or len(users) != 1 or users[0].op_type != op_type or users[0].domain not in ("",
+                                                                                                             "ai.onnx"):
+            return None
+        return users[0]
+
+    def is_const(self, tensor: str) -> bool:
+        return tensor in self.consts
+
+    def value(self, tensor: str) -> Any | None:
+        """The value of an initializer or Constant output, read as the importer reads it (None when
+        not stored: stripped, external, too large or malformed)."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import constant_node, initializer, node_attrs
+
+        n = self.producer.get(tensor)
+        try:
+            if tensor in self.inits:
+                return initializer(self.inits[tensor], {}).value
+            if n is not None and n.op_type == "Constant":
+                return constant_node(node_attrs(n), tensor).value
+        except ArchcalcError:
+            return None
+        return None
+
+    def attr(self, node: Any, name: str, default: Any = None) -> Any:
+        """An attribute as the importer reads it; a malformed one is left for the importer to report
+        at its node (here: the default, so nothing matches on it)."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import node_attrs
+
+        try:
+            return node_attrs(node).get(name, default)
+        except ArchcalcError:
+            return default
+
+
+def _scalar(g: _Graph, tensor: str) -> float | None:
+    value = g.value(tensor)
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def _gated(g: _Graph, mul: Any) -> Record | None:
+    """Mul(x, Sigmoid(x)): SiLU; Mul(x, HardSigmoid(x, 1/6, 1/2)): HardSwish (before opset 14)."""
+    if len(mul.input) != 2:
+        return None
+    for x, s in (mul.input, reversed(mul.input)):
+        gate = g.producer.get(s)
+        alone = len(g.users.get(s, [])) == 1 and s not in g.outputs
+        if gate is None or gate.input[0] != x or g.is_const(x) or not alone:
+            continue
+        if gate.op_type == "Sigmoid":
+            fn = "silu"
+        elif gate.op_type == "HardSigmoid" and abs(float(g.attr(gate, "alpha", 0.2)) - 1 / 6) < 1e-6 \
+                and abs(float(g.attr(gate, "beta", 0.5)) - 0.5) < 1e-6:
+            fn = "hardswish"
+        else:
+            continue
+        return (mul.name, "activation", {"fn": fn}, (x,), (mul.output[0],), frozenset({gate.name, mul.name}))
+    return None
+
+
+def _gelu(g: _Graph, div: Any) -> Record | None:
+    """Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5): GELU as exporters before opset 20 write it."""
+    x = div.input[0]
+    sqrt2 = _scalar(g, div.input[1]) if len(div.input) > 1 else None
+    if sqrt2 is None or abs(sqrt2 - 2**0.5) > 1e-4 or g.is_const(x):
+        return None
+    erf = g.only_user(div.output[0], "Erf")
+    if erf is None:
+        return None
+    add = g.only_user(erf.output[0], "Add")
+    if add is None or _scalar(g, _other(add, erf.output[0])) != 1.0:
+        return None
+    mul = g.only_user(add.output[0], "Mul")
+    if mul is None or _other(mul, add.output[0]) != x:
+        return None
+    half = g.only_user(mul.output[0], "Mul")
+    if half is None or _scalar(g, _other(half, mul.output[0])) != 0.5:
+        return None
+    return (half.name, "activation", {"fn": "gelu"}, (x,), (half.output[0],),
+            frozenset({div.name, erf.name, add.name, mul.name, half.name}))
+
+
+def _layernorm2d(g: _Graph, t1: Any) -> Record | None:
+    perm = list(g.attr(t1, "perm", []))
+    r = len(perm)
+    if r < 3 or perm != [0, *range(2, r), 1]:
+        return None
+    ln = g.only_user(t1.output[0], "LayerNormalization")
+    if ln is None or int(g.attr(ln, "axis", -1)) % r != r - 1 or any(o for o in ln.output[1:]):
+        return None
+    t2 = g.only_user(ln.output[0], "Transpose")
+    if t2 is None or list(g.attr(t2, "perm", [])) != [0, r - 1, *range(1, r - 1)]:
+        return None
+    params = [t for t in ln.input[1:] if t]
+    if not all(g.is_const(t) for t in params):
+        return None
+    scale, shift = g.value(ln.input[1]), g.value(ln.input[2]) if len(ln.input) > 2 and ln.input[2] else None
+    has_shift = len(ln.input) > 2 and bool(ln.input[2])
+    identity = scale is not None and bool((scale == 1).all()) and (
+        not has_shift or (shift is not None and bool((shift == 0).all())))
+    attrs = {"over": "channels", "affine": not identity, "bias": has_shift,
+             "eps": float(g.attr(ln, "epsilon", 1e-5))}
+    return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), frozenset({t1.name, ln.name, t2.name}))
+
+
+def _reduce_axes(g: _Graph, node: Any) -> list[int] | None:
+    """ReduceMean's axes (attribute before opset 18, input from 18), when keepdims is 1."""
+    if int(g.attr(node, "keepdims", 1)) != 1:
+        return None
+    axes = g.attr(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        value = g.value(node.input[1])
+        axes = None if value is None else value.reshape(-1).tolist()
+    return None if axes is None else [int(a) for a in axes]
+
+
+def _other(node: Any, tensor: str) -> str:
+    return next((t for t in node.input if t != tensor), "")
+
+
+def _decomposed_layernorm(g: _Graph, r1: Any) -> Record | None:
+    """mean = ReduceMean(x); d = x - mean; var = ReduceMean(d^2); y = d / Sqrt(var + eps) [* gamma + beta]."""
+    x = r1.input[0]
+    axes = _reduce_axes(g, r1)
+    if axes is None or g.is_const(x):
+        return None
+    if axes == [1]:
+        attrs: dict[str, Any] = {"over": "channels"}
+    elif axes and sorted(axes) == list(range(-len(axes), 0)):
+        attrs = {"over": "last", "axes": len(axes)}
+    else:
+        return None
+    sub = g.only_user(r1.output[0], "Sub")
+    if sub is None or list(sub.input) != [x, r1.output[0]]:
+        return None
+    d = sub.output[0]
+    users = g.users.get(d, [])
+    pw = next((n for n in users if n.op_type == "Pow"), None)
+    div = next((n for n in users if n.op_type == "Div"), None)
+    if len(users) != 2 or pw is None or div is None or d in g.outputs or pw.input[0] != d:
+        return None
+    two = g.value(pw.input[1])
+    r2 = g.only_user(pw.output[0], "ReduceMean")
+    if two is None or two.size != 1 or float(two.reshape(-1)[0]) != 2.0 or r2 is None or _reduce_axes(g, r2) != axes:
+        return None
+    add = g.only_user(r2.output[0], "Add")
+    eps = g.value(_other(add, r2.output[0])) if add is not None else None
+    sqrt = g.only_user(add.output[0], "Sqrt") if add is not None else None
+    if add is None or eps is None or eps.size != 1 or sqrt is None or list(div.input) != [d, sqrt.output[0]] \
+            or len(g.users.get(sqrt.output[0], [])) != 1 or sqrt.output[0] in g.outputs:
+        return None
+    nodes = {r1.name, sub.name, pw.name, r2.name, add.name, sqrt.name, div.name}
+    out = div.output[0]
+    mul = g.only_user(out, "Mul")
+    affine = mul is not None and g.is_const(_other(mul, out))
+    shift = None
+    if mul is not None and affine:
+        nodes.add(mul.name)
+        out = mul.output[0]
+        shift = g.only_user(out, "Add")
+        if shift is not None and g.is_const(_other(shift, out)):
+            nodes.add(shift.name)
+            out = shift.output[0]
+        else:
+            shift = None
+    last = shift or (mul if mul is not None and affine else div)
+    attrs.update(affine=affine, bias=shift is not None, eps=float(eps.reshape(-1)[0]))
+    return (last.name, "layernorm", attrs, (x,), (out,), frozenset(nodes))
+
+
+def _groupnorm(g: _Graph, r1: Any) -> Record | None:
+    inorm = g.only_user(r1.output[0], "InstanceNormalization")
+    if inorm is None or len(inorm.input) < 3 or not all(g.is_const(t) for t in inorm.input[1:3]):
+        return None
+    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
+    scale, shift = g.value(inorm.input[1]), g.value(inorm.input[2])
+    if target is None or target.size != 3 or scale is None or shift is None:
+        return None
+    groups = int(scale.size)
+    if int(target.reshape(-1)[1]) != groups:
+        return None
+    r2 = g.only_user(inorm.output[0], "Reshape")
+    if r2 is None:
+        return None
+    identity = bool((scale == 1).all()) and bool((shift == 0).all())
+    nodes = {r1.name, inorm.name, r2.name}
+    out = r2.output[0]
+    mul = g.only_user(out, "Mul")
+    add = g.only_user(mul.output[0], "Add") if mul is not None else None
+    if mul is not None and add is not None:
+        gamma = next((t for t in mul.input if t != out), "")
+        beta = next((t for t in add.input if t != mul.output[0]), "")
+        gv, bv = g.value(gamma), g.value(beta)
+        per_channel = all(g.is_const(t) and (v is None or v.size > 1) for t, v in ((gamma, gv), (beta, bv)))
+        if per_channel and identity:
+            nodes |= {mul.name, add.name}
+            return (add.name, "groupnorm", {"groups": groups, "affine": True,
+                                           "eps": float(g.attr(inorm, "epsilon", 1e-5))},
+                    (r1.input[0],), (add.output[0],), frozenset(nodes))
+    affine = False if identity else "per_group"
+    return (r2.name, "groupnorm", {"groups": groups, "affine": affine, "eps": float(g.attr(inorm, "epsilon", 1e-5))},
+            (r1.input[0],), (out,), frozenset(nodes))
+
+
+def _channel_shuffle(g: _Graph, r1: Any) -> Record | None:
+    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
+    if target is None or target.ndim != 1 or target.size < 3:
+        return None
+    r = int(target.size)
+    t = g.only_user(r1.output[0], "Transpose")
+    if t is None or list(g.attr(t, "perm", [])) != [0, 2, 1, *range(3, r)]:
+        return None
+    r2 = g.only_user(t.output[0], "Reshape")
+    back = g.value(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
+    if r2 is None or back is None or back.ndim != 1 or back.size != r - 1:
+        return None
+    groups = int(target[1])
+    if groups < 1 or int(target[2]) < 1:
+        return None
+    return (r2.name, "channel_shuffle", {"groups": groups}, (r1.input[0],), (r2.output[0],),
+            frozenset({r1.name, t.name, r2.name}))
+
+
+#: op_type of the first (or anchor) node -> matchers, in the order tried
+MATCHERS = {"Mul": (_gated,), "Div": (_gelu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle),
+            "ReduceMean": (_decomposed_layernorm,)}
+
+
+def find_patterns(model: Any, taken: set[str]) -> tuple[list[Record], list[str]]:
+    """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them."""
+    from archcalc.ops import REGISTRY
+
+    g = _Graph(model)
+    found: list[Record] = []
+    used = set(taken)
+    for n in g.nodes:
+        if n.domain not in ("", "ai.onnx") or n.name in used:
+            continue
+        for matcher in MATCHERS.get(n.op_type, ()):
+            record = matcher(g, n)
+            if record is not None and record[1] in REGISTRY and not record[5] & used:
+                found.append(record)
+                used |= record[5]
+                break
+    counts = Counter(f"{r[1]} {r[2]['fn']}" if r[1] == "activation" else r[1] for r in found)
+    notes = [("recognised multi-node forms as one layer each: "
+              + ", ".join(f"{k} x{v}" for k, v in counts.most_common()))] if found else []
+    return found, notes
