@@ -22,7 +22,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
-from archcalc.onnx_import.fold import FOLDERS, fold
+from archcalc.onnx_import.fold import FOLDERS, FoldBudget, fold
 from archcalc.onnx_import.notes import exported_conventions, summary
 from archcalc.onnx_import.protos import constant_node, infer_shapes, initializer, node_attrs, node_order, parse_dims
 from archcalc.onnx_import.reader import OnnxFileError, read_model
@@ -34,7 +34,7 @@ from archcalc.ops import REGISTRY
 DRIVER_OPS = frozenset({"Constant", "Shape", "Size"})
 
 #: the largest per-sample tensor we accept from declared dims without comment is unbounded: sizes
-#: are exact integers and nothing is allocated; only folding is bounded (MAX_FOLD_ELEMENTS)
+#: are exact integers and nothing is allocated; only folding is bounded (fold.py)
 
 
 def known_ops() -> list[str]:
@@ -123,6 +123,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     poisoned: set[str] = set()
     notes: list[str] = []
     inferred: dict[str, tuple[int, ...]] | None = None
+    budget = FoldBudget()
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
     from archcalc.onnx_import.groups import read_groups
 
@@ -169,7 +170,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             if not has_act:
                 if op_type == "Split" and "num_outputs" not in attrs:
                     attrs["num_outputs"] = len(proto.output)
-                outs = fold(op_type, [v if isinstance(v, Const) else None for v in ins], attrs, opset)
+                outs = fold(op_type, [v if isinstance(v, Const) else None for v in ins], attrs, opset, budget)
                 for name, value in zip(proto.output, outs, strict=False):
                     if name:
                         values[name] = value

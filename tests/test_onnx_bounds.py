@@ -1,0 +1,155 @@
+"""Issues 15 and 16, the ONNX side of bounded work: what a model file asks for is never simply done.
+
+One table of input -> exit code -> message. Every case is built into one folder and run through
+``archcalc report`` in one subprocess (so its peak RSS is that of these cases alone: VmHWM, or
+``resource.getrusage`` where there is no /proc): a refusal is one line, exit 2, in well under a second; a large constant
+is kept as dims (a symbolic constant) and the report goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.conftest import ROOT
+
+Build = Callable[[Path], Path]
+
+
+def model(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto] = (),  # type: ignore[assignment]
+          outputs: list[str] | None = None, opset: int = 13, inputs: dict[str, list[int]] | None = None,
+          **graph_kw: Any) -> onnx.ModelProto:
+    """A model, without running ONNX shape inference (which would itself fold the huge cases)."""
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in (inputs or {"x": [1, 4]}).items()]
+    outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs or [nodes[-1].output[0]]]
+    graph = helper.make_graph(nodes, "g", ins, outs, initializer=list(inits), **graph_kw)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 10
+    return m
+
+
+def n(op: str, inputs: list[str], output: str, **attrs: Any) -> onnx.NodeProto:
+    return helper.make_node(op, inputs, [output], name=output, **attrs)
+
+
+def ints(name: str, values: Any) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, np.int64), name)
+
+
+def floats(name: str, values: Any) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, np.float32), name)
+
+
+def saved(m: onnx.ModelProto) -> Build:
+    def build(folder: Path) -> Path:
+        path = folder / "model.onnx"
+        path.write_bytes(m.SerializeToString())
+        return path
+    return build
+
+
+RELU = n("Relu", ["x"], "y")
+
+# (case, builder, exit code, the words stderr (exit 2) or stdout (exit 0) must contain)
+CASES: list[tuple[str, Build, int, str]] = [
+    # -- constant folding computes only what is small (issue 15) --
+    ("Tile of one element by 9e8 is kept as dims",
+     saved(model([RELU, n("Tile", ["one", "reps"], "t")], [floats("one", [1.0]), ints("reps", [900_000_000])],
+                 ["y", "t"])), 0, "output 't' is a constant (folded)"),
+    ("a value needed from a huge Tile is refused",
+     saved(model([n("Tile", ["one", "reps"], "t"), n("Reshape", ["x", "t"], "y")],
+                 [ints("one", [1]), ints("reps", [900_000_000])])), 2,
+     "Reshape: the value of shape is not known (900,000,000 elements, more than archcalc folds (65,536))"),
+    ("float broadcast [30000,1]+[1,30000] is kept as dims",
+     saved(model([RELU, n("Expand", ["f", "s1"], "a"), n("Expand", ["f", "s2"], "b"), n("Add", ["a", "b"], "t")],
+                 [floats("f", 1.5), ints("s1", [30000, 1]), ints("s2", [1, 30000])], ["y", "t"])), 0,
+     "3 folded as constants (Expand x2, Add x1)"),
+    ("Concat of 900 copies of 2^20 elements is kept as dims",
+     saved(model([RELU, n("ConstantOfShape", ["len"], "c"), n("Concat", ["c"] * 900, "t", axis=0)],
+                 [ints("len", [2**20])], ["y", "t"])), 0, "output 't' is a constant (folded)"),
+    ("ConstantOfShape [10^12] is a shape and a value",
+     saved(model([RELU, n("ConstantOfShape", ["len"], "c"), n("Mul", ["c", "c"], "t")],
+                 [ints("len", [10**6, 10**6])], ["y", "t"])), 0, "output 't' is a constant (folded)"),
+    ("Range of 10^12 elements is kept as dims",
+     saved(model([RELU, n("Range", ["zero", "big", "step"], "t")],
+                 [ints("zero", 0), ints("big", 10**12), ints("step", 1)], ["y", "t"])), 0,
+     "output 't' is a constant (folded)"),
+    ("Gather of 4096 rows of 4096 is kept as dims",
+     saved(model([RELU, n("Expand", ["f", "s"], "table"), n("Gather", ["table", "idx"], "t")],
+                 [floats("f", 1.0), ints("s", [1, 4096]), ints("idx", np.zeros(4096))], ["y", "t"])), 0,
+     "output 't' is a constant (folded)"),
+    ("Pow(3, 1e9) on int64 is refused before computing it",
+     saved(model([RELU, n("Pow", ["three", "e"], "t")], [ints("three", 3), ints("e", 10**9)], ["y", "t"])), 2,
+     "folded integer Pow overflows int64 (exponent up to 1,000,000,000)"),
+    ("ReduceProd of 4096 large integers is refused before computing it",
+     saved(model([RELU, n("ReduceProd", ["big"], "t", keepdims=0)], [ints("big", np.full(4096, 2**40))],
+                 ["y", "t"])), 2, "folded integer ReduceProd overflows int64"),
+    ("folded values past the import's budget become dims",
+     saved(model([*(n("ConstantOfShape", ["len"], f"c{i}") for i in range(80)),
+                  n("Slice", ["c79", "zero", "two"], "s"), n("Reshape", ["x", "s"], "y")],
+                 [ints("len", [60000]), ints("zero", [0]), ints("two", [2])])), 2,
+     "the value of shape is not known (the model's folded constants pass 4,194,304 elements)"),
+]
+
+_RUNNER = """
+import contextlib, io, json, resource, sys, time
+from archcalc.cli import main
+
+def peak():  # MiB; VmHWM is this process's own (ru_maxrss keeps the forking parent's peak over exec)
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+results = {}
+for case, path in json.loads(sys.argv[1]).items():
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["report", path])
+    results[case] = [code, out.getvalue(), err.getvalue(), time.perf_counter() - start, peak()]
+results["peak RSS MiB"] = peak()
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    paths = {}
+    for i, (case, build, _, _) in enumerate(CASES):
+        folder = tmp_path_factory.mktemp(f"case{i}")
+        paths[case] = str(build(folder))
+    warm = saved(model([RELU]))(tmp_path_factory.mktemp("warm"))  # imports loaded before the first timing
+    run = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps({"warm": str(warm), **paths})],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("case", "build", "code", "words"), CASES, ids=[c[0] for c in CASES])
+def test_case(results: dict[str, Any], case: str, build: Build, code: int, words: str) -> None:
+    got, out, err, seconds, _ = results[case]
+    assert got == code, (case, err or out[-500:])
+    if code == 2:
+        assert out == "" and err.startswith("archcalc: ") and err.count("\n") == 1, err
+        assert words in err, err
+    else:
+        assert words in out, out[-800:]
+    assert "Traceback" not in err and "internal error" not in err
+    assert seconds < 0.5, f"{case}: {seconds:.2f} s"
+
+
+def test_no_case_allocates(results: dict[str, Any]) -> None:
+    """onnx and numpy imported cost ~50 MiB; none of the cases may add much to that."""
+    peaks = {case: round(r[4]) for case, r in results.items() if isinstance(r, list)}
+    assert results["peak RSS MiB"] < 100, peaks
