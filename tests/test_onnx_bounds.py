@@ -9,6 +9,7 @@ is kept as dims (a symbolic constant) and the report goes on.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -59,6 +60,39 @@ def saved(m: onnx.ModelProto) -> Build:
 
 RELU = n("Relu", ["x"], "y")
 
+
+def fifo(name: str) -> Build:
+    def build(folder: Path) -> Path:
+        os.mkfifo(folder / name)
+        return folder / name
+    return build
+
+
+def link(name: str, target: str) -> Build:
+    def build(folder: Path) -> Path:
+        (folder / name).symlink_to(target)
+        return folder / name
+    return build
+
+
+def sparse(name: str, size: int) -> Build:
+    """A file of ``size`` bytes that takes no disk space (and must never be read)."""
+    def build(folder: Path) -> Path:
+        with open(folder / name, "wb") as handle:
+            handle.truncate(size)
+        return folder / name
+    return build
+
+
+def device(path: str) -> Build:
+    return lambda folder: Path(path)
+
+
+def with_opset(version: int) -> Build:
+    m = model([RELU])
+    m.opset_import[0].version = version
+    return saved(m)
+
 # (case, builder, exit code, the words stderr (exit 2) or stdout (exit 0) must contain)
 CASES: list[tuple[str, Build, int, str]] = [
     # -- constant folding computes only what is small (issue 15) --
@@ -98,6 +132,37 @@ CASES: list[tuple[str, Build, int, str]] = [
                   n("Slice", ["c79", "zero", "two"], "s"), n("Reshape", ["x", "s"], "y")],
                  [ints("len", [60000]), ints("zero", [0]), ints("two", [2])])), 2,
      "the value of shape is not known (the model's folded constants pass 4,194,304 elements)"),
+    # -- only regular files are read, and only up to a size (issue 15) --
+    ("a FIFO with no writer as a model", fifo("model.onnx"), 2,
+     "model.onnx: is a FIFO, not an ONNX file: archcalc reads regular files only"),
+    ("a FIFO with no writer as a spec", fifo("spec.yaml"), 2,
+     "spec.yaml: is a FIFO, not a spec file: archcalc reads regular files only"),
+    ("/dev/zero as a spec", device("/dev/zero"), 2,
+     "/dev/zero: is a character device, not a spec file: archcalc reads regular files only"),
+    ("/dev/urandom as a spec", device("/dev/urandom"), 2,
+     "/dev/urandom: is a character device, not a spec file: archcalc reads regular files only"),
+    ("a model that links to /dev/zero", link("zero.onnx", "/dev/zero"), 2,
+     "zero.onnx: is a character device, not an ONNX file: archcalc reads regular files only"),
+    ("a spec that links to /dev/urandom", link("random.yaml", "/dev/urandom"), 2,
+     "random.yaml: is a character device, not a spec file: archcalc reads regular files only"),
+    ("a spec of 16 MiB + 1 byte", sparse("big.yaml", 2**24 + 1), 2,
+     "big.yaml: is 16,777,217 bytes, larger than a spec file may be (16 MiB)"),
+    ("a model of 2 GiB + 1 byte", sparse("big.onnx", 2**31 + 1), 2,
+     "big.onnx: is 2,147,483,649 bytes, larger than an ONNX file may be (2,048 MiB)"),
+    ("a model whose structure is 1 GiB of zeros", sparse("zeros.onnx", 2**30), 2,
+     "not an ONNX file"),
+    # -- bounds every input path shares (issue 16) --
+    ("opset 6", with_opset(6), 2, "the model's default-domain opset is 6; archcalc reads opsets 7 to 28"),
+    ("opset 29", with_opset(29), 2, "the model's default-domain opset is 29; archcalc reads opsets 7 to 28"),
+    ("opset 10^12", with_opset(10**12), 2,
+     "the model's default-domain opset is 1,000,000,000,000; archcalc reads opsets 7 to 28"),
+    ("a NaN float attribute", saved(model([n("LeakyRelu", ["x"], "y", alpha=float("nan"))])), 2,
+     "layer y: attribute 'alpha' is NaN (nan): refused"),
+    ("an infinite float attribute", saved(model([n("Elu", ["x"], "y", alpha=float("-inf"))])), 2,
+     "layer y: attribute 'alpha' is infinite (-inf): refused"),
+    ("infinity in a list of floats",
+     saved(model([n("Relu", ["x"], "r"), n("Upsample", ["r"], "y", scales=[1.0, float("inf")])], opset=7)), 2,
+     "attribute 'scales' is infinite (inf): refused"),
 ]
 
 _RUNNER = """

@@ -30,6 +30,9 @@ from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, transla
 from archcalc.onnx_import.values import Act, Const, ImportError_
 from archcalc.ops import REGISTRY
 
+#: the default-domain opsets archcalc reads (translators are tested from the oldest to the newest)
+OPSETS = range(7, 29)
+
 #: node types the driver itself handles (a constant; the shape of an activation)
 DRIVER_OPS = frozenset({"Constant", "Shape", "Size"})
 
@@ -89,6 +92,10 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise OnnxFileError("the model imports no default-domain opset")
+    if opset not in OPSETS:
+        raise OnnxFileError(f"the model's default-domain opset is {opset:,}; archcalc reads opsets "
+                            f"{OPSETS.start} to {OPSETS.stop - 1}")
+    _refuse_duplicates(graph)
 
     values: dict[str, Act | Const] = {}
     for tensor in graph.initializer:
@@ -262,6 +269,17 @@ class _Built:
             if tensor and i < len(shapes):
                 self.values[tensor] = Act((name, i), (self.batch, *shapes[i]))
         return name
+
+
+def _refuse_duplicates(graph: Any) -> None:
+    """Two graph inputs (or two initializers) of one name: which one a node reads is undefined."""
+    for what, names in (("graph input", [vi.name for vi in graph.input]),
+                        ("initializer", [t.name for t in graph.initializer])):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise OnnxFileError(f"two {what}s are named '{name}'")
+            seen.add(name)
 
 
 def _name_inputs(graph_inputs: list[Any], input_shapes: dict[str, tuple[int, ...]]) -> None:

@@ -28,6 +28,8 @@ def _attrs(node: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in node.attribute:
         value = helper.get_attribute_value(attr)
+        if attr.type in (attr.FLOAT, attr.FLOATS):
+            _check_finite(attr.name, value)
         if attr.type == attr.TENSOR:
             value = numpy_helper.to_array(value) if _tensor_has_data(value) else _dims_of(value)
         elif isinstance(value, bytes):
@@ -36,6 +38,15 @@ def _attrs(node: Any) -> dict[str, Any]:
             value = [v.decode("utf-8", "replace") for v in value]
         out[attr.name] = value
     return out
+
+
+def _check_finite(name: str, value: Any) -> None:
+    """A float attribute (alpha, epsilon, a scale) must be a number: NaN and infinity are refused."""
+    import math
+
+    for v in value if isinstance(value, list) else [value]:
+        if not math.isfinite(v):
+            raise ImportError_(f"attribute '{name}' is {'NaN' if math.isnan(v) else 'infinite'} ({v}): refused")
 
 
 def _dims_of(tensor: Any) -> Const:

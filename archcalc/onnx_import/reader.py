@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archcalc.errors import OnnxFileError
+from archcalc.fileio import open_regular_file
 from archcalc.onnx_import.checks import check_external_paths, check_text
 from archcalc.onnx_import.wire import Rebuild
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 #: initializers with more elements than this are read as dims only
 KEEP_ELEMENTS = 4096
+#: the largest ONNX file read: protobuf's own limit (a larger model keeps its weights as external data)
+MAX_ONNX_BYTES = 2**31
 
 
 @dataclass
@@ -53,22 +56,19 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
     from google.protobuf.message import DecodeError
 
     path = Path(path)
-    if not path.exists():
-        raise OnnxFileError("no such file", file=str(path))
-    if path.is_dir():
-        raise OnnxFileError("is a directory, not an ONNX file", file=str(path))
-    size = path.stat().st_size
-    if size == 0:
-        raise OnnxFileError("empty file, not an ONNX model", file=str(path))
-    result = ReadResult(model=onnx.ModelProto(), file_bytes=size)
+    result = ReadResult(model=onnx.ModelProto())
     try:
-        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            data = memoryview(mapped)
-            try:
-                rebuild = Rebuild(data, keep_elements)
-                skeleton, saw_graph = rebuild.model(0, len(data))
-            finally:
-                data.release()
+        with open_regular_file(path, MAX_ONNX_BYTES, kind="an ONNX file", error=OnnxFileError) as (fd, size):
+            if size == 0:
+                raise OnnxFileError("empty file, not an ONNX model")
+            result.file_bytes = size
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+                data = memoryview(mapped)
+                try:
+                    rebuild = Rebuild(data, keep_elements)
+                    skeleton, saw_graph = rebuild.model(0, len(data))
+                finally:
+                    data.release()
         result.stripped, result.stripped_other = rebuild.stripped, rebuild.stripped_other
         result.skipped_bytes, result.external = rebuild.skipped_bytes, rebuild.external
     except OnnxFileError as exc:

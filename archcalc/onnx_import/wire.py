@@ -12,6 +12,10 @@ from archcalc.errors import OnnxFileError
 KEEP_BYTES = 1 << 16
 #: subgraphs (If branches, Loop bodies) nested deeper than this are refused
 MAX_GRAPH_DEPTH = 64
+#: the most bytes of a model's structure (everything but large tensors' data) that is parsed
+MAX_SKELETON_BYTES = 128 * 2**20
+#: the longest single field copied into the skeleton (a name, a doc string, an attribute's list)
+MAX_FIELD_BYTES = 16 * 2**20
 
 # protobuf field numbers (onnx.proto)
 _MODEL_GRAPH, _MODEL_TRAINING, _MODEL_FUNCTIONS = 7, 20, 25
@@ -148,6 +152,18 @@ class Rebuild:
         self.skipped_bytes = 0
         #: initializers of the main graph whose data lives in an external file
         self.external: list[str] = []
+        self.copied = 0
+
+    def copy(self, start: int, end: int) -> memoryview:
+        """Bytes copied into the skeleton as they are, within its bounds."""
+        if end - start > MAX_FIELD_BYTES:
+            raise OnnxFileError(f"a field of {end - start:,} bytes that is not tensor data (the limit is "
+                                f"{MAX_FIELD_BYTES // 2**20} MiB): a corrupt or hostile file?")
+        self.copied += end - start
+        if self.copied > MAX_SKELETON_BYTES:
+            raise OnnxFileError(f"the model's structure (everything but its weights) passes "
+                                f"{MAX_SKELETON_BYTES // 2**20} MiB: refused")
+        return self.data[start:end]
 
     def model(self, start: int, end: int) -> tuple[bytes, bool]:
         out, saw_graph = bytearray(), False
@@ -163,7 +179,7 @@ class Rebuild:
             elif kind == 2 and number == _MODEL_FUNCTIONS:
                 out += _length_delimited(number, self.message(s, e, 0, nodes=frozenset({_FUNCTION_NODE})))
             else:
-                out += self.data[field_start:wire.pos]
+                out += self.copy(field_start, wire.pos)
         return bytes(out), saw_graph
 
     def message(self, start: int, end: int, depth: int, *, graphs: frozenset[int] = frozenset(),
@@ -178,7 +194,7 @@ class Rebuild:
             elif kind == 2 and number in nodes:
                 out += _length_delimited(number, self.node(s, e, depth))
             else:
-                out += self.data[field_start:wire.pos]
+                out += self.copy(field_start, wire.pos)
         return bytes(out)
 
     def graph(self, start: int, end: int, depth: int, top: bool = False) -> bytes:
@@ -196,7 +212,7 @@ class Rebuild:
             elif kind == 2 and number == _GRAPH_NODE:
                 out += _length_delimited(number, self.node(s, e, depth))
             else:
-                out += self.data[field_start:wire.pos]
+                out += self.copy(field_start, wire.pos)
         return bytes(out)
 
     def node(self, start: int, end: int, depth: int) -> bytes:
@@ -208,7 +224,7 @@ class Rebuild:
             if kind == 2 and number == _NODE_ATTRIBUTE:
                 out += _length_delimited(number, self.attribute(s, e, depth))
             else:
-                out += self.data[field_start:wire.pos]
+                out += self.copy(field_start, wire.pos)
         return bytes(out)
 
     def attribute(self, start: int, end: int, depth: int) -> bytes:
@@ -224,7 +240,7 @@ class Rebuild:
             elif kind == 2 and number in (_ATTR_GRAPH, _ATTR_GRAPHS):
                 out += _length_delimited(number, self.graph(s, e, depth + 1))
             else:
-                out += self.data[field_start:wire.pos]
+                out += self.copy(field_start, wire.pos)
         return bytes(out)
 
     def sparse(self, start: int, end: int) -> bytes:
@@ -236,7 +252,7 @@ class Rebuild:
             if kind == 2 and number in _SPARSE_TENSORS:
                 out += _length_delimited(number, self.tensor(s, e))
             else:
-                out += self.data[field_start:wire.pos]
+                out += self.copy(field_start, wire.pos)
         return bytes(out)
 
     def tensor(self, start: int, end: int, initializer: bool = False) -> bytes:
@@ -251,4 +267,4 @@ class Rebuild:
                 result.stripped_other += 1
             result.skipped_bytes += data_bytes
             return _stripped_tensor(dims, dtype, name)
-        return bytes(self.data[start:end])
+        return bytes(self.copy(start, end))
