@@ -88,6 +88,42 @@ def device(path: str) -> Build:
     return lambda folder: Path(path)
 
 
+def external(location: str, sits: str = "initializer", offset: str | None = None, length: str | None = "432",
+             data: int | None = None, fifo_at: str | None = None) -> Build:
+    """A Conv whose 4x3x3x3 float weight (432 bytes) is external data at ``location``. ``sits``: an
+    ``initializer`` or a ``constant`` node of the main graph, or either inside an If branch
+    (``if-initializer``, ``if-constant``). ``data``: write a file of that many bytes at the location."""
+    def build(folder: Path) -> Path:
+        w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 3, 3, 3])
+        w.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", location), ("offset", offset), ("length", length)):
+            if value is not None:
+                entry = w.external_data.add()
+                entry.key, entry.value = key, value
+        conv = n("Conv", ["x", "w"], "y")
+        inner = [n("Constant", [], "w", value=w)] if sits.endswith("constant") else []
+        if sits.startswith("if"):
+            branch = helper.make_graph([*inner, n("Identity", ["w"], "wb")], "then", [],
+                                       [helper.make_tensor_value_info("wb", TensorProto.FLOAT, None)],
+                                       initializer=[] if inner else [w])
+            nodes = [n("If", ["cond"], "w", then_branch=branch, else_branch=branch), conv]
+            m = model(nodes, [numpy_helper.from_array(np.array(True), "cond")], inputs={"x": [1, 3, 8, 8]})
+        else:
+            m = model([*inner, conv], [] if inner else [w], inputs={"x": [1, 3, 8, 8]})
+        if data is not None:
+            (folder / location).write_bytes(b"\0" * data)
+        if fifo_at is not None:
+            os.mkfifo(folder / fifo_at)
+        return saved(m)(folder)
+    return build
+
+
+def _twice(m: onnx.ModelProto, field: str) -> onnx.ModelProto:
+    group = getattr(m.graph, field)
+    group.append(group[0])
+    return m
+
+
 def with_opset(version: int) -> Build:
     m = model([RELU])
     m.opset_import[0].version = version
@@ -163,6 +199,45 @@ CASES: list[tuple[str, Build, int, str]] = [
     ("infinity in a list of floats",
      saved(model([n("Relu", ["x"], "r"), n("Upsample", ["r"], "y", scales=[1.0, float("inf")])], opset=7)), 2,
      "attribute 'scales' is infinite (inf): refused"),
+    # -- external data: the same checks in every graph, before anything reads it (issue 15) --
+    ("external data of an If branch's initializer escapes the folder", external("../../etc/passwd", "if-initializer"),
+     2, "initializer 'w' (in subgraph 'then') points at external data '../../etc/passwd' outside the model's "
+        "folder: refused"),
+    ("external data of an If branch's initializer is absolute", external("/etc/passwd", "if-initializer"), 2,
+     "initializer 'w' (in subgraph 'then') points at external data '/etc/passwd', which is not a path inside"),
+    ("external data of a Constant node is absolute", external("/etc/passwd", "constant"), 2,
+     "the value of node 'w' points at external data '/etc/passwd', which is not a path inside the model's folder"),
+    ("external data of a Constant node in an If branch escapes", external("../../etc/passwd", "if-constant"), 2,
+     "the value of node 'w' (in subgraph 'then') points at external data '../../etc/passwd' outside the model's "
+     "folder: refused"),
+    ("external data location '.'", external("."), 2,
+     "initializer 'w' points at external data '.', which is the model's folder, not a file: refused"),
+    ("external data in a FIFO", external("w.bin", fifo_at="w.bin"), 2,
+     "initializer 'w' points at external data 'w.bin', which is not a regular file: refused"),
+    ("external data at an offset of 10^12", external("w.bin", offset=str(10**12), data=432), 2,
+     "initializer 'w' reads bytes 1,000,000,000,000 to 1,000,000,000,432 of 'w.bin', which has 432: refused"),
+    ("external data of length 2^62", external("w.bin", length=str(2**62), data=432), 2,
+     "initializer 'w' has an external-data length of 4,611,686,018,427,387,904 bytes, but its dims and type "
+     "make 432: refused"),
+    ("external data at a negative offset", external("w.bin", "if-constant", offset="-5", data=432), 2,
+     "the value of node 'w' (in subgraph 'then') has an external-data offset of '-5', which is not a byte count"),
+    ("external data in a file too short", external("w.bin", data=100), 2,
+     "initializer 'w' reads bytes 0 to 432 of 'w.bin', which has 100: refused"),
+    ("external data in place and missing is analysed from its dims", external("w.bin"), 0,
+     "1 initializers hold external data"),
+    # -- the graph itself --
+    ("two graph inputs of one name", saved(_twice(model([n("Add", ["x", "x"], "y")]), "input")), 2,
+     "two graph inputs are named 'x'"),
+    ("two initializers of one name", saved(_twice(model([n("Add", ["x", "b"], "y")], [floats("b", [1, 2, 3, 4])]),
+                                                  "initializer")), 2, "two initializers are named 'b'"),
+    ("a Reshape whose shape is a STRING tensor",
+     saved(model([n("Reshape", ["x", "shape"], "y")], [helper.make_tensor("shape", TensorProto.STRING, [2],
+                                                                            [b"1", b"4"])])), 2,
+     "layer y: Reshape shape must be an integer tensor, got a string tensor"),
+    ("a folded Reshape whose shape is a STRING tensor",
+     saved(model([RELU, n("Reshape", ["c", "shape"], "t")], [ints("c", [1, 2, 3, 4]), helper.make_tensor(
+         "shape", TensorProto.STRING, [2], [b"2", b"2"])], ["y", "t"])), 2,
+     "layer t: Reshape shape must be an integer tensor, got a string tensor"),
 ]
 
 _RUNNER = """
@@ -258,3 +333,15 @@ def test_weights_in_constant_nodes_are_never_read(tmp_path: Path, weights_as: st
     report = json.loads(run.stdout.rsplit("\n", 2)[0])
     assert report["totals"]["params"] == 16 * 512 * 512 * 9
     assert any("bytes of data not read" in note for note in report["notes"])
+
+
+@pytest.mark.parametrize("case", ["external data at an offset of 10^12", "external data of length 2^62",
+                                  "external data in a FIFO"])
+def test_profile_refuses_before_any_session(tmp_path: Path, case: str) -> None:
+    """What would reach ONNX Runtime (a multi-line native error) is refused by the reader first."""
+    build, words = next((c[1], c[3]) for c in CASES if c[0] == case)
+    path = build(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "archcalc", "profile", str(path), "--device", "cpu", "--warmup", "0",
+                          "--repeat", "1", "--estimate", "off"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert run.returncode == 2 and run.stdout == "", run.stderr
+    assert run.stderr.count("\n") == 1 and words in run.stderr, run.stderr

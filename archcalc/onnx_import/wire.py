@@ -30,8 +30,6 @@ _TENSOR_DATA_LOCATION = 14
 _TENSOR_EXTERNAL = 13
 _TENSOR_DATA_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
 
-#: elements of a TensorProto data type that are not 1 byte... (used only for reporting)
-_DTYPE_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
 
 
 class _Wire:
@@ -260,7 +258,8 @@ class Rebuild:
         result = self
         if external and initializer:
             result.external.append(name)
-        if data_bytes > 0 and (prod(dims) > self.keep or data_bytes > KEEP_BYTES):
+        # an external tensor keeps its location (the runtime reads it: checks.py must see it)
+        if data_bytes > 0 and not external and (prod(dims) > self.keep or data_bytes > KEEP_BYTES):
             if initializer:
                 result.stripped[name] = dims
             else:
