@@ -58,7 +58,10 @@ def _not_regular(st: os.stat_result) -> str | None:
 
 
 def _limit(n: int) -> str:
-    return f"{n // 2**20:,} MiB" if n % 2**20 == 0 else f"{n:,} bytes"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n % size == 0:
+            return f"{n // size:,} {unit}"
+    return f"{n:,} bytes"
 
 
 @contextlib.contextmanager
