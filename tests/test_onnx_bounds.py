@@ -168,6 +168,15 @@ CASES: list[tuple[str, Build, int, str]] = [
                   n("Slice", ["c79", "zero", "two"], "s"), n("Reshape", ["x", "s"], "y")],
                  [ints("len", [60000]), ints("zero", [0]), ints("two", [2])])), 2,
      "the value of shape is not known (the model's folded constants pass 4,194,304 elements)"),
+    ("a string tensor times 10^9 is never computed (numpy repeats strings)",
+     saved(model([RELU, n("Mul", ["big", "text"], "t")], [ints("big", [10**9]), helper.make_tensor(
+         "text", TensorProto.STRING, [1], [b"1"])], ["y", "t"])), 0, "output 't' is a constant (folded)"),
+    ("a string tensor where values are needed is refused",
+     saved(model([RELU, n("ReduceMax", ["text"], "t")], [helper.make_tensor("text", TensorProto.STRING, [1], [b"1"])],
+                 ["y", "t"])), 2, "ReduceMax needs the values of a string tensor, which archcalc does not fold"),
+    ("Squeeze of a scalar along an axis", saved(model([RELU, n("Squeeze", ["one", "axes"], "t")],
+                                                      [ints("one", 1), ints("axes", [0])], ["y", "t"])), 2,
+     "Squeeze axes [0] are out of range for a 0-D input"),
     # -- only regular files are read, and only up to a size (issue 15) --
     ("a FIFO with no writer as a model", fifo("model.onnx"), 2,
      "model.onnx: is a FIFO, not an ONNX file: archcalc reads regular files only"),

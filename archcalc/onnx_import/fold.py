@@ -63,10 +63,14 @@ def _fold(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attr
     dims_only = next((c for c in ins if c is not None and c.value is None), None)
     if op_type in DIMS_ONLY:  # moves data: the result is no larger than its input, dims go through
         return _spent(folder(ins, attrs, opset), budget)
+    if dims_only is None:  # strings are never computed with: analysis needs none (and b"1" * 10**9 is 1 GB)
+        dims_only = next((Const(c.shape, c.dtype, None, c.origin, "a string tensor, which archcalc does not fold")
+                          for c in ins if c is not None and c.value is not None and c.value.dtype.kind in "OSU"),
+                         None)
     shapes = output_dims(op_type, ins, attrs, opset)
     if shapes is None:  # no larger than its inputs, but needs their values
         if dims_only is not None:
-            raise ImportError_(f"{op_type} needs the values of {_what(dims_only)}")
+            raise ImportError_(f"{op_type} needs the values of {dims_only.why or _what(dims_only)}")
         return _spent(folder(ins, attrs, opset), budget)
     size = elements(shapes)
     why = None

@@ -206,6 +206,8 @@ def flatten_axis(axis: int, rank: int) -> int:
 
 def unsqueeze_shape(shape: tuple[int, ...], axes: list[int]) -> tuple[int, ...]:
     rank = len(shape) + len(axes)
+    if any(not -rank <= a < rank for a in axes):
+        raise OnnxImportError(f"Unsqueeze axes {axes} are out of range for a {rank}-D output")
     norm = sorted(a % rank for a in axes)
     out = list(shape)
     for a in norm:
@@ -216,7 +218,10 @@ def unsqueeze_shape(shape: tuple[int, ...], axes: list[int]) -> tuple[int, ...]:
 def squeeze_shape(shape: tuple[int, ...], axes: list[int] | None) -> tuple[int, ...]:
     if axes is None:
         return tuple(d for d in shape if d != 1)
-    norm = {a % len(shape) for a in axes}
+    rank = len(shape)
+    if any(not -rank <= a < rank for a in axes):
+        raise OnnxImportError(f"Squeeze axes {axes} are out of range for a {rank}-D input")
+    norm = {a % rank for a in axes}
     return tuple(d for i, d in enumerate(shape) if i not in norm)
 
 
