@@ -354,3 +354,15 @@ def test_profile_refuses_before_any_session(tmp_path: Path, case: str) -> None:
                           "--repeat", "1", "--estimate", "off"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 2 and run.stdout == "", run.stderr
     assert run.stderr.count("\n") == 1 and words in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "spec.yaml"])
+def test_a_fifo_is_refused_at_once_from_a_cold_start(tmp_path: Path, name: str) -> None:
+    """A fresh ``archcalc report FIFO`` (no writer) exits 2 without waiting, and without importing onnx."""
+    os.mkfifo(tmp_path / name)
+    probe = ("import sys, contextlib, io\nfrom archcalc.cli import main\n"
+             f"code = main(['report', {str(tmp_path / name)!r}])\n"
+             "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'onnx')[:1])\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=20)
+    assert run.stdout.strip() == "2 []", run.stdout + run.stderr
+    assert "is a FIFO" in run.stderr and run.stderr.count("\n") == 1

@@ -52,16 +52,11 @@ class ReadResult:
 
 def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResult:
     """The model with large tensors reduced to their dims (data never read)."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
     path = Path(path)
-    result = ReadResult(model=onnx.ModelProto())
     try:
         with open_regular_file(path, MAX_ONNX_BYTES, kind="an ONNX file", error=OnnxFileError) as (fd, size):
             if size == 0:
                 raise OnnxFileError("empty file, not an ONNX model")
-            result.file_bytes = size
             with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
                 data = memoryview(mapped)
                 try:
@@ -69,20 +64,23 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
                     skeleton, saw_graph = rebuild.model(0, len(data))
                 finally:
                     data.release()
-        result.stripped, result.stripped_other = rebuild.stripped, rebuild.stripped_other
-        result.skipped_bytes, result.external = rebuild.skipped_bytes, rebuild.external
     except OnnxFileError as exc:
         raise exc.located(file=str(path)) from None
     except OSError as exc:
         raise OnnxFileError(f"cannot read: {exc.strerror}", file=str(path)) from None
     if not saw_graph:
         raise OnnxFileError("not an ONNX model (no graph in it)", file=str(path))
+    import onnx  # only now: a file refused above never costs the import
+    from google.protobuf.message import DecodeError
+
+    model = onnx.ModelProto()
     try:
-        result.model.ParseFromString(skeleton)
+        model.ParseFromString(skeleton)
     except DecodeError as exc:
         raise OnnxFileError(f"not an ONNX model (protobuf: {exc})", file=str(path)) from None
     except RecursionError:
         raise OnnxFileError("not an ONNX model (nesting too deep)", file=str(path)) from None
-    check_text(result.model, path)
-    check_external_paths(result.model, path)
-    return result
+    check_text(model, path)
+    check_external_paths(model, path)
+    return ReadResult(model, rebuild.stripped, rebuild.stripped_other, rebuild.skipped_bytes, rebuild.external,
+                      size)
