@@ -124,6 +124,38 @@ def _twice(m: onnx.ModelProto, field: str) -> onnx.ModelProto:
     return m
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (to nest deeper than the protobuf library builds)."""
+    def varint(v: int) -> bytes:
+        out = bytearray()
+        while v >= 0x80:
+            out.append(v & 0x7F | 0x80)
+            v >>= 7
+        return bytes([*out, v])
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def nested_ifs(depth: int, doc_bytes: int = 0) -> Build:
+    """If inside If inside If ... ``depth`` deep (encoded by hand); the innermost graph carries a
+    doc string of ``doc_bytes``."""
+    def build(folder: Path) -> Path:
+        out = helper.make_tensor_value_info("v", TensorProto.FLOAT, None).SerializeToString()
+        graph = helper.make_graph([n("Identity", ["x"], "v")], "inner", [], [helper.make_tensor_value_info(
+            "v", TensorProto.FLOAT, None)], doc_string="d" * doc_bytes).SerializeToString()
+        for level in range(depth):
+            attr = _field(1, b"then_branch") + b"\xa0\x01\x05" + _field(6, graph)  # type = GRAPH, g
+            node = _field(1, b"cond") + _field(2, b"v" if level < depth - 1 else b"y") + _field(4, b"If")
+            graph = _field(1, node + _field(5, attr)) + _field(2, f"g{level}".encode()) + _field(12, out)
+        m = model([RELU], [numpy_helper.from_array(np.array(True), "cond")])
+        m.graph.ClearField("node")
+        path = folder / "model.onnx"
+        main = m.graph.SerializeToString()
+        m.ClearField("graph")
+        path.write_bytes(m.SerializeToString() + _field(7, main + graph))
+        return path
+    return build
+
+
 def with_opset(version: int) -> Build:
     m = model([RELU])
     m.opset_import[0].version = version
@@ -196,6 +228,9 @@ CASES: list[tuple[str, Build, int, str]] = [
      "big.onnx: is 2,147,483,649 bytes, larger than an ONNX file may be (2 GiB)"),
     ("a model whose structure is 1 GiB of zeros", sparse("zeros.onnx", 2**30), 2,
      "not an ONNX file"),
+    ("subgraphs nested 33 deep", nested_ifs(33), 2, "subgraphs nest more than 32 deep: refused"),
+    ("subgraphs nested 30 deep around 2 MiB", nested_ifs(30, 2**21), 2,
+     "the model's structure (everything but its weights) passes 128 MiB: refused"),
     # -- bounds every input path shares (issue 16) --
     ("opset 6", with_opset(6), 2, "the model's default-domain opset is 6; archcalc reads opsets 7 to 28"),
     ("opset 29", with_opset(29), 2, "the model's default-domain opset is 29; archcalc reads opsets 7 to 28"),

@@ -10,8 +10,9 @@ from archcalc.errors import OnnxFileError
 
 #: a tensor with more data bytes than this is read as dims only whatever its dims say
 KEEP_BYTES = 1 << 16
-#: subgraphs (If branches, Loop bodies) nested deeper than this are refused
-MAX_GRAPH_DEPTH = 64
+#: subgraphs (If branches, Loop bodies) nested deeper than this are refused (protobuf itself
+#: parses at most 100 levels of messages, three per subgraph)
+MAX_GRAPH_DEPTH = 32
 #: the most bytes of a model's structure (everything but large tensors' data) that is parsed
 MAX_SKELETON_BYTES = 128 * 2**20
 #: the longest single field copied into the skeleton (a name, a doc string, an attribute's list)
@@ -211,6 +212,9 @@ class Rebuild:
                 out += _length_delimited(number, self.node(s, e, depth))
             else:
                 out += self.copy(field_start, wire.pos)
+        if depth:  # a subgraph is re-encoded at every level above it: count those copies too (bounded work)
+            self.copied += len(out) * 3
+            self.copy(0, 0)
         return bytes(out)
 
     def node(self, start: int, end: int, depth: int) -> bytes:
