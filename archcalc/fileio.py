@@ -72,7 +72,7 @@ def open_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str
     (``kind`` names what was expected: "a spec file", "an ONNX file"). Nothing is read here."""
     shown = shown if shown is not None else os.fspath(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise error("no such file", file=shown) from None
     except OSError as exc:
@@ -85,7 +85,8 @@ def open_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str
                                                                                      "files only"), file=shown)
         if st.st_size > max_bytes:
             raise error(f"is {st.st_size:,} bytes, larger than {kind} may be ({_limit(max_bytes)})", file=shown)
-        os.set_blocking(fd, True)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
         yield fd, st.st_size
     finally:
         os.close(fd)
