@@ -1,4 +1,14 @@
-"""Writing outputs without destroying anything.
+"""Reading inputs without hanging, and writing outputs without destroying anything.
+
+Reading (:func:`open_regular_file`, :func:`read_regular_file`, :func:`read_regular_text`): only a
+regular file is read (also through a symlink). It is opened without blocking (a FIFO with no
+writer is refused at once, never waited on), checked with ``fstat`` on the open descriptor (a
+character device such as ``/dev/zero`` or ``/dev/urandom``, a FIFO, a socket or a folder is
+refused by name), and its size is checked against the caller's cap before a byte is read; a file
+that grows while it is read stops at the cap. Every refusal is one line of the caller's error
+class (``SpecError``, ``OnnxFileError``) naming the file.
+
+Writing:
 
 - A regular file (or a path not there yet) is written atomically: a temporary file in the
   target's folder, then one rename. A failure leaves the target as it was and no partial file.
@@ -23,15 +33,94 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from archcalc.errors import OutputError
+from archcalc.errors import ArchcalcError, OutputError
 
 #: the longest file name most file systems take (bytes)
 MAX_NAME_BYTES = 255
 _TEMP = re.compile(r"^\.archcalc\.(\d+)\.[0-9a-f]+\.tmp$")
+
+
+def _not_regular(st: os.stat_result) -> str | None:
+    """What a non-regular file is, in words (None for a regular file)."""
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return None
+    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                        (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _limit(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n % size == 0:
+            return f"{n // size:,} {unit}"
+    return f"{n:,} bytes"
+
+
+@contextlib.contextmanager
+def open_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str = "an input file",
+                      error: type[ArchcalcError] = ArchcalcError,
+                      shown: str | None = None) -> Iterator[tuple[int, int]]:
+    """``(descriptor, size)`` of a regular file of at most ``max_bytes``, or one line of ``error``
+    (``kind`` names what was expected: "a spec file", "an ONNX file"). Nothing is read here."""
+    shown = shown if shown is not None else os.fspath(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error("no such file", file=shown) from None
+    except OSError as exc:
+        raise error(f"cannot read: {_reason(exc)}", file=shown) from None
+    try:
+        st = os.fstat(fd)
+        what = _not_regular(st)
+        if what is not None:
+            raise error(f"is {what}, not {kind}" + ("" if what == "a directory" else ": archcalc reads regular "
+                                                                                     "files only"), file=shown)
+        if st.st_size > max_bytes:
+            raise error(f"is {st.st_size:,} bytes, larger than {kind} may be ({_limit(max_bytes)})", file=shown)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        yield fd, st.st_size
+    finally:
+        os.close(fd)
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str = "an input file",
+                      error: type[ArchcalcError] = ArchcalcError, shown: str | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (see :func:`open_regular_file`)."""
+    shown = shown if shown is not None else os.fspath(path)
+    with open_regular_file(path, max_bytes, kind=kind, error=error, shown=shown) as (fd, size):
+        chunks, total = [], 0
+        try:
+            while total <= max_bytes:
+                chunk = os.read(fd, min(max(size - total, 0), max_bytes + 1 - total) or 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        except OSError as exc:
+            raise error(f"cannot read: {_reason(exc)}", file=shown) from None
+    if total > max_bytes:
+        raise error(f"is larger than {kind} may be ({_limit(max_bytes)})", file=shown)
+    return b"".join(chunks)
+
+
+def read_regular_text(path: str | os.PathLike[str], max_bytes: int, *, kind: str = "an input file",
+                      error: type[ArchcalcError] = ArchcalcError, shown: str | None = None) -> str:
+    """The UTF-8 text of a regular file of at most ``max_bytes`` (see :func:`open_regular_file`)."""
+    data = read_regular_file(path, max_bytes, kind=kind, error=error, shown=shown)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error("not a text file (it is not UTF-8)",
+                    file=shown if shown is not None else os.fspath(path)) from None
 
 
 class OutputKind(enum.Enum):

@@ -241,6 +241,27 @@ def _onnx_messages() -> list[tuple[str, str]]:
     return rows
 
 
+def _bounds_messages() -> list[tuple[str, str]]:
+    """The refusals of tests/test_onnx_bounds.py (special files, limits, external data, folding)."""
+    import shutil
+
+    from tests.test_onnx_bounds import CASES as BOUNDS
+
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "archcalc-docs-bounds"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    rows = []
+    for i, (what, build, code, _) in enumerate(BOUNDS):
+        if code != 2:
+            continue
+        folder = tmp / f"c{i}"
+        folder.mkdir(parents=True)
+        got, _, err = run_cli("report", str(build(folder)))
+        assert got == 2 and err.count("\n") == 1 and "Traceback" not in err, (what, err)
+        rows.append((what, err.strip().replace(str(folder) + "/", "")))
+    return rows
+
+
 def _output_messages() -> list[tuple[str, str]]:
     """Outputs that must not be written (issue 15): run in a scratch folder, relative names."""
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "archcalc-docs-outputs"
@@ -299,6 +320,14 @@ def test_docs_error_table_is_current() -> None:
         lines.append(f"| {what} | `{escaped}` |")
     lines += ["", "## ONNX models", "", "| input | message |", "|---|---|"]
     for what, message in _onnx_messages():
+        escaped = message.replace("|", "\\|")
+        lines.append(f"| {what} | `{escaped}` |")
+    lines += ["", "## Special files, limits, external data and constant folding", "",
+              "Only regular files are read (a FIFO is never waited on, a device never read), each up to a size",
+              "checked before reading. Constant folding computes only small results (the dims first); a large",
+              "constant is kept as its dims and data type, and refused only where a value is needed.",
+              "", "| input | message |", "|---|---|"]
+    for what, message in _bounds_messages():
         escaped = message.replace("|", "\\|")
         lines.append(f"| {what} | `{escaped}` |")
     lines += ["", "## Outputs", "",

@@ -51,7 +51,7 @@ CASES: list[tuple[str, str | None, tuple[str, ...], str]] = [
      "{spec}:6: layer c1: repeat 32,768 of block 'c' expands to 1,073,774,592 layer entries or more; a spec may "
      "expand to 100,000 layers (200,000 entries with skipped ones)"),
     ("spec over 1 MiB", "input: [1, 8, 8]\nlayers:\n" + "  - {type: relu}\n" * 80000, (),
-     "{spec}: spec file is larger than 1 MiB"),
+     "{spec}: is 1,360,025 bytes, larger than a spec file may be (1 MiB)"),
     ("duplicate explicit keys", "input: [1, 8, 8]\nlayers:\n  - {name: a, type: conv, filters: 4, kernel: 1, kernel: 3}\n",
      (), "{spec}:3: duplicate key 'kernel'"),
 ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, SpecError, suggest
+from archcalc.fileio import read_regular_text
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, plain
 from archcalc.language.expansion import (
     BLOCK_KEYS,
@@ -76,16 +77,7 @@ def read_document(source: str | Path, file: str | None = None) -> tuple[Any, str
 
     path, variant = resolve(source)
     file = file or (str(source) if Path(source).exists() else str(path))
-    if path.is_dir():
-        raise SpecError("is a directory, not a spec file", file=file)
-    if path.stat().st_size > MAX_SPEC_BYTES:
-        raise SpecError(f"spec file is larger than {MAX_SPEC_BYTES // 2**20} MiB", file=file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError("not a text file (it is not UTF-8)", file=file) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", file=file) from None
+    text = read_regular_text(path, MAX_SPEC_BYTES, kind="a spec file", error=SpecError, shown=file)
     return load_yaml(text, file), file, variant
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
-from archcalc.onnx_import.fold import FOLDERS, fold
+from archcalc.onnx_import.fold import FOLDERS, FoldBudget, fold
 from archcalc.onnx_import.notes import exported_conventions, summary
 from archcalc.onnx_import.protos import constant_node, infer_shapes, initializer, node_attrs, node_order, parse_dims
 from archcalc.onnx_import.reader import OnnxFileError, read_model
@@ -30,11 +30,14 @@ from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, transla
 from archcalc.onnx_import.values import Act, Const, ImportError_
 from archcalc.ops import REGISTRY
 
+#: the default-domain opsets archcalc reads (translators are tested from the oldest to the newest)
+OPSETS = range(7, 29)
+
 #: node types the driver itself handles (a constant; the shape of an activation)
 DRIVER_OPS = frozenset({"Constant", "Shape", "Size"})
 
 #: the largest per-sample tensor we accept from declared dims without comment is unbounded: sizes
-#: are exact integers and nothing is allocated; only folding is bounded (MAX_FOLD_ELEMENTS)
+#: are exact integers and nothing is allocated; only folding is bounded (fold.py)
 
 
 def known_ops() -> list[str]:
@@ -89,6 +92,10 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise OnnxFileError("the model imports no default-domain opset")
+    if opset not in OPSETS:
+        raise OnnxFileError(f"the model's default-domain opset is {opset:,}; archcalc reads opsets "
+                            f"{OPSETS.start} to {OPSETS.stop - 1}")
+    _refuse_duplicates(graph)
 
     values: dict[str, Act | Const] = {}
     for tensor in graph.initializer:
@@ -123,6 +130,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     poisoned: set[str] = set()
     notes: list[str] = []
     inferred: dict[str, tuple[int, ...]] | None = None
+    budget = FoldBudget()
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
     from archcalc.onnx_import.groups import read_groups
 
@@ -169,7 +177,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             if not has_act:
                 if op_type == "Split" and "num_outputs" not in attrs:
                     attrs["num_outputs"] = len(proto.output)
-                outs = fold(op_type, [v if isinstance(v, Const) else None for v in ins], attrs, opset)
+                outs = fold(op_type, [v if isinstance(v, Const) else None for v in ins], attrs, opset, budget)
                 for name, value in zip(proto.output, outs, strict=False):
                     if name:
                         values[name] = value
@@ -261,6 +269,17 @@ class _Built:
             if tensor and i < len(shapes):
                 self.values[tensor] = Act((name, i), (self.batch, *shapes[i]))
         return name
+
+
+def _refuse_duplicates(graph: Any) -> None:
+    """Two graph inputs (or two initializers) of one name: which one a node reads is undefined."""
+    for what, names in (("graph input", [vi.name for vi in graph.input]),
+                        ("initializer", [t.name for t in graph.initializer])):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise OnnxFileError(f"two {what}s are named '{name}'")
+            seen.add(name)
 
 
 def _name_inputs(graph_inputs: list[Any], input_shapes: dict[str, tuple[int, ...]]) -> None:

@@ -68,7 +68,8 @@ def summary(model: Any, read: Any, op_counts: Counter[str], folded: Counter[str]
            if aliased else "")
     ]
     if read.skipped_bytes:
-        lines.append(f"weights read as dims only: {len(read.stripped)} initializers, "
+        others = f", {read.stripped_other} tensors of Constant nodes or subgraphs" if read.stripped_other else ""
+        lines.append(f"weights read as dims only: {len(read.stripped)} initializers{others}, "
                      f"{read.skipped_bytes:,} bytes of data not read")
     if read.external:
         lines.append(f"{len(read.external)} initializers hold external data: analysed from their dims, never loaded")

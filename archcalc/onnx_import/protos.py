@@ -28,14 +28,37 @@ def _attrs(node: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in node.attribute:
         value = helper.get_attribute_value(attr)
+        if attr.type in (attr.FLOAT, attr.FLOATS):
+            _check_finite(attr.name, value)
         if attr.type == attr.TENSOR:
-            value = numpy_helper.to_array(value) if _tensor_has_data(value) else None
+            value = numpy_helper.to_array(value) if _tensor_has_data(value) else _dims_of(value)
         elif isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
             value = [v.decode("utf-8", "replace") for v in value]
         out[attr.name] = value
     return out
+
+
+def _check_finite(name: str, value: Any) -> None:
+    """A float attribute (alpha, epsilon, a scale) must be a number: NaN and infinity are refused."""
+    import math
+
+    for v in value if isinstance(value, list) else [value]:
+        if not math.isfinite(v):
+            raise ImportError_(f"attribute '{name}' is {'NaN' if math.isnan(v) else 'infinite'} ({v}): refused")
+
+
+def _dims_of(tensor: Any) -> Const:
+    """A tensor attribute read without its data (large, or external): dims and data type only."""
+    from onnx import helper
+
+    try:
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+    except (KeyError, ValueError):
+        dtype = None
+    why = "its data is external, never loaded" if tensor.data_location == 1 else "a weight, read as dims only"
+    return Const(tuple(int(d) for d in tensor.dims), dtype, None, None, why)
 
 
 def _tensor_has_data(tensor: Any) -> bool:
@@ -70,8 +93,8 @@ def constant_node(attrs: dict[str, Any], name: str) -> Const:
     for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
         if key in attrs:
             value = attrs[key]
-            if value is None:
-                raise ImportError_(f"Constant '{name}' holds external data, which is not loaded")
+            if isinstance(value, Const):  # a weight: its dims, never its data
+                return Const(value.shape, value.dtype, None, name, value.why)
             array = np.asarray(value)
             if key in ("value_int", "value_ints"):
                 array = array.astype(np.int64)

@@ -24,8 +24,9 @@ from archcalc.ir import TensorRef
 if TYPE_CHECKING:
     import numpy as np
 
-#: constants with more elements than this keep only their dims (never materialised)
-MAX_FOLD_ELEMENTS = 1 << 20
+#: constants with more elements than this keep only their dims (never materialised): what analysis
+#: needs of a constant's values is shape arithmetic (a few integers), Resize scales, Pad amounts
+MAX_FOLD_ELEMENTS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Const:
     value: np.ndarray | None  # None: dims only (stripped, external data, or too large)
     #: the graph initializer (or Constant node output) it comes from: parameter candidate
     origin: str | None = None
+    #: why its value is not kept, when it is dims only ("2,000,000 elements, more than archcalc folds")
+    why: str | None = None
 
     @property
     def size(self) -> int:
@@ -100,11 +103,12 @@ class Node:
     def value(self, i: int, what: str) -> np.ndarray:
         c = self.const(i, what)
         if c.value is None:
-            raise OnnxImportError(f"{self.op_type}: the value of {what} is not known")
+            raise OnnxImportError(f"{self.op_type}: the value of {what} is not known"
+                                  + (f" ({c.why})" if c.why else ""))
         return c.value
 
     def ints(self, i: int, what: str) -> list[int]:
-        return [int(v) for v in self.value(i, what).reshape(-1)]
+        return int_values(self.value(i, what), f"{self.op_type} {what}")
 
     def optional_ints(self, i: int, what: str) -> list[int] | None:
         return None if self.get(i) is None else self.ints(i, what)
@@ -127,6 +131,17 @@ Translator = Callable[[Node], LayerSpec]
 
 
 # -- helpers translators share -----------------------------------------------------------------
+
+
+def int_values(value: np.ndarray, what: str) -> list[int]:
+    """The elements of an integer tensor as Python ints; a tensor of another type (strings, floats)
+    where ONNX wants integers (a Reshape shape, Slice starts, axes) is refused."""
+    kind = getattr(getattr(value, "dtype", None), "kind", "?")
+    if kind not in "iu":
+        name = {"f": "float", "S": "string", "U": "string", "O": "string", "b": "bool", "c": "complex"}.get(kind, kind)
+        raise OnnxImportError(f"{what} must be an integer tensor, got a {name} tensor")
+    return [int(v) for v in value.reshape(-1)]
+
 
 
 def sample_axis(axis: int, rank: int, op: str) -> int:
@@ -191,6 +206,8 @@ def flatten_axis(axis: int, rank: int) -> int:
 
 def unsqueeze_shape(shape: tuple[int, ...], axes: list[int]) -> tuple[int, ...]:
     rank = len(shape) + len(axes)
+    if any(not -rank <= a < rank for a in axes):
+        raise OnnxImportError(f"Unsqueeze axes {axes} are out of range for a {rank}-D output")
     norm = sorted(a % rank for a in axes)
     out = list(shape)
     for a in norm:
@@ -201,7 +218,10 @@ def unsqueeze_shape(shape: tuple[int, ...], axes: list[int]) -> tuple[int, ...]:
 def squeeze_shape(shape: tuple[int, ...], axes: list[int] | None) -> tuple[int, ...]:
     if axes is None:
         return tuple(d for d in shape if d != 1)
-    norm = {a % len(shape) for a in axes}
+    rank = len(shape)
+    if any(not -rank <= a < rank for a in axes):
+        raise OnnxImportError(f"Squeeze axes {axes} are out of range for a {rank}-D input")
+    norm = {a % rank for a in axes}
     return tuple(d for i, d in enumerate(shape) if i not in norm)
 
 
