@@ -64,7 +64,12 @@ def parse_bytes(text: str) -> int:
     match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
     if not match or match.group(2).lower() not in _UNITS:
         raise OptionError(f"--max-memory takes a size such as 8GiB, 500MB or 1000000, got {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if len(match.group(1)) > 20:
+        raise OptionError(f"--max-memory {text[:40]!r} is not a size a machine has")
+    value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if not 0 < value <= 2**60:
+        raise OptionError(f"--max-memory must be from 1 byte to 1 EiB, got {text!r}")
+    return value
 
 
 # -- profile -----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archcalc.cli.base import (
@@ -50,10 +49,12 @@ def _export(args: argparse.Namespace) -> int:
     if args.batch == "dynamic":
         batch: int | str = "dynamic"
     else:
-        try:
-            batch = int(args.batch)
-        except ValueError:
-            raise OptionError(f"--batch must be a positive integer or 'dynamic', got {args.batch!r}") from None
+        from archcalc.cli.base import MAX_BATCH
+
+        text = str(args.batch).strip()
+        if not text.isdigit() or len(text) > 9 or not 1 <= int(text) <= MAX_BATCH:
+            raise OptionError(f"--batch must be an integer from 1 to {MAX_BATCH:,} or 'dynamic', got {args.batch!r}")
+        batch = int(text)
     graph = load_any(args.file, variables=assignments(args.vars, "--var"))
     exported = export_onnx(graph, opset=args.opset, batch=batch, seed=args.seed, weights=args.weights,
                            max_bytes=args.max_bytes if args.max_bytes is not None else DEFAULT_MAX_BYTES)
@@ -88,8 +89,11 @@ def _sweep_result(file: str) -> SweepResult:
     if what_is(file) is SourceKind.ONNX:
         raise OptionError("plot sweep needs a sweep JSON written by archcalc sweep -f json; this is an ONNX model",
                           file=file)
+    from archcalc.fileio import read_regular_text
+
+    text = read_regular_text(file, 256 * 2**20, kind="a sweep JSON", shown=file)
     try:
-        data = json.loads(Path(file).read_text(encoding="utf-8"))
+        data = json.loads(text)
         return SweepResult(data["rows"], tuple(data["keys"]), tuple(data["metrics"]),
                            resolve(None, {k: v for k, v in data["conventions"].items()}), spec=data.get("spec"))
     except FileNotFoundError:

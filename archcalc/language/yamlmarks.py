@@ -143,9 +143,10 @@ def load_yaml(text: str, file: str | None = None) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "malformed YAML"
+        problem = (exc.problem or exc.context or "malformed YAML").strip().splitlines()[0]
         raise YamlSyntaxError(f"malformed YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"malformed YAML: {exc}", file=file) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise YamlSyntaxError(f"malformed YAML: {first}", file=file) from None
     except RecursionError:
         raise SpecError("malformed YAML: nesting too deep", file=file) from None

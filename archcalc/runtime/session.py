@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, DeviceError
 from archcalc.runtime.devices import DeviceChoice, device_for_provider
 
 
@@ -22,7 +22,8 @@ def _new_session(model: bytes | str, options: Any, providers: Sequence[str], dis
     """The one place a session is created (tests replace it to simulate other machines)."""
     import onnxruntime as ort
 
-    ort.set_default_logger_severity(3)  # ORT's own log lines (arena, telemetry) stay out of archcalc's output
+    ort.set_default_logger_severity(4)  # ORT's own log lines (arena, telemetry, kernel errors) stay out of
+    # archcalc's output: a failure reaches the user as one DeviceError line
     if disabled:
         return ort.InferenceSession(model, options, providers=list(providers), disabled_optimizers=list(disabled))
     return ort.InferenceSession(model, options, providers=list(providers))
@@ -33,7 +34,7 @@ def session_options(threads: int | None = None, *, profile_prefix: str | None = 
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.log_severity_level = 3
+    so.log_severity_level = 4
     if threads:
         so.intra_op_num_threads = int(threads)
     if not spinning:  # idle worker threads sleep at once (probes must not steal the model's cores)
@@ -84,7 +85,15 @@ class Runner:
         names = [out.name for out in session.get_outputs()]
         for name in names:
             self.binding.bind_output(name, self.device.name, 0)
-        self.run()  # priming run: output shapes and types
+        try:
+            self.run()  # priming run: output shapes and types
+        except Exception as exc:  # onnxruntime's own errors (an allocation it cannot make, a bad kernel)
+            if isinstance(exc, ArchcalcError):
+                raise
+            text = " ".join(str(exc).split())
+            cut = text.find("Status Message:")
+            raise DeviceError(f"onnxruntime cannot run the model: {text[cut + 16:] if cut >= 0 else text}"[:400]
+                              ) from None
         produced = self.binding.get_outputs()
         if len(produced) == len(names):
             self.binding.clear_binding_outputs()
