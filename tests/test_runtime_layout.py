@@ -5,9 +5,6 @@ import arrows that point one way: ``archcalc.measure`` on top, ``archcalc.estima
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
 from archcalc.errors import ArchcalcError, DeviceError
@@ -22,6 +19,7 @@ from archcalc.runtime.devices import (
 )
 from archcalc.runtime.providers import CPU, CUDA, TENSORRT
 from tests.conftest import ROOT
+from tests.test_layout import _imports, _modules
 
 PACKAGE = ROOT / "archcalc"
 OURS = ("archcalc.runtime", "archcalc.estimate", "archcalc.measure")
@@ -62,74 +60,17 @@ def test_choices_and_the_automatic_fallback(monkeypatch: pytest.MonkeyPatch) -> 
         choose_device(CudaDevice())
 
 
-def _modules() -> dict[str, Path]:
-    out = {}
-    for path in PACKAGE.rglob("*.py"):
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        out[name.removesuffix(".__init__")] = path
-    return out
-
-
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """archcalc modules ``name`` imports anywhere but under ``if TYPE_CHECKING:``."""
-    tree = ast.parse(path.read_text())
-    skipped = {id(node) for top in ast.walk(tree) if isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test)
-               for node in ast.walk(top)}
-    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
-        targets: list[str] = []
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{anchor}.{base}" if base else anchor
-            targets = [base] + [f"{base}.{a.name}" for a in node.names]
-        for target in targets:
-            while target and target not in modules:
-                target = target.rsplit(".", 1)[0] if "." in target else ""
-            if target and target != name and not name.startswith(target + "."):
-                found.add(target)
-    return found
-
-
 def _layer(module: str) -> int:
     return next(i for i, top in enumerate(OURS) if module == top or module.startswith(top + "."))
 
 
 def test_runtime_estimate_and_measure_import_one_way() -> None:
     modules = _modules()
-    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}  # as tests/test_layout.py
     ours = [m for m in graph if m.startswith(OURS)]
     assert len(ours) > 10
     for module in ours:
         for target in graph[module]:
             if target.startswith(OURS):  # runtime (0) <- estimate (1) <- measure (2)
                 assert _layer(target) <= _layer(module), f"{module} imports {target}, which sits above it"
-    # no cycle through any of them
-    state: dict[str, int] = {}
-
-    def visit(module: str, stack: list[str]) -> None:
-        state[module] = 1
-        for target in sorted(graph[module]):
-            if state.get(target) == 1:
-                cycle = [*stack[stack.index(target):], target]
-                assert not any(m.startswith(OURS) for m in cycle), "import cycle: " + " -> ".join(cycle)
-            elif not state.get(target):
-                visit(target, [*stack, target])
-        state[module] = 2
-
-    for module in ours:
-        if not state.get(module):
-            visit(module, [module])
-
-
-def test_runtime_and_estimate_modules_stay_small() -> None:
-    for name, path in _modules().items():
-        if name.startswith(OURS):
-            lines = len(path.read_text().splitlines())
-            assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines"
+    # cycles and module sizes: tests/test_layout.py, for the whole package

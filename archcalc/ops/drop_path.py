@@ -8,34 +8,24 @@ writes an Identity node with a metadata record, restored on import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from archcalc.errors import SpecError
 from archcalc.ir import Layer
 from archcalc.ops._emit import Builder, Shape, record_group
-from archcalc.ops.base import Applied, Attr, Cost, Op, number
-from archcalc.ops.facts import KernelClass
+from archcalc.ops.base import Attr, number
+from archcalc.ops.shape_ops import Dropout
 
 
-class DropPath(Op):
+class DropPath(Dropout):
+    """Dropout's rule and facts (a view, identity at inference, a rate in [0, 1)); its own name,
+    default rate, ONNX form (Identity plus an export record) and docs."""
+
     kind = "drop_path"
     family = "shape"
     aliases = ("stochastic_depth", "droppath")
     schema = {"rate": Attr(number, default=0.0, doc="probability of dropping the branch (training only)")}
     doc = "stochastic depth / DropPath (identity at inference)"
     doc_notes = "no parameters, no work at inference"
-    view = True
-    inplace = True
-    kernel_class = KernelClass.ELIMINATED
+    translators = {}
     import_note = "exporters write nothing for it at inference; archcalc's export writes Identity and a record"
-
-    def check(self, attrs: dict[str, Any]) -> None:
-        if not 0.0 <= attrs["rate"] < 1.0:
-            raise SpecError(f"rate must be in [0, 1), got {attrs['rate']}")
-
-    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
-        return Applied(outs=(ins[0],), cost=Cost())
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
