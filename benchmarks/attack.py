@@ -7,6 +7,8 @@ Classes: hostile spec values, hostile spec structure (repeats, skipped chains, c
 bombs and depth), random ${} expressions, hostile ONNX models (the table of
 tests/test_onnx_bounds.py) and byte mutations of the fixtures, special files as the input of every
 command, hostile output targets, numeric extremes of every bounded option, absurd sweep grids.
+Profiles of the hostile ONNX models run with ``--max-memory 2GiB`` (a small machine): a model
+whose constant output is 3.6 GB must then be refused, not run.
 
 The contract checked per case: the exit code is 0, 1, 2 or 130; exit 2 is exactly one stderr
 line starting ``archcalc:`` and no traceback; nothing is killed by the per-case timeout (a hang);
@@ -144,7 +146,7 @@ def onnx_models(rng: random.Random, n: int) -> list[Case]:
                     target.unlink()
                 target.symlink_to(Path(made).resolve())
         for command in (("report", "model.onnx"), ("profile", "model.onnx", "--estimate", "off", "--repeat", "1",
-                                                   "--warmup", "0")):
+                                                   "--warmup", "0", "--max-memory", "2GiB")):
             cases.append((f"onnx {name} ({command[0]})", command, setup))
     seeds = sorted((ROOT / "tests" / "fixtures" / "onnx").glob("*.onnx"))
     for _ in range(n):

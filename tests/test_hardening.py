@@ -157,3 +157,27 @@ def test_export_past_protobufs_2_gib_is_refused_before_any_work(tmp_path: Path) 
                    "made at load time, a file of a few KB, the same work to run)\n")
     code, stdout, _ = _run("export", str(spec), "-o", str(out), "--weights", "constant")
     assert code == 0 and 0 < out.stat().st_size < 100_000
+
+
+def test_profile_counts_constant_outputs_in_its_memory_check(tmp_path: Path) -> None:
+    """A model whose output is a folded constant of 9e8 floats (Tile of one element): ONNX
+    Runtime materialises 3.6 GB, so the memory check counts it and refuses under a 1 GiB limit."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    reps = helper.make_tensor("reps", TensorProto.INT64, [1], [900_000_000])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Tile", ["one", "reps"], ["t"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4]),
+         helper.make_tensor_value_info("t", TensorProto.FLOAT, [900_000_000])], [one, reps])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "tile.onnx"
+    onnx.save(model, path)
+    code, out, err = _run("profile", str(path), "--estimate", "off", "--max-memory", "1GiB")
+    assert code == 2 and out == ""
+    assert err == ("archcalc: a run at batch 1 needs about 3,433 MiB (weights 0 MiB + activations 0 MiB + constant "
+                   "outputs 3,433 MiB), more than the limit of 1,024 MiB: use a smaller batch, or raise the limit "
+                   "(--max-memory / max_memory=)\n")

@@ -226,9 +226,13 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             f"as not counted; archcalc knows: {', '.join(known_ops())}"
         )
     outputs = [o.name for o in graph.output]
+    constant_output_bytes = 0
     for name in outputs:
-        if name in values and isinstance(values[name], Const):
+        const = values.get(name)
+        if isinstance(const, Const):
             notes.append(f"output '{name}' is a constant (folded): no layer computes it")
+            itemsize = getattr(const.dtype, "itemsize", 4) if const.dtype is not None else 4
+            constant_output_bytes += const.size * int(itemsize)  # ONNX Runtime materialises it
     notes[:0] = summary(model, read, op_counts, folded, aliased, unknown, layers, built.claimed)
     return build_graph(
         Path(file).stem,
@@ -239,7 +243,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                     f"opset {opset})".replace("  ", " "),
         source=file,
         conventions={**exported_conventions(model, notes), "batch": model_batch},
-        meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else ()},
+        meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else (),
+              "constant_output_bytes": constant_output_bytes},
     )
 
 

@@ -45,15 +45,17 @@ def memory_limit() -> int:
     return 16 * 2**30
 
 
-def check_memory(report: Report, limit: int | None) -> int:
-    """Bytes a run needs (weights + every activation at this batch); refuse past ``limit``."""
-    need = report.totals.param_bytes + report.totals.activation_bytes
+def check_memory(report: Report, limit: int | None, constant_bytes: int = 0) -> int:
+    """Bytes a run needs (weights + every activation at this batch + constant outputs ONNX Runtime
+    materialises); refuse past ``limit``."""
+    need = report.totals.param_bytes + report.totals.activation_bytes + constant_bytes
     cap = memory_limit() if limit is None else limit
     if need > cap:
+        consts = f" + constant outputs {constant_bytes / 2**20:,.0f} MiB" if constant_bytes else ""
         raise MemoryLimitError(
             f"a run at batch {report.conventions.batch} needs about {need / 2**20:,.0f} MiB (weights "
             f"{report.totals.param_bytes / 2**20:,.0f} MiB + activations {report.totals.activation_bytes / 2**20:,.0f}"
-            f" MiB), more than the limit of {cap / 2**20:,.0f} MiB: use a smaller batch, or raise the limit "
+            f" MiB{consts}), more than the limit of {cap / 2**20:,.0f} MiB: use a smaller batch, or raise the limit "
             f"(--max-memory / max_memory=)"
         )
     return need
@@ -145,7 +147,7 @@ def _prepare_onnx(path: str, batch: int, max_memory: int | None) -> Prepared:
 
     graph = _onnx_graph(path, batch)
     report = analyze(graph, overrides={"batch": batch, "dtype": "fp32"})
-    check_memory(report, max_memory)
+    check_memory(report, max_memory, int(graph.meta.get("constant_output_bytes", 0)))
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # onnx raises several kinds of errors
