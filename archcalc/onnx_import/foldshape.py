@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from math import ceil, prod
 from typing import Any
 
+from archcalc.errors import ShapeError
 from archcalc.onnx_import.values import Const, ImportError_
 from archcalc.ops._onnx import int_values, slice_range
+from archcalc.ops.merge import broadcast as merge_broadcast
 
 Attrs = dict[str, Any]
 Shape = tuple[int, ...]
@@ -30,16 +32,14 @@ ELEMENTWISE = frozenset({
 
 
 def broadcast(shapes: Sequence[Shape]) -> Shape:
-    """Numpy (multidirectional) broadcasting of dims, in exact integers."""
-    rank = max((len(s) for s in shapes), default=0)
-    out = []
-    for axis in range(rank):
-        dims = {s[axis - rank + len(s)] for s in shapes if axis - rank + len(s) >= 0}
-        dims.discard(1)
-        if len(dims) > 1:
-            raise ImportError_(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")
-        out.append(dims.pop() if dims else 1)
-    return tuple(out)
+    """Numpy (multidirectional) broadcasting of dims, in exact integers (the rule the ``add`` and
+    ``mul`` layers use, as an import error)."""
+    if not shapes:
+        return ()
+    try:
+        return merge_broadcast(tuple(tuple(s) for s in shapes))
+    except ShapeError:
+        raise ImportError_(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast") from None
 
 
 def _need(c: Const | None, what: str) -> Const:
