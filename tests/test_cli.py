@@ -134,3 +134,22 @@ def test_python_m_and_no_onnx_on_the_report_path() -> None:
     res = subprocess.run([sys.executable, "-m", "archcalc", "check", "-q", LENET], capture_output=True, text=True,
                          cwd=ROOT)
     assert res.returncode == 0 and "published figures reproduced" in res.stdout
+
+
+def test_the_same_note_on_many_layers_is_one_line_with_a_count() -> None:
+    """Issue 12: a note repeated per layer (here: the default floor dropping a pixel on three
+    convs) is printed once, with the count and the first layers named; JSON keeps every one."""
+    import archcalc
+    from archcalc.render import render
+
+    layers = [{"name": f"c{i}", "type": "conv", "inputs": "input", "filters": 1, "kernel": 3, "stride": 3}
+              for i in range(4)]
+    report = archcalc.analyze(archcalc.load({"input": [1, 7, 7], "layers": [
+        *layers, {"name": "sum", "type": "add", "inputs": [f"c{i}" for i in range(4)]}]}))
+    assert len(report.notes) == 4
+    text = render(report, "table")
+    lines = [line for line in text.splitlines() if line.startswith("note:")]
+    assert lines == ["note: 4 layers (c0, c1, c2, ...): rounding floor along H and W: (7 - 3)/3 + 1 = 2.33 gives 2, "
+                     "so the last 1 input pixel is never read (pad 2 more pixels, or rounding: ceil, to read it; "
+                     "rounding: exact makes this an error)"]
+    assert len(json.loads(render(report, "json"))["notes"]) == 4

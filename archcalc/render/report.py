@@ -74,11 +74,40 @@ def summary_lines(report: Report) -> list[str]:
     ]
 
 
+def folded(report: Report, lines: Sequence[str]) -> list[str]:
+    """Per-layer lines (``LAYER: message``) that say the same thing of several layers, as one line
+    with the count and the first layers named; other lines as they are, in their order."""
+    names = {r.name for r in report.layers}
+    by_message: dict[str, list[str]] = {}
+    order: list[tuple[str, str | None]] = []
+    for line in lines:
+        layer, sep, message = line.partition(": ")
+        if sep and layer in names:
+            if message not in by_message:
+                by_message[message] = []
+                order.append((message, layer))
+            by_message[message].append(layer)
+        else:
+            order.append((line, None))
+    out = []
+    for text, first in order:
+        if first is None:
+            out.append(text)
+            continue
+        layers = by_message[text]
+        if len(layers) == 1:
+            out.append(f"{layers[0]}: {text}")
+        else:
+            shown = ", ".join(layers[:3]) + (", ..." if len(layers) > 3 else "")
+            out.append(f"{len(layers):,} layers ({shown}): {text}")
+    return out
+
+
 def context_lines(report: Report) -> list[str]:
     """What a table prints around its rows: conventions, warnings, notes, ops not counted."""
     lines = [f"{report.name}: {report.conventions_line()}"]
-    lines += [f"warning: {w}" for w in report.warnings]
-    lines += [f"note: {n}" for n in report.notes]
+    lines += [f"warning: {w}" for w in folded(report, report.warnings)]
+    lines += [f"note: {n}" for n in folded(report, report.notes)]
     if report.uncounted:
         lines.append(f"NOT COUNTED ({len(report.uncounted)} unknown ops): {', '.join(report.uncounted)}")
     return lines
@@ -120,8 +149,8 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
     bullet = "- " if fmt == "markdown" else ""
     lines += [bullet + line for line in summary_lines(report)]
     lines.append(bullet + report.conventions_line())
-    lines += [bullet + f"warning: {w}" for w in report.warnings]
-    lines += [bullet + f"note: {n}" for n in report.notes]
+    lines += [bullet + f"warning: {w}" for w in folded(report, report.warnings)]
+    lines += [bullet + f"note: {n}" for n in folded(report, report.notes)]
     if report.uncounted:
         lines.append(bullet + f"NOT COUNTED ({len(report.uncounted)} unknown ops, zero in every column): "
                      + ", ".join(report.uncounted))
