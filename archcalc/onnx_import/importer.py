@@ -201,7 +201,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 poisoned.update(o for o in proto.output if o)
                 continue
             if inferred is None:
-                inferred = infer_shapes(model, {vi.name: values[vi.name].shape for vi in graph_inputs})
+                inferred = infer_shapes(file, {vi.name: values[vi.name].shape for vi in graph_inputs})
             act_inputs = [n for n in proto.input if n and isinstance(values.get(n), Act)]
             if not act_inputs:
                 # computed from constants only: a constant of the inferred dims, no layer
