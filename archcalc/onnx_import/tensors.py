@@ -50,7 +50,7 @@ def to_array(tensor: Tensor) -> Any:
     number = {8: 6, 1: 4, 14: 4, 11: 10, 15: 10, 7: 7, 12: 11, 13: 11}.get(tensor.data_type, 5)
     chunks = [(w, p) for n, w, p in stored if n == number]
     if number == 6:
-        values: Any = np.array([p for _, p in chunks], dtype=object)
+        values: Any = np.array([p.decode("utf-8") for _, p in chunks], dtype=object)
     elif number == 4:
         values = np.concatenate([np.frombuffer(p, "<f4") for _, p in chunks]) if chunks else np.zeros(0, "<f4")
     elif number == 10:
