@@ -108,7 +108,7 @@ def _gated(g: _Graph, mul: Any) -> Record | None:
     for x, s in (mul.input, reversed(mul.input)):
         gate = g.producer.get(s)
         alone = len(g.users.get(s, [])) == 1 and s not in g.outputs
-        if gate is None or gate.input[0] != x or g.is_const(x) or not alone:
+        if gate is None or not gate.input or gate.input[0] != x or g.is_const(x) or not alone:
             continue
         if gate.op_type == "Sigmoid":
             fn = "silu"
