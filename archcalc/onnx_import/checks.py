@@ -73,43 +73,57 @@ def check_external_paths(model: Model, path: str | Path) -> None:
     end of the file, or a length that is not the tensor's size, is refused here, before anything
     (ONNX Runtime included) reads a byte of it. A missing file is fine: the analysis needs dims."""
     folder = Path(path).resolve().parent
+    places: dict[str, str | os.stat_result | None] = {}  # one look at each file, however many tensors it holds
     for tensor, label in _tensors(model):
         if tensor.data_location == 1:
-            _check_one(tensor, label, folder, str(path))
+            _check_one(tensor, label, folder, str(path), places)
 
 
-def _check_one(tensor: Any, label: str, folder: Path, file: str) -> None:
+def _place(location: str, folder: Path) -> str | os.stat_result | None:
+    """Why an external-data location is refused; else its file's stat (None: the file is missing)."""
+    where = Path(location)
+    odd = not location or "\x00" in location or "\\" in location or ":" in location.split("/")[0]
+    if odd or where.is_absolute():
+        return f"points at external data {location!r}, which is not a path inside the model's folder"
+    target = (folder / where).resolve()
+    if not target.is_relative_to(folder):
+        return f"points at external data {location!r} outside the model's folder"
+    if target == folder:
+        return f"points at external data {location!r}, which is the model's folder, not a file"
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return None  # analysed from its dims; never loaded
+    except OSError as exc:
+        return f"points at external data {location!r}, which cannot be read ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return f"points at external data {location!r}, which is not a regular file"
+    return st
+
+
+def _check_one(tensor: Any, label: str, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
+               ) -> None:
     def refuse(why: str) -> OnnxFileError:
         return OnnxFileError(f"{label} {why}: refused", file=file)
 
     entries = {e.key: e.value for e in tensor.external_data}
     location = entries.get("location", "")
     if not all(isinstance(v, str) for v in (*entries, *entries.values(), tensor.name)):
-        # protobuf hands back invalid UTF-8 as bytes
+        # invalid UTF-8 is kept as bytes by the parser
         raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
-    where = Path(location)
-    odd = not location or "\x00" in location or "\\" in location or ":" in location.split("/")[0]
-    if odd or where.is_absolute():
-        raise refuse(f"points at external data {location!r}, which is not a path inside the model's folder")
-    target = (folder / where).resolve()
-    if not target.is_relative_to(folder):
-        raise refuse(f"points at external data {location!r} outside the model's folder")
-    if target == folder:
-        raise refuse(f"points at external data {location!r}, which is the model's folder, not a file")
+    if location not in places:
+        places[location] = _place(location, folder)
+    st = places[location]
+    if isinstance(st, str):
+        raise refuse(st)
     offset, length = (_byte_count(entries.get(k, "0" if k == "offset" else None), k, refuse)
                       for k in ("offset", "length"))
     expected = _data_bytes(tensor)
     if length is not None and expected is not None and length != expected:
         raise refuse(f"has an external-data length of {length:,} bytes, but its dims and type make "
                      f"{expected:,}")
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
+    if st is None:
         return  # analysed from its dims; never loaded
-    except OSError as exc:
-        raise refuse(f"points at external data {location!r}, which cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise refuse(f"points at external data {location!r}, which is not a regular file")
     needed = length if length is not None else expected
     if offset is not None and (offset > st.st_size or (needed is not None and offset + needed > st.st_size)):
         raise refuse(f"reads bytes {offset:,} to {offset + (needed or 0):,} of {location!r}, which has "

@@ -16,6 +16,7 @@ keeps it as an unknown field.
 from __future__ import annotations
 
 from math import prod
+from typing import Any
 
 from archcalc.errors import OnnxFileError
 from archcalc.onnx_import.view import (
@@ -55,10 +56,16 @@ from archcalc.onnx_import.wire import (
     add_floats,
     add_ints,
     fields,
+    packed_ints,
     signed,
 )
 
 _TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
+#: AttributeProto: the field holding the value of each type (0: none read)
+_KIND_FIELD = {UNDEFINED: 0, FLOAT: 2, INT: 3, STRING: 4, TENSOR: 5, GRAPH: 6, FLOATS: 7, INTS: 8, STRINGS: 9,
+               TENSORS: 10, GRAPHS: 11, SPARSE_TENSOR: 22, SPARSE_TENSORS: 23, TYPE_PROTO: 0, TYPE_PROTOS: 0}
+_DEFAULTS = {2: 0.0, 3: 0, 4: b""}
+_REPEATED = frozenset({7, 8, 9, 10, 11, 23})
 
 
 class Parser:
@@ -221,60 +228,55 @@ class Parser:
         data = self.data
         name = ref = ""
         kind = UNDEFINED
-        f = 0.0
-        i = 0
-        s = b""
-        t: Tensor | None = None
-        g: Graph | None = None
-        sp: Sparse | None = None
-        floats: list[float] = []
-        ints: list[int] = []
-        strings: list[bytes] = []
-        tensors: list[Tensor] = []
-        graphs: list[Graph] = []
-        sparses: list[Sparse] = []
-        for fld in fields(data, start, end):
-            number, wire, a, b = fld
-            if number == 1 and wire == 2:
-                name = self.text(a, b)
-            elif number == 20 and wire == 0:
-                kind = signed(a)
-            elif number == 2 and wire == 5:
-                f = FLOAT32.unpack_from(data, a)[0]
-            elif number == 3 and wire == 0:
-                i = signed(a)
-            elif number == 8:
-                add_ints(data, fld, ints)
-            elif number == 7:
-                add_floats(data, fld, floats)
-            elif wire != 2:
-                continue
-            elif number == 4:
-                s = self.blob(a, b)
-            elif number == 5:
-                t = self.tensor(a, b)
-            elif number == 6:
-                g = self.graph([(a, b)], depth + 1)
-            elif number == 9:
-                strings.append(self.blob(a, b))
-            elif number == 10:
-                tensors.append(self.tensor(a, b))
-            elif number == 11:
-                graphs.append(self.graph([(a, b)], depth + 1))
-            elif number == 22:
-                sp = self.sparse(a, b)
-            elif number == 23:
-                sparses.append(self.sparse(a, b))
-            elif number == 21:
-                ref = self.text(a, b)
-        by_kind = {FLOAT: f, INT: i, STRING: s, TENSOR: t, GRAPH: g, SPARSE_TENSOR: sp, FLOATS: floats,
-                   INTS: ints, STRINGS: strings, TENSORS: tensors, GRAPHS: graphs, SPARSE_TENSORS: sparses,
-                   TYPE_PROTO: None, TYPE_PROTOS: [], UNDEFINED: None}
-        if kind not in by_kind:
+        got: dict[int, Any] = {}  # field number -> value (a list for repeated fields)
+        for number, wire, a, b in fields(data, start, end):
+            if wire == 2:
+                if number == 1:
+                    name = self.text(a, b)
+                elif number == 8:
+                    got.setdefault(8, []).extend(packed_ints(data, a, b))
+                elif number == 7:
+                    add_floats(data, (7, 2, a, b), got.setdefault(7, []))
+                elif number == 4:
+                    got[4] = self.blob(a, b)
+                elif number == 5:
+                    got[5] = self.tensor(a, b)
+                elif number == 6:
+                    got[6] = self.graph([(a, b)], depth + 1)
+                elif number == 9:
+                    got.setdefault(9, []).append(self.blob(a, b))
+                elif number == 10:
+                    got.setdefault(10, []).append(self.tensor(a, b))
+                elif number == 11:
+                    got.setdefault(11, []).append(self.graph([(a, b)], depth + 1))
+                elif number == 22:
+                    got[22] = self.sparse(a, b)
+                elif number == 23:
+                    got.setdefault(23, []).append(self.sparse(a, b))
+                elif number == 21:
+                    ref = self.text(a, b)
+            elif wire == 0:
+                if number == 20:
+                    kind = signed(a)
+                elif number == 3:
+                    got[3] = signed(a)
+                elif number == 8:
+                    got.setdefault(8, []).append(signed(a))
+            elif wire == 5:
+                if number == 2:
+                    got[2] = FLOAT32.unpack_from(data, a)[0]
+                elif number == 7:
+                    got.setdefault(7, []).append(FLOAT32.unpack_from(data, a)[0])
+        if kind not in _KIND_FIELD:
             raise OnnxFileError(f"not an ONNX model (attribute '{name}' has an unknown type {kind})")
-        every = ([t] if t else []) + tensors
-        every += [x for y in ([sp] if sp else []) + sparses for x in (y.values, y.indices)]
-        return Attribute(name, kind, by_kind[kind], ref, tuple(every), tuple(([g] if g else []) + graphs))
+        number = _KIND_FIELD[kind]
+        value = got.get(number, _DEFAULTS.get(number)) if number else [] if kind == TYPE_PROTOS else None
+        if number in _REPEATED and value is None:
+            value = []
+        tensors = ([got[5]] if 5 in got else []) + got.get(10, [])
+        tensors += [x for y in ([got[22]] if 22 in got else []) + got.get(23, []) for x in (y.values, y.indices)]
+        graphs = ([got[6]] if 6 in got else []) + got.get(11, [])
+        return Attribute(name, kind, value, ref, tuple(tensors), tuple(graphs))
 
     def sparse(self, start: int, end: int) -> Sparse:
         values = indices = Tensor("", (), 0)

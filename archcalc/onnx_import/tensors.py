@@ -22,12 +22,16 @@ _FIELDS = {4: "float_data", 5: "int32_data", 6: "string_data", 7: "int64_data", 
            11: "uint64_data"}
 
 
+_DTYPES: dict[int, Any] = {}
+
+
 def numpy_dtype(data_type: int) -> Any:
     """The numpy dtype of a TensorProto data type; None when numpy has none."""
-    import numpy as np
+    if not _DTYPES:
+        import numpy as np
 
-    name = NUMPY_DTYPES.get(data_type)
-    return None if name is None else np.dtype(name)
+        _DTYPES.update({k: np.dtype(v) for k, v in NUMPY_DTYPES.items()})
+    return _DTYPES.get(data_type)
 
 
 def to_array(tensor: Tensor) -> Any:

@@ -99,7 +99,7 @@ def signed(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
-def _varints(data: memoryview, start: int, end: int) -> list[int]:
+def packed_ints(data: memoryview, start: int, end: int) -> list[int]:
     """A packed repeated int64 field."""
     out = []
     pos = start
@@ -119,7 +119,7 @@ def _varints(data: memoryview, start: int, end: int) -> list[int]:
 
 def add_ints(data: memoryview, f: Field, into: list[int]) -> None:
     if f[1] == 2:
-        into.extend(_varints(data, f[2], f[3]))
+        into.extend(packed_ints(data, f[2], f[3]))
     elif f[1] == 0:
         into.append(signed(f[2]))
 
