@@ -183,7 +183,7 @@ def _nodes(path: Path) -> int:
     return len(read_model(path).model.graph.node)
 
 
-def main() -> None:  # noqa: C901  (one linear script)
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="interleaved in-process rounds")
     parser.add_argument("--process-runs", type=int, default=3, help="interleaved whole-process rounds (0: none)")
@@ -220,7 +220,7 @@ def main() -> None:  # noqa: C901  (one linear script)
             try:
                 _onnx_tool(path)
                 tool_ok[path] = None
-            except Exception as exc:  # noqa: BLE001  (onnx-tool raises anything)
+            except Exception as exc:
                 tool_ok[path] = f"fails, {type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
     times: dict[tuple[Path, str], list[float]] = {}
     for r in range(max(args.runs, args.process_runs)):
@@ -240,13 +240,14 @@ def main() -> None:  # noqa: C901  (one linear script)
             for label, fn in pairs:
                 times.setdefault((path, label), []).append(_time(fn))
 
-    print(f"\n{'model':40s} {'nodes':>6s} {'MiB':>7s} | in-process ms: archcalc median [min-max], onnx-tool, "
+    print(f"\n{'model':44s} {'nodes':>6s} {'MiB':>7s} | in-process ms: archcalc median [min-max], onnx-tool, "
           f"ratio | process ms: archcalc, onnx-tool, ratio")
     in_ratios: dict[Path, float] = {}
     proc_ratios: dict[Path, float] = {}
     for path in models:
         name = str(path.relative_to(folder))
-        line = f"{name:40s} {node_counts[path]:6d} {path.stat().st_size / 2**20:7.1f} | {_fmt(times[(path, 'archcalc')])}"
+        line = f"{name:44s} {node_counts[path]:6d} {path.stat().st_size / 2**20:7.1f} | "
+        line += _fmt(times[(path, "archcalc")])
         if (path, "onnx-tool") in times:
             in_ratios[path] = _median_ratio(times[(path, "archcalc")], times[(path, "onnx-tool")])
             line += f" {_fmt(times[(path, 'onnx-tool')])} {in_ratios[path]:5.2f}x"

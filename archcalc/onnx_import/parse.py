@@ -9,8 +9,8 @@ Bounds, checked as the bytes are walked: every field lies inside its message; va
 10 bytes; subgraphs nest at most ``MAX_GRAPH_DEPTH`` deep; a name, list or other field that is not
 tensor data is at most ``MAX_FIELD_BYTES``; the structure (everything but large tensors' data,
 a nested graph counted again for every level above it, as a protobuf parser re-reads it) is at most
-``MAX_SKELETON_BYTES``. Names must be UTF-8. A field of the wrong wire type is skipped, as protobuf
-keeps it as an unknown field.
+``MAX_SKELETON_BYTES``; at most ``MAX_ITEMS`` nodes, tensors and value infos are read. Names must be
+UTF-8. A field of the wrong wire type is skipped, as protobuf keeps it as an unknown field.
 """
 
 from __future__ import annotations
@@ -47,20 +47,13 @@ from archcalc.onnx_import.view import (
     Tensor,
     ValueInfo,
 )
-from archcalc.onnx_import.wire import (
-    FLOAT32,
-    KEEP_BYTES,
-    MAX_FIELD_BYTES,
-    MAX_GRAPH_DEPTH,
-    MAX_SKELETON_BYTES,
-    add_floats,
-    add_ints,
-    fields,
-    packed_ints,
-    signed,
-)
+from archcalc.onnx_import.walk import FLOAT32, add_floats, add_ints, fields, iter_fields, packed_ints, signed
+from archcalc.onnx_import.wire import KEEP_BYTES, MAX_FIELD_BYTES, MAX_GRAPH_DEPTH, MAX_SKELETON_BYTES
 
 _TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
+#: the most nodes, initializers and value infos (all graphs together) read: 40x the largest CNN
+#: graphs of the model zoos, and a bound on what a hostile file makes the reader hold
+MAX_ITEMS = 2_000_000
 #: AttributeProto: the field holding the value of each type (0: none read)
 _KIND_FIELD = {UNDEFINED: 0, FLOAT: 2, INT: 3, STRING: 4, TENSOR: 5, GRAPH: 6, FLOATS: 7, INTS: 8, STRINGS: 9,
                TENSORS: 10, GRAPHS: 11, SPARSE_TENSOR: 22, SPARSE_TENSORS: 23, TYPE_PROTO: 0, TYPE_PROTOS: 0}
@@ -82,6 +75,8 @@ class Parser:
         #: initializers of the main graph whose data lives in an external file
         self.external: list[str] = []
         self.structure = 0
+        #: nodes, initializers and value infos read so far (bounded: memory holds every one)
+        self.items = 0
 
     def text(self, start: int, end: int) -> str:
         if end - start > MAX_FIELD_BYTES:
@@ -124,7 +119,7 @@ class Parser:
         meta: list[Entry] = []
         functions: list[Function] = []
         training: list[Graph] = []
-        for number, wire, a, b in fields(data, 0, len(data)):
+        for number, wire, a, b in iter_fields(data, 0, len(data)):
             if wire == 0:
                 if number == 1:
                     ir = signed(a)
@@ -179,9 +174,13 @@ class Parser:
         groups: dict[int, list[ValueInfo]] = {11: [], 12: [], 13: []}
         node, value_info = self.node, self.value_info
         for start, end in spans:
-            for number, wire, a, b in fields(self.data, start, end):
+            for number, wire, a, b in iter_fields(self.data, start, end):
                 if wire != 2:
                     continue
+                self.items += 1
+                if self.items > MAX_ITEMS:
+                    raise OnnxFileError(f"the model has more than {MAX_ITEMS:,} nodes, tensors and value infos: "
+                                        f"refused")
                 if number == 1:
                     nodes.append(node(a, b, depth))
                 elif number in groups:
