@@ -176,3 +176,19 @@ def test_reading_a_model_imports_neither_onnx_nor_ml_dtypes(tmp_path: Path) -> N
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]", run.stdout
+
+
+def test_the_number_of_nodes_read_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile file of millions of tiny nodes is refused in one line before memory holds them all
+    (here with the bound lowered to 50, on a chain of 60 Relu nodes)."""
+    from archcalc.errors import OnnxFileError
+    from archcalc.onnx_import import parse
+
+    monkeypatch.setattr(parse, "MAX_ITEMS", 50)
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(60)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("t60", TensorProto.FLOAT, [1, 2])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(OnnxFileError, match="more than 50 nodes, tensors and value infos: refused"):
+        read_model(path)
