@@ -146,6 +146,17 @@ def test_spec_layers_equal_the_fixture_layers(name: str, specs: dict[str, Report
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_spec_and_fixture_agree_on_every_cost_under_the_default_conventions(name: str) -> None:
+    """FLOPs with every cheap op (activations, SE gates, norms, biases, adds, pooling), units and
+    connections too: the exporter's forms (SiLU as Sigmoid * x, LayerNorm2d as Transpose +
+    LayerNormalization + Transpose, a Linear as MatMul + Add) cost what the spec's layers cost."""
+    spec = archcalc.analyze(archcalc.load(name)).totals
+    onnx_model = archcalc.analyze(archcalc.load(FIXTURES / MANIFEST[FIXTURE_OF[name]]["file"])).totals
+    for key in ("params", "buffers", "units", "connections", "macs", "flops"):
+        assert getattr(spec, key) == getattr(onnx_model, key), key
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_spec_layers_equal_torch_modules(name: str, specs: dict[str, Report]) -> None:
     """Per Conv2d/Linear in forward order: params and MACs as torch's hooks measured them; per
     module that owns parameters: the same multiset of parameter counts as the spec's layers."""
