@@ -30,6 +30,7 @@ import archcalc
 from archcalc.cli import main
 from archcalc.errors import SpecError
 from archcalc.ops.drop_path import rate
+from archcalc.receptive import format_field
 from archcalc.report import Report
 
 HERE = Path(__file__).resolve().parent
@@ -56,10 +57,11 @@ def imports() -> dict[str, Report]:
             for name, fx in FIXTURE_OF.items()}
 
 
-def weighted(report: Report) -> list[tuple[str, int, int, int]]:
-    """(role, params, MACs, output elements) of every layer with parameters or MACs, in order. An
-    ONNX MatMul's bias is a separate Add of a constant of the output width: it joins its MatMul."""
-    rows: list[tuple[str, int, int, int]] = []
+def weighted(report: Report) -> list[tuple[str, int, int, int, str]]:
+    """(role, params, MACs, output elements, receptive field) of every layer with parameters or
+    MACs, in order. An ONNX MatMul's bias is a separate Add of a constant of the output width: it
+    joins its MatMul."""
+    rows: list[tuple[str, int, int, int, str]] = []
     owner: dict[str, int] = {}
     for r in report.layers:
         if not (r.params or r.macs):
@@ -67,11 +69,11 @@ def weighted(report: Report) -> list[tuple[str, int, int, int]]:
         source = report[r.inputs[0]] if len(r.inputs) == 1 and r.inputs[0] in owner else None
         if (r.kind == "elementwise" and source is not None and source.kind == "matmul"
                 and r.params == source.shape[-1] and r.shape == source.shape):
-            role, params, macs, size = rows[owner[source.name]]
-            rows[owner[source.name]] = (role, params + r.params, macs + r.macs, size)
+            role, params, macs, size, field = rows[owner[source.name]]
+            rows[owner[source.name]] = (role, params + r.params, macs + r.macs, size, field)
             continue
         owner[r.name] = len(rows)
-        rows.append((ROLE.get(r.family, r.family), r.params, r.macs, prod(r.shape)))
+        rows.append((ROLE.get(r.family, r.family), r.params, r.macs, prod(r.shape), format_field(r.rf)))
     return rows
 
 
@@ -165,6 +167,25 @@ def test_spec_layers_equal_torch_modules(name: str, specs: dict[str, Report]) ->
     torch_heavy = [(m["params"], m["macs"], prod(m["output_shape"])) for m in entry["layers"]]
     assert heavy == torch_heavy
     assert Counter(x.params for x in r.layers if x.params) == Counter(m["params"] for m in entry["modules_with_params"])
+
+
+def test_convnext_receptive_field_by_hand(specs: dict[str, Report], imports: dict[str, Report]) -> None:
+    """Per axis, size += (k - 1) * jump, start += ((k - 1)/2 - pad) * jump, jump *= stride:
+      stem 4 s4 p0:            size 4,                    jump 4,  start 1.5
+      stage1, 3 x 7x7 p3:      size 4 + 3*6*4 = 76
+      down1 2 s2 p0:           size 76 + 4 = 80,          jump 8,  start 1.5 + 0.5*4 = 3.5
+      stage2, 3 blocks:        size 80 + 3*6*8 = 224
+      down2:                   size 224 + 8 = 232,        jump 16, start 3.5 + 0.5*8 = 7.5
+      stage3, 9 blocks:        size 232 + 9*6*16 = 1096
+      down3:                   size 1096 + 16 = 1112,     jump 32, start 7.5 + 0.5*16 = 15.5
+      stage4, 3 blocks:        size 1112 + 3*6*32 = 1688
+    The 1x1 convs, LayerNorms and layer scale leave it; in the export, so do the channels-last
+    permutes and Linears (MatMul over the channels)."""
+    spec, export = specs["convnext_tiny"], imports["convnext_tiny"]
+    last = [r for r in spec.layers if not r.rf.is_global][-1]
+    assert last.name == "stage4.2.add" and format_field(last.rf) == "1688 j32 s15.5"
+    assert format_field([r for r in export.layers if not r.rf.is_global][-1].rf) == "1688 j32 s15.5"
+    assert format_field(spec["stage1.2.add"].rf) == "76 j4 s1.5" and format_field(spec["down1.conv"].rf) == "80 j8 s3.5"
 
 
 @pytest.mark.parametrize("name", NAMES)
