@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import math
 from collections import Counter
 from math import prod
 from pathlib import Path
@@ -29,14 +30,17 @@ import yaml
 import archcalc
 from archcalc.cli import main
 from archcalc.errors import SpecError
-from archcalc.ops.drop_path import rate
+from archcalc.ops.shape_ops import rate
 from archcalc.receptive import format_field
 from archcalc.report import Report
 
 HERE = Path(__file__).resolve().parent
 PUBLISHED = yaml.safe_load((HERE / "reference" / "torchvision_models.yaml").read_text())
 FIXTURES = HERE / "fixtures" / "onnx" / "torchvision"
-MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text())["fixtures"]
+_MANIFEST = yaml.safe_load((FIXTURES / "manifest.yaml").read_text())
+MANIFEST = _MANIFEST["fixtures"]
+#: torch's own totals for the specs' variants (the builder of the same name, at its eval crop)
+TORCH_ONLY = _MANIFEST["torch_only"]
 #: spec -> fixture (the manifest's key)
 FIXTURE_OF = {"efficientnet_b0": "efficientnet_b0_tv", "mobilenet_v3_large": "mobilenet_v3_large_tv",
               "convnext_tiny": "convnext_tiny_tv"}
@@ -77,8 +81,8 @@ def weighted(report: Report) -> list[tuple[str, int, int, int, str]]:
     return rows
 
 
-def make_divisible(value: int, divisor: int = 8) -> int:
-    """torchvision's models._utils._make_divisible for an integer value (the general formula)."""
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """torchvision's models._utils._make_divisible (the general formula)."""
     new = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return new + divisor if new < 0.9 * value else new
 
@@ -198,6 +202,41 @@ def test_stochastic_depth_rates_equal_torch(name: str) -> None:
     want = [m["p"] for m in entry["stochastic_depth"] if m["applied"]]
     assert rates == pytest.approx(want, rel=1e-12, abs=1e-15)
     assert len(rates) == {"efficientnet_b0": 9, "mobilenet_v3_large": 0, "convnext_tiny": 18}[name]
+
+
+@pytest.mark.parametrize("variant", list(TORCH_ONLY))
+def test_variants_equal_torch(variant: str) -> None:
+    """EfficientNet-B1..B7 (widths _make_divisible(c x width, 8), repeats ceil(L x depth), at the
+    weights' eval crop) and ConvNeXt-S/B/L: parameters, BN statistics, conv + Linear MACs and the
+    stochastic depth schedule equal what torch counted on the torchvision builder of that name."""
+    want = TORCH_ONLY[variant]
+    graph = archcalc.load(variant)
+    r = archcalc.analyze(graph, preset="paper_macs")
+    assert list(r["input"].shape) == want["input_shape"]
+    assert (r.totals.params, r.totals.buffers, r.totals.macs) == (
+        want["params"], want["bn_running_stat_elements"], want["conv_linear_macs_total"])
+    rates = [layer.attrs["rate"] for layer in graph.layers.values() if layer.kind == "drop_path"]
+    assert rates == pytest.approx(want["stochastic_depth_applied"], rel=1e-12, abs=1e-15)
+
+
+#: EfficientNet's variants: width and depth multipliers (torchvision efficientnet.py) and Table 1
+EFFICIENTNET = {"efficientnet_b0": (1.0, 1.0), "efficientnet_b1": (1.0, 1.1), "efficientnet_b2": (1.1, 1.2),
+                "efficientnet_b3": (1.2, 1.4), "efficientnet_b4": (1.4, 1.8), "efficientnet_b5": (1.6, 2.2),
+                "efficientnet_b6": (1.8, 2.6), "efficientnet_b7": (2.0, 3.1)}
+TABLE1 = [(16, 1), (24, 2), (40, 2), (80, 3), (112, 3), (192, 4), (320, 1)]  # channels, layers per stage
+
+
+@pytest.mark.parametrize("variant", list(EFFICIENTNET))
+def test_efficientnet_widths_and_depths_are_torchvision_scaling(variant: str) -> None:
+    """stem _make_divisible(32 w); stage i: _make_divisible(c_i w) channels, ceil(L_i d) blocks; head 4x."""
+    w, d = EFFICIENTNET[variant]
+    r = archcalc.analyze(archcalc.load(variant))
+    assert r["stem.conv"].shape[0] == make_divisible(32 * w)
+    for i, (c, n) in enumerate(TABLE1, 1):
+        blocks = {x.name.split(".")[1] for x in r.layers if x.name.startswith(f"stage{i}.")}
+        assert len(blocks) == math.ceil(n * d), (i, blocks)
+        assert r[f"stage{i}.{len(blocks) - 1}.project"].shape[0] == make_divisible(c * w)
+    assert r["head.conv"].shape[0] == 4 * make_divisible(320 * w)
 
 
 def test_mobilenet_v3_se_widths_are_make_divisible() -> None:

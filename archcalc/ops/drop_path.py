@@ -8,31 +8,10 @@ writes an Identity node with a metadata record, restored on import.
 
 from __future__ import annotations
 
-import re
-from fractions import Fraction
-from typing import Any
-
-from archcalc.errors import SpecError
 from archcalc.ir import Layer
 from archcalc.ops._emit import Builder, Shape, record_group
-from archcalc.ops.base import Attr, number
-from archcalc.ops.shape_ops import Dropout
-
-_RATIO = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
-
-
-def rate(value: Any, key: str) -> float:
-    """A number, or the ratio ``"p/q"`` of two integers: the linear schedules of stochastic depth
-    (``rate: "${sd * block_id}/${100 * (blocks - 1)}"``) come out of integer expressions that way."""
-    if isinstance(value, str):
-        match = _RATIO.fullmatch(value)
-        if match is None:
-            raise SpecError(f"{key} must be a number or a ratio of integers such as 3/170, got {value!r}")
-        p, q = int(match[1]), int(match[2])
-        if q == 0:
-            raise SpecError(f"{key} {value!r} divides by zero")
-        return float(Fraction(p, q))
-    return number(value, key)
+from archcalc.ops.base import Attr
+from archcalc.ops.shape_ops import Dropout, rate
 
 
 class DropPath(Dropout):
@@ -45,7 +24,7 @@ class DropPath(Dropout):
     schema = {"rate": Attr(rate, default=0.0,
                            doc="probability of dropping the branch (training only); a number or a ratio p/q")}
     doc = "stochastic depth / DropPath (identity at inference)"
-    doc_notes = "no parameters, no work at inference; `rate` may be a ratio of integers (`\"${k}/17\"`)"
+    doc_notes = "no parameters, no work at inference; `rate` as dropout's"
     translators = {}
     import_note = "exporters write nothing for it at inference; archcalc's export writes Identity and a record"
 
