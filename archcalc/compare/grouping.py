@@ -2,7 +2,8 @@
 names (``layer2.0.conv1``: stage ``layer2``, block ``layer2.0``), from an ONNX model's name scopes
 (``/layer1/layer1.0/conv1/Conv``, ``inception_3a/1x1``), or, where an ONNX model's nodes have no
 names, from the graph's structure: a block ends at a cut (a layer whose output is the only tensor
-alive after it), a block without weights joins the one before it, and a stage is a run of blocks
+alive after it), a one-layer block without weights joins the one before it unless it changes the
+spatial size (a ReLU or LRN joins its conv, a pool starts a block), and a stage is a run of blocks
 whose outputs have the same spatial size.
 
 Pure functions over a :class:`~archcalc.ir.Graph` and its :class:`~archcalc.report.Report`; no
@@ -144,7 +145,8 @@ def _structural(graph: Graph, report: Report, by: GroupBy) -> dict[str, str]:
             segments.append([])
     blocks: list[list[LayerRecord]] = []
     for segment in (s for s in segments if s):
-        if blocks and len(segment) == 1 and segment[0].params == 0 and segment[0].kind != "input":
+        if (blocks and len(segment) == 1 and segment[0].params == 0 and segment[0].kind != "input"
+                and _spatial(segment[0]) == _spatial(blocks[-1][-1])):
             blocks[-1].extend(segment)
         else:
             blocks.append(list(segment))
