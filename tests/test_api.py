@@ -132,7 +132,7 @@ def test_networkx_is_used_only_where_the_docs_say() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             if any(n.split(".")[0] == "networkx" for n in names):
                 users.add(path.relative_to(ROOT).as_posix())
-    assert users == {"archcalc/ir.py", "archcalc/compare/matching.py"}
+    assert users == {"archcalc/ir.py", "archcalc/comparison/matching.py"}
     pytest.importorskip("networkx")
     g = archcalc.load("resnet18").to_networkx()
     assert g.number_of_nodes() == len(archcalc.load("resnet18").layers)

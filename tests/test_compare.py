@@ -24,9 +24,9 @@ import archcalc
 from archcalc.analysis import analyze
 from archcalc.choices import GroupBy
 from archcalc.cli import main
-from archcalc.compare import compare
-from archcalc.compare.grouping import FROM_NAMES, FROM_STRUCTURE, group_layers, scope_path
-from archcalc.compare.result import ROW_FIGURES
+from archcalc.comparison import Comparison, compare
+from archcalc.comparison.grouping import FROM_NAMES, FROM_STRUCTURE, group_layers, scope_path
+from archcalc.comparison.result import ROW_FIGURES
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
@@ -68,12 +68,12 @@ def googlenet_macs(rounding: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def googlenet_pair() -> archcalc.compare.Comparison:
+def googlenet_pair() -> Comparison:
     return compare(archcalc.load("googlenet"), archcalc.load(ZOO))
 
 
 @pytest.fixture(scope="module")
-def resnet_pair() -> archcalc.compare.Comparison:
+def resnet_pair() -> Comparison:
     return compare(archcalc.load("resnet50"), archcalc.load("resnet50_v1"))
 
 
@@ -95,7 +95,7 @@ def test_model_zoo_googlenet_has_the_issues_macs() -> None:
     assert report["AveragePool_138"].shape == (1024, 1, 1)
 
 
-def test_googlenet_first_difference_is_pool1_rounding(googlenet_pair: archcalc.compare.Comparison) -> None:
+def test_googlenet_first_difference_is_pool1_rounding(googlenet_pair: Comparison) -> None:
     first = googlenet_pair.first_difference
     assert first is not None
     assert (first.a, first.b) == ("pool1", "MaxPool_2")
@@ -108,7 +108,7 @@ def test_googlenet_first_difference_is_pool1_rounding(googlenet_pair: archcalc.c
     assert "padding 0 vs [[0, 1], [0, 1]]" in later[0].reason and "1024x7x7 vs 1024x6x6" in later[0].reason
 
 
-def test_googlenet_rows_show_where_the_macs_go(googlenet_pair: archcalc.compare.Comparison) -> None:
+def test_googlenet_rows_show_where_the_macs_go(googlenet_pair: Comparison) -> None:
     rows = {r.group: r for r in googlenet_pair.rows}
     assert googlenet_pair.rows_from == "a" and googlenet_pair.grouped_b == FROM_STRUCTURE
     assert rows["conv1"].a.macs == rows["conv1"].b.macs == 112 * 112 * 64 * 3 * 49
@@ -130,7 +130,7 @@ def test_totals_equal_the_two_reports_and_rows_sum_to_them(by: GroupBy) -> None:
         assert sum(len(getattr(r, side).layers) for r in c.rows) == len(report.layers)
 
 
-def test_resnet50_stride_moved(resnet_pair: archcalc.compare.Comparison) -> None:
+def test_resnet50_stride_moved(resnet_pair: Comparison) -> None:
     first = resnet_pair.first_difference
     assert first is not None and first.a == first.b == "layer2.0.conv1"
     assert [(c.key, c.a, c.b) for c in first.changes] == [("stride", 1, 2)]
@@ -139,7 +139,7 @@ def test_resnet50_stride_moved(resnet_pair: archcalc.compare.Comparison) -> None
     assert resnet_pair.matched("name") == len(resnet_pair.a.layers) == len(resnet_pair.b.layers)
 
 
-def test_resnet50_per_stage_deltas(resnet_pair: archcalc.compare.Comparison) -> None:
+def test_resnet50_per_stage_deltas(resnet_pair: Comparison) -> None:
     """He et al. 2016 Table 1 layout: the first 1x1 of stages 2-4 (256/512/1024 in, 128/256/512 out,
     on 56/28/14 input) runs on a quarter of the positions when it carries the stride."""
     first_1x1 = {"layer2": 56 * 56 * 256 * 128, "layer3": 28 * 28 * 512 * 256, "layer4": 14 * 14 * 1024 * 512}
@@ -282,3 +282,11 @@ def test_report_by_block_does_not_import_networkx() -> None:
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'numpy', 'networkx')))\n")
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert res.stdout.strip() == "[]"
+
+
+def test_api_takes_sources_and_graphs() -> None:
+    c = archcalc.compare("resnet50", archcalc.load("resnet50_v1"), by="block", preset="paper_macs")
+    assert isinstance(c, archcalc.Comparison) and c.by is GroupBy.BLOCK
+    assert c.total("a", "macs") == 4_089_184_256 and c.first_difference is not None
+    with pytest.raises(archcalc.OptionError, match="did you mean 'layer'"):
+        archcalc.compare("resnet50", "resnet50_v1", by="layers")

@@ -55,7 +55,7 @@ def _report(args: argparse.Namespace) -> int:
     report = analyze(graph, preset=args.preset, overrides=overrides, strict=args.strict)
     groups = None
     if args.by is not None:
-        from archcalc.compare.grouping import group_layers
+        from archcalc.comparison.grouping import group_layers
 
         groups = dict(group_layers(graph, report, args.by).of)
     emit(render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals, groups=groups,

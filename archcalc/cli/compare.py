@@ -25,7 +25,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def grouping(text: str) -> object:
     """An argparse ``type`` for ``--by``: a :class:`~archcalc.choices.GroupBy`, or one line with a did-you-mean."""
-    from archcalc.compare.grouping import parse_by
+    from archcalc.comparison.grouping import parse_by
     from archcalc.errors import OptionError
 
     try:
@@ -44,7 +44,7 @@ def _source(args: argparse.Namespace, source: str) -> argparse.Namespace:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from archcalc.compare import compare
+    from archcalc.comparison import compare
     from archcalc.render.compare import FORMATS, render_comparison
 
     fmt = output_format(args.format, args.output, FORMATS, default="text")

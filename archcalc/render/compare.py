@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from archcalc.compare.differences import ONLY_A, ONLY_B, Difference
-from archcalc.compare.grouping import scope_path
-from archcalc.compare.result import ROW_FIGURES, Comparison, Row, Side, delta, ratio
+from archcalc.comparison.differences import ONLY_A, ONLY_B, Difference
+from archcalc.comparison.grouping import scope_path
+from archcalc.comparison.result import ROW_FIGURES, Comparison, Row, Side, delta, ratio
 from archcalc.errors import OptionError, suggest
 from archcalc.receptive import format_field
 

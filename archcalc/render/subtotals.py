@@ -1,6 +1,6 @@
 """``archcalc report --by stage|block``: a subtotal row after each group of layers (table and
 markdown), the group of every layer (a column in CSV, ``group`` in JSON) and the subtotals in
-JSON. The grouping is :func:`archcalc.compare.grouping.group_layers`, the one ``compare`` uses."""
+JSON. The grouping is :func:`archcalc.comparison.grouping.group_layers`, the one ``compare`` uses."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ its reason in words.
 
 from __future__ import annotations
 
-from archcalc.compare.build import compare
-from archcalc.compare.result import Comparison
+from archcalc.comparison.build import compare
+from archcalc.comparison.result import Comparison
 
 __all__ = ["Comparison", "compare"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from archcalc.compare.grouping import scope_path
-from archcalc.compare.matching import Matching
+from archcalc.comparison.grouping import scope_path
+from archcalc.comparison.matching import Matching
 from archcalc.errors import ArchcalcError
 from archcalc.ir import Graph
 from archcalc.report import LayerRecord, Report
@@ -103,7 +103,7 @@ def _effective(graph_a: Graph, graph_b: Graph, a: str, b: str, ins_b: tuple[Shap
     try:
         with_a = apply_layer(kind, graph_a.layers[a].attrs, ins_b)
         with_b = apply_layer(kind, graph_b.layers[b].attrs, ins_b)
-    except ArchcalcError:
+    except (ArchcalcError, ValueError, TypeError, KeyError):  # A's attributes do not fit B's inputs at all
         return True
     return with_a.outs != with_b.outs or with_a.cost != with_b.cost
 

@@ -12,7 +12,7 @@ inside the gaps the one before left:
 3. kind.
 
 Spatial sizes are never part of a token: matching a 56x56 layer with its 55x55 counterpart is
-what lets :mod:`~archcalc.compare.differences` say why they differ.
+what lets :mod:`~archcalc.comparison.differences` say why they differ.
 """
 
 from __future__ import annotations

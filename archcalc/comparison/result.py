@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from archcalc.choices import GroupBy
-from archcalc.compare.differences import Difference, Differences, shape_text
-from archcalc.compare.matching import BY_NAME, BY_STRUCTURE, Matching
+from archcalc.comparison.differences import Difference, Differences, shape_text
+from archcalc.comparison.matching import BY_NAME, BY_STRUCTURE, Matching
 from archcalc.receptive import Field, format_field
 from archcalc.report import Report
 
@@ -135,7 +135,7 @@ class Comparison:
 
 
 def _difference(d: Difference) -> dict[str, Any]:
-    from archcalc.compare.differences import value_text
+    from archcalc.comparison.differences import value_text
 
     return {
         "what": d.what,

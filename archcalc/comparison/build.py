@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from archcalc.choices import GroupBy
-from archcalc.compare.differences import find_differences
-from archcalc.compare.grouping import FROM_NAMES, Grouping, group_layers, parse_by
-from archcalc.compare.matching import Matching, match_layers
-from archcalc.compare.result import Comparison, Row, Side
+from archcalc.comparison.differences import find_differences
+from archcalc.comparison.grouping import FROM_NAMES, Grouping, group_layers, parse_by
+from archcalc.comparison.matching import Matching, match_layers
+from archcalc.comparison.result import Comparison, Row, Side
 from archcalc.ir import Graph
 from archcalc.report import LayerRecord, Report
 
 
-def compare(graph_a: Graph, graph_b: Graph, *, by: GroupBy | str = GroupBy.STAGE, preset: str | None = None,
-            overrides: Mapping[str, Any] | None = None) -> Comparison:
-    """Compare two networks. Each is counted under its own conventions (a spec's
-    ``conventions:``), or both under ``preset`` and ``overrides`` when given; a note says when
-    the two sets of conventions differ."""
-    from archcalc.analysis import analyze
+def compare(a: Graph | str | Path, b: Graph | str | Path, *, by: GroupBy | str = GroupBy.STAGE,
+            preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> Comparison:
+    """Compare network ``a`` with ``b`` (graphs, or anything :func:`archcalc.load` reads), per
+    stage, block or layer. Each is counted under its own conventions (a spec's ``conventions:``),
+    or both under ``preset`` and ``overrides`` when given; a note says when the two differ.
 
+    ``compare("resnet50", "resnet50_v1").first_difference.reason`` says the stride moved."""
+    from archcalc.analysis import analyze
+    from archcalc.sources import load_any
+
+    graph_a = a if isinstance(a, Graph) else load_any(a)
+    graph_b = b if isinstance(b, Graph) else load_any(b)
     by = by if isinstance(by, GroupBy) else parse_by(by)
     report_a = analyze(graph_a, preset=preset, overrides=overrides)
     report_b = analyze(graph_b, preset=preset, overrides=overrides)
