@@ -162,10 +162,10 @@ def _change_text(changes: Sequence[Change], attrs_a: Mapping[str, Any], ins_a: t
         out = f"output {shape_text(ra.shapes)} in both"
     else:
         out = f"output {shape_text(ra.shapes)} vs {shape_text(rb.shapes)}"
-    inputs = (f"input {shape_text(ins_a)} in both" if ins_a == ins_b
-              else f"input {shape_text(ins_a)} vs {shape_text(ins_b)}")
+    inputs = ("" if not ins_a and not ins_b else f" (input {shape_text(ins_a)} in both)" if ins_a == ins_b
+              else f" (input {shape_text(ins_a)} vs {shape_text(ins_b)})")
     macs = f"; MACs {ra.macs:,} vs {rb.macs:,}" if ra.macs != rb.macs else ""
-    return f"{what}{_rounding_text(changes, attrs_a, ins_a)}: {out} ({inputs}){macs}"
+    return f"{what}{_rounding_text(changes, attrs_a, ins_a)}: {out}{inputs}{macs}"
 
 
 def _first(value: Any) -> Any:
