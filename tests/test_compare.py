@@ -78,7 +78,16 @@ def resnet_pair() -> Comparison:
 
 
 def test_the_fixture_is_what_its_script_writes() -> None:
-    assert ZOO.read_bytes() == build().SerializeToString()
+    model = build()
+    assert ZOO.read_bytes() == model.SerializeToString()
+    ops: dict[str, int] = {}
+    for node in model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+        assert node.name == ""
+    convs = 3 + 6 * len(INCEPTION)  # conv1, conv2/3x3_reduce, conv2/3x3 and six per module
+    assert ops == {"Conv": convs, "Relu": convs, "MaxPool": 4 + len(INCEPTION), "LRN": 2, "Concat": len(INCEPTION),
+                   "AveragePool": 1, "Dropout": 1, "Reshape": 1, "Gemm": 1, "Softmax": 1}
+    assert model.opset_import[0].version == 7 and model.ir_version == 3
 
 
 def test_formula_gives_both_figures_of_the_issue() -> None:
