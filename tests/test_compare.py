@@ -299,3 +299,12 @@ def test_api_takes_sources_and_graphs() -> None:
     assert c.total("a", "macs") == 4_089_184_256 and c.first_difference is not None
     with pytest.raises(archcalc.OptionError, match="did you mean 'layer'"):
         archcalc.compare("resnet50", "resnet50_v1", by="layers")
+
+
+def test_docs_name_every_json_key(googlenet_pair: Comparison) -> None:
+    text = (ROOT / "docs" / "compare.md").read_text()
+    data = googlenet_pair.to_dict()
+    keys = set(data) | set(data["a"]) | set(data["rows"][0]) | set(data["rows"][0]["a"]) | set(data["matching"])
+    keys |= set(data["first_difference"])
+    for key in keys:
+        assert f"`{key}`" in text or key in ("params", "macs", "flops", "activation_bytes"), key
