@@ -196,7 +196,9 @@ def test_onnx_scopes_group_like_the_modules() -> None:
     assert blocks.source == FROM_NAMES
     conv = next(r.name for r in report.layers if r.name.startswith("/layer2/layer2.0/conv1"))
     assert blocks.of[conv] == "layer2.0"
-    assert group_layers(graph, report, "stage").of[conv] == "layer2"
+    stages = group_layers(graph, report, "stage")
+    assert stages.of[conv] == "layer2"
+    assert stages.of["/conv1/Conv"] == stages.of["/maxpool/MaxPool"] == "input../maxpool/MaxPool"  # one-node modules
 
 
 def test_unnamed_onnx_groups_by_graph_structure() -> None:

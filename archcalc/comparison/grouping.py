@@ -11,6 +11,7 @@ networkx (``archcalc report --by block`` uses this)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -91,7 +92,11 @@ def group_layers(graph: Graph, report: Report, by: GroupBy | str) -> Grouping:
         return Grouping(by, {n: n for n in names}, FROM_NAMES)
     paths = {n: scope_path(n) for n in names}
     if any(paths.values()) or "document" in graph.meta:  # a spec, or an ONNX model with name scopes
-        return Grouping(by, _runs({n: _named_key(paths[n], by) for n in names}, names), FROM_NAMES)
+        keys = {n: _named_key(paths[n], by) for n in names}
+        if "document" not in graph.meta:  # ONNX: a top-level module of one node is a layer (/conv1/Conv)
+            sizes = Counter(keys.values())
+            keys = {n: None if k is not None and sizes[k] == 1 and len(paths[n]) == 1 else k for n, k in keys.items()}
+        return Grouping(by, _runs(keys, names), FROM_NAMES)
     return Grouping(by, _structural(graph, report, by), FROM_STRUCTURE)
 
 
