@@ -52,7 +52,7 @@ def _total_cells(c: Comparison) -> list[Any]:
 def _headers(c: Comparison) -> list[str]:
     out = [c.by.value]
     for key in ROW_FIGURES:
-        out += [f"{_HEAD[key]} A", f"{_HEAD[key]} B", f"Δ {_HEAD[key]} (B/A)"]
+        out += [f"{_HEAD[key]} A", f"{_HEAD[key]} B", f"delta {_HEAD[key]} (B/A)"]
     return [*out, "rf A", "rf B"]
 
 
