@@ -310,3 +310,11 @@ def test_docs_name_every_json_key(googlenet_pair: Comparison) -> None:
     keys |= set(data["first_difference"])
     for key in keys:
         assert f"`{key}`" in text or key in ("params", "macs", "flops", "activation_bytes"), key
+
+
+def test_a_bad_spec_is_named_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [3, 8, 8]\nlayers:\n  - {name: c, type: conv, filters: 4, kernal: 3}\n")
+    code, out, err = run("compare", "lenet5", str(bad))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"{bad}:3" in err and "layer c" in err and "kernel" in err, err
