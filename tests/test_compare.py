@@ -318,3 +318,19 @@ def test_a_bad_spec_is_named_with_its_line(tmp_path: Path) -> None:
     code, out, err = run("compare", "lenet5", str(bad))
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"{bad}:3" in err and "layer c" in err and "kernel" in err, err
+
+
+def test_structural_matches_respect_the_wiring(googlenet_pair: Comparison) -> None:
+    """Every matched pair's inputs are matched to each other (B's Reshape, which A lacks, passed
+    through): the alignment found the same graph, not just the same sequence of kinds."""
+    a, b = archcalc.load("googlenet"), archcalc.load(ZOO)
+    b_of = googlenet_pair.matching.b_of()
+
+    def inputs_b(name: str) -> list[str]:
+        out = []
+        for ref, _ in b.layers[name].inputs:
+            out += inputs_b(ref) if ref in googlenet_pair.matching.only_b else [ref]
+        return out
+
+    for pair in googlenet_pair.matching.pairs:
+        assert [b_of[ref] for ref, _ in a.layers[pair.a].inputs] == inputs_b(pair.b), pair
