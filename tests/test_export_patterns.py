@@ -1,0 +1,123 @@
+"""The multi-node forms found in real PyTorch exports (tests/test_torch_exports.py), each in isolation: the
+legacy exporter's Mish (Softplus -> Tanh -> Mul) and tanh-GELU (x*x*x), the dynamo exporter's GELU (0.5
+multiplied before x) and tanh-GELU (Pow(x, 3)), PixelUnshuffle as Reshape -> Transpose -> Reshape (PyTorch's
+CRD order, and ONNX SpaceToDepth's DCR order), and a Mul fed by a Constant node (which crashed the SiLU
+matcher: an exit-3 bug on every legacy GroupNorm export). Shapes against ONNX shape inference and ONNX
+Runtime (``verify``); values of the recognised forms against their formulas through ONNX Runtime."""
+
+from __future__ import annotations
+
+from math import erf, sqrt, tanh
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+import archcalc
+from tests.onnx_builders import ORT_IR_VERSION, make, node, tensor, verify
+from tests.onnx_builders import save as save_model
+
+
+def _c(name: str, value: float) -> Any:
+    return tensor(name, np.array(value, np.float32), np.float32)
+
+
+def _attrs(m: Any, name: str) -> dict:
+    return dict(archcalc.load(str(save_model(m))).layers[name].attrs)
+
+
+def _run(m: Any, x: np.ndarray) -> np.ndarray:
+    m.ir_version = ORT_IR_VERSION
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return np.asarray(sess.run(None, {"x": x})[0])
+
+
+X = np.linspace(-3, 3, 2 * 4 * 3 * 3, dtype=np.float32).reshape(2, 4, 3, 3)
+
+
+def test_mul_of_a_constant_node_output_is_not_a_crash() -> None:
+    """/gn/Mul of the legacy GroupNorm export multiplies by a Constant node's output: no gate to inspect."""
+    m = make([node("Constant", [], "k", value=_c("kv", 2.0)), node("Relu", ["x"], "r"), node("Mul", ["r", "k"], "y")],
+             {"x": [1, 4, 3, 3]})
+    r = verify(m, layers=["r", "y"])
+    assert r["y"].kind == "elementwise"
+
+
+def test_mish_as_softplus_tanh_mul_is_one_layer() -> None:
+    nodes = [node("Softplus", ["x"], "sp"), node("Tanh", ["sp"], "t"), node("Mul", ["x", "t"], "y")]
+    m = make(nodes, {"x": [2, 4, 3, 3]}, opset=17)
+    r = verify(m, layers=["y"])
+    assert r["y"].kind == "activation" and r["y"].flops == 2 * 4 * 9 and _attrs(m, "y")["fn"] == "mish"
+    assert np.allclose(_run(m, X), X * np.tanh(np.log1p(np.exp(X))), atol=1e-6)
+
+
+def test_tanh_of_another_softplus_is_not_mish() -> None:
+    nodes = [node("Relu", ["x"], "r"), node("Softplus", ["r"], "sp"), node("Tanh", ["sp"], "t"),
+             node("Mul", ["x", "t"], "y")]
+    verify(make(nodes, {"x": [1, 4, 3, 3]}, opset=17), layers=["r", "sp", "t", "y"])
+
+
+@pytest.mark.parametrize("half_first", [False, True])
+def test_gelu_with_the_half_on_either_side(half_first: bool) -> None:
+    """legacy: ((1 + erf) * x) * 0.5; dynamo: x * (0.5 * (1 + erf))."""
+    tail = ([node("Mul", ["half", "a"], "h"), node("Mul", ["x", "h"], "y")] if half_first else
+            [node("Mul", ["a", "x"], "h"), node("Mul", ["h", "half"], "y")])
+    nodes = [node("Div", ["x", "sqrt2"], "d"), node("Erf", ["d"], "e"), node("Add", ["e", "one"], "a"), *tail]
+    m = make(nodes, {"x": [2, 4, 3, 3]}, opset=18,
+             inits=[_c("sqrt2", sqrt(2)), _c("one", 1.0), _c("half", 0.5)])
+    r = verify(m, layers=["y"])
+    assert r["y"].kind == "activation" and _attrs(m, "y")["fn"] == "gelu"
+    assert np.allclose(_run(m, X), np.vectorize(lambda v: 0.5 * v * (1 + erf(v / sqrt(2))))(X), atol=1e-6)
+
+
+def _gelu_tanh_nodes(cube: str, half_first: bool) -> list:
+    if cube == "pow":
+        head = [node("Pow", ["x", "three"], "x3")]
+    else:
+        head = [node("Mul", ["x", "x"], "x2"), node("Mul", ["x", "x2"], "x3")]
+    tail = ([node("Mul", ["half", "p"], "h"), node("Mul", ["x", "h"], "y")] if half_first else
+            [node("Mul", ["x", "p"], "h"), node("Mul", ["half", "h"], "y")])
+    return [*head, node("Mul", ["c", "x3"], "cx3"), node("Add", ["x", "cx3"], "inner"),
+            node("Mul", ["k", "inner"], "ki"), node("Tanh", ["ki"], "t"), node("Add", ["one", "t"], "p"), *tail]
+
+
+@pytest.mark.parametrize("cube,half_first", [("pow", True), ("mul", False), ("pow", False), ("mul", True)])
+def test_tanh_gelu_as_exporters_write_it_is_one_layer(cube: str, half_first: bool) -> None:
+    inits = [_c("three", 3.0), _c("c", 0.044715), _c("k", sqrt(2 / np.pi)), _c("one", 1.0), _c("half", 0.5)]
+    m = make(_gelu_tanh_nodes(cube, half_first), {"x": [2, 4, 3, 3]}, opset=18, inits=inits)
+    r = verify(m, layers=["y"])
+    assert r["y"].kind == "activation" and r["y"].flops == 2 * 4 * 9 and _attrs(m, "y")["fn"] == "gelu_tanh"
+    want = np.vectorize(lambda v: 0.5 * v * (1 + tanh(sqrt(2 / np.pi) * (v + 0.044715 * v**3))))(X)
+    assert np.allclose(_run(m, X), want, atol=1e-6)
+    assert any("activation gelu_tanh x1" in n for n in r.notes)
+
+
+def test_tanh_gelu_with_another_coefficient_is_not_gelu() -> None:
+    inits = [_c("three", 3.0), _c("c", 0.5), _c("k", sqrt(2 / np.pi)), _c("one", 1.0), _c("half", 0.5)]
+    m = make(_gelu_tanh_nodes("pow", True), {"x": [1, 4, 3, 3]}, opset=18, inits=inits)
+    r = archcalc.analyze(archcalc.load(str(save_model(m))))
+    assert not any(x.kind == "activation" and x.name == "y" for x in r) and r["t"].kind == "activation"
+
+
+@pytest.mark.parametrize("perm,mode", [([0, 1, 3, 5, 2, 4], "CRD"), ([0, 3, 5, 1, 2, 4], "DCR")])
+def test_pixel_unshuffle_as_reshape_transpose_reshape(perm: list[int], mode: str) -> None:
+    nodes = [node("Reshape", ["x", "s1"], "r1"), node("Transpose", ["r1"], "t", perm=perm),
+             node("Reshape", ["t", "s2"], "y")]
+    m = make(nodes, {"x": [2, 3, 4, 6]}, inits=[tensor("s1", [-1, 3, 2, 2, 3, 2]), tensor("s2", [-1, 12, 2, 3])],
+             opset=13)
+    r = verify(m, layers=["y"])
+    assert r["y"].kind == "pixel_unshuffle" and r["y"].shape == (12, 2, 3) and r.totals.params == 0
+    assert _attrs(m, "y") == {"factor": 2, "mode": mode}
+    if mode == "DCR":  # the same values as ONNX's own SpaceToDepth
+        x = np.arange(2 * 3 * 4 * 6, dtype=np.float32).reshape(2, 3, 4, 6)
+        s2d = make([node("SpaceToDepth", ["x"], "y", blocksize=2)], {"x": [2, 3, 4, 6]}, opset=13)
+        assert np.array_equal(_run(m, x), _run(s2d, x))
+
+
+def test_other_six_axis_permutes_stay_nodes() -> None:
+    nodes = [node("Reshape", ["x", "s1"], "r1"), node("Transpose", ["r1"], "t", perm=[0, 1, 2, 4, 3, 5]),
+             node("Reshape", ["t", "s2"], "y")]
+    m = make(nodes, {"x": [2, 3, 4, 6]}, inits=[tensor("s1", [-1, 3, 2, 2, 3, 2]), tensor("s2", [-1, 12, 2, 3])],
+             opset=13)
+    verify(m, layers=["r1", "t", "y"])
