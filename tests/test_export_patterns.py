@@ -121,3 +121,43 @@ def test_other_six_axis_permutes_stay_nodes() -> None:
     m = make(nodes, {"x": [2, 3, 4, 6]}, inits=[tensor("s1", [-1, 3, 2, 2, 3, 2]), tensor("s2", [-1, 12, 2, 3])],
              opset=13)
     verify(m, layers=["r1", "t", "y"])
+
+
+@pytest.mark.parametrize("op,opset,kind", [("ReduceMean", 18, "global_avgpool"), ("ReduceMax", 18, "global_maxpool"),
+                                           ("ReduceMean", 13, "global_avgpool")])
+def test_reduce_over_every_spatial_axis_is_global_pooling(op: str, opset: int, kind: str) -> None:
+    """The dynamo exporter's nn.AdaptiveAvgPool2d(1): ReduceMean over (2, 3) with keepdims."""
+    axes = [-2, -1] if op == "ReduceMax" else [2, 3]
+    if opset >= 18:
+        m = make([node(op, ["x", "axes"], "y", keepdims=1)], {"x": [2, 4, 5, 6]}, inits=[tensor("axes", axes)],
+                 opset=opset)
+    else:
+        m = make([node(op, ["x"], "y", axes=axes, keepdims=1)], {"x": [2, 4, 5, 6]}, opset=opset)
+    r = verify(m, layers=["y"])
+    gap = make([node("GlobalMaxPool" if op == "ReduceMax" else "GlobalAveragePool", ["x"], "y")],
+               {"x": [2, 4, 5, 6]})
+    g = verify(gap, layers=["y"])
+    assert r["y"].kind == kind and r["y"].shape == (4, 1, 1)
+    for preset in ("default", "fvcore", "ptflops"):
+        a = archcalc.analyze(archcalc.load(str(save_model(m))), preset=preset)
+        b = archcalc.analyze(archcalc.load(str(save_model(gap))), preset=preset)
+        assert (a.totals.flops, a["y"].connections, a["y"].rf) == (b.totals.flops, g["y"].connections, b["y"].rf)
+
+
+@pytest.mark.parametrize("axes,keepdims", [([2], 1), ([1, 2, 3], 1), ([2, 3], 0)])
+def test_other_reductions_stay_reduce(axes: list[int], keepdims: int) -> None:
+    m = make([node("ReduceMean", ["x", "axes"], "y", keepdims=keepdims)], {"x": [2, 4, 5, 6]},
+             inits=[tensor("axes", axes)], opset=18)
+    assert verify(m, layers=["y"])["y"].kind == "reduce"
+
+
+def test_a_spatial_reduce_layer_round_trips_as_reduce(tmp_path: Any) -> None:
+    from archcalc.onnx_export.export import export_onnx, save
+
+    spec = {"name": "r", "input": [4, 5, 6], "layers": [{"name": "m", "type": "reduce", "op": "mean", "axes": [1, 2]},
+                                                         {"name": "g", "type": "global_avgpool", "inputs": "input"}]}
+    graph = archcalc.load(spec)
+    save(export_onnx(graph), tmp_path / "r.onnx")
+    back = archcalc.load(str(tmp_path / "r.onnx"))
+    assert back.layers["m"].kind == "reduce" and back.layers["g"].kind == "global_avgpool"
+    assert archcalc.analyze(back).totals == archcalc.analyze(graph).totals

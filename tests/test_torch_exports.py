@@ -81,11 +81,22 @@ def _kinds(graph: Graph) -> Counter[str]:
 def _expected_kinds(name: str) -> Counter[str]:
     entry = ENTRIES[name]
     kinds = Counter(KINDS[entry["model"]])
-    if entry["exporter"]["dynamo"] and kinds["global_avgpool"]:  # the dynamo exporter writes ReduceMean(2, 3)
-        kinds["reduce"], kinds["global_avgpool"] = kinds.pop("global_avgpool"), 0
     if entry["exporter"]["opset_requested"] < 17 and entry["model"] == "convnext_stage":
         kinds["transpose"] += 2  # LayerNorm2d: Transpose, the decomposed LayerNorm over the last axis, Transpose
     return +kinds
+
+
+def test_the_same_model_counts_the_same_whatever_the_exporter(imported: dict[str, tuple[Graph, Report]]) -> None:
+    """Under these presets every export of a model gives the same parameters, MACs and FLOPs: fvcore and
+    ptflops cost global pooling, which the dynamo exporter writes as ReduceMean over H and W and the legacy one
+    as GlobalAveragePool; the activations and norms decomposed at older opsets count as one layer each."""
+    for preset in ("default", "fvcore", "ptflops", "torchinfo", "paper_macs", "course"):
+        by_model: dict[str, set[tuple[int, int, int]]] = {}
+        for name, (graph, _) in imported.items():
+            t = archcalc.analyze(graph, preset=preset).totals
+            by_model.setdefault(ENTRIES[name]["model"], set()).add((t.params, t.macs, t.flops))
+        for model, totals in by_model.items():
+            assert len(totals) == 1, (preset, model, totals)
 
 
 @pytest.fixture(scope="module")
