@@ -161,3 +161,29 @@ def test_a_spatial_reduce_layer_round_trips_as_reduce(tmp_path: Any) -> None:
     back = archcalc.load(str(tmp_path / "r.onnx"))
     assert back.layers["m"].kind == "reduce" and back.layers["g"].kind == "global_avgpool"
     assert archcalc.analyze(back).totals == archcalc.analyze(graph).totals
+
+
+def _ln2d_nodes(back: bool) -> list:
+    nodes = [node("Transpose", ["x"], "t1", perm=[0, 2, 3, 1]), node("ReduceMean", ["t1"], "m", axes=[-1]),
+             node("Sub", ["t1", "m"], "d"), node("Pow", ["d", "two"], "d2"), node("ReduceMean", ["d2"], "v", axes=[-1]),
+             node("Add", ["v", "eps"], "ve"), node("Sqrt", ["ve"], "s"), node("Div", ["d", "s"], "n"),
+             node("Mul", ["n", "gamma"], "ng"), node("Add", ["ng", "beta"], "ln")]
+    return [*nodes, node("Transpose", ["ln"], "y", perm=[0, 3, 1, 2])] if back else nodes
+
+
+@pytest.mark.parametrize("back", [True, False])
+def test_layernorm2d_decomposed_between_transposes(back: bool) -> None:
+    """LayerNorm2d (permute, F.layer_norm, permute) as the legacy exporter writes it before opset 17."""
+    inits = [_c("two", 2.0), _c("eps", 1e-6), tensor("gamma", np.linspace(0.5, 1.5, 8), np.float32),
+             tensor("beta", np.linspace(-0.1, 0.1, 8), np.float32)]
+    m = make(_ln2d_nodes(back), {"x": [2, 8, 3, 5]}, inits=inits, opset=14)
+    r = verify(m, layers=["y"] if back else ["t1", "ln"])
+    last = "y" if back else "ln"
+    assert r[last].kind == "layernorm" and r[last].params == 2 * 8 and r.totals.params == 16
+    assert _attrs(m, last)["over"] == ("channels" if back else "last")
+    if back:
+        x = np.random.default_rng(0).standard_normal((2, 8, 3, 5)).astype(np.float32)
+        mean, var = x.mean(1, keepdims=True), x.var(1, keepdims=True)
+        want = (x - mean) / np.sqrt(var + 1e-6) * np.linspace(0.5, 1.5, 8)[:, None, None] \
+            + np.linspace(-0.1, 0.1, 8)[:, None, None]
+        assert np.allclose(_run(m, x), want, atol=1e-5)

@@ -81,20 +81,20 @@ def _kinds(graph: Graph) -> Counter[str]:
 def _expected_kinds(name: str) -> Counter[str]:
     entry = ENTRIES[name]
     kinds = Counter(KINDS[entry["model"]])
-    if entry["exporter"]["opset_requested"] < 17 and entry["model"] == "convnext_stage":
-        kinds["transpose"] += 2  # LayerNorm2d: Transpose, the decomposed LayerNorm over the last axis, Transpose
     return +kinds
 
 
 def test_the_same_model_counts_the_same_whatever_the_exporter(imported: dict[str, tuple[Graph, Report]]) -> None:
-    """Under these presets every export of a model gives the same parameters, MACs and FLOPs: fvcore and
+    """Under these presets every export of a model gives the same parameters, MACs, FLOPs, connections, units
+    and peak activation memory: fvcore and
     ptflops cost global pooling, which the dynamo exporter writes as ReduceMean over H and W and the legacy one
     as GlobalAveragePool; the activations and norms decomposed at older opsets count as one layer each."""
     for preset in ("default", "fvcore", "ptflops", "torchinfo", "paper_macs", "course"):
-        by_model: dict[str, set[tuple[int, int, int]]] = {}
+        by_model: dict[str, set[tuple[int, ...]]] = {}
         for name, (graph, _) in imported.items():
             t = archcalc.analyze(graph, preset=preset).totals
-            by_model.setdefault(ENTRIES[name]["model"], set()).add((t.params, t.macs, t.flops))
+            by_model.setdefault(ENTRIES[name]["model"], set()).add(
+                (t.params, t.macs, t.flops, t.connections, t.units, t.peak_activation_bytes))
         for model, totals in by_model.items():
             assert len(totals) == 1, (preset, model, totals)
 
@@ -164,10 +164,9 @@ def test_layers_are_the_recognised_families(name: str, imported: dict[str, tuple
     if model == "convnext_stage":
         ln = [a for x, a in zip(graph.layers.values(), attrs, strict=True) if x.kind == "layernorm"]
         over = Counter(a["over"] for a in ln)
-        # LayerNorm2d (permutes) and the written-out channels_first norm are over the channels, except at opset
-        # 14 where LayerNorm2d's layer_norm is decomposed between its Transposes; nn.LayerNorm on NHWC: last axis
-        legacy14 = ENTRIES[name]["exporter"]["opset_requested"] == 14
-        assert over == ({"channels": 1, "last": 3} if legacy14 else {"channels": 2, "last": 2})
+        # LayerNorm2d (permutes; at opset 14 a decomposed layer_norm between the Transposes) and the written-out
+        # channels_first norm are over the channels; nn.LayerNorm on NHWC over the last axis
+        assert over == {"channels": 2, "last": 2}
         assert all(a["affine"] and a["bias"] and abs(a["eps"] - 1e-6) < 1e-9 for a in ln)
     if model == "norm_shuffle":
         gn = next(a for x, a in zip(graph.layers.values(), attrs, strict=True) if x.kind == "groupnorm")

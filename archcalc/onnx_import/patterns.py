@@ -5,7 +5,7 @@
   (negative axes) or over the channels (axis 1);
 - SiLU, HardSwish, Mish, GELU and tanh-GELU as their exporters' multi-node forms (``act_patterns.py``);
 - LayerNorm over channels as ``Transpose -> LayerNormalization(axis=-1) -> Transpose`` (ConvNeXt's
-  LayerNorm2d through permutes);
+  LayerNorm2d through permutes), or with the decomposed LayerNorm between the Transposes (before opset 17);
 - GroupNorm as ``Reshape -> InstanceNormalization -> Reshape [-> Mul -> Add]`` (PyTorch's opset-17
   export of ``nn.GroupNorm``: the InstanceNormalization's scale and shift are ones and zeros per
   group, the Mul and Add hold the per-channel scale and shift);
@@ -49,6 +49,26 @@ def _layernorm2d(g: PatternGraph, t1: Any) -> Record | None:
     attrs = {"over": "channels", "affine": not identity, "bias": has_shift,
              "eps": float(g.attr(ln, "epsilon", 1e-5))}
     return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), frozenset({t1.name, ln.name, t2.name}))
+
+
+def _layernorm2d_decomposed(g: PatternGraph, t1: Any) -> Record | None:
+    """Transpose -> the decomposed LayerNorm over the last axis -> Transpose back: LayerNorm2d exported
+    before opset 17 (LayerNormalization), one layer over the channels as from opset 17."""
+    perm = list(g.attr(t1, "perm", []))
+    r = len(perm)
+    x = t1.output[0]
+    r1 = next((n for n in g.users.get(x, []) if n.op_type == "ReduceMean"), None)
+    if r < 3 or perm != [0, *range(2, r), 1] or r1 is None or x in g.outputs:
+        return None
+    inner = _decomposed_layernorm(g, r1)
+    if inner is None or inner[2].get("over") != "last" or inner[2].get("axes") != 1 \
+            or not {n.name for n in g.users.get(x, [])} <= inner[5]:
+        return None
+    t2 = g.only_user(inner[4][0], "Transpose")
+    if t2 is None or list(g.attr(t2, "perm", [])) != [0, r - 1, *range(1, r - 1)]:
+        return None
+    attrs = {k: v for k, v in inner[2].items() if k != "axes"} | {"over": "channels"}
+    return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), inner[5] | {t1.name, t2.name})
 
 
 def _reduce_axes(g: PatternGraph, node: Any) -> list[int] | None:
@@ -185,7 +205,7 @@ def _pixel_unshuffle(g: PatternGraph, r1: Any) -> Record | None:
 
 
 #: op_type of the first (or anchor) node -> matchers, in the order tried
-MATCHERS = {"Mul": (gated,), "Div": (gelu,), "Tanh": (gelu_tanh,), "Transpose": (_layernorm2d,),
+MATCHERS = {"Mul": (gated,), "Div": (gelu,), "Tanh": (gelu_tanh,), "Transpose": (_layernorm2d, _layernorm2d_decomposed),
             "Reshape": (_groupnorm, _channel_shuffle, _pixel_unshuffle), "ReduceMean": (_decomposed_layernorm,)}
 
 
