@@ -187,3 +187,17 @@ def test_layernorm2d_decomposed_between_transposes(back: bool) -> None:
         want = (x - mean) / np.sqrt(var + 1e-6) * np.linspace(0.5, 1.5, 8)[:, None, None] \
             + np.linspace(-0.1, 0.1, 8)[:, None, None]
         assert np.allclose(_run(m, x), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("nodes", [
+    [node("Div", ["x", "sqrt2"], "d"), node("Erf", ["d"], "e"), node("Add", ["e", "one"], "a"),
+     node("Mul", ["a", "x"], [], name="dead"), node("Relu", ["x"], "y")],
+    [node("Reshape", ["x", "s1"], "r1"), node("Transpose", ["r1"], [], name="dead", perm=[0, 1, 3, 5, 2, 4]),
+     node("Relu", ["x"], "y")],
+], ids=["gelu", "pixel_unshuffle"])
+def test_a_node_without_outputs_inside_a_form_is_no_crash(nodes: list) -> None:
+    """A malformed chain (a node with no output) is not a pattern: imported node by node, never an IndexError."""
+    inits = [_c("sqrt2", sqrt(2)), _c("one", 1.0), tensor("s1", [-1, 4, 1, 3, 1, 3])]
+    m = make(nodes, {"x": [1, 4, 3, 3]}, outputs=["y"], inits=inits, opset=18)
+    r = archcalc.analyze(archcalc.load(str(save_model(m))))
+    assert r["y"].kind == "activation" and not any(x.kind in ("layernorm", "pixel_unshuffle") for x in r)

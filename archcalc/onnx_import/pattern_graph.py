@@ -40,11 +40,13 @@ class PatternGraph:
                     changed = True
 
     def only_user(self, tensor: str, op_type: str) -> Any | None:
+        """The one node reading ``tensor``, when it is an ``op_type`` with an output (a malformed node
+        without one is left for the importer to report)."""
         users = self.users.get(tensor, [])
         if tensor in self.outputs or len(users) != 1 or users[0].op_type != op_type or users[0].domain not in ("",
                                                                                                              "ai.onnx"):
             return None
-        return users[0]
+        return users[0] if users[0].output and users[0].output[0] else None
 
     def is_const(self, tensor: str) -> bool:
         return tensor in self.consts

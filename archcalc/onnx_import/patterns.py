@@ -217,7 +217,7 @@ def find_patterns(model: Any, taken: set[str]) -> tuple[list[Record], list[str]]
     found: list[Record] = []
     used = set(taken)
     for n in g.nodes:
-        if n.domain not in ("", "ai.onnx") or n.name in used:
+        if n.domain not in ("", "ai.onnx") or n.name in used or not n.output or not n.output[0]:
             continue
         for matcher in MATCHERS.get(n.op_type, ()):
             record = matcher(g, n)
