@@ -201,3 +201,16 @@ def test_a_node_without_outputs_inside_a_form_is_no_crash(nodes: list) -> None:
     m = make(nodes, {"x": [1, 4, 3, 3]}, outputs=["y"], inits=inits, opset=18)
     r = archcalc.analyze(archcalc.load(str(save_model(m))))
     assert r["y"].kind == "activation" and not any(x.kind in ("layernorm", "pixel_unshuffle") for x in r)
+
+
+def test_profile_node_map_knows_recognised_forms_and_leaves_the_model_alone() -> None:
+    from onnx import helper
+
+    from archcalc.runtime.kernelmap import node_layers
+
+    m = make([helper.make_node("Sigmoid", ["x"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])],
+             {"x": [1, 4, 3, 3]})
+    graph = archcalc.load(str(save_model(m)))
+    assert list(graph.layers) == ["x", "Mul_1"] and graph.layers["Mul_1"].attrs["fn"] == "silu"
+    assert node_layers(m, graph.layers) == {"Sigmoid_0": "Mul_1", "Mul_1": "Mul_1"}
+    assert [n.name for n in m.graph.node] == ["", ""]  # labelled on views, not renamed

@@ -224,3 +224,32 @@ def test_onnxruntime_shapes_equal_archcalc(name: str, imported: dict[str, tuple[
             assert r[node.name].shape == real[node.output[0]][1:], node.name
             checked += 1
     assert checked == len(names) - 1  # every layer but the input
+
+
+FOLDED = ("Constant", "Shape", "Slice", "Concat", "Gather", "Unsqueeze")
+
+
+@pytest.mark.parametrize("name", [n for n, e in ENTRIES.items() if not e["exporter"]["dynamo"]])
+def test_profile_places_every_node_in_the_layer_of_its_module(name: str,
+                                                              imported: dict[str, tuple[Graph, Report]]) -> None:
+    """``archcalc profile --per-layer`` charges each ORT kernel to a layer through node_layers: every node of
+    a recognised multi-node form (a GroupNorm's Reshape/InstanceNormalization/Reshape/Mul/Add, a GELU's nine
+    nodes) belongs to that layer. The legacy exporter names nodes /<module scope>/<Op>: each node's layer is
+    in its own module's scope."""
+    import onnx
+
+    from archcalc.runtime.kernelmap import node_layers
+
+    model = onnx.load(str(FIXTURES / ENTRIES[name]["file"]), load_external_data=False)
+    graph, _ = imported[name]
+    mapping = node_layers(model, graph.layers)
+    checked = 0
+    for n in model.graph.node:
+        if n.op_type in FOLDED:
+            continue
+        layer = mapping.get(n.name)
+        assert layer is not None and layer.rsplit("/", 1)[0] == n.name.rsplit("/", 1)[0], (n.name, layer)
+        checked += 1
+    assert checked == sum(1 for n in model.graph.node if n.op_type not in FOLDED)
+    assert {n.name for n in model.graph.node} == {n.name for n in onnx.load(
+        str(FIXTURES / ENTRIES[name]["file"]), load_external_data=False).graph.node}  # names untouched

@@ -9,10 +9,23 @@ from typing import Any
 Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
 
 
+class NodeView:
+    """A node's fields, read once: matching on views leaves the model's own nodes unchanged."""
+
+    __slots__ = ("attribute", "domain", "input", "name", "op_type", "output")
+
+    def __init__(self, node: Any) -> None:
+        for key in self.__slots__:
+            setattr(self, key, getattr(node, key))
+
+
 class PatternGraph:
-    def __init__(self, model: Any) -> None:
+    """``in_place``: unnamed nodes get the importer's label on the model's own nodes (the importer finds
+    them by it); otherwise on views of them."""
+
+    def __init__(self, model: Any, in_place: bool = True) -> None:
         g = model.graph
-        self.nodes = list(g.node)
+        self.nodes: list[Any] = list(g.node) if in_place else [NodeView(n) for n in g.node]
         taken = {n.name for n in self.nodes if n.name}
         for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
             if not n.name and f"{n.op_type}_{i}" not in taken:

@@ -209,11 +209,12 @@ MATCHERS = {"Mul": (gated,), "Div": (gelu,), "Tanh": (gelu_tanh,), "Transpose": 
             "Reshape": (_groupnorm, _channel_shuffle, _pixel_unshuffle), "ReduceMean": (_decomposed_layernorm,)}
 
 
-def find_patterns(model: Any, taken: set[str]) -> tuple[list[Record], list[str]]:
-    """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them."""
+def find_patterns(model: Any, taken: set[str], in_place: bool = True) -> tuple[list[Record], list[str]]:
+    """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them
+    (``in_place``: see PatternGraph)."""
     from archcalc.ops import REGISTRY
 
-    g = PatternGraph(model)
+    g = PatternGraph(model, in_place)
     found: list[Record] = []
     used = set(taken)
     for n in g.nodes:
