@@ -253,3 +253,19 @@ def test_profile_places_every_node_in_the_layer_of_its_module(name: str,
     assert checked == sum(1 for n in model.graph.node if n.op_type not in FOLDED)
     assert {n.name for n in model.graph.node} == {n.name for n in onnx.load(
         str(FIXTURES / ENTRIES[name]["file"]), load_external_data=False).graph.node}  # names untouched
+
+
+def test_the_fixtures_hold_every_onnx_form_of_the_families() -> None:
+    """Which op each exporter wrote (manifest op_types): the forms the importer is tested on here."""
+    def ops(**where: Any) -> set[str]:
+        return {op for e in ENTRIES.values() if all(e["exporter"].get(k, e.get(k)) == v for k, v in where.items())
+                for op in e["op_types"]}
+
+    everything = ops()
+    for op in ("LayerNormalization", "GroupNormalization", "InstanceNormalization", "DepthToSpace", "HardSwish",
+               "HardSigmoid", "Mish", "Gelu", "Einsum", "Erf", "Softplus", "Tanh", "Pow", "ReduceMean", "Sqrt"):
+        assert op in everything, op
+    assert "GroupNormalization" in ops(opset_requested=21)  # only the dynamo exporter at 21 writes it
+    assert "GroupNormalization" not in ops(opset_requested=18)  # at 18 both write Reshape/InstanceNorm/Reshape
+    assert "LayerNormalization" not in ops(opset_requested=14) and "Mish" not in ops(opset_requested=17)
+    assert "HardSwish" not in ops(opset_requested=13) and "Gelu" not in ops(opset_requested=18)
