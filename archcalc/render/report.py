@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archcalc.errors import suggest
@@ -114,21 +114,32 @@ def context_lines(report: Report) -> list[str]:
 
 
 def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = None, *,
-           csv_context: bool = False, csv_totals: bool = False) -> str:
+           csv_context: bool = False, csv_totals: bool = False, groups: Mapping[str, str] | None = None,
+           by: str = "block") -> str:
     """The report in ``fmt``. CSV is one header row and one row per layer, so that any CSV reader
     (``pandas.read_csv``) takes it as it is; ``csv_totals`` adds the total row and ``csv_context``
-    puts the conventions, warnings and notes first as ``#`` lines (``read_csv(comment="#")``)."""
+    puts the conventions, warnings and notes first as ``#`` lines (``read_csv(comment="#")``).
+    ``groups`` (layer -> its stage or block, ``report --by``) adds subtotals (render/subtotals.py)."""
+    from archcalc.render.subtotals import subtotal_dicts, with_subtotals
+
     cols = tuple(columns) if columns else DEFAULT_COLUMNS
     if fmt == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
+        data = report.to_dict()
+        if groups is not None:
+            for layer in data["layers"]:
+                layer[by] = groups[layer["name"]]
+            data["subtotals"] = {"by": by, "groups": subtotal_dicts(report, groups)}
+        return json.dumps(data, indent=2) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         if csv_context:
             for line in context_lines(report):
                 buf.write(f"# {line}\n")
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(cols)
+        writer.writerow([*cols, by] if groups is not None else cols)
         rows = _rows(report, cols, human=False)
+        if groups is not None:  # a column, not rows: the layers still sum to the total
+            rows = [[*row, groups[r.name]] for row, r in zip(rows, report.layers, strict=False)] + [[*rows[-1], ""]]
         writer.writerows(rows if csv_totals else rows[:-1])
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
@@ -137,8 +148,11 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
 
     headers = [ALL_COLUMNS[c][0] for c in cols]
     align = ["left" if c in ("name", "kind", "inputs", "shape", "rf", "where") else "right" for c in cols]
+    rows = _rows(report, cols, human=True)
+    if groups is not None:
+        rows = with_subtotals(rows, report, cols, groups, by, human=True)
     table = tabulate(
-        _rows(report, cols, human=True),
+        rows,
         headers=headers,
         tablefmt="github" if fmt == "markdown" else "simple",
         colalign=align,
