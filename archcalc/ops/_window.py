@@ -79,3 +79,18 @@ def geometry(attrs: Mapping[str, Any], spatial: Shape, kernel: Any | None = None
 
 def format_shape(shape: Shape) -> str:
     return "x".join(str(v) for v in shape) if shape else "scalar"
+
+
+def window_numbers(spatial: Shape, geo: Geometry, rounding: str) -> str:
+    """The output length per axis with the numbers in: ``H, W: (14 + 0 - 5)/1 + 1 = 10``."""
+    n = len(spatial)
+    by_text: dict[str, list[str]] = {}
+    for i in range(n):
+        pad = geo.pads[i][0] + geo.pads[i][1]
+        k = geo.k_eff[i]
+        text = f"{rounding}(({spatial[i]} + {pad} - {k})/{geo.stride[i]}) + 1 = {geo.out[i]}"
+        by_text.setdefault(text, []).append(axis_name(i, n))
+    return "; ".join(f"{', '.join(axes)}: {text}" for text, axes in by_text.items())
+
+
+WINDOW_SYMBOLS = "out = rounding((N + P - K_eff)/S) + 1 per axis, K_eff = d(K-1)+1"
