@@ -175,9 +175,13 @@ def _op_step(ctx: _Context, field: str) -> Step:
     if found is not None:
         raise AssertionError(f"{ctx.layer.kind}.derive gives {field} {found.value}, its apply {value}")
     if value == 0:
-        return Step(0, f"a {ctx.layer.kind} layer has no {field.replace('_', ' ')}", f"{field} = 0", "0")
+        return Step(0, f"{_a(ctx.layer.kind)} layer has no {field.replace('_', ' ')}", f"{field} = 0", "0")
     return Step(value, f"as the {ctx.layer.kind} layer's rule counts it ({REGISTRY[ctx.layer.kind].doc})",
                 f"{field} = {field}({ctx.layer.kind})", num(value))
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _output(ctx: _Context) -> FigureExplanation:
@@ -242,8 +246,8 @@ def _params(ctx: _Context) -> FigureExplanation:
     numbers = " + ".join(num(t[1]) for t in terms) + f" = {num(c.params)}"
     if c.cost.fixed:
         numbers += f" ({num(c.cost.fixed)} fixed parameters are not trained, not counted)"
-    return FigureExplanation("params", c.params, f"{' + '.join(words)}; weights: {w.words}", symbols, numbers,
-                             tuple(notes))
+    text = " + ".join(words) + (f"; weights: {w.words}" if w.value else f" ({w.words})")
+    return FigureExplanation("params", c.params, text, symbols, numbers, tuple(notes))
 
 
 def _connections(ctx: _Context) -> FigureExplanation:

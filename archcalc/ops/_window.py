@@ -8,6 +8,7 @@ from math import prod
 from typing import Any
 
 from archcalc.errors import ShapeError
+from archcalc.ops._derive import Step
 from archcalc.ops._formulas import Pads, Shape, axis_name, dropped_input, per_axis, resolve_padding, window_output
 from archcalc.ops.base import Window
 
@@ -94,3 +95,11 @@ def window_numbers(spatial: Shape, geo: Geometry, rounding: str) -> str:
 
 
 WINDOW_SYMBOLS = "out = rounding((N + P - K_eff)/S) + 1 per axis, K_eff = d(K-1)+1"
+
+
+def window_output_step(attrs: Mapping[str, Any], c_out: int, spatial: Shape, geo: Geometry) -> Step:
+    """The output shape of a sliding-window layer as a Step: maps, then the window rule per axis."""
+    rounding = "floor" if attrs.get("padding") in SAME else attrs.get("rounding") or "floor"
+    out = "x".join(str(v) for v in (c_out, *geo.out))
+    return Step(out, f"{c_out} maps; each spatial axis by the sliding-window rule ({rounding})",
+                f"C_out x out_axes; {WINDOW_SYMBOLS}", window_numbers(spatial, geo, rounding))

@@ -17,7 +17,7 @@ from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._formulas import per_axis
 from archcalc.ops._onnx import LayerSpec, Node, axes_attr, bias_param, onnx_pads
-from archcalc.ops._window import ROUNDING, WINDOW_SYMBOLS, geometry, spatial_of, window_numbers
+from archcalc.ops._window import ROUNDING, geometry, spatial_of, window_output_step
 from archcalc.ops.base import (
     Applied,
     Attr,
@@ -206,10 +206,7 @@ class Conv(Op):
         geo = geometry(attrs, spatial)
         pairs, positions, taps = conn.pairs(c_in, c_out), geo.positions, geo.taps
         kernel = "x".join(str(k) for k in geo.kernel)
-        out = "x".join(str(v) for v in (c_out, *geo.out))
-        rounding = "floor" if attrs.get("padding") in ("same", "same_upper", "same_lower") else attrs["rounding"]
-        steps = {"output": Step(out, f"{c_out} maps; each spatial axis by the sliding-window rule ({rounding})",
-                                f"C_out x out_axes; {WINDOW_SYMBOLS}", window_numbers(spatial, geo, rounding))}
+        steps = {"output": window_output_step(attrs, c_out, spatial, geo)}
         if conn.kind == "table":
             links = f"the connection table gives {num(pairs)} input-map links"
             pair_numbers = "+".join(str(len(r)) for r in conn.table or ()) + f" = {num(pairs)} links"
