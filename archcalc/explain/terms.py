@@ -1,24 +1,15 @@
-"""Why a number comes out: each figure of one layer as the formula in words and in symbols, the
-numbers substituted, the result, and the conventions that chose each term.
-
-The op part of every figure comes from the layer family's own ``derive`` (the formulas of its
-``apply``, written out); the conventions part from :func:`archcalc.counting.count_layer`, the
-same function the analysis sums. So an explanation and the report cannot disagree
-(``tests/test_explain.py`` checks every layer of every bundled spec and ONNX fixture under every
-preset). Pure data: rendering is ``archcalc.render.explain``'s.
-"""
+"""Each figure's explanation from the op's derivation and the counted terms (builders by figure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from math import prod
 from typing import TYPE_CHECKING, Any
 
 from archcalc.conventions import Conventions, resolve
-from archcalc.counting import Counted, count_layer, shared_cost, unit_outputs
-from archcalc.errors import OptionError, suggest
+from archcalc.counting import Counted
+from archcalc.explain.model import FigureExplanation
 from archcalc.ops import REGISTRY
 from archcalc.ops._derive import Step, num
 from archcalc.ops.base import GLOBAL, PASS, UNKNOWN, Applied, Permute, Window
@@ -28,116 +19,9 @@ if TYPE_CHECKING:
     from archcalc.ir import Graph, Layer
     from archcalc.report import Report
 
-#: the figures a layer explanation has, in order, with what each is
-FIGURES: dict[str, str] = {
-    "output": "output shape",
-    "units": "output elements counted as units",
-    "weights": "trainable weights",
-    "biases": "bias parameters",
-    "params": "trainable parameters under the conventions",
-    "connections": "input-to-output connections",
-    "macs": "multiply-accumulates (x batch)",
-    "flops": "forward FLOPs (x batch)",
-    "receptive_field": "receptive field (size, jump, start per axis)",
-    "activation_bytes": "bytes of the output tensor(s) (x batch)",
-}
-#: other names a figure goes by (the report's column names)
-ALIASES = {"shape": "output", "rf": "receptive_field", "act_bytes": "activation_bytes", "mac": "macs",
-           "flop": "flops", "param": "params", "parameters": "params"}
-
 
 @dataclass(frozen=True, slots=True)
-class FigureExplanation:
-    figure: str
-    value: int | str
-    words: str
-    symbols: str
-    numbers: str
-    conventions: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"figure": self.figure, "value": self.value, "words": self.words, "symbols": self.symbols,
-                "numbers": self.numbers, "conventions": list(self.conventions)}
-
-
-@dataclass(frozen=True, slots=True)
-class LayerExplanation:
-    layer: str
-    kind: str
-    figures: tuple[FigureExplanation, ...]
-    #: the line naming the preset and every convention (as reports print it)
-    conventions: str = ""
-
-    def __getitem__(self, figure: str) -> FigureExplanation:
-        for item in self.figures:
-            if item.figure == figure:
-                return item
-        raise KeyError(figure)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"layer": self.layer, "kind": self.kind, "conventions": self.conventions,
-                "figures": [f.to_dict() for f in self.figures]}
-
-
-def figure_name(figure: str) -> str:
-    """The figure a name means, or an OptionError with a did-you-mean listing the figures."""
-    name = ALIASES.get(figure, figure)
-    if name not in FIGURES:
-        raise OptionError(f"unknown figure '{figure}'{suggest(figure, [*FIGURES, *ALIASES])}; "
-                          f"figures: {', '.join(FIGURES)}")
-    return name
-
-
-def explain(report: Report, layer: str, figure: str | None = None) -> LayerExplanation:
-    """How each figure of ``layer`` in ``report`` (an ``archcalc.analyze`` result) comes out;
-    only ``figure`` when given. Unknown names are an OptionError with a did-you-mean."""
-    graph = report.graph
-    if graph is None:
-        raise OptionError("this report carries no graph to explain (make it with archcalc.analyze)")
-    if layer not in graph.layers:
-        raise OptionError(f"no layer '{layer}' in {report.name}{_near(layer, tuple(graph.layers))}; "
-                          f"layers: {_listing(tuple(graph.layers))}")
-    wanted = tuple(FIGURES) if figure is None else (figure_name(figure),)
-    return _explain(report, graph, layer, wanted, unit_outputs(graph, report.conventions))
-
-
-def explain_all(report: Report) -> tuple[LayerExplanation, ...]:
-    """Every layer's explanation, in report order (one pass: what a page of all layers needs)."""
-    graph = report.graph
-    if graph is None:
-        raise OptionError("this report carries no graph to explain (make it with archcalc.analyze)")
-    last = unit_outputs(graph, report.conventions)
-    return tuple(_explain(report, graph, name, tuple(FIGURES), last) for name in graph.layers)
-
-
-def _explain(report: Report, graph: Graph, layer: str, wanted: tuple[str, ...],
-             last: Mapping[str, bool]) -> LayerExplanation:
-    node = graph.layers[layer]
-    conv = report.conventions
-    ins = tuple(report[ref[0]].shapes[ref[1]] for ref in node.inputs)
-    op = REGISTRY[node.kind]
-    applied = op.apply(node.attrs, ins)
-    steps = op.derive(node.attrs, ins)
-    cost = shared_cost(node.attrs, applied.cost)
-    n_in = prod(ins[0]) if ins else 0
-    counted = count_layer(node.kind, node.attrs, cost, applied.outs, n_in, last[layer], conv)
-    ctx = _Context(node, ins, applied, steps, counted, conv, report, graph)
-    return LayerExplanation(layer, node.kind, tuple(_BUILDERS[name](ctx) for name in wanted),
-                            conventions=report.conventions_line())
-
-
-def _near(name: str, names: tuple[str, ...]) -> str:
-    """The did-you-mean of a layer name, ignoring case first (``c3`` -> ``C3``)."""
-    same = [n for n in names if n.casefold() == name.casefold()]
-    return f" (did you mean '{same[0]}'?)" if same else suggest(name, names)
-
-
-def _listing(names: tuple[str, ...], most: int = 12) -> str:
-    return ", ".join(names) if len(names) <= most else ", ".join(names[:most]) + f", ... ({len(names)} in all)"
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
+class Context:
     layer: Layer
     ins: tuple[tuple[int, ...], ...]
     applied: Applied
@@ -163,7 +47,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(v) for v in shape) if shape else "scalar"
 
 
-def _op_step(ctx: _Context, field: str) -> Step:
+def _op_step(ctx: Context, field: str) -> Step:
     """The op's derivation of a Cost field, or its value as the op counts it."""
     value = getattr(ctx.counted.cost, field)
     found = ctx.steps.get(field)
@@ -184,7 +68,7 @@ def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
-def _output(ctx: _Context) -> FigureExplanation:
+def _output(ctx: Context) -> FigureExplanation:
     value = " | ".join(_shape(s) for s in ctx.applied.outs)
     found = ctx.steps.get("output")
     given = ", ".join(_shape(s) for s in ctx.ins) or "none"
@@ -203,7 +87,7 @@ _UNIT_WORDS = {
 }
 
 
-def _units(ctx: _Context) -> FigureExplanation:
+def _units(ctx: Context) -> FigureExplanation:
     c = ctx.counted
     family = REGISTRY[ctx.layer.kind].family
     words = _UNIT_WORDS[c.units_rule].format(family=family)
@@ -216,13 +100,13 @@ def _units(ctx: _Context) -> FigureExplanation:
 
 
 def _cost_figure(field: str) -> Any:
-    def build(ctx: _Context) -> FigureExplanation:
+    def build(ctx: Context) -> FigureExplanation:
         s = _op_step(ctx, field)
         return FigureExplanation(field, s.value, s.words, s.symbols, s.numbers)
     return build
 
 
-def _params(ctx: _Context) -> FigureExplanation:
+def _params(ctx: Context) -> FigureExplanation:
     c, conv = ctx.counted, ctx.conv
     w = _op_step(ctx, "weights")
     terms = [("weights", c.cost.weights)]
@@ -250,7 +134,7 @@ def _params(ctx: _Context) -> FigureExplanation:
     return FigureExplanation("params", c.params, text, symbols, numbers, tuple(notes))
 
 
-def _connections(ctx: _Context) -> FigureExplanation:
+def _connections(ctx: Context) -> FigureExplanation:
     c, conv = ctx.counted, ctx.conv
     edges = _op_step(ctx, "connections")
     family = REGISTRY[ctx.layer.kind].family
@@ -271,7 +155,7 @@ def _connections(ctx: _Context) -> FigureExplanation:
     return FigureExplanation("connections", c.connections, words, symbols, numbers, tuple(notes))
 
 
-def _macs(ctx: _Context) -> FigureExplanation:
+def _macs(ctx: Context) -> FigureExplanation:
     c, conv = ctx.counted, ctx.conv
     op = _op_step(ctx, "macs")
     notes, terms, words, symbols = [], [num(c.cost.macs)], [op.words], ["op MACs"]
@@ -299,7 +183,7 @@ def _macs(ctx: _Context) -> FigureExplanation:
 _STATUS = {"not_counted": "not counted (not in cheap_ops)", "bias_macs": "counted as MACs (bias_macs)"}
 
 
-def _flops(ctx: _Context) -> FigureExplanation:
+def _flops(ctx: Context) -> FigureExplanation:
     c, conv = ctx.counted, ctx.conv
     words = [f"{c.flops_per_mac} FLOPs per MAC"]
     symbols = [f"{c.flops_per_mac} x MACs"]
@@ -340,7 +224,7 @@ def _half(value: int | Fraction) -> int | Fraction:
     return value // 2 if isinstance(value, int) and value % 2 == 0 else Fraction(value) / 2
 
 
-def _receptive_field(ctx: _Context) -> FigureExplanation:
+def _receptive_field(ctx: Context) -> FigureExplanation:
     a = ctx.applied
     if ctx.layer.kind == "input":
         field = input_field(len(a.outs[0]) - 1)
@@ -376,11 +260,11 @@ def _receptive_field(ctx: _Context) -> FigureExplanation:
         f"input {given}; {numbers}")
 
 
-def _field_of(ctx: _Context, ref: tuple[str, int]) -> Field:
+def _field_of(ctx: Context, ref: tuple[str, int]) -> Field:
     return ctx.report[ref[0]].rf
 
 
-def _activation_bytes(ctx: _Context) -> FigureExplanation:
+def _activation_bytes(ctx: Context) -> FigureExplanation:
     c = ctx.counted
     return FigureExplanation(
         "activation_bytes", c.activation_bytes, "output elements x batch x bytes per element",
@@ -389,7 +273,7 @@ def _activation_bytes(ctx: _Context) -> FigureExplanation:
         (_conv_note(ctx.conv, "dtype"), _conv_note(ctx.conv, "batch")))
 
 
-_BUILDERS = {
+BUILDERS = {
     "output": _output,
     "units": _units,
     "weights": _cost_figure("weights"),
