@@ -107,3 +107,47 @@ def test_unknown_names_say_what_exists() -> None:
         report.explain("C3", "mcas")
     with pytest.raises(archcalc.OptionError, match=r"figures: output, units, weights, biases, params"):
         report.explain("C3", "flps")
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from archcalc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_explains_a_layer_or_one_figure(tmp_path: Path) -> None:
+    code, out, err = _cli("explain", "lenet5", "C3", "--preset", "lecun1998")
+    assert code == 0 and err == ""
+    assert out.startswith("lenet5: C3 (conv)\n")
+    assert "params = 1,516\n" in out and "  numbers: 1,500 + 16 = 1,516\n" in out
+    assert "connections = 151,600\n" in out
+    assert out.rstrip().endswith(archcalc.analyze(archcalc.load("lenet5"), preset="lecun1998").conventions_line())
+    code, out, _ = _cli("explain", "resnet18", "layer1.0.conv1.macs", "-f", "json")
+    data = json.loads(out)
+    assert code == 0 and data["layer"] == "layer1.0.conv1" and data["network"] == "resnet18"
+    assert [f["figure"] for f in data["figures"]] == ["macs"]
+    assert data["figures"][0]["value"] == archcalc.analyze(archcalc.load("resnet18"))["layer1.0.conv1"].macs
+    code, out, _ = _cli("explain", "lenet5", "C3.params", "--format", "markdown")
+    assert code == 0 and out.startswith("### lenet5: C3 (conv)\n") and "- formula: `params = weights + biases`" in out
+    target = tmp_path / "c3.md"
+    code, out, _ = _cli("explain", "lenet5", "C3", "-o", str(target))
+    assert code == 0 and out == "" and target.read_text().startswith("### lenet5: C3")
+
+
+@pytest.mark.parametrize(("target", "words"), [
+    ("c3", ("lenet5.yaml", "no layer 'c3' in lenet5 (did you mean 'C3'?)", "layers: input, C1")),
+    ("C3.weigths", ("layer C3", "unknown figure 'weigths' (did you mean 'weights'?)", "figures: output, units")),
+    ("C3.flps", ("layer C3", "unknown figure 'flps' (did you mean 'flops'?)",)),
+    ("C9.macs", ("no layer 'C9' in lenet5",)),
+])
+def test_cli_unknown_names_are_one_line_exit_2(target: str, words: tuple[str, ...]) -> None:
+    code, out, err = _cli("explain", "lenet5", target)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, (word, err)

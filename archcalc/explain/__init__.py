@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from archcalc.ir import Graph
     from archcalc.report import Report
 
-__all__ = ["ALIASES", "FIGURES", "FigureExplanation", "LayerExplanation", "explain", "explain_all", "figure_name"]
+__all__ = ["ALIASES", "FIGURES", "FigureExplanation", "LayerExplanation", "explain", "explain_all", "figure_name",
+           "split_target"]
 
 
 def figure_name(figure: str) -> str:
@@ -36,24 +37,49 @@ def figure_name(figure: str) -> str:
     return name
 
 
+def split_target(report: Report, target: str) -> tuple[str, str | None]:
+    """``LAYER`` or ``LAYER.FIGURE`` -> (layer, figure or None). Layer names may hold dots
+    (``layer1.0.conv1``): a whole name that is a layer wins, then the part after the last dot
+    as a figure. An unknown layer or figure is an OptionError with a did-you-mean."""
+    graph = _graph_of(report)
+    if target in graph.layers:
+        return target, None
+    head, dot, tail = target.rpartition(".")
+    if dot and head in graph.layers:
+        try:
+            return head, figure_name(tail)
+        except OptionError as exc:
+            raise exc.located(file=report.file, layer=head) from None
+    raise _no_layer(report, graph, head if dot and head and ALIASES.get(tail, tail) in FIGURES else target)
+
+
+def _graph_of(report: Report) -> Graph:
+    if report.graph is None:
+        raise OptionError("this report carries no graph to explain (make it with archcalc.analyze)")
+    return report.graph
+
+
+def _no_layer(report: Report, graph: Graph, layer: str) -> OptionError:
+    return OptionError(f"no layer '{layer}' in {report.name}{_near(layer, tuple(graph.layers))}; "
+                       f"layers: {_listing(tuple(graph.layers))}", file=report.file)
+
+
 def explain(report: Report, layer: str, figure: str | None = None) -> LayerExplanation:
     """How each figure of ``layer`` in ``report`` (an ``archcalc.analyze`` result) comes out;
     only ``figure`` when given. Unknown names are an OptionError with a did-you-mean."""
-    graph = report.graph
-    if graph is None:
-        raise OptionError("this report carries no graph to explain (make it with archcalc.analyze)")
+    graph = _graph_of(report)
     if layer not in graph.layers:
-        raise OptionError(f"no layer '{layer}' in {report.name}{_near(layer, tuple(graph.layers))}; "
-                          f"layers: {_listing(tuple(graph.layers))}")
-    wanted = tuple(FIGURES) if figure is None else (figure_name(figure),)
+        raise _no_layer(report, graph, layer)
+    try:
+        wanted = tuple(FIGURES) if figure is None else (figure_name(figure),)
+    except OptionError as exc:
+        raise exc.located(file=report.file, layer=layer) from None
     return _explain(report, graph, layer, wanted, unit_outputs(graph, report.conventions))
 
 
 def explain_all(report: Report) -> tuple[LayerExplanation, ...]:
     """Every layer's explanation, in report order (one pass: what a page of all layers needs)."""
-    graph = report.graph
-    if graph is None:
-        raise OptionError("this report carries no graph to explain (make it with archcalc.analyze)")
+    graph = _graph_of(report)
     last = unit_outputs(graph, report.conventions)
     return tuple(_explain(report, graph, name, tuple(FIGURES), last) for name in graph.layers)
 

@@ -235,7 +235,7 @@ class Conv(Op):
                                    "C_out x positions" if bias_units else "0",
                                    f"{times(c_out, positions)} = {num(bias_units)}" if bias_units else "0")
         edges = positions * pairs * taps
-        edge_words = (f"each of the {num(positions)} positions of map j has links_j x {taps} input connections, "
+        edge_words = (f"each of the {num(positions)} units of map j has links_j x {taps} input connections; "
                       f"over the {c_out} maps")
         steps["connections"] = Step(edges, edge_words, "connections = positions x links x K_taps",
                                     f"{times(positions, pairs, taps)} = {num(edges)}")
