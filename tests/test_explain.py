@@ -62,6 +62,8 @@ def test_every_derivation_equals_the_ops_apply(source: str) -> None:
         for key, step in op.derive(layer.attrs, ins).items():
             if key == "output":
                 assert step.value == " | ".join("x".join(map(str, s)) for s in applied.outs), layer.name
+            elif key == "connections+bias":
+                assert step.value == applied.cost.connections + applied.cost.bias_units, layer.name
             elif key.startswith("cheap:"):
                 assert (key[6:], step.value) in applied.cost.cheap, (layer.name, key)
             else:
@@ -79,7 +81,8 @@ def test_lenet5_c3_reads_as_the_paper() -> None:
     assert "connection table gives 60 input-map links" in c3["weights"].words
     assert c3["params"].value == 1516 and c3["params"].numbers == "1,500 + 16 = 1,516"
     assert c3["connections"].value == 100 * (1500 + 16) == 151600
-    assert c3["connections"].numbers.endswith("150,000 + 1,600 = 151,600")
+    # "each of the 100 units of map j has links_j x 25 + 1 connections": 100 x (1,500 + 16)
+    assert c3["connections"].numbers == "100 x (1,500 + 16) = 151,600"
     assert any(n.startswith("bias_is_connection: true") for n in c3["connections"].conventions)
     assert c3["receptive_field"].value == "14 j2 s6.5"
     json.dumps(c3.to_dict())

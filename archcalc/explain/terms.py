@@ -150,6 +150,9 @@ def _connections(ctx: Context) -> FigureExplanation:
         if conv.bias_is_connection:
             words += f"; plus one connection per biased unit ({num(c.bias_connections)})"
             terms.append(num(c.bias_connections))
+    lecun = ctx.steps.get("connections+bias")
+    if c.bias_connections and lecun is not None and lecun.value == c.connections and family != "pool":
+        return FigureExplanation("connections", c.connections, lecun.words, lecun.symbols, lecun.numbers, tuple(notes))
     symbols = edges.symbols + (" + biased units" if c.bias_connections else "")
     numbers = edges.numbers + (f"; {' + '.join(terms)} = {num(c.connections)}" if len(terms) > 1 else "")
     return FigureExplanation("connections", c.connections, words, symbols, numbers, tuple(notes))

@@ -235,10 +235,16 @@ class Conv(Op):
                                    "C_out x positions" if bias_units else "0",
                                    f"{times(c_out, positions)} = {num(bias_units)}" if bias_units else "0")
         edges = positions * pairs * taps
-        edge_words = (f"each of the {num(positions)} units of map j has links_j x {taps} input connections; "
+        edge_words = (f"each of the {num(positions)} units of map j reads links_j x {taps} inputs, "
                       f"over the {c_out} maps")
         steps["connections"] = Step(edges, edge_words, "connections = positions x links x K_taps",
                                     f"{times(positions, pairs, taps)} = {num(edges)}")
+        if bias_units:  # LeCun's count: the bias is one more connection of every unit
+            with_bias = positions * (pairs * taps + c_out)
+            steps["connections+bias"] = Step(
+                with_bias, f"each of the {num(positions)} units of map j has links_j x {taps} + 1 connections "
+                f"(+ 1: its bias), so over the {c_out} maps", "connections = positions x (links x K_taps + C_out)",
+                f"{num(positions)} x ({num(pairs * taps)} + {c_out}) = {num(with_bias)}")
         steps["macs"] = Step(edges, "one multiply-accumulate per connection through a weight",
                              "MACs = positions x links x K_taps", f"{times(positions, pairs, taps)} = {num(edges)}")
         if bias_units:
