@@ -93,6 +93,14 @@ class Mul(Op):
         out = broadcast(ins)
         return Applied(outs=(out,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * prod(out)),)))
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n = prod(broadcast(ins))
+        flops = (len(ins) - 1) * n
+        return {"cheap:elementwise": Step(flops, f"{len(ins) - 1} multiplication(s) per element of the broadcast "
+                                          "output", "elementwise FLOPs = (inputs - 1) x output elements",
+                                          f"({len(ins)} - 1) x {num(n)} = {num(flops)}")}
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         if len(ins) == 2:
