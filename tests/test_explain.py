@@ -38,7 +38,11 @@ def _report_values(record: archcalc.LayerRecord) -> dict[str, object]:
     return values
 
 
-@pytest.mark.parametrize("source", SOURCES)
+def _id(source: str) -> str:
+    return Path(source).name
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=_id)
 def test_every_explained_figure_equals_the_report(source: str) -> None:
     graph = _graph(source)
     settings = [{"preset": name} for name in archcalc.PRESETS] + [{"overrides": o} for o in EXTRA]
@@ -51,7 +55,7 @@ def test_every_explained_figure_equals_the_report(source: str) -> None:
             assert got == _report_values(record), (source, setting, record.name)
 
 
-@pytest.mark.parametrize("source", [*bundled_specs(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))])
+@pytest.mark.parametrize("source", [*bundled_specs(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))], ids=_id)
 def test_every_derivation_equals_the_ops_apply(source: str) -> None:
     graph = _graph(source)
     report = archcalc.analyze(graph)

@@ -127,10 +127,13 @@ def _params(ctx: Context) -> FigureExplanation:
         else:
             words.append("(BN scale/shift not counted)")
     symbols = "params = " + " + ".join(t[0] for t in terms)
-    numbers = " + ".join(num(t[1]) for t in terms) + f" = {num(c.params)}"
+    numbers = " + ".join(num(t[1]) for t in terms) + f" = {num(c.params)}" if len(terms) > 1 else num(c.params)
     if c.cost.fixed:
         numbers += f" ({num(c.cost.fixed)} fixed parameters are not trained, not counted)"
-    text = " + ".join(words) + (f"; weights: {w.words}" if w.value else f" ({w.words})")
+    if len(words) == 1:
+        text = f"the weights: {w.words}" if w.value else w.words
+    else:
+        text = " + ".join(words) + (f"; weights: {w.words}" if w.value else f" ({w.words})")
     return FigureExplanation("params", c.params, text, symbols, numbers, tuple(notes))
 
 

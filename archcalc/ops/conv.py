@@ -211,7 +211,9 @@ class Conv(Op):
             links = f"the connection table gives {num(pairs)} input-map links"
             pair_numbers = "+".join(str(len(r)) for r in conn.table or ()) + f" = {num(pairs)} links"
         elif conn.kind == "grouped":
-            links = f"{conn.groups} groups: each of the {c_out} maps reads {c_in // conn.groups} input maps"
+            per = c_in // conn.groups
+            links = (f"depthwise ({conn.groups} groups): each of the {c_out} maps reads one input map" if per == 1
+                     else f"{conn.groups} groups: each of the {c_out} maps reads {per} input maps")
             pair_numbers = f"{c_out} x {c_in}/{conn.groups} = {num(pairs)} links"
         else:
             links = f"dense: each of the {c_out} maps reads all {c_in} input maps"
