@@ -74,6 +74,24 @@ def test_every_derivation_equals_the_ops_apply(source: str) -> None:
                 assert step.value == getattr(applied.cost, key), (layer.name, key)
 
 
+@pytest.mark.parametrize("source", [*bundled_specs(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))], ids=_id)
+def test_every_count_of_the_zoo_has_its_formula_written_out(source: str) -> None:
+    """Every non-zero op figure of every bundled spec and ONNX fixture comes with its family's
+    formula (no bare 'as the layer counts it')."""
+    graph = _graph(source)
+    report = archcalc.analyze(graph)
+    missing = set()
+    for layer in graph.layers.values():
+        ins = tuple(report[ref[0]].shapes[ref[1]] for ref in layer.inputs)
+        op = REGISTRY[layer.kind]
+        applied, steps = op.apply(layer.attrs, ins), op.derive(layer.attrs, ins)
+        for key in ("weights", "biases", "affine", "fixed", "buffers", "connections", "macs"):
+            if getattr(applied.cost, key) and key not in steps:
+                missing.add((layer.kind, key))
+        missing |= {(layer.kind, f"cheap:{c}") for c, _ in applied.cost.cheap if f"cheap:{c}" not in steps}
+    assert not missing
+
+
 def test_lenet5_c3_reads_as_the_paper() -> None:
     report = archcalc.analyze(archcalc.load("lenet5"), preset="lecun1998")
     c3 = report.explain("C3")

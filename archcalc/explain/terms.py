@@ -74,6 +74,9 @@ def _output(ctx: Context) -> FigureExplanation:
     given = ", ".join(_shape(s) for s in ctx.ins) or "none"
     if found is not None:
         return FigureExplanation("output", value, found.words, found.symbols, f"input {given}; {found.numbers}")
+    if len(ctx.applied.outs) == 1 and ctx.ins and ctx.applied.outs[0] == ctx.ins[0]:
+        return FigureExplanation("output", value, "the same shape as its input", "output = input shape",
+                                 f"input {given} -> {value}")
     return FigureExplanation("output", value, f"the {ctx.layer.kind} layer's shape rule",
                              f"output = shape({ctx.layer.kind}, input)", f"input {given} -> {value}")
 

@@ -156,6 +156,16 @@ class Concat(Op):
                  "(positions of different segments see different inputs)",) if axis > 0 else ()
         return Applied(outs=(tuple(out),), cost=Cost(), notes=notes)
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The output shape of ``apply`` written out."""
+        axis = attrs["axis"]
+        out = list(ins[0])
+        out[axis] = sum(s[axis] for s in ins)
+        what = "channels" if axis == 0 else f"axis {axis}"
+        return {"output": Step("x".join(map(str, out)), f"the inputs joined along {what}: their sizes there add up",
+                               f"out[{axis}] = sum of the inputs' sizes on axis {axis}",
+                               f"{' + '.join(str(s[axis]) for s in ins)} = {out[axis]}")}
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         return one(b, "Concat", layer, ins, axis=int(layer.attrs["axis"]) + 1)
