@@ -92,6 +92,50 @@ def test_every_count_of_the_zoo_has_its_formula_written_out(source: str) -> None
     assert not missing
 
 
+#: families the zoo does not use, with the attributes that change their formulas
+FAMILIES = {
+    "name": "families",
+    "input": [8, 12, 10],
+    "layers": [
+        {"name": "local", "type": "locally_connected", "filters": 4, "kernel": 3, "inputs": "input"},
+        {"name": "grouped", "type": "conv", "filters": 8, "kernel": [3, 1], "groups": 2, "padding": "same",
+         "bias": "per_unit", "inputs": "input"},
+        {"name": "deconv", "type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "padding": 1,
+         "output_padding": 1},
+        {"name": "prelu", "type": "activation", "fn": "prelu"},
+        {"name": "ln", "type": "layernorm"},
+        {"name": "ln_last", "type": "layernorm", "over": "last", "axes": 2, "bias": False},
+        {"name": "gn_pg", "type": "groupnorm", "groups": 2, "affine": "per_group"},
+        {"name": "in_affine", "type": "instancenorm", "affine": True},
+        {"name": "scale", "type": "elementwise", "op": "mul", "const_shape": [4, 1, 1], "const_params": True},
+        {"name": "shift", "type": "elementwise", "op": "add", "const_shape": [4, 1, 1], "const_params": True},
+        {"name": "up", "type": "upsample", "scale": 2, "mode": "bilinear"},
+        {"name": "pool", "type": "adaptive_avgpool", "size": [5, 3]},
+        {"name": "gmax", "type": "global_maxpool"},
+        {"name": "mean", "type": "reduce", "op": "mean", "axes": [0]},
+    ],
+}
+
+
+def test_families_beyond_the_zoo_explain_as_the_report_counts() -> None:
+    graph = archcalc.load(FAMILIES)
+    for setting in [{"preset": name} for name in archcalc.PRESETS] + [{"overrides": o} for o in EXTRA]:
+        report = archcalc.analyze(graph, **setting)  # type: ignore[arg-type]
+        for record, item in zip(report, explain_all(report), strict=True):
+            assert {f.figure: f.value for f in item.figures} == _report_values(record), (setting, record.name)
+    report = archcalc.analyze(graph)
+    for layer in graph.layers.values():
+        ins = tuple(report[ref[0]].shapes[ref[1]] for ref in layer.inputs)
+        applied, steps = REGISTRY[layer.kind].apply(layer.attrs, ins), REGISTRY[layer.kind].derive(layer.attrs, ins)
+        for key in ("weights", "biases", "affine", "fixed", "buffers", "connections", "macs"):
+            value = getattr(applied.cost, key)
+            assert (key in steps) if value else True, (layer.name, key)
+            if key in steps:
+                assert steps[key].value == value, (layer.name, key)
+        for category, value in applied.cost.cheap:
+            assert steps[f"cheap:{category}"].value == value, (layer.name, category)
+
+
 def test_lenet5_c3_reads_as_the_paper() -> None:
     report = archcalc.analyze(archcalc.load("lenet5"), preset="lecun1998")
     c3 = report.explain("C3")
