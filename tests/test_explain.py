@@ -113,6 +113,12 @@ FAMILIES = {
         {"name": "pool", "type": "adaptive_avgpool", "size": [5, 3]},
         {"name": "gmax", "type": "global_maxpool"},
         {"name": "mean", "type": "reduce", "op": "mean", "axes": [0]},
+        {"name": "flat", "type": "flatten"},
+        {"name": "proj", "type": "matmul", "units": 6},
+        {"name": "gamma", "type": "layer_scale", "inputs": "ln"},
+        {"name": "tokens", "type": "reshape", "shape": [4, 480], "inputs": "gamma"},
+        {"name": "attn", "type": "matmul", "inputs": ["tokens", "tokens_t"]},
+        {"name": "tokens_t", "type": "transpose", "perm": [1, 0], "inputs": "tokens"},
     ],
 }
 
