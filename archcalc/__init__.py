@@ -7,11 +7,11 @@
     (1516, 340908)
 
 The public API is ``__all__``: loading (``load``), counting (``analyze``, ``check``, ``sweep``),
-two networks side by side (``compare``), ONNX export (``export_onnx``, ``save_onnx``), runs on
-ONNX Runtime (``profile``), device profiles and latency estimates (``calibrate``,
-``device_profile``, ``estimate_latency``), and every exception archcalc raises. ``import
-archcalc`` loads none of onnx, numpy, onnxruntime or networkx: the export, profile, estimate and
-compare functions import their modules when called.
+why a figure comes out (``explain``), two networks side by side (``compare``), ONNX export
+(``export_onnx``, ``save_onnx``), runs on ONNX Runtime (``profile``), device profiles and latency
+estimates (``calibrate``, ``device_profile``, ``estimate_latency``), and every exception archcalc
+raises. ``import archcalc`` loads none of onnx, numpy, onnxruntime or networkx: the export,
+profile, estimate and compare functions import their modules when called.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from archcalc.errors import (
     YamlSyntaxError,
 )
 from archcalc.expected import Check, check
+from archcalc.explain import FigureExplanation, LayerExplanation, explain
 from archcalc.ir import Graph, Layer
 from archcalc.report import LayerRecord, Report, Totals
 
@@ -66,9 +67,11 @@ __all__ = [
     "DeviceError",
     "ExpectationError",
     "ExportError",
+    "FigureExplanation",
     "Graph",
     "GraphError",
     "Layer",
+    "LayerExplanation",
     "LayerRecord",
     "MemoryLimitError",
     "OnnxFileError",
@@ -90,6 +93,7 @@ __all__ = [
     "conventions_for",
     "device_profile",
     "estimate_latency",
+    "explain",
     "export_onnx",
     "load",
     "preset",

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from archcalc.choices import Units
+from archcalc.render.cells import number
 from archcalc.render.columns import SUMMED
 from archcalc.report import Report
 
@@ -15,14 +17,18 @@ SUBTOTALLED = SUMMED
 
 
 def with_subtotals(rows: list[list[Any]], report: Report, columns: Sequence[str], groups: Mapping[str, str],
-                   by: str, human: bool) -> list[list[Any]]:
+                   by: str, human: bool, units: Units = Units.EXACT,
+                   hidden: Sequence[str] = ()) -> list[list[Any]]:
     """``rows`` (one per layer, then the total) with a subtotal row after each group of two or
-    more layers, named ``block inception_3a`` (or ``stage layer2``)."""
+    more layers, named ``block inception_3a`` (or ``stage layer2``); the layers in ``hidden``
+    (``--hide-zero``) are left out but still summed."""
+    skip = set(hidden)
     out: list[list[Any]] = []
     records = list(report.layers)
     start = 0
     for i, record in enumerate(records):
-        out.append(rows[i])
+        if record.name not in skip:
+            out.append(rows[i])
         group = groups[record.name]
         if i + 1 < len(records) and groups[records[i + 1].name] == group:
             continue
@@ -36,7 +42,7 @@ def with_subtotals(rows: list[list[Any]], report: Report, columns: Sequence[str]
                 cells.append(f"{by} {group}")
             elif c in SUBTOTALLED:
                 value = sum(int(getattr(r, c)) for r in members)
-                cells.append(f"{value:,}" if human else value)
+                cells.append(number(value, c, units, human))
             else:
                 cells.append("")
         out.append(cells)
