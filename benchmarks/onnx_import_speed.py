@@ -19,8 +19,9 @@ first, so drift of a shared machine hits both alike), after one untimed warm-up 
   in-process:  archcalc.analyze(archcalc.load(p, batch=1))  vs   onnx_tool.Model(p) + shape_infer() + profile()
   process:     python -m archcalc report p -f json --batch 1  vs   python <script: the same onnx-tool calls> p
 Medians, min and max of the rounds (garbage collected before each timing); ratios are archcalc /
-onnx-tool, the median of per-round ratios (paired). Goals: in-process <= 0.5x on every model, process <= 0.3x, and archcalc's time per
-node flat from 1k to 50k nodes (50k per-node time within 1.5x of 1k). Load average is printed.
+onnx-tool, the median of per-round ratios (paired). Goals: in-process <= 0.5x on every model,
+process <= 0.3x, and archcalc's time per node flat from 1k to 50k nodes (the per-node times within
+1.5x of each other). Load average is printed.
 """
 
 from __future__ import annotations

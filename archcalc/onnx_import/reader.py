@@ -72,6 +72,18 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
     return ReadResult(model, parser.stripped, parser.stripped_other, parser.skipped_bytes, parser.external, size)
 
 
+def view_of(model: onnx.ModelProto | Model, keep_elements: int = KEEP_ELEMENTS) -> Model:
+    """What the reader sees of a model held in memory as an ``onnx.ModelProto`` (its bytes walked as
+    a file's are); a view is returned as it is."""
+    if isinstance(model, Model):
+        return model
+    data = memoryview(model.SerializeToString())
+    try:
+        return Parser(data, keep_elements).model()[0]
+    finally:
+        data.release()
+
+
 @contextmanager
 def _mapped(path: Path) -> Iterator[tuple[memoryview, int]]:
     """The file's bytes, memory-mapped (a regular file of at most ``MAX_ONNX_BYTES``)."""
