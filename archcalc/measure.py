@@ -113,8 +113,10 @@ def profile(
         estimate: Estimate | None = None
         layer_estimate: Estimate | None = None
         drift: dict[str, float] = {}
+        band = None
         if device_profile is not None:
             estimate, layer_estimate, drift = _estimates(prepared, device_profile, batch, drift_samples, per_layer)
+            band = estimate.band(device_profile, drift_samples)
             note = _drift_note(drift)
             if note:
                 notes.append(note)
@@ -129,7 +131,8 @@ def profile(
             io_binding=True, timing=timing, estimate_ms=estimate.total_ms if estimate else None,
             layers=layers, profiled_kernels_ms=profiled_ms, profile_runs=runs_profiled if per_layer else 0,
             drift=drift, params=prepared.report.totals.params, macs=prepared.report.totals.macs,
-            notes=tuple(notes),
+            notes=tuple(notes), estimate_low_ms=band.low_ms if band else None,
+            estimate_high_ms=band.high_ms if band else None, band_basis=band.basis if band else None,
         ))
     return results
 
