@@ -214,11 +214,16 @@ def _estimates(prepared: Prepared, device_profile: DeviceProfile, batch: int,
 
 def _drift_note(drift: Mapping[str, float]) -> str | None:
     """A note when the machine ran more than 15% off its calibrated speed."""
-    far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15}
-    if not far:
-        return None
-    return ("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
-            + " of its calibrated speed during this measurement: the estimate is scaled, but compare with care")
+    far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15 and k != "contention"}
+    notes = []
+    if far:
+        notes.append("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
+                     + " of its calibrated speed during this measurement: the estimate is scaled, but compare "
+                       "with care")
+    if drift.get("contention", 1.0) > 1.15:
+        notes.append(f"other processes preempted the probe runs (mean run x{drift['contention']:.2f} the median): "
+                     f"the estimate of a run longer than a scheduler slice is slowed by as much")
+    return "; ".join(notes) or None
 
 
 def _layer_rows(report: Report, per_layer: bool, measured: Mapping[str, float], kmap: KernelMap | None,

@@ -276,7 +276,7 @@ def test_cli_profile_prints_estimate_next_to_measured(tmp_path: Path, monkeypatc
         assert main(["profile", str(spec), "--device", "cpu", "--repeat", "5", "--per-layer", "-f", "json"]) == 0
     (result,) = json.loads(out.getvalue())["results"]
     assert result["estimate_ms"] > 0 and result["ratio"] == pytest.approx(result["estimate_ms"] / result["median_ms"])
-    assert set(result["drift"]) == {"compute", "overhead"}
+    assert set(result["drift"]) == {"compute", "overhead", "contention"}
     rows = {layer["name"]: layer for layer in result["layers"]}
     assert rows["c"]["estimate_ms"] > 0 and rows["c"]["measured_ms"] > 0 and rows["r"]["fused_into"] == "c"
 

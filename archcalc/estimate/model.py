@@ -24,6 +24,7 @@ from archcalc.estimate.kernels import (
     profiler_cost_us,
     runs_on_one_thread,
 )
+from archcalc.estimate.probes import contention_factor
 from archcalc.estimate.shapes import F32
 from archcalc.ops.facts import KernelClass
 from archcalc.runtime.kernelmap import LAYOUT
@@ -70,18 +71,23 @@ class Estimate:
     #: compute probe and the part that follows the overhead probe; total = compute x drift + overhead x drift
     compute_part_ms: float = 0.0
     overhead_part_ms: float = 0.0
+    #: the factor the total was multiplied by for preemption by other processes (see
+    #: ``probes.contention_factor``; 1 without a contention probe or for a run within one slice)
+    contention: float = 1.0
 
     def band(self, profile: DeviceProfile, samples: Sequence[Mapping[str, float]] = ()) -> Band:
         """The range the noise allows (see :func:`~archcalc.estimate.noise.band_of`): ``samples``
         are the probes measured at the time of use (none: the calibration's own probe range)."""
         from archcalc.estimate.noise import band_of
 
-        return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, profile.probes, samples)
+        return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, profile.probes, samples,
+                       run_ms=self.total_ms / self.contention)
 
     def to_dict(self) -> dict[str, Any]:
         return {"total_ms": self.total_ms, "run_ms": self.run_ms, "batch": self.batch, "drift": dict(self.drift),
                 "as_profiled": self.as_profiled, "compute_part_ms": self.compute_part_ms,
-                "overhead_part_ms": self.overhead_part_ms, "layers": [e.to_dict() for e in self.layers.values()]}
+                "overhead_part_ms": self.overhead_part_ms, "contention": self.contention,
+                "layers": [e.to_dict() for e in self.layers.values()]}
 
 
 def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, report: Report | None = None,
@@ -89,8 +95,9 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
     """Per-layer and total latency of ``graph`` at ``batch`` on the device ``profile`` describes.
 
     ``drift`` (see ``Probes``/``drift_of``) scales compute, memory and overhead parts to the
-    machine's current speed. ``as_profiled`` adds the profiler's per-kernel cost to each layer,
-    to compare with a per-layer profile (the total never includes it).
+    machine's current speed, and its ``contention`` the total of a run long enough to be
+    preempted. ``as_profiled`` adds the profiler's per-kernel cost to each layer, to compare with a
+    per-layer profile (the total never includes it).
     """
     from archcalc.analysis import analyze
 
@@ -155,5 +162,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
     run_ms = profile.run_us * d_over / 1e3
     parts["overhead"] += profile.run_us
     kernel_ms = sum(e.ms for e in layers.values()) - prof_total / 1e3
-    return Estimate(run_ms + kernel_ms, run_ms, layers, batch, drift, as_profiled,
-                    parts["compute"] / 1e3, parts["overhead"] / 1e3)
+    # a run long enough to be preempted by other processes is slower by the contention measured now
+    factor = contention_factor(drift.get("contention", 1.0), run_ms + kernel_ms)
+    return Estimate((run_ms + kernel_ms) * factor, run_ms, layers, batch, drift, as_profiled,
+                    parts["compute"] / 1e3, parts["overhead"] / 1e3, factor)
