@@ -220,9 +220,9 @@ def _drift_note(drift: Mapping[str, float]) -> str | None:
         notes.append("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
                      + " of its calibrated speed during this measurement: the estimate is scaled, but compare "
                        "with care")
-    if drift.get("contention", 1.0) > 1.15:
-        notes.append(f"other processes preempted the probe runs (mean run x{drift['contention']:.2f} the median): "
-                     f"the estimate of a run longer than a scheduler slice is slowed by as much")
+    if abs(drift.get("contention", 1.0) - 1.0) > 0.15:
+        notes.append(f"other processes preempted the probe runs x{drift['contention']:.2f} as much as during "
+                     f"calibration: the estimate of a run longer than a scheduler slice is scaled by as much")
     return "; ".join(notes) or None
 
 

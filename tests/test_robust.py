@@ -153,12 +153,12 @@ def test_preemption_slows_runs_longer_than_a_slice_only() -> None:
     assert probes.contention_factor(2.0, 0.1 * probes.SLICE_MS) == pytest.approx(1.1)
     assert probes.contention_factor(2.0, probes.SLICE_MS) == 2.0
     assert probes.contention_factor(2.0, 50 * probes.SLICE_MS) == 2.0
-    assert probes.contention_factor(0.8, 100.0) == 1.0  # a mean under the median is no preemption
-    profile = synthetic()
+    assert probes.contention_factor(0.8, 100.0) == 0.8  # less preemption than during calibration
+    profile = synthetic(probes={"compute": 1e-3, "overhead": 1e-5, "contention": 1.25})
     drift = probes.drift_of(profile, [{"compute": 2e-3, "overhead": 1e-5, "contention": 1.5},
                                       {"compute": 2e-3, "overhead": 1e-5, "contention": 2.5},
-                                      {"compute": 2e-3, "overhead": 1e-5, "contention": 1.9}])
-    assert drift == pytest.approx({"compute": 2.0, "overhead": 1.0, "contention": 1.9})
+                                      {"compute": 2e-3, "overhead": 1e-5, "contention": 2.0}])
+    assert drift == pytest.approx({"compute": 2.0, "overhead": 1.0, "contention": 1.6})  # 2.0 / 1.25
 
 
 def test_estimate_is_its_parts_times_the_probes_and_preemption_scales_the_total_only() -> None:
@@ -193,8 +193,9 @@ def test_band_without_probes_is_the_calibrations_own_range_and_preemption_widens
     band = noise.band_of(10.0, 2.0, calm, {"compute": 1.0, "overhead": 1.0})
     assert (band.low_ms, band.high_ms) == pytest.approx((11.0, 15.2))
     assert "during calibration" in band.basis
-    samples = [{"compute": 1.0, "overhead": 1.0, "contention": 1.0}, {"compute": 1.0, "overhead": 1.0, "contention": 2.0}]
-    long_run = noise.band_of(10.0, 0.0, {}, {"compute": 1.0, "overhead": 1.0}, samples, run_ms=10 * probes.SLICE_MS)
+    samples = [{"compute": 1.0, "overhead": 1.0, "contention": 1.5}, {"compute": 1.0, "overhead": 1.0, "contention": 3.0}]
+    base = {"compute": 1.0, "overhead": 1.0, "contention": 1.5}
+    long_run = noise.band_of(10.0, 0.0, {}, base, samples, run_ms=10 * probes.SLICE_MS)
     assert (long_run.low_ms, long_run.high_ms) == pytest.approx((10.0, 20.0))
 
 

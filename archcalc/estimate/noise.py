@@ -128,7 +128,7 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
     With probe ``samples`` taken at the time of use, each part is scaled by the lowest and the
     highest ratio of its probe to the calibration's (``base``); without, by the range the probes
     took during calibration (``noise["compute_lo"]`` ...); and by the lowest and highest
-    preemption factor the samples' ``contention`` gives a run of ``run_ms``
+    preemption factor the samples' ``contention`` (relative to ``base``'s) gives a run of ``run_ms``
     (:func:`~archcalc.estimate.probes.contention_factor`). Then the whole is widened by
     ``noise["points"]``, the median disagreement of the calibration points' repeats (half of it
     each way)."""
@@ -138,7 +138,7 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
         ranges[name] = got if got is not None else (noise.get(f"{name}_lo", 1.0), noise.get(f"{name}_hi", 1.0))
     from archcalc.estimate.probes import contention_factor
 
-    contention = [s["contention"] for s in samples if "contention" in s] or [1.0]
+    contention = [s["contention"] / base.get("contention", 1.0) for s in samples if "contention" in s] or [1.0]
     c_lo, c_hi = contention_factor(min(contention), run_ms), contention_factor(max(contention), run_ms)
     lo = (compute_part_ms * ranges["compute"][0] + overhead_part_ms * ranges["overhead"][0]) * c_lo
     hi = (compute_part_ms * ranges["compute"][1] + overhead_part_ms * ranges["overhead"][1]) * c_hi

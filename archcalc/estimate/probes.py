@@ -58,9 +58,10 @@ class Probes:
 
 
 def drift_of(profile: DeviceProfile, samples: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """How much slower (>1) or faster the machine is now than at calibration, per probe; and the
-    median ``contention`` measured now (absolute: calibration's kernel times are medians, which
-    preemption does not reach)."""
+    """How much slower (>1) or faster the machine is now than at calibration, per probe, and how
+    much more (>1) or less preemption the compute probe sees now than during calibration
+    (``contention``: calibration's kernels run in blocks longer than a scheduler slice, so their
+    times carry the preemption of their moment)."""
     out = {}
     for name in Probes.NAMES:
         values = [s[name] for s in samples if name in s]
@@ -69,7 +70,7 @@ def drift_of(profile: DeviceProfile, samples: Sequence[Mapping[str, float]]) -> 
             out[name] = statistics.median(values) / base
     contention = [s["contention"] for s in samples if "contention" in s]
     if contention:
-        out["contention"] = statistics.median(contention)
+        out["contention"] = statistics.median(contention) / profile.probes.get("contention", 1.0)
     return out
 
 
@@ -79,9 +80,10 @@ SLICE_MS = 3.0
 
 
 def contention_factor(contention: float, run_ms: float) -> float:
-    """How much slower a run of ``run_ms`` (uncontended) is on a machine whose probe saw
-    ``contention`` (mean over median run): not at all for a run well within a scheduler slice,
-    by the whole factor for one of a slice or longer, in proportion between."""
+    """How much slower (or faster, under 1) a run of ``run_ms`` is when the probe sees
+    ``contention`` times the preemption it saw during calibration: not at all for a run well
+    within a scheduler slice, by the whole factor for one of a slice or longer, in proportion
+    between."""
     weight = min(1.0, max(run_ms, 0.0) / SLICE_MS)
-    return 1.0 + (max(contention, 1.0) - 1.0) * weight
+    return 1.0 + (max(contention, 0.0) - 1.0) * weight
 

@@ -77,7 +77,9 @@ class _Samples:
             self.values[key] = other.values[key]
 
     def reference(self) -> dict[str, float]:
-        return {name: statistics.median([p[name] for p in self.log]) for name in Probes.NAMES}
+        """The calibration's median probes (and the median preemption its compute probe saw)."""
+        names = [*Probes.NAMES, *(["contention"] if all("contention" in p for p in self.log) else [])]
+        return {name: statistics.median([p[name] for p in self.log]) for name in names}
 
     def get(self, key: str, ref: Mapping[str, float]) -> float | None:
         got = self.values.get(key)
