@@ -100,6 +100,14 @@ class Optimizer(StrEnum):
     ADAM = "adam"
 
 
+class Units(StrEnum):
+    """How a report table writes its counts: exact integers, humanised (K/M/G), or both."""
+
+    EXACT = "exact"
+    HUMAN = "human"
+    BOTH = "both"
+
+
 class Family(StrEnum):
     """Layer families (whose output elements can count as units)."""
 
@@ -129,6 +137,15 @@ class CheapOp(StrEnum):
     RBF = "rbf"
 
 
+class GroupBy(StrEnum):
+    """How ``compare`` and ``report --by`` group layers: a stage (``layer2``), a block
+    (``layer2.0``, ``inception_3a``) or each layer."""
+
+    STAGE = "stage"
+    BLOCK = "block"
+    LAYER = "layer"
+
+
 #: bytes per element of each dtype
 DTYPE_BYTES: dict[str, int] = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -148,3 +165,4 @@ ACTIVATION_FLOPS: tuple[str, ...] = tuple(m.value for m in ActivationFlops)
 POOL_FLOPS: tuple[str, ...] = tuple(m.value for m in PoolFlops)
 POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
 RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)
+UNITS: tuple[str, ...] = tuple(m.value for m in Units)

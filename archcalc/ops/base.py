@@ -16,6 +16,7 @@ from archcalc.ops.facts import KernelClass
 
 if TYPE_CHECKING:
     from archcalc.ir import Layer
+    from archcalc.ops._derive import Step
     from archcalc.ops._emit import Builder
     from archcalc.ops._onnx import Translator
 
@@ -73,6 +74,10 @@ class Permute:
 #: receptive-field rules that are not a window
 PASS = "pass"  # each output reads the same position of its input(s); merges check alignment
 GLOBAL = "global"  # each output reads every input position (fully connected, global pooling)
+#: each output reads every position along the last per-sample axis and the same position along the
+#: others (a matmul by a weight): the field does not change where that axis holds the channels
+#: (a Linear on a channels-last permute), and is global otherwise
+MIX_LAST = "mix_last"
 UNKNOWN = "unknown"  # not known (an op archcalc does not model): never a guess
 
 RFRule = Window | Permute | str
@@ -181,6 +186,12 @@ class Op:
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[Shape, ...]) -> Applied:
         raise NotImplementedError
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[Shape, ...]) -> Mapping[str, Step]:
+        """How ``apply``'s figures come out, by the same formulas: ``Cost`` field name (and
+        ``output``) -> Step. A family that has not written its formulas out returns {} and
+        ``archcalc explain`` shows the op's figures as its own count."""
+        return {}
 
 
 # -- attribute parsers (raise SpecError without a location; the caller adds it) -------------

@@ -4,7 +4,9 @@
 (elements / K) * K * units (every leading position). Without ``units`` the layer multiplies two
 activations ([..., n, k] @ [..., k, m], broadcasting the leading axes): no weights,
 MACs = leading positions x n x k x m. The receptive field of either form is global along the
-axes it mixes; for activations laid out C x H x W it is taken as global.
+axes it mixes; for activations laid out C x H x W it is taken as global, except that a weight
+over the channels (the last axis after a channels-last transpose, as torchvision's ConvNeXt runs
+its Linears) leaves the field as it is.
 
 ONNX Einsum imports as a matmul for the batched-matrix-product equations exporters write (see
 ``_einsum.py``); other equations are refused by name.
@@ -18,11 +20,12 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError, ShapeError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._einsum import einsum_from_onnx
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops._window import format_shape
-from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, choice, pos_int
+from archcalc.ops.base import GLOBAL, MIX_LAST, Applied, Attr, Cost, Op, choice, pos_int
 from archcalc.ops.facts import KernelClass
 from archcalc.ops.merge import broadcast
 
@@ -72,7 +75,7 @@ class MatMul(Op):
             bias = units if attrs["bias"] != "none" else 0
             bias_units = prod(a[:-1]) * units if bias else 0
             cost = Cost.weighted(k * units, edges, bias, bias_units)
-            return Applied(outs=((*a[:-1], units),), cost=cost, rf=GLOBAL)
+            return Applied(outs=((*a[:-1], units),), cost=cost, rf=MIX_LAST)
         b = ins[1]
         if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
             raise ShapeError(f"matmul of {format_shape(a)} and {format_shape(b)}: inner sizes differ")
@@ -80,6 +83,35 @@ class MatMul(Op):
         n, k, m = a[-2], a[-1], b[-1]
         macs = prod(lead) * n * k * m
         return Applied(outs=((*lead, n, m),), cost=Cost(connections=macs, macs=macs), rf=GLOBAL)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out (shapes checked by ``apply``)."""
+        a = ins[0]
+        out = self.apply(attrs, ins).outs[0]
+        if len(ins) == 1:
+            k, units, rows = a[-1], attrs["units"], prod(a[:-1])
+            edges = rows * k * units
+            bias = units if attrs["bias"] != "none" else 0
+            steps = {
+                "weights": Step(k * units, f"a {k} x {units} weight matrix", "weights = K x units",
+                                f"{times(k, units)} = {num(k * units)}"),
+                "biases": Step(bias, "one bias per output feature" if bias else "no biases (bias: none)",
+                               "biases = units" if bias else "biases = 0", num(bias)),
+                "connections": Step(edges, f"each of the {num(rows)} rows meets every weight",
+                                    "connections = rows x K x units", f"{times(rows, k, units)} = {num(edges)}"),
+                "macs": Step(edges, "one multiply-accumulate per row per weight", "MACs = rows x K x units",
+                             f"{times(rows, k, units)} = {num(edges)}"),
+            }
+            if bias:
+                steps["cheap:bias"] = Step(rows * units, "one add per output element", "bias FLOPs = rows x units",
+                                           f"{times(rows, units)} = {num(rows * units)}")
+            return steps
+        lead, (n, m), k = out[:-2], out[-2:], a[-1]
+        macs = prod(lead) * n * k * m
+        text = f"{' x '.join(map(str, (*lead, n, k, m)))} = {num(macs)}"
+        return {"connections": Step(macs, "every output element reads a row and a column of K", "connections = "
+                                    "batch dims x N x K x M", text),
+                "macs": Step(macs, "K multiply-accumulates per output element", "MACs = batch dims x N x K x M", text)}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError, ShapeError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, one, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node, sample_axis
 from archcalc.ops._window import format_shape
@@ -54,6 +55,14 @@ class Add(Op):
         n = prod(first)
         return Applied(outs=(first,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * n),)))
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n = prod(ins[0])
+        flops = (len(ins) - 1) * n
+        return {"cheap:elementwise": Step(flops, f"{len(ins) - 1} add(s) per element of the {len(ins)} inputs",
+                                          "elementwise FLOPs = (inputs - 1) x elements",
+                                          f"({len(ins)} - 1) x {num(n)} = {num(flops)}")}
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         return one(b, "Add" if len(ins) == 2 else "Sum", layer, ins)
@@ -83,6 +92,14 @@ class Mul(Op):
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         out = broadcast(ins)
         return Applied(outs=(out,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * prod(out)),)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n = prod(broadcast(ins))
+        flops = (len(ins) - 1) * n
+        return {"cheap:elementwise": Step(flops, f"{len(ins) - 1} multiplication(s) per element of the broadcast "
+                                          "output", "elementwise FLOPs = (inputs - 1) x output elements",
+                                          f"({len(ins)} - 1) x {num(n)} = {num(flops)}")}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
@@ -138,6 +155,16 @@ class Concat(Op):
         notes = ("concat along a spatial axis: the receptive field shown is the union of the inputs' "
                  "(positions of different segments see different inputs)",) if axis > 0 else ()
         return Applied(outs=(tuple(out),), cost=Cost(), notes=notes)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The output shape of ``apply`` written out."""
+        axis = attrs["axis"]
+        out = list(ins[0])
+        out[axis] = sum(s[axis] for s in ins)
+        what = "channels" if axis == 0 else f"axis {axis}"
+        return {"output": Step("x".join(map(str, out)), f"the inputs joined along {what}: their sizes there add up",
+                               f"out[{axis}] = sum of the inputs' sizes on axis {axis}",
+                               f"{' + '.join(str(s[axis]) for s in ins)} = {out[axis]}")}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
