@@ -267,3 +267,12 @@ def test_accuracy_figures() -> None:
     assert accuracy.repeatable(passes, 0.10) == accuracy.Share(1, 2, 0.10)
     assert accuracy.in_band({"a": 0.9, "b": 2.1}, {"a": 1.1, "b": 2.4}, measured).hits == 1
     assert str(accuracy.Share(1, 2, 0.1)) == "1 of 2 (50%) within +-10%"
+
+
+def test_calibrate_shows_the_noise_it_measured() -> None:
+    from archcalc.render.profile_cli import describe_profile
+
+    text = describe_profile(synthetic(noise={"points": 0.02, "compute_lo": 0.9, "compute_hi": 1.3, "overhead_lo": 1.0,
+                                             "overhead_hi": 1.1, "remeasured": 3.0, "dropped": 1.0}))
+    assert ("noise: kept points' repeats disagree by 2.0% (median); probes ranged compute x0.90-1.30, overhead "
+            "x1.00-1.10 of their median; 3 points re-measured, 1 dropped") in text

@@ -187,6 +187,12 @@ def describe_profile(dev: DeviceProfile, notes: Sequence[str] = ()) -> str:
     lines.append(tabulate(table, headers=["conv class", "shapes", "median GFLOP/s", "best GFLOP/s"],
                           tablefmt="simple", disable_numparse=True))
     lines.append(f"gemm shapes: {len(dev.gemm)}")
+    if dev.noise:
+        n = dev.noise
+        lines.append(f"noise: kept points' repeats disagree by {n.get('points', 0.0):.1%} (median); probes ranged "
+                     f"compute x{n.get('compute_lo', 1.0):.2f}-{n.get('compute_hi', 1.0):.2f}, overhead "
+                     f"x{n.get('overhead_lo', 1.0):.2f}-{n.get('overhead_hi', 1.0):.2f} of their median; "
+                     f"{n.get('remeasured', 0):.0f} points re-measured, {n.get('dropped', 0):.0f} dropped")
     lines += ["", *dev.notes, *notes]
     return "\n".join(lines) + "\n"
 
