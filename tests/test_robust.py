@@ -276,3 +276,24 @@ def test_calibrate_shows_the_noise_it_measured() -> None:
                                              "overhead_hi": 1.1, "remeasured": 3.0, "dropped": 1.0}))
     assert ("noise: kept points' repeats disagree by 2.0% (median); probes ranged compute x0.90-1.30, overhead "
             "x1.00-1.10 of their median; 3 points re-measured, 1 dropped") in text
+
+
+def test_a_unit_cost_that_disagrees_twice_keeps_both_measurements() -> None:
+    """An op's per-element cost (LRN here) has no neighbour to stand in for it: it is re-measured
+    like a conv point, and when it disagrees again both measurements count instead of none."""
+    units = {"lrn": ("lrn", 1000.0)}
+    jumpy1 = [100.0, 160.0, 60.0, 140.0, 80.0, 100.0, 100.0]
+    jumpy2 = [120.0, 180.0, 70.0, 150.0, 90.0, 120.0, 120.0]
+    bench = FakeBench([{"lrn": jumpy1}, {"lrn": jumpy2}])
+    raw = suite._Samples()
+    raw.log.append({"compute": 1.0, "overhead": 1.0})
+    suite._measure_op_costs(bench, raw, None, units, matmul=False)  # type: ignore[arg-type]
+    assert suite.points_to_remeasure(raw) == ["unit:lrn"]
+
+    def probe() -> None:
+        raw.log.append({"compute": 1.0, "overhead": 1.0})
+
+    screened = suite._remeasure(bench, raw, probe, [], [], 1 << 30, None, units)  # type: ignore[arg-type]
+    assert screened.remeasured == ("unit:lrn",) and screened.dropped == ()
+    assert raw.get("unit:lrn", {"compute": 1.0}) == pytest.approx(110.0)  # the median of the two medians
+    assert sorted(screened.kept["unit:lrn"]) == sorted(jumpy1 + jumpy2)

@@ -20,7 +20,6 @@ from archcalc.estimate.microbench import (
     conv_model,
     copy_model,
     gemm_model,
-    kernel_of,
     kernel_runs_of,
     ops_model,
 )
@@ -189,7 +188,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
             tick(f"{family} kernels")
         probe()
         _measure_matmul(bench, raw)
-    screened = _remeasure(bench, raw, probe, convs, gemms, cap)
+    screened = _remeasure(bench, raw, probe, convs, gemms, cap, ops, units)
     tick("re-measured the points whose repeats disagreed")
     probe()
     figures = _figures(raw, convs, gemms, units, plan.copy_sizes)
@@ -203,7 +202,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         mode=plan.name,
         notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
                f"{reps} repeat(s) each, {len(raw.log)} probes",
-               screened.note(len(convs) + len(gemms))],
+               screened.note(len(screened.kept) + len(screened.dropped))],
         noise=noise_of(raw, screened),
     )
     profile.validate()
@@ -234,16 +233,20 @@ def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> Non
                 "compute")
 
 
-def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]]) -> None:
-    """Per-element costs of the ops in ``ops_model``, and the peak of a 1024^3 MatMul."""
-    times = bench.kernels(ops, runs=7)
+def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]],
+                      matmul: bool = True) -> None:
+    """Per-element costs of the ops in ``ops_model`` (with the time of each profiled run, the
+    repeats :func:`_remeasure` judges), and the peak of a 1024^3 MatMul."""
+    runs = bench.kernel_runs(ops, runs=7)
     for name, (key, _count) in units.items():
-        op_us = kernel_of(times, name)
+        got = kernel_runs_of(runs, name)
         if name == "ReorderOutput":
-            op_us = sum(us for k, us in times.items() if k.startswith("ReorderOutput")) or None
-        if op_us is not None:
-            raw.add(f"unit:{key}", op_us, "compute")
-    _measure_matmul(bench, raw)
+            reorders = [v for k, v in runs.items() if k.startswith("ReorderOutput")]
+            got = [sum(r) for r in zip(*reorders, strict=True)] if reorders else None
+        if got:
+            raw.add(f"unit:{key}", statistics.median(got), "compute", got)
+    if matmul:
+        _measure_matmul(bench, raw)
 
 
 def _measure_matmul(bench: Bench, raw: _Samples) -> None:
@@ -262,14 +265,17 @@ def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[i
             raw.add(f"{family}:{i}", statistics.median(got), "compute", got)
 
 
+#: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
+SCREENED = ("conv", "gemm", "unit")
+
+
 def points_to_remeasure(raw: _Samples, tolerance: float = REPEAT_TOLERANCE) -> list[str]:
-    """The conv and gemm points whose repeats (in probe units) disagree."""
-    return [key for key in raw.values if key.split(":")[0] in ("conv", "gemm") and disagrees(raw.repeats(key),
-                                                                                              tolerance)]
+    """The conv, gemm and unit-cost points whose repeats (in probe units) disagree."""
+    return [key for key in raw.values if key.split(":")[0] in SCREENED and disagrees(raw.repeats(key), tolerance)]
 
 
 def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
-               cap: int) -> Screened:
+               cap: int, ops: Any = None, units: Mapping[str, tuple[str, float]] | None = None) -> Screened:
     """Measure again (a probe first) every point whose repeats disagreed; keep the new
     measurement when its repeats agree, else drop the point."""
     keys = points_to_remeasure(raw)
@@ -284,13 +290,24 @@ def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShap
             model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
                             else gemm_model([gemms[i] for i in chunk]))
             _measure_kernels(bench, again, family, chunk, model, names)
+    if units and any(k.startswith("unit:") for k in keys):
+        probe()
+        _measure_op_costs(bench, again, ops, units, matmul=False)
     if keys:
         probe()  # the probe after the last re-measured block
-    screened = screen({k: raw.repeats(k) for k in raw.values if k.split(":")[0] in ("conv", "gemm")},
+    screened = screen({k: raw.repeats(k) for k in raw.values if k.split(":")[0] in SCREENED},
                       {k: again.repeats(k) for k in again.values})
+    # a unit cost has no neighbour to stand in for it: one that disagrees twice keeps both
+    # measurements (their median) instead of being dropped
+    merged = {k: [*raw.repeats(k), *again.repeats(k)] for k in screened.dropped
+              if k.startswith("unit:") and k in again.values}
     for key in screened.remeasured:
-        raw.replace(key, again if key in screened.kept else _Samples())
-    return screened
+        if key in merged:
+            raw.values[key] = raw.values[key] + again.values[key]
+        else:
+            raw.replace(key, again if key in screened.kept else _Samples())
+    return Screened({**screened.kept, **merged}, screened.remeasured,
+                    tuple(k for k in screened.dropped if k not in merged))
 
 
 def noise_of(raw: _Samples, screened: Screened) -> dict[str, float]:
