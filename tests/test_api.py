@@ -137,3 +137,23 @@ def test_networkx_is_used_only_where_the_docs_say() -> None:
     g = archcalc.load("resnet18").to_networkx()
     assert g.number_of_nodes() == len(archcalc.load("resnet18").layers)
     assert "networkx" in (ROOT / "README.md").read_text().split("## What a report looks like")[0]
+
+
+def test_a_command_loads_only_its_own_options() -> None:
+    """``archcalc report`` builds the options of report alone: the modules other commands' help
+    texts need (sweeps, comparison, estimate) are not loaded, and ``--help`` still lists them all."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from archcalc.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['report', 'lenet5'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('archcalc.sweeps', 'archcalc.comparison', "
+        "'archcalc.estimate', 'archcalc.render.compare'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+    listed = subprocess.run([sys.executable, "-m", "archcalc", "--help"], capture_output=True, text=True, cwd=ROOT,
+                            check=True).stdout
+    from archcalc.cli import COMMANDS
+
+    assert all(name in listed for name in COMMANDS)

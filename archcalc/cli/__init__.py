@@ -35,8 +35,10 @@ _ALL = {c.name: c for group in (analyze, explain, compare, produce, sweep, measu
 COMMANDS: dict[str, Command] = {name: _ALL[name] for name in _ORDER} | _ALL
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser of every command in :data:`COMMANDS`."""
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every command in :data:`COMMANDS`; with ``only``, the options of
+    that command alone (the others are listed, so ``--help`` is the same, but their options,
+    and the modules their help texts need, are not loaded)."""
     from archcalc import __version__
 
     p = ArgParser(prog="archcalc", description="Exact shapes, counts, memory and receptive fields of CNNs.")
@@ -44,13 +46,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=ArgParser)
     for command in COMMANDS.values():
-        command.add_arguments(sub.add_parser(command.name, help=command.help))
+        sp = sub.add_parser(command.name, help=command.help)
+        if only is None or command.name == only:
+            command.add_arguments(sp)
     return p
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs (its first word that is not an option), if it names one."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (see the module docstring)."""
-    args = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser(only=_command_named(words) or "").parse_args(words)
     try:
         check_outputs(args)
         return COMMANDS[args.command].run(args)
