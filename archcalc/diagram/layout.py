@@ -1,0 +1,205 @@
+"""Coordinates for a layered drawing: nodes on their ranks, edges routed through their dummies,
+cluster boxes around their members. Pure: ``layout(graph, report)`` returns immutable data.
+
+Positions are computed along two axes, *depth* (across ranks) and *breadth* (along a rank), and
+mapped to x/y by the direction (top to bottom: y is depth; left to right: x is depth). Along a
+rank each node wants to sit at the mean breadth of its inputs; a left-to-right and a
+right-to-left pass keep the minimum spacing, and their mean is taken, which keeps chains straight.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from archcalc.choices import Direction
+from archcalc.diagram.clusters import ClusterPath, cluster_label, cluster_paths, short_name
+from archcalc.diagram.layering import Layering, is_dummy, layering
+from archcalc.ir import Graph
+from archcalc.report import Report
+
+#: a layer's box (pixels), in the top-to-bottom direction; left to right swaps nothing (boxes
+#: keep their shape), only the axes the ranks run along
+NODE_WIDTH = 200
+NODE_HEIGHT = 40
+#: room between ranks (edge labels and cluster titles sit there), between nodes on a rank
+RANK_GAP = 52
+NODE_GAP = 24
+DUMMY_BREADTH = 16
+#: a cluster box's margin around what it holds, per level, and its title's height
+CLUSTER_PAD = 6
+TITLE = 14
+MARGIN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A layer's box: centre ``(x, y)``, size ``w`` x ``h``; ``label`` is the name inside its cluster."""
+
+    name: str
+    label: str
+    kind: str
+    rank: int
+    cluster: ClusterPath
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A tensor going from ``src`` to ``dst`` (``outputs``: which of the producer's outputs), routed
+    through ``points``; ``shapes`` are the shapes it carries (per sample)."""
+
+    src: str
+    dst: str
+    outputs: tuple[int, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A block's box: ``id`` (its path's last element), title, enclosing cluster and nesting depth."""
+
+    id: str
+    label: str
+    parent: str | None
+    depth: int
+    members: tuple[str, ...]
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True, slots=True)
+class Diagram:
+    name: str
+    direction: Direction
+    width: float
+    height: float
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    clusters: tuple[Cluster, ...]
+    crossings: int
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+
+def _breadth_of(node: str, direction: Direction) -> float:
+    if is_dummy(node):
+        return DUMMY_BREADTH
+    return NODE_WIDTH if direction is Direction.TB else NODE_HEIGHT
+
+
+def _place(lay: Layering, direction: Direction) -> dict[str, float]:
+    """Breadth centre of every node (dummies too)."""
+    up: dict[str, list[str]] = {}
+    for _src, _dst, chain in lay.chains:
+        for a, b in itertools.pairwise(chain):
+            up.setdefault(b, []).append(a)
+    at: dict[str, float] = {}
+    for rank in lay.ranks:
+        sizes = [_breadth_of(n, direction) for n in rank]
+        natural, pos = [], 0.0
+        for size in sizes:
+            natural.append(pos + size / 2)
+            pos += size + NODE_GAP
+        wanted = []
+        for n, nat in zip(rank, natural, strict=True):
+            near = [at[m] for m in up.get(n, ()) if m in at]
+            wanted.append(sum(near) / len(near) if near else nat)
+        left: list[float] = []
+        for i, w in enumerate(wanted):
+            left.append(w if i == 0 else max(w, left[-1] + (sizes[i - 1] + sizes[i]) / 2 + NODE_GAP))
+        right: list[float] = [0.0] * len(wanted)
+        for i in range(len(wanted) - 1, -1, -1):
+            right[i] = wanted[i] if i == len(wanted) - 1 else min(
+                wanted[i], right[i + 1] - (sizes[i + 1] + sizes[i]) / 2 - NODE_GAP)
+        for i, n in enumerate(rank):
+            at[n] = (left[i] + right[i]) / 2
+        # the mean of the two passes can squeeze neighbours together: push apart again
+        for i in range(1, len(rank)):
+            least = at[rank[i - 1]] + (sizes[i - 1] + sizes[i]) / 2 + NODE_GAP
+            at[rank[i]] = max(at[rank[i]], least)
+    return at
+
+
+def _cluster_boxes(nodes: Mapping[str, Node], paths: Mapping[str, ClusterPath]) -> list[Cluster]:
+    members: dict[str, list[str]] = {}
+    parent: dict[str, str | None] = {}
+    for name, path in paths.items():
+        for i, c in enumerate(path):
+            members.setdefault(c, []).append(name)
+            parent.setdefault(c, path[i - 1] if i else None)
+    below: dict[str, int] = dict.fromkeys(members, 0)  # nesting levels inside each cluster
+    for path in paths.values():
+        for i, c in enumerate(path):
+            below[c] = max(below[c], len(path) - 1 - i)
+    out = []
+    for c, names in members.items():
+        pad = CLUSTER_PAD * (below[c] + 1)
+        top = (CLUSTER_PAD + TITLE) * (below[c] + 1)
+        x0 = min(nodes[n].x - nodes[n].w / 2 for n in names) - pad
+        x1 = max(nodes[n].x + nodes[n].w / 2 for n in names) + pad
+        y0 = min(nodes[n].y - nodes[n].h / 2 for n in names) - top
+        y1 = max(nodes[n].y + nodes[n].h / 2 for n in names) + pad
+        depth = len(paths[names[0]][: paths[names[0]].index(c)])
+        out.append(Cluster(c, cluster_label(c), parent[c], depth, tuple(names), x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+def layout(graph: Graph, report: Report, direction: Direction | str = Direction.TB) -> Diagram:
+    """The drawing of ``graph`` (its figures from ``report``): ranks top to bottom or left to right."""
+    from archcalc.errors import OptionError, suggest
+
+    try:
+        way = Direction(str(direction).upper())
+    except ValueError:
+        raise OptionError(f"unknown direction '{direction}'{suggest(str(direction), [d.value for d in Direction])}; "
+                          f"directions: {', '.join(d.value for d in Direction)}") from None
+    paths = cluster_paths(graph)
+    lay = layering(graph, paths)
+    breadth = _place(lay, way)
+    depth_step = (NODE_HEIGHT if way is Direction.TB else NODE_WIDTH) + RANK_GAP
+    title_room = (CLUSTER_PAD + TITLE) * (1 + max((len(p) for p in paths.values()), default=0))
+
+    def point(node: str, rank: int) -> tuple[float, float]:
+        d = title_room + rank * depth_step + (NODE_HEIGHT if way is Direction.TB else NODE_WIDTH) / 2
+        return (breadth[node], d) if way is Direction.TB else (d, breadth[node])
+
+    shift = MARGIN + (CLUSTER_PAD * (1 + max((len(p) for p in paths.values()), default=0)))
+    low = min(breadth[n] - _breadth_of(n, way) / 2 for r in lay.ranks for n in r) if lay.ranks else 0.0
+    for n in breadth:
+        breadth[n] += shift - low
+    rank_of = {n: i for i, r in enumerate(lay.ranks) for n in r}
+    records = {r.name: r for r in report.layers}
+    nodes: dict[str, Node] = {}
+    for name, layer in graph.layers.items():
+        x, y = point(name, rank_of[name])
+        nodes[name] = Node(name, short_name(name, paths[name]), layer.kind, rank_of[name], paths[name], x, y,
+                           NODE_WIDTH, NODE_HEIGHT)
+    drawn = []
+    for src, dst, chain in lay.chains:
+        outputs = tuple(dict.fromkeys(ref[1] for ref in graph.layers[dst].inputs if ref[0] == src))
+        a, b = nodes[src], nodes[dst]
+        if way is Direction.TB:
+            first, last = (a.x, a.y + a.h / 2), (b.x, b.y - b.h / 2)
+        else:
+            first, last = (a.x + a.w / 2, a.y), (b.x - b.w / 2, b.y)
+        middle = tuple(point(d, rank_of[d]) for d in chain[1:-1])
+        shapes = tuple(records[src].shapes[i] for i in outputs) if src in records else ()
+        drawn.append(Edge(src, dst, outputs, shapes, (first, *middle, last)))
+    boxes = _cluster_boxes(nodes, paths)
+    xs = [n.x + n.w / 2 for n in nodes.values()] + [c.x + c.w for c in boxes]
+    ys = [n.y + n.h / 2 for n in nodes.values()] + [c.y + c.h for c in boxes]
+    extra = 80 if way is Direction.TB else 0  # edge labels to the right of the last column
+    return Diagram(graph.name, way, max(xs, default=0) + MARGIN + extra, max(ys, default=0) + MARGIN + 20,
+                   tuple(nodes.values()), tuple(drawn), tuple(boxes), lay.crossings)
