@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,25 @@ if TYPE_CHECKING:
     from archcalc.report import Report
 
 
+def one_of(values: tuple[str, ...], what: str) -> Callable[[str], str]:
+    """An argparse ``type``: one of ``values`` (any case), else one line with a did-you-mean."""
+
+    def parse(text: str) -> str:
+        for value in values:
+            if text.strip().lower() == value.lower():
+                return value
+        raise argparse.ArgumentTypeError(f"unknown {what} '{text[:40]}'{suggest(text, values)}; "
+                                         f"{what}s: {', '.join(values)}")
+
+    parse.__name__ = what
+    return parse
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     from archcalc.choices import DIRECTIONS
 
     p.add_argument("file", help="a spec (YAML or bundled name) or an ONNX model")
-    p.add_argument("--direction", choices=DIRECTIONS, default="TB",
+    p.add_argument("--direction", type=one_of(DIRECTIONS, "direction"), default="TB",
                    help="ranks top to bottom (TB, default) or left to right (LR)")
     onnx_options(p)
     counting_options(p)
@@ -31,7 +46,7 @@ def _diagram_arguments(p: argparse.ArgumentParser) -> None:
 
     _common(p)
     p.add_argument("--output", "-o", help="the .svg, .dot or .mmd file to write (atomically); stdout if left out")
-    p.add_argument("--format", "-f", choices=DIAGRAM_FORMATS, default=None,
+    p.add_argument("--format", "-f", type=one_of(DIAGRAM_FORMATS, "diagram format"), default=None,
                    help="svg, dot or mmd (default: from the --output extension, else svg)")
 
 

@@ -31,6 +31,8 @@ DUMMY_BREADTH = 16
 CLUSTER_PAD = 6
 TITLE = 14
 MARGIN = 16
+#: the least room between two ranks besides cluster margins and titles (an edge's shape label)
+LABEL_ROOM = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +135,52 @@ def _place(lay: Layering, direction: Direction) -> dict[str, float]:
 
 
 def _cluster_boxes(nodes: Mapping[str, Node], paths: Mapping[str, ClusterPath]) -> list[Cluster]:
+    """Each cluster's box: around every member, one margin (and one title, above) per cluster level
+    from the member out to this cluster, so that nested boxes and their titles stack."""
     members: dict[str, list[str]] = {}
     parent: dict[str, str | None] = {}
+    depth: dict[str, int] = {}
     for name, path in paths.items():
         for i, c in enumerate(path):
             members.setdefault(c, []).append(name)
             parent.setdefault(c, path[i - 1] if i else None)
-    below: dict[str, int] = dict.fromkeys(members, 0)  # nesting levels inside each cluster
-    for path in paths.values():
-        for i, c in enumerate(path):
-            below[c] = max(below[c], len(path) - 1 - i)
+            depth.setdefault(c, i)
     out = []
     for c, names in members.items():
-        pad = CLUSTER_PAD * (below[c] + 1)
-        top = (CLUSTER_PAD + TITLE) * (below[c] + 1)
-        x0 = min(nodes[n].x - nodes[n].w / 2 for n in names) - pad
-        x1 = max(nodes[n].x + nodes[n].w / 2 for n in names) + pad
-        y0 = min(nodes[n].y - nodes[n].h / 2 for n in names) - top
-        y1 = max(nodes[n].y + nodes[n].h / 2 for n in names) + pad
-        depth = len(paths[names[0]][: paths[names[0]].index(c)])
-        out.append(Cluster(c, cluster_label(c), parent[c], depth, tuple(names), x0, y0, x1 - x0, y1 - y0))
+        def levels(n: str, c: str = c) -> int:
+            return len(paths[n]) - paths[n].index(c)
+
+        x0 = min(nodes[n].x - nodes[n].w / 2 - CLUSTER_PAD * levels(n) for n in names)
+        x1 = max(nodes[n].x + nodes[n].w / 2 + CLUSTER_PAD * levels(n) for n in names)
+        y0 = min(nodes[n].y - nodes[n].h / 2 - (CLUSTER_PAD + TITLE) * levels(n) for n in names)
+        y1 = max(nodes[n].y + nodes[n].h / 2 + CLUSTER_PAD * levels(n) for n in names)
+        out.append(Cluster(c, cluster_label(c), parent[c], depth[c], tuple(names), x0, y0, x1 - x0, y1 - y0))
+    return out
+
+
+def _rank_depths(lay: Layering, paths: Mapping[str, ClusterPath], node_depth: float) -> list[float]:
+    """The depth coordinate of each rank's centre line: ranks where clusters open (titles) or
+    close (margins) are spaced further apart."""
+    rank_of = {n: i for i, r in enumerate(lay.ranks) for n in r}
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for name, path in paths.items():
+        for c in path:
+            first[c] = min(first.get(c, rank_of[name]), rank_of[name])
+            last[c] = max(last.get(c, rank_of[name]), rank_of[name])
+    opening = [0] * len(lay.ranks)
+    closing = [0] * len(lay.ranks)
+    for name, path in paths.items():
+        r = rank_of[name]
+        opening[r] = max(opening[r], sum(1 for c in path if first[c] == r))
+        closing[r] = max(closing[r], sum(1 for c in path if last[c] == r))
+    out: list[float] = []
+    at = (CLUSTER_PAD + TITLE) * (opening[0] if opening else 0) + MARGIN + node_depth / 2
+    for r in range(len(lay.ranks)):
+        if r:
+            gap = max(RANK_GAP, (CLUSTER_PAD + TITLE) * opening[r] + CLUSTER_PAD * closing[r - 1] + LABEL_ROOM)
+            at += node_depth + gap
+        out.append(at)
     return out
 
 
@@ -168,11 +196,10 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
     paths = cluster_paths(graph)
     lay = layering(graph, paths)
     breadth = _place(lay, way)
-    depth_step = (NODE_HEIGHT if way is Direction.TB else NODE_WIDTH) + RANK_GAP
-    title_room = (CLUSTER_PAD + TITLE) * (1 + max((len(p) for p in paths.values()), default=0))
+    depths = _rank_depths(lay, paths, NODE_HEIGHT if way is Direction.TB else NODE_WIDTH)
 
     def point(node: str, rank: int) -> tuple[float, float]:
-        d = title_room + rank * depth_step + (NODE_HEIGHT if way is Direction.TB else NODE_WIDTH) / 2
+        d = depths[rank]
         return (breadth[node], d) if way is Direction.TB else (d, breadth[node])
 
     shift = MARGIN + (CLUSTER_PAD * (1 + max((len(p) for p in paths.values()), default=0)))
