@@ -7,10 +7,11 @@
     (1516, 340908)
 
 The public API is ``__all__``: loading (``load``), counting (``analyze``, ``check``, ``sweep``),
-ONNX export (``export_onnx``, ``save_onnx``), runs on ONNX Runtime (``profile``), device
-profiles and latency estimates (``calibrate``, ``device_profile``, ``estimate_latency``), and
-every exception archcalc raises. ``import archcalc`` loads none of onnx, numpy, onnxruntime or
-networkx: the export, profile and estimate functions import their modules when called.
+why a figure comes out (``explain``), ONNX export (``export_onnx``, ``save_onnx``), runs on
+ONNX Runtime (``profile``), device profiles and latency estimates (``calibrate``,
+``device_profile``, ``estimate_latency``), and every exception archcalc raises.
+``import archcalc`` loads none of onnx, numpy, onnxruntime or networkx: the export, profile and
+estimate functions import their modules when called.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from archcalc.errors import (
     YamlSyntaxError,
 )
 from archcalc.expected import Check, check
+from archcalc.explain import FigureExplanation, LayerExplanation, explain
 from archcalc.ir import Graph, Layer
 from archcalc.report import LayerRecord, Report, Totals
 
@@ -63,9 +65,11 @@ __all__ = [
     "DeviceError",
     "ExpectationError",
     "ExportError",
+    "FigureExplanation",
     "Graph",
     "GraphError",
     "Layer",
+    "LayerExplanation",
     "LayerRecord",
     "MemoryLimitError",
     "OnnxFileError",
@@ -86,6 +90,7 @@ __all__ = [
     "conventions_for",
     "device_profile",
     "estimate_latency",
+    "explain",
     "export_onnx",
     "load",
     "preset",

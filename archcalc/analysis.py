@@ -4,11 +4,11 @@ fields; then memory from liveness. Pure: the graph and the conventions in, a Rep
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from math import prod
 from typing import Any
 
 from archcalc.conventions import OPTIMIZER_STATE, Conventions, resolve
+from archcalc.counting import count_layer, shared_cost, unit_outputs
 from archcalc.errors import ArchcalcError, ShapeError
 from archcalc.ir import Graph, TensorRef, format_ref
 from archcalc.ops import REGISTRY
@@ -17,7 +17,6 @@ from archcalc.ops._window import format_shape
 from archcalc.ops.base import Applied
 from archcalc.receptive import Field, check_merge, input_field, step
 from archcalc.report import LayerRecord, Report, Totals
-from archcalc.tool_costs import cheap_value
 
 
 def conventions_for(
@@ -92,7 +91,7 @@ def analyze(
             fields_[(layer.name, index)] = out_fields[index]
         applied[layer.name] = result
 
-    unit_output = _unit_outputs(graph, conv)
+    unit_output = unit_outputs(graph, conv)
     live = _liveness(graph, shapes, conv)
     records = []
     t_units = t_weights = t_biases = t_params = t_fixed = t_buffers = t_connections = 0
@@ -101,59 +100,25 @@ def analyze(
     stored_elements = 0
     breakdown: dict[str, int] = {}
     left_out: dict[str, int] = {}
-    unit_families = conv.unit_families
-    include_input, include_output = conv.units_include_input, conv.units_include_output
-    biases_as_params, affine_as_params = conv.biases_as_params, conv.bn_affine_params
-    no_pool_connections = conv.pooling_connections == "none"
-    bias_is_connection = conv.bias_is_connection
-    bias_macs, affine_macs = conv.bias_macs, conv.affine_macs
-    cheap_ops, flops_per_mac = conv.cheap_ops, conv.flops_per_mac
     n_outputs = graph.n_outputs
     for layer in graph.layers.values():
         name = layer.name
         family = REGISTRY[layer.kind].family
         result = applied[name]
-        cost = result.cost
-        shared = layer.attrs.get("shared_params")
-        if shared:  # parameters of an initializer an earlier layer already counted
-            zeroed: dict[str, Any] = dict.fromkeys(shared, 0)
-            cost = replace(cost, **zeroed)
+        cost = shared_cost(layer.attrs, result.cost)
         outs = result.outs
-        elements = prod(outs[0]) if len(outs) == 1 else sum(prod(s) for s in outs)
-        if family == "input":
-            units = elements if include_input else 0
-        elif family in unit_families and (include_output or not unit_output[name]):
-            units = elements
-        else:
-            units = 0
-        weights, biases, affine = cost.weights, cost.biases, cost.affine
-        params = weights + (biases if biases_as_params else 0) + (affine if affine_as_params else 0)
-        connections = 0 if no_pool_connections and family == "pool" else cost.connections
-        if bias_is_connection:
-            connections += cost.bias_units
-        macs = cost.macs
-        if bias_macs != "none":
-            macs += biases if bias_macs == "per_param" else cost.bias_units
-        if affine_macs == "per_param":
-            macs += affine
-        cheap = 0
-        if cost.cheap:
-            kind_counted = layer.kind in cheap_ops
-            n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
-            for category, value in cost.cheap:
-                if category == "bias" and bias_macs != "none":
-                    continue  # already counted as MACs
-                if kind_counted or category in cheap_ops:
-                    value = cheap_value(category, value, layer.kind, layer.attrs, n_in, elements,
-                                        conv.activation_flops, conv.pool_flops, conv.bn_flops)
-                    cheap += value
-                    breakdown[category] = breakdown.get(category, 0) + value * batch
-                else:
-                    left_out[category] = left_out.get(category, 0) + value * batch
-        flops = (flops_per_mac * macs + cheap) * batch
-        macs *= batch
-        param_bytes = (weights + biases + affine + cost.fixed + cost.buffers) * dtype_bytes
-        activation_bytes = elements * batch * dtype_bytes
+        n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
+        counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, unit_output[name], conv)
+        for item in counted.cheap:
+            if item.status == "counted":
+                breakdown[item.category] = breakdown.get(item.category, 0) + item.flops * batch
+            elif item.status == "not_counted":
+                left_out[item.category] = left_out.get(item.category, 0) + item.own * batch
+        elements, units, params = counted.elements, counted.units, counted.params
+        weights, biases = cost.weights, cost.biases
+        connections, flops = counted.connections, counted.flops
+        macs = counted.macs * batch
+        param_bytes, activation_bytes = counted.param_bytes, counted.activation_bytes
         notes = result.notes
         if name in merge_notes:
             notes = (*notes, merge_notes[name])
@@ -223,6 +188,7 @@ def analyze(
         flops_not_counted=dict(sorted(left_out.items())),
         source=graph.source,
         file=graph.file,
+        graph=graph,
     )
 
 
@@ -246,26 +212,6 @@ def _check_shape(shape: tuple[int, ...], layer: Any) -> None:
     for size in shape:
         if size < 1:
             raise ShapeError(f"output shape {list(shape)} has a non-positive size", **layer.locate())
-
-
-def _unit_outputs(graph: Graph, conv: Conventions) -> dict[str, bool]:
-    """Unit-counting layers with no unit-counting layer after them (the network's output units)."""
-    families = conv.unit_families
-    below: dict[str, bool] = {}
-    users: dict[str, list[str]] = {}
-    for layer in graph.layers.values():
-        for ref in layer.inputs:
-            users.setdefault(ref[0], []).append(layer.name)
-    out: dict[str, bool] = {}
-    for name in reversed(graph.order):
-        later = False
-        for user in users.get(name, ()):
-            if REGISTRY[graph.layers[user].kind].family in families or below[user]:
-                later = True
-                break
-        below[name] = later
-        out[name] = not later
-    return out
 
 
 def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: Conventions) -> dict[str, int]:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.conventions import OPTIMIZER_STATE, Conventions
 from archcalc.receptive import Field
+
+if TYPE_CHECKING:
+    from archcalc.explain import LayerExplanation
+    from archcalc.ir import Graph
 
 SCHEMA_VERSION = 1
 
@@ -131,6 +135,15 @@ class Report:
     uncounted: tuple[str, ...] = ()
     source: str | None = None
     file: str | None = None
+    #: the analysed graph (what ``explain`` re-derives each figure from); not part of equality
+    graph: Graph | None = field(default=None, compare=False, repr=False)
+
+    def explain(self, layer: str, figure: str | None = None) -> LayerExplanation:
+        """How each figure of ``layer`` (or the one named ``figure``) comes out: the formula in
+        words and symbols, the numbers substituted, and the conventions that chose each term."""
+        from archcalc.explain import explain
+
+        return explain(self, layer, figure)
 
     def __getitem__(self, name: str) -> LayerRecord:
         for record in self.layers:

@@ -5,6 +5,7 @@ line on stderr naming file, line and layer; ``--debug`` shows the traceback); 3 
 error; 130 interrupted.
 
     analyze.py   report, check, tables        produce.py  export, plot
+    explain.py   explain
     sweep.py     sweep                        measure.py  profile, calibrate
     estimate.py  estimate                     view.py     diagram, view
     listing.py   list, types, presets, columns
@@ -18,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from archcalc.cli import analyze, estimate, listing, measure, produce, sweep, view
+from archcalc.cli import analyze, estimate, explain, listing, measure, produce, sweep, view
 from archcalc.cli.base import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, ArgParser, Command
 from archcalc.cli.output import check_outputs
 from archcalc.errors import ArchcalcError
@@ -26,9 +27,10 @@ from archcalc.errors import ArchcalcError
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_USAGE", "Command", "main",
            "parser"]
 
-_ORDER = ("report", "check", "export", "sweep", "plot", "diagram", "view", "tables", "profile", "calibrate", "estimate",
-          "list", "types", "presets", "columns")
-_ALL = {c.name: c for group in (analyze, produce, sweep, measure, estimate, listing, view) for c in group.COMMANDS}
+_ORDER = ("report", "explain", "check", "export", "sweep", "plot", "diagram", "view", "tables", "profile",
+          "calibrate", "estimate", "list", "types", "presets", "columns")
+_ALL = {c.name: c for group in (analyze, explain, produce, sweep, measure, estimate, listing, view)
+        for c in group.COMMANDS}
 #: every subcommand, by name, in the order ``archcalc --help`` lists them
 COMMANDS: dict[str, Command] = {name: _ALL[name] for name in _ORDER} | _ALL
 

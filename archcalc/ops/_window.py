@@ -8,6 +8,7 @@ from math import prod
 from typing import Any
 
 from archcalc.errors import ShapeError
+from archcalc.ops._derive import Step
 from archcalc.ops._formulas import Pads, Shape, axis_name, dropped_input, per_axis, resolve_padding, window_output
 from archcalc.ops.base import Window
 
@@ -79,3 +80,26 @@ def geometry(attrs: Mapping[str, Any], spatial: Shape, kernel: Any | None = None
 
 def format_shape(shape: Shape) -> str:
     return "x".join(str(v) for v in shape) if shape else "scalar"
+
+
+def window_numbers(spatial: Shape, geo: Geometry, rounding: str) -> str:
+    """The output length per axis with the numbers in: ``H, W: (14 + 0 - 5)/1 + 1 = 10``."""
+    n = len(spatial)
+    by_text: dict[str, list[str]] = {}
+    for i in range(n):
+        pad = geo.pads[i][0] + geo.pads[i][1]
+        k = geo.k_eff[i]
+        text = f"{rounding}(({spatial[i]} + {pad} - {k})/{geo.stride[i]}) + 1 = {geo.out[i]}"
+        by_text.setdefault(text, []).append(axis_name(i, n))
+    return "; ".join(f"{', '.join(axes)}: {text}" for text, axes in by_text.items())
+
+
+WINDOW_SYMBOLS = "out = rounding((N + P - K_eff)/S) + 1 per axis, K_eff = d(K-1)+1"
+
+
+def window_output_step(attrs: Mapping[str, Any], c_out: int, spatial: Shape, geo: Geometry) -> Step:
+    """The output shape of a sliding-window layer as a Step: maps, then the window rule per axis."""
+    rounding = "floor" if attrs.get("padding") in SAME else attrs.get("rounding") or "floor"
+    out = "x".join(str(v) for v in (c_out, *geo.out))
+    return Step(out, f"{c_out} maps; each spatial axis by the sliding-window rule ({rounding})",
+                f"C_out x out_axes; {WINDOW_SYMBOLS}", window_numbers(spatial, geo, rounding))

@@ -16,6 +16,7 @@ from typing import Any
 
 from archcalc.errors import ExportError, OnnxImportError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import LayerSpec, Node, sample_axis
 from archcalc.ops.base import MODULE_DOC, Applied, Attr, Cost, Op, boolean, choice, number
@@ -189,6 +190,18 @@ class Activation(Op):
         n = prod(shape)
         slopes = (1 if attrs["shared"] else shape[0]) if attrs["fn"] == "prelu" else 0
         return Applied(outs=(shape,), cost=Cost(weights=slopes, cheap=(("activation", n),)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        shape = ins[0]
+        n = prod(shape)
+        steps = {"cheap:activation": Step(n, f"one {attrs['fn']} per element", "activation FLOPs = elements",
+                                          f"{' x '.join(str(v) for v in shape)} = {num(n)}")}
+        if attrs["fn"] == "prelu":
+            slopes = 1 if attrs["shared"] else shape[0]
+            steps["weights"] = Step(slopes, "one slope" + ("" if attrs["shared"] else " per channel"),
+                                    "weights = 1" if attrs["shared"] else "weights = C", str(slopes))
+        return steps
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -16,6 +16,7 @@ from archcalc.ops.facts import KernelClass
 
 if TYPE_CHECKING:
     from archcalc.ir import Layer
+    from archcalc.ops._derive import Step
     from archcalc.ops._emit import Builder
     from archcalc.ops._onnx import Translator
 
@@ -181,6 +182,12 @@ class Op:
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[Shape, ...]) -> Applied:
         raise NotImplementedError
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[Shape, ...]) -> Mapping[str, Step]:
+        """How ``apply``'s figures come out, by the same formulas: ``Cost`` field name (and
+        ``output``) -> Step. A family that has not written its formulas out returns {} and
+        ``archcalc explain`` shows the op's figures as its own count."""
+        return {}
 
 
 # -- attribute parsers (raise SpecError without a location; the caller adds it) -------------

@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 from archcalc.connectivity import BUILTIN_TABLES, Connectivity, Table
 from archcalc.errors import ExportError, OnnxImportError, ShapeError, SpecError, suggest
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._formulas import per_axis
 from archcalc.ops._onnx import LayerSpec, Node, axes_attr, bias_param, onnx_pads
-from archcalc.ops._window import ROUNDING, geometry, spatial_of
+from archcalc.ops._window import ROUNDING, geometry, spatial_of, window_output_step
 from archcalc.ops.base import (
     Applied,
     Attr,
@@ -195,6 +196,55 @@ class Conv(Op):
         biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
         cost = Cost.weighted(self._weights(pairs, geo.taps, positions), edges, biases, bias_units)
         return Applied(outs=((c_out, *geo.out),), cost=cost, rf=geo.rf(), notes=geo.notes)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out (same helpers, same numbers)."""
+        spatial = spatial_of(ins[0], self.kind)
+        c_in = ins[0][0]
+        c_out = out_channels(attrs, c_in)
+        conn = connectivity_of(attrs, c_in)
+        geo = geometry(attrs, spatial)
+        pairs, positions, taps = conn.pairs(c_in, c_out), geo.positions, geo.taps
+        kernel = "x".join(str(k) for k in geo.kernel)
+        steps = {"output": window_output_step(attrs, c_out, spatial, geo)}
+        if conn.kind == "table":
+            links = f"the connection table gives {num(pairs)} input-map links"
+            pair_numbers = "+".join(str(len(r)) for r in conn.table or ()) + f" = {num(pairs)} links"
+        elif conn.kind == "grouped":
+            links = f"{conn.groups} groups: each of the {c_out} maps reads {c_in // conn.groups} input maps"
+            pair_numbers = f"{c_out} x {c_in}/{conn.groups} = {num(pairs)} links"
+        else:
+            links = f"dense: each of the {c_out} maps reads all {c_in} input maps"
+            pair_numbers = f"{c_out} x {c_in} = {num(pairs)} links"
+        weights = self._weights(pairs, taps, positions)
+        if weights == pairs * taps:
+            steps["weights"] = Step(weights, f"{links}, each a {kernel} kernel (weights shared over positions)",
+                                    "weights = links x K_taps",
+                                    f"{pair_numbers}; {times(pairs, taps)} = {num(weights)}")
+        else:
+            steps["weights"] = Step(weights, f"{links}, a {kernel} kernel at each of the {num(positions)} "
+                                    "positions (no weight sharing)", "weights = positions x links x K_taps",
+                                    f"{pair_numbers}; {times(positions, pairs, taps)} = {num(weights)}")
+        biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
+        bias_words = {"none": "no biases (bias: none)", "per_map": "one bias per output map (bias: per_map)",
+                      "per_unit": "one bias per output unit (bias: per_unit)"}[attrs["bias"]]
+        bias_symbols = {"none": "biases = 0", "per_map": "biases = C_out", "per_unit": "biases = C_out x positions"}
+        bias_numbers = f"{times(c_out, positions)} = {num(biases)}" if attrs["bias"] == "per_unit" else num(biases)
+        steps["biases"] = Step(biases, bias_words, bias_symbols[attrs["bias"]], bias_numbers)
+        steps["bias_units"] = Step(bias_units, "output units that have a bias" if bias_units else "no unit has a bias",
+                                   "C_out x positions" if bias_units else "0",
+                                   f"{times(c_out, positions)} = {num(bias_units)}" if bias_units else "0")
+        edges = positions * pairs * taps
+        edge_words = (f"each of the {num(positions)} units of map j has links_j x {taps} input connections; "
+                      f"over the {c_out} maps")
+        steps["connections"] = Step(edges, edge_words, "connections = positions x links x K_taps",
+                                    f"{times(positions, pairs, taps)} = {num(edges)}")
+        steps["macs"] = Step(edges, "one multiply-accumulate per connection through a weight",
+                             "MACs = positions x links x K_taps", f"{times(positions, pairs, taps)} = {num(edges)}")
+        if bias_units:
+            steps["cheap:bias"] = Step(bias_units, "one add per biased output unit", "bias FLOPs = C_out x positions",
+                                       f"{times(c_out, positions)} = {num(bias_units)}")
+        return steps
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, choice, pos_int
@@ -80,6 +81,29 @@ class FullyConnected(Op):
         cost = Cost.weighted(edges, edges, bias, bias)
         return Applied(outs=((units,),), cost=cost, rf=GLOBAL)
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n_in, units = prod(ins[0]), attrs["units"]
+        flat = " x ".join(str(v) for v in ins[0])
+        edges = n_in * units
+        bias = units if attrs["bias"] != "none" else 0
+        inputs = f"N = {flat} = {num(n_in)} inputs" if len(ins[0]) > 1 else f"N = {num(n_in)} inputs"
+        steps = {
+            "output": Step(str(units), f"{units} units (the input is flattened)", "output = units", str(units)),
+            "weights": Step(edges, "one weight from every input to every unit", "weights = N x units",
+                            f"{inputs}; {times(n_in, units)} = {num(edges)}"),
+            "biases": Step(bias, "one bias per unit" if bias else "no biases (bias: none)",
+                           "biases = units" if bias else "biases = 0", num(bias)),
+            "bias_units": Step(bias, "units that have a bias", "units", num(bias)),
+            "connections": Step(edges, f"each of the {units} units reads all {num(n_in)} inputs",
+                                "connections = N x units", f"{times(n_in, units)} = {num(edges)}"),
+            "macs": Step(edges, "one multiply-accumulate per weight", "MACs = N x units",
+                         f"{times(n_in, units)} = {num(edges)}"),
+        }
+        if bias:
+            steps["cheap:bias"] = Step(bias, "one add per unit", "bias FLOPs = units", num(bias))
+        return steps
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         start = len(b.nodes)
@@ -108,6 +132,21 @@ class RBF(Op):
         edges = prod(ins[0]) * attrs["units"]
         cost = Cost(fixed=edges, connections=edges, macs=edges, cheap=(("rbf", edges),))
         return Applied(outs=((attrs["units"],),), cost=cost, rf=GLOBAL)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n_in, units = prod(ins[0]), attrs["units"]
+        edges = n_in * units
+        both = f"{times(n_in, units)} = {num(edges)}"
+        return {
+            "output": Step(str(units), f"{units} RBF units", "output = units", str(units)),
+            "fixed": Step(edges, "one fixed (not trained) centre coordinate per input per unit",
+                          "fixed = N x units", both),
+            "connections": Step(edges, f"each of the {units} units reads all {num(n_in)} inputs",
+                                "connections = N x units", both),
+            "macs": Step(edges, "one squared difference accumulated per input per unit", "MACs = N x units", both),
+            "cheap:rbf": Step(edges, "one subtraction per input per unit", "rbf FLOPs = N x units", both),
+        }
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError, ShapeError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, one, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node, sample_axis
 from archcalc.ops._window import format_shape
@@ -53,6 +54,14 @@ class Add(Op):
                 raise ShapeError(f"{what} at an add: input shapes {_describe(ins)} must be equal")
         n = prod(first)
         return Applied(outs=(first,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * n),)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n = prod(ins[0])
+        flops = (len(ins) - 1) * n
+        return {"cheap:elementwise": Step(flops, f"{len(ins) - 1} add(s) per element of the {len(ins)} inputs",
+                                          "elementwise FLOPs = (inputs - 1) x elements",
+                                          f"({len(ins)} - 1) x {num(n)} = {num(flops)}")}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

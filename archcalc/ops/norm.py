@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, one, record_group
 from archcalc.ops._onnx import LayerSpec, Node
 from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, number, pos_int
@@ -63,6 +64,19 @@ class BatchNorm(Op):
         )
         return Applied(outs=(shape,), cost=cost)
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        shape = ins[0]
+        c, n = shape[0], prod(shape)
+        affine = 2 * c if attrs["affine"] else 0
+        return {
+            "affine": Step(affine, "a scale and a shift per channel" if affine else "no scale/shift (affine: false)",
+                           "affine = 2 x C" if affine else "affine = 0", f"2 x {c} = {num(affine)}" if affine else "0"),
+            "buffers": Step(2 * c, "running mean and variance per channel", "buffers = 2 x C", f"2 x {c} = {2 * c}"),
+            "cheap:norm": Step(2 * n, "a scale and a shift per element", "norm FLOPs = 2 x elements",
+                               f"2 x {num(n)} = {num(2 * n)}"),
+        }
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         import numpy as np
@@ -100,6 +114,14 @@ class LRN(Op):
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
         return Applied(outs=(shape,), cost=Cost(cheap=(("norm", (2 * attrs["size"] + 4) * prod(shape)),)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n, size = prod(ins[0]), attrs["size"]
+        flops = (2 * size + 4) * n
+        return {"cheap:norm": Step(flops, f"a sum of squares over {size} channels and the scaling, per element",
+                                   "norm FLOPs = (2 x size + 4) x elements",
+                                   f"(2 x {size} + 4) x {num(n)} = {num(flops)}")}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

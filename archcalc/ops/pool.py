@@ -15,10 +15,11 @@ from typing import Any, ClassVar
 
 from archcalc.errors import ExportError, OnnxImportError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, one, pads_flat, record_group
 from archcalc.ops._formulas import per_axis
 from archcalc.ops._onnx import LayerSpec, Node, axes_attr, onnx_pads
-from archcalc.ops._window import ROUNDING, geometry, spatial_of
+from archcalc.ops._window import ROUNDING, geometry, spatial_of, window_output_step
 from archcalc.ops.base import GLOBAL, MODULE_DOC, Applied, Attr, Cost, Op, Window, boolean, choice, padding, pos_ints
 from archcalc.ops.facts import KernelClass
 
@@ -80,6 +81,21 @@ class MaxPool(Op):
         units = c * geo.positions
         return Applied(outs=((c, *geo.out),), cost=_pool_cost(units * geo.taps), rf=geo.rf(), notes=geo.notes)
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        c = ins[0][0]
+        spatial = spatial_of(ins[0], self.kind)
+        geo = geometry(attrs, spatial)
+        units, taps = c * geo.positions, geo.taps
+        edges = f"{times(c, geo.positions, taps)} = {num(units * taps)}"
+        return {
+            "output": window_output_step(attrs, c, spatial, geo),
+            "connections": Step(units * taps, f"each of the {num(units)} units reads a window of {taps} inputs",
+                                "connections = C x positions x K_taps", edges),
+            "cheap:pool": Step(units * taps, "one operation per window element", "pool FLOPs = C x positions x K_taps",
+                               edges),
+        }
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         a = layer.attrs
@@ -129,6 +145,18 @@ class GlobalAvgPool(Op):
         spatial = spatial_of(shape, self.kind)
         n_in = prod(shape)
         return Applied(outs=((shape[0],) + (1,) * len(spatial),), cost=_pool_cost(n_in), rf=GLOBAL)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        shape = ins[0]
+        n_in = prod(shape)
+        flat = f"{' x '.join(str(v) for v in shape)} = {num(n_in)}"
+        out = "x".join(str(v) for v in (shape[0],) + (1,) * (len(shape) - 1))
+        return {
+            "output": Step(out, "one value per map", "output = C x 1 x ...", out),
+            "connections": Step(n_in, "each map's unit reads all its positions", "connections = C x positions", flat),
+            "cheap:pool": Step(n_in, "one operation per input element", "pool FLOPs = C x positions", flat),
+        }
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, pads_flat, record_group
-from archcalc.ops._window import ROUNDING, geometry, spatial_of
+from archcalc.ops._window import ROUNDING, geometry, spatial_of, window_output_step
 from archcalc.ops.base import Applied, Attr, Cost, Op, choice, padding, pos_ints
 from archcalc.ops.conv import bias_counts
 from archcalc.ops.facts import KernelClass
@@ -44,6 +45,31 @@ class Subsample(Op):
         biases, bias_units = bias_counts(attrs["bias"], c, geo.positions)
         cost = Cost.weighted(c, edges, biases, bias_units)
         return Applied(outs=((c, *geo.out),), cost=cost, rf=geo.rf(), notes=geo.notes)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        c = ins[0][0]
+        spatial = spatial_of(ins[0], self.kind)
+        geo = geometry(attrs, spatial)
+        units, taps = c * geo.positions, geo.taps
+        biases, bias_units = bias_counts(attrs["bias"], c, geo.positions)
+        steps = {
+            "output": window_output_step(attrs, c, spatial, geo),
+            "weights": Step(c, "one trainable coefficient per map", "weights = C", num(c)),
+            "biases": Step(biases, "one trainable bias per map" if biases else "no biases (bias: none)",
+                           "biases = C" if biases else "biases = 0", num(biases)),
+            "bias_units": Step(bias_units, "output units that have a bias", "C x positions",
+                               f"{times(c, geo.positions)} = {num(bias_units)}"),
+            "connections": Step(units * taps, f"each of the {num(units)} units sums a window of {taps} inputs",
+                                "connections = C x positions x K_taps", f"{times(c, geo.positions, taps)} = "
+                                f"{num(units * taps)}"),
+            "macs": Step(units * taps, "one multiply-accumulate per window input (the tied coefficient)",
+                         "MACs = C x positions x K_taps", f"{times(c, geo.positions, taps)} = {num(units * taps)}"),
+        }
+        if bias_units:
+            steps["cheap:bias"] = Step(bias_units, "one add per biased unit", "bias FLOPs = C x positions",
+                                       f"{times(c, geo.positions)} = {num(bias_units)}")
+        return steps
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

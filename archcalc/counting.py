@@ -1,0 +1,150 @@
+"""One layer's op cost under the conventions: the step after ``apply``, shared by the analysis
+(which sums it into a report) and by ``archcalc explain`` (which shows each term), so that an
+explanation and the report cannot disagree.
+
+Every term a convention adds or drops is kept separately (``Counted``): ``params`` is
+``weights + counted biases + counted affine``; ``connections`` is the op's edges (none for pooling
+under ``pooling_connections: none``) plus one per biased unit under ``bias_is_connection``;
+``macs`` adds bias and affine MACs under ``bias_macs``/``affine_macs``; ``flops`` is
+``(flops_per_mac x macs + counted cheap ops) x batch``. Pure integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from math import prod
+from typing import TYPE_CHECKING, Any
+
+from archcalc.conventions import Conventions
+from archcalc.ops import REGISTRY
+from archcalc.ops.base import Cost
+from archcalc.tool_costs import cheap_value
+
+if TYPE_CHECKING:
+    from archcalc.ir import Graph
+
+
+@dataclass(frozen=True, slots=True)
+class Cheap:
+    """One cheap op of a layer: the op's own FLOPs, what the conventions count, and why."""
+
+    category: str
+    own: int
+    #: FLOPs counted per sample (0 when left out)
+    flops: int
+    #: counted, left out ("not in cheap_ops"), or folded into MACs ("bias_macs")
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """The figures of one layer and every term that made them (per sample unless named)."""
+
+    cost: Cost
+    elements: int
+    units: int
+    #: why ``units`` is what it is (family counted, input, network output)
+    units_rule: str
+    params: int
+    counted_biases: int
+    counted_affine: int
+    op_connections: int
+    bias_connections: int
+    connections: int
+    bias_macs: int
+    affine_macs: int
+    #: per sample
+    macs: int
+    cheap: tuple[Cheap, ...]
+    batch: int
+    flops_per_mac: int
+    #: x batch
+    flops: int
+    dtype_bytes: int
+    param_bytes: int
+    activation_bytes: int
+
+    @property
+    def cheap_flops(self) -> int:
+        return sum(c.flops for c in self.cheap)
+
+
+def shared_cost(attrs: Mapping[str, Any], cost: Cost) -> Cost:
+    """The cost without the parameters of an initializer an earlier layer already counted."""
+    shared = attrs.get("shared_params")
+    if not shared:
+        return cost
+    zeroed: dict[str, Any] = dict.fromkeys(shared, 0)
+    return replace(cost, **zeroed)
+
+
+def count_layer(kind: str, attrs: Mapping[str, Any], cost: Cost, outs: tuple[tuple[int, ...], ...],
+                n_in: int, is_output: bool, conv: Conventions) -> Counted:
+    """The figures of one layer of ``kind`` with op cost ``cost`` (after :func:`shared_cost`),
+    output shapes ``outs``, ``n_in`` elements in its first input; ``is_output``: no unit-counting
+    layer comes after it."""
+    family = REGISTRY[kind].family
+    elements = prod(outs[0]) if len(outs) == 1 else sum(prod(s) for s in outs)
+    if family == "input":
+        units, rule = (elements, "input") if conv.units_include_input else (0, "input_excluded")
+    elif family not in conv.unit_families:
+        units, rule = 0, "family_excluded"
+    elif is_output and not conv.units_include_output:
+        units, rule = 0, "output_excluded"
+    else:
+        units, rule = elements, "family"
+    weights, biases, affine = cost.weights, cost.biases, cost.affine
+    counted_biases = biases if conv.biases_as_params else 0
+    counted_affine = affine if conv.bn_affine_params else 0
+    op_connections = 0 if conv.pooling_connections == "none" and family == "pool" else cost.connections
+    bias_connections = cost.bias_units if conv.bias_is_connection else 0
+    bias_macs = 0
+    if conv.bias_macs != "none":
+        bias_macs = biases if conv.bias_macs == "per_param" else cost.bias_units
+    affine_macs = affine if conv.affine_macs == "per_param" else 0
+    macs = cost.macs + bias_macs + affine_macs
+    cheap: list[Cheap] = []
+    if cost.cheap:
+        kind_counted = kind in conv.cheap_ops
+        for category, value in cost.cheap:
+            if category == "bias" and conv.bias_macs != "none":
+                cheap.append(Cheap(category, value, 0, "bias_macs"))
+            elif kind_counted or category in conv.cheap_ops:
+                counted = cheap_value(category, value, kind, attrs, n_in, elements, conv.activation_flops,
+                                      conv.pool_flops, conv.bn_flops)
+                cheap.append(Cheap(category, value, counted, "counted"))
+            else:
+                cheap.append(Cheap(category, value, 0, "not_counted"))
+    batch, dtype_bytes = conv.batch, conv.dtype_bytes
+    cheap_flops = sum(c.flops for c in cheap)
+    return Counted(
+        cost=cost, elements=elements, units=units, units_rule=rule,
+        params=weights + counted_biases + counted_affine, counted_biases=counted_biases,
+        counted_affine=counted_affine, op_connections=op_connections, bias_connections=bias_connections,
+        connections=op_connections + bias_connections, bias_macs=bias_macs, affine_macs=affine_macs,
+        macs=macs, cheap=tuple(cheap), batch=batch, flops_per_mac=conv.flops_per_mac,
+        flops=(conv.flops_per_mac * macs + cheap_flops) * batch, dtype_bytes=dtype_bytes,
+        param_bytes=(weights + biases + affine + cost.fixed + cost.buffers) * dtype_bytes,
+        activation_bytes=elements * batch * dtype_bytes,
+    )
+
+
+def unit_outputs(graph: Graph, conv: Conventions) -> dict[str, bool]:
+    """Unit-counting layers with no unit-counting layer after them (the network's output units)."""
+    families = conv.unit_families
+    below: dict[str, bool] = {}
+    users: dict[str, list[str]] = {}
+    for layer in graph.layers.values():
+        for ref in layer.inputs:
+            users.setdefault(ref[0], []).append(layer.name)
+    out: dict[str, bool] = {}
+    for name in reversed(graph.order):
+        later = False
+        for user in users.get(name, ()):
+            if REGISTRY[graph.layers[user].kind].family in families or below[user]:
+                later = True
+                break
+        below[name] = later
+        out[name] = not later
+    return out
