@@ -72,6 +72,17 @@ def test_a_click_shows_the_figures_and_highlights_the_receptive_field_path(resne
     figures = {f.attrs["data-figure"]: f.find_all("b")[0].text() for f in panel.find_all("div", cls="figure")}
     assert figures["macs"].endswith(f"{record['macs']:,}") and figures["params"].endswith(f"{record['params']:,}")
     assert "receptive field" in panel.text()
+    # the panel is the layer's explanation (archcalc.explain), every figure with its formula and numbers
+    import archcalc
+    from archcalc.explain import explain
+
+    expected = explain(archcalc.analyze(archcalc.load("resnet50")), name).to_dict()
+    shown = {f.attrs["data-figure"]: f for f in panel.find_all("div", cls="figure")}
+    assert list(shown) == [f["figure"] for f in expected["figures"]]
+    for f in expected["figures"]:
+        codes = [c.text() for c in shown[f["figure"]].find_all("code")]
+        assert (not f["symbols"] or f["symbols"] in codes) and (not f["numbers"] or f["numbers"] in codes), f["figure"]
+        assert f["words"] in shown[f["figure"]].text()
     nodes = dom.find_all("g", cls="node")
     assert len(nodes) == len(report["layers"])
     marked = {n.attrs["data-layer"] for n in nodes if "anc" in n.classes}

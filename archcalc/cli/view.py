@@ -103,8 +103,11 @@ def _view(args: argparse.Namespace) -> int:
 
     if Path(args.output).suffix.lower() not in (".html", ".htm"):
         raise OptionError(f"view writes an HTML page: name a .html file, not '{Path(args.output).name}'")
+    from archcalc.explain import explain_all
+
     graph, report, drawn = _drawn(args)
-    page = render_view(drawn, report, cluster_paths(graph))
+    explanations = {e.layer: e.to_dict() for e in explain_all(report)}
+    page = render_view(drawn, report, cluster_paths(graph), explanations)
     emit(page, args.output, inputs=[args.file])
     emit(f"wrote {args.output} ({len(drawn.nodes)} layers; open it in a browser)\n", None)
     return 0
