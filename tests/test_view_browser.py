@@ -108,6 +108,14 @@ def test_sorting_and_filtering(resnet50: tuple[Path, dict]) -> None:  # type: ig
     assert dom.by_id("shown").text() == f"{len(shown)} of {len(report['layers'])} layers"
     conv1 = next(r for r in dom.find_all("tr", cls="layer") if r.attrs["data-layer"] == "conv1")
     assert f"{report['layers'][1]['macs']:,}" in conv1.text()
+    dom = parse(dump_dom(page, "block=layer2.1"))
+    shown = [r.attrs["data-layer"] for r in dom.find_all("tr", cls="layer")
+             if "display: none" not in r.attrs.get("style", "")]
+    assert shown == [r["name"] for r in report["layers"] if r["name"].startswith("layer2.1.")]
+    subtotal = next(b for b in dom.find_all("tr", cls="block") if b.attrs["data-block"] == "layer2.1")
+    cells = [c for c in subtotal.children if c.tag == "td"]  # block, layers, params, macs, ...
+    macs = int(cells[3].attrs["data-value"])
+    assert macs == sum(r["macs"] for r in report["layers"] if r["name"].startswith("layer2.1."))
 
 
 def _png_pixels(png: Path):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@
 2. An edge spanning several ranks gets a dummy node on each rank it crosses, so that it is routed
    around the layers in between rather than through them.
 3. Crossing reduction: barycenter sweeps, down then up, each rank ordered by the mean position of
-   its neighbours in the rank before; ties keep the cluster and declaration order. The order with
+   its neighbours in the rank before; ties keep the declaration order. The order with
    the fewest crossings seen is kept.
 """
 
@@ -87,13 +87,13 @@ def layering(graph: Graph, clusters: Mapping[str, tuple[str, ...]]) -> Layering:
     down: dict[str, list[str]] = {}
     up: dict[str, list[str]] = {}
     chains: list[tuple[str, str, tuple[str, ...]]] = []
-    tie: dict[str, tuple[object, ...]] = {n: (clusters.get(n, ()), position[n]) for n in graph.layers}
+    tie: dict[str, tuple[object, ...]] = {n: (position[n], clusters.get(n, ())) for n in graph.layers}
     for index, (src, dst) in enumerate(edges(graph)):
         chain = [src]
         for r in range(rank[src] + 1, rank[dst]):
             dummy = f"\x00{index}:{r}"
             rank[dummy] = r
-            tie[dummy] = (clusters.get(dst, ()), position[dst] - 0.5)
+            tie[dummy] = (position[dst] - 0.5, clusters.get(dst, ()))
             chain.append(dummy)
         chain.append(dst)
         for a, b in itertools.pairwise(chain):
@@ -102,7 +102,7 @@ def layering(graph: Graph, clusters: Mapping[str, tuple[str, ...]]) -> Layering:
         chains.append((src, dst, tuple(chain)))
     depth = max(rank.values(), default=-1) + 1
     ranks: list[list[str]] = [[] for _ in range(depth)]
-    for n in sorted(rank, key=lambda n: tie[n][1:]):
+    for n in sorted(rank, key=lambda n: tie[n][:1]):
         ranks[rank[n]].append(n)
     best = [list(r) for r in ranks]
     fewest = _crossings(best, down)

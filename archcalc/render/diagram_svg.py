@@ -85,7 +85,9 @@ def render_svg(diagram: Diagram, report: Report, *, standalone: bool = True) -> 
            f"<title>{escape(diagram.name)}</title>",
            f"<style>{STYLE}</style>",
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker></defs>',
+           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker>'
+           '<marker id="arrow-on" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#e08a00"/></marker></defs>',
            f'<rect width="{diagram.width:.0f}" height="{diagram.height:.0f}" fill="#ffffff"/>']
     for c in sorted(diagram.clusters, key=lambda c: c.depth):
         fill = CLUSTER_FILLS[min(c.depth, len(CLUSTER_FILLS) - 1)]

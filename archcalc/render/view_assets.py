@@ -4,7 +4,8 @@ JavaScript archcalc ships.
 
 URL fragment (deep links, and how the browser tests drive the page): ``#select=LAYER`` clicks
 that layer's box, ``#sort=COLUMN`` (``-COLUMN`` descending) clicks a column header,
-``#filter=TEXT`` types into the filter, ``#units=exact|si`` picks the number format; joined with ``&``.
+``#filter=TEXT`` types into the filter, ``#block=BLOCK`` clicks a block's subtotal row (which
+filters the table to that block), ``#units=exact|si`` picks the number format; joined with ``&``.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ tr.layer:hover{background:#f4f8ff}
 tr.sel{background:#ffe9a8!important}
 tr.anc{background:#fff6d8}
 tr.total td{font-weight:bold;background:#f6f8fa}
+tr.block{cursor:pointer}
+tr.block:hover{background:#f4f8ff}
 .node{cursor:pointer}
 .node.sel rect{stroke:#c24d00;stroke-width:3}
 .node.anc rect{stroke:#e08a00;stroke-width:2}
 .node.dim{opacity:.35}
-.edge.anc path{stroke:#e08a00;stroke-width:2.2}
+.edge.anc path{stroke:#e08a00;stroke-width:2.2;marker-end:url(#arrow-on)}
 .edge.dim{opacity:.25}
 h3{margin:18px 0 6px;font-size:15px}
 """
@@ -183,6 +186,12 @@ function refilter(){
   shown.textContent = n + ' of ' + data.report.layers.length + ' layers';
 }
 filter.addEventListener('input', refilter);
+document.querySelectorAll('#blocks tr.block').forEach(function(tr){
+  tr.addEventListener('click', function(){  // a block's row filters the layer table to it
+    filter.value = tr.dataset.block.toLowerCase(); refilter();
+    document.getElementById('layers').scrollIntoView({block: 'start'});
+  });
+});
 var units = document.getElementById('units');
 function reunit(){
   var key = units.value === 'exact' ? 'exact' : 'si';
@@ -195,6 +204,9 @@ refilter(); reunit();
   var eq = part.indexOf('='), k = part.slice(0, eq), v = decodeURIComponent(part.slice(eq + 1));
   if (k === 'select' && nodes[v]){ nodes[v].dispatchEvent(new MouseEvent('click', {bubbles: true})); reveal(v); }
   if (k === 'filter'){ filter.value = v; filter.dispatchEvent(new Event('input')); }
+  if (k === 'block') document.querySelectorAll('#blocks tr.block').forEach(function(tr){
+    if (tr.dataset.block === v) tr.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+  });
   if (k === 'units'){ units.value = v; units.dispatchEvent(new Event('change')); }
   if (k === 'sort'){
     var col = v.replace(/^-/, ''), th = document.querySelector('#layers th[data-col="' + col + '"]');
