@@ -52,7 +52,8 @@ def _inside_box(n, c) -> bool:  # type: ignore[no-untyped-def]
             and n.y - n.h / 2 < c.y + c.h)
 
 
-@pytest.mark.parametrize("source", ["resnet50", "googlenet", "densenet121", "lenet5", ONNX_R18])
+@pytest.mark.parametrize("source", ["resnet50", "googlenet", "densenet121", "lenet5", ONNX_R18,
+                                    ROOT / "tests" / "fixtures" / "onnx" / "inception_small.onnx"])
 def test_layout_invariants(source: str | Path) -> None:
     graph, report, d = _drawn(source)
     nodes = {n.name: n for n in d.nodes}
@@ -83,6 +84,23 @@ def test_layout_invariants(source: str | Path) -> None:
             assert p.x < c.x and c.x + c.w < p.x + p.w and p.y < c.y and c.y + c.h < p.y + p.h
         outside = [n for n in d.nodes if n.name not in c.members]  # never drawn inside the box
         assert not [n.name for n in outside if _inside_box(n, c)], c.id
+    for a, b in itertools.combinations(d.clusters, 2):  # blocks side by side never overlap
+        if a.parent == b.parent:
+            assert a.y + a.h < b.y or b.y + b.h < a.y or a.x + a.w < b.x or b.x + b.w < a.x, (a.id, b.id)
+    lay = layering(graph, cluster_paths(graph))
+    assert lay.crossings <= lay.declared_crossings
+    assert d.crossings == lay.crossings == _drawn_crossings(d)
+
+
+def _drawn_crossings(d) -> int:  # type: ignore[no-untyped-def]
+    """Edge segments between the same two ranks that really cross in the picture."""
+    rank_at = sorted({round(n.y, 6) for n in d.nodes})
+    segments: dict[int, list[tuple[float, float]]] = {}
+    for e in d.edges:
+        for (x1, y1), (x2, y2) in itertools.pairwise(e.points):
+            segments.setdefault(min(i for i, y in enumerate(rank_at) if y >= y1 - 25), []).append((x1, x2))
+    return sum(1 for segs in segments.values() for (a1, a2), (b1, b2) in itertools.combinations(segs, 2)
+               if (a1 - b1) * (a2 - b2) < 0)
 
 
 def test_clusters_are_the_block_uses_and_the_onnx_scopes() -> None:
@@ -126,6 +144,10 @@ def test_crossing_reduction_untangles_what_the_declaration_order_crosses() -> No
     assert d.crossings == 0
     # the drawn segments really do not cross: c sits under b and d under a, or both swap
     assert (d.node("a").x < d.node("b").x) == (d.node("d").x < d.node("c").x)
+    # GoogLeNet's declared order crosses its Inception branches' edges where they meet the concat
+    g = archcalc.load("googlenet")
+    lay = layering(g, cluster_paths(g))
+    assert lay.declared_crossings > 0 and lay.crossings == 0
 
 
 def test_left_to_right_puts_ranks_along_x() -> None:

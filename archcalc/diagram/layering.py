@@ -32,6 +32,8 @@ class Layering:
     ranks: tuple[tuple[str, ...], ...]
     chains: tuple[tuple[str, str, tuple[str, ...]], ...]
     crossings: int
+    #: the crossings of the declaration order, before the sweeps
+    declared_crossings: int
 
 
 def edges(graph: Graph) -> list[tuple[str, str]]:
@@ -105,7 +107,7 @@ def layering(graph: Graph, clusters: Mapping[str, tuple[str, ...]]) -> Layering:
     for n in sorted(rank, key=lambda n: tie[n][:1]):
         ranks[rank[n]].append(n)
     best = [list(r) for r in ranks]
-    fewest = _crossings(best, down)
+    fewest = declared = _crossings(best, down)
     for _ in range(SWEEPS):
         if fewest == 0:
             break
@@ -114,7 +116,7 @@ def layering(graph: Graph, clusters: Mapping[str, tuple[str, ...]]) -> Layering:
         now = _crossings(ranks, down)
         if now < fewest:
             best, fewest = [list(r) for r in ranks], now
-    return Layering(tuple(tuple(r) for r in best), tuple(chains), fewest)
+    return Layering(tuple(tuple(r) for r in best), tuple(chains), fewest, declared)
 
 
 def is_dummy(node: str) -> bool:
