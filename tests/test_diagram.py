@@ -97,7 +97,7 @@ def _drawn_crossings(d) -> int:  # type: ignore[no-untyped-def]
     rank_at = sorted({round(n.y, 6) for n in d.nodes})
     segments: dict[int, list[tuple[float, float]]] = {}
     for e in d.edges:
-        for (x1, y1), (x2, y2) in itertools.pairwise(e.points):
+        for (x1, y1), (x2, _y2) in itertools.pairwise(e.points):
             segments.setdefault(min(i for i, y in enumerate(rank_at) if y >= y1 - 25), []).append((x1, x2))
     return sum(1 for segs in segments.values() for (a1, a2), (b1, b2) in itertools.combinations(segs, 2)
                if (a1 - b1) * (a2 - b2) < 0)

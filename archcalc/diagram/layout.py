@@ -101,36 +101,48 @@ def _breadth_of(node: str, direction: Direction) -> float:
     return NODE_WIDTH if direction is Direction.TB else NODE_HEIGHT
 
 
-def _place(lay: Layering, direction: Direction) -> dict[str, float]:
-    """Breadth centre of every node (dummies too)."""
+def _common(a: ClusterPath, b: ClusterPath) -> ClusterPath:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _place(lay: Layering, direction: Direction, paths: Mapping[str, ClusterPath]) -> dict[str, float]:
+    """Breadth centre of every node (dummies too: a dummy sits in the blocks its edge runs inside).
+    Neighbours on a rank keep ``NODE_GAP`` plus one cluster margin per box edge between them."""
     up: dict[str, list[str]] = {}
-    for _src, _dst, chain in lay.chains:
+    where = dict(paths)
+    for src, dst, chain in lay.chains:
         for a, b in itertools.pairwise(chain):
             up.setdefault(b, []).append(a)
+        for dummy in chain[1:-1]:
+            where[dummy] = _common(paths[src], paths[dst])
     at: dict[str, float] = {}
     for rank in lay.ranks:
         sizes = [_breadth_of(n, direction) for n in rank]
+        seps = [0.0] + [(sizes[i - 1] + sizes[i]) / 2 + NODE_GAP + CLUSTER_PAD * (
+            len(where[rank[i - 1]]) + len(where[rank[i]]) - 2 * len(_common(where[rank[i - 1]], where[rank[i]])))
+            for i in range(1, len(rank))]
         natural, pos = [], 0.0
-        for size in sizes:
-            natural.append(pos + size / 2)
-            pos += size + NODE_GAP
+        for i in range(len(rank)):
+            pos += seps[i]
+            natural.append(pos)
         wanted = []
         for n, nat in zip(rank, natural, strict=True):
             near = [at[m] for m in up.get(n, ()) if m in at]
             wanted.append(sum(near) / len(near) if near else nat)
         left: list[float] = []
         for i, w in enumerate(wanted):
-            left.append(w if i == 0 else max(w, left[-1] + (sizes[i - 1] + sizes[i]) / 2 + NODE_GAP))
+            left.append(w if i == 0 else max(w, left[-1] + seps[i]))
         right: list[float] = [0.0] * len(wanted)
         for i in range(len(wanted) - 1, -1, -1):
-            right[i] = wanted[i] if i == len(wanted) - 1 else min(
-                wanted[i], right[i + 1] - (sizes[i + 1] + sizes[i]) / 2 - NODE_GAP)
+            right[i] = wanted[i] if i == len(wanted) - 1 else min(wanted[i], right[i + 1] - seps[i + 1])
         for i, n in enumerate(rank):
             at[n] = (left[i] + right[i]) / 2
         # the mean of the two passes can squeeze neighbours together: push apart again
         for i in range(1, len(rank)):
-            least = at[rank[i - 1]] + (sizes[i - 1] + sizes[i]) / 2 + NODE_GAP
-            at[rank[i]] = max(at[rank[i]], least)
+            at[rank[i]] = max(at[rank[i]], at[rank[i - 1]] + seps[i])
     return at
 
 
@@ -195,7 +207,7 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
                           f"directions: {', '.join(d.value for d in Direction)}") from None
     paths = cluster_paths(graph)
     lay = layering(graph, paths)
-    breadth = _place(lay, way)
+    breadth = _place(lay, way, paths)
     depths = _rank_depths(lay, paths, NODE_HEIGHT if way is Direction.TB else NODE_WIDTH)
 
     def point(node: str, rank: int) -> tuple[float, float]:
