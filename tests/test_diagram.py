@@ -260,3 +260,20 @@ def test_readme_diagram_image_is_current() -> None:
     assert "docs/images/resnet18.svg" in readme and "docs/images/view-resnet50.png" in readme
     png = IMAGES / "view-resnet50.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ops_let_through_are_marked_not_counted_in_every_format(tmp_path: Path) -> None:
+    from tests.test_onnx_import_errors import save, unknown_ops_model
+
+    model = str(save(unknown_ops_model()))
+    uncounted = ("e1", "e2", "gs", "custom")
+    for fmt in ("svg", "dot", "mmd"):
+        code, text, err = run("diagram", model, "--allow-unknown", "-f", fmt)
+        assert code == 0, err
+        assert text.count("unknown · NOT COUNTED") == len(uncounted), fmt
+    page = tmp_path / "m.html"
+    code, _, err = run("view", model, "--allow-unknown", "-o", str(page))
+    assert code == 0, err
+    html = page.read_text()
+    assert html.count("unknown (NOT COUNTED)") == len(uncounted)
+    assert "NOT COUNTED (4 unknown ops, zero in every column): e1, e2, gs, custom" in html

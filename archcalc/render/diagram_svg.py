@@ -31,10 +31,13 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
-def node_counts(record: LayerRecord | None) -> str:
-    """The one line of counts inside a layer's box: ``conv · 9.41K params · 118M MACs``."""
+def node_counts(record: LayerRecord | None, uncounted: bool = False) -> str:
+    """The one line of counts inside a layer's box: ``conv · 9.41K params · 118M MACs``; an op
+    let through with ``--allow-unknown`` says ``NOT COUNTED``."""
     if record is None:
         return ""
+    if uncounted:
+        return f"{record.kind} · NOT COUNTED"
     parts = [record.kind]
     if record.kind == "input":
         parts.append(" | ".join(shape_text(s) for s in record.shapes))
@@ -47,8 +50,8 @@ def node_counts(record: LayerRecord | None) -> str:
     return " · ".join(parts)
 
 
-def _node(node: Node, record: LayerRecord | None) -> str:
-    fill = FILLS.get(record.family if record else "", "#f2f2f2")
+def _node(node: Node, record: LayerRecord | None, uncounted: bool) -> str:
+    fill = "#ffd6d6" if uncounted else FILLS.get(record.family if record else "", "#f2f2f2")
     title = escape(node.name)
     if record is not None:
         title += escape(f"\n{record.kind}, output {' | '.join(shape_text(s) for s in record.shapes)}\n"
@@ -58,7 +61,7 @@ def _node(node: Node, record: LayerRecord | None) -> str:
             f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{node.w:.0f}" height="{node.h:.0f}" rx="5" fill="{fill}"/>'
             f'<text x="{node.x:.1f}" y="{node.y - 3:.1f}" text-anchor="middle">{escape(_short(node.label))}</text>'
             f'<text class="sub" x="{node.x:.1f}" y="{node.y + 12:.1f}" text-anchor="middle">'
-            f'{escape(node_counts(record))}</text></g>')
+            f'{escape(node_counts(record, uncounted))}</text></g>')
 
 
 def _edge(edge: Edge) -> str:
@@ -95,6 +98,6 @@ def render_svg(diagram: Diagram, report: Report, *, standalone: bool = True) -> 
                    f'width="{c.w:.1f}" height="{c.h:.1f}" rx="8" fill="{fill}"/>'
                    f'<text x="{c.x + 8:.1f}" y="{c.y + 14:.1f}">{escape(c.label)}</text></g>')
     out += [_edge(e) for e in diagram.edges]
-    out += [_node(n, records.get(n.name)) for n in diagram.nodes]
+    out += [_node(n, records.get(n.name), n.name in report.uncounted) for n in diagram.nodes]
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -35,7 +35,7 @@ def render_dot(diagram: Diagram, report: Report) -> str:
     def body(cluster: str | None, indent: str) -> Iterator[str]:
         for name in inner.get(cluster, []):
             node = diagram.node(name)
-            text = f"{node.label}\n{node_counts(records.get(name))}"
+            text = f"{node.label}\n{node_counts(records.get(name), name in report.uncounted)}"
             yield f"{indent}{ids[name]} [label={_dot_quote(text)}, tooltip={_dot_quote(name)}];"
         for child in children.get(cluster, []):
             yield f"{indent}subgraph cluster_{number[child]} {{"
@@ -71,7 +71,7 @@ def render_mermaid(diagram: Diagram, report: Report) -> str:
     def body(cluster: str | None, indent: str) -> Iterator[str]:
         for name in inner.get(cluster, []):
             node = diagram.node(name)
-            counts = node_counts(records.get(name))
+            counts = node_counts(records.get(name), name in report.uncounted)
             yield f"{indent}{ids[name]}[{_mmd_text(node.label + ('<br/>' + counts if counts else ''))}]".replace(
                 "#lt;br/#gt;", "<br/>")
         for child in children.get(cluster, []):

@@ -55,7 +55,8 @@ def _layer_table(report: Report, blocks: Mapping[str, str]) -> str:
         search = " ".join((r.name, r.kind, r.family, blocks.get(r.name, ""))).lower()
         shape = " | ".join(shape_text(s) for s in r.shapes)
         cells = [f'<td class="num" data-value="{i}" data-exact="{i}" data-si="{i}">{i}</td>', _text(r.name),
-                 _text(r.kind), _text(blocks.get(r.name, "")), _text(shape, str(_elements(r.shapes[0])))]
+                 _text(r.kind + (" (NOT COUNTED)" if r.name in report.uncounted else ""), r.kind),
+                 _text(blocks.get(r.name, "")), _text(shape, str(_elements(r.shapes[0])))]
         cells += [_num(getattr(r, c)) for c in TABLE_COLUMNS]
         cells.append(_text(format_field(r.rf)))
         body.append(f'<tr class="layer" data-layer="{escape(r.name)}" data-order="{i}" '
