@@ -25,6 +25,7 @@ main{padding:12px 20px}
 #summary{font-size:12px;color:#3e4c59;margin:0 0 12px;padding-left:18px}
 #top{display:flex;gap:14px;align-items:flex-start}
 #diagram{flex:1 1 55%;height:72vh;overflow:auto;background:#fff;border:1px solid #d6dde6;border-radius:6px}
+#diagram svg{display:block;margin:0 auto}
 #panel{flex:1 1 45%;height:72vh;overflow:auto;background:#fff;border:1px solid #d6dde6;border-radius:6px;
 padding:10px 14px}
 #panel h2{margin:0 0 6px;font-size:16px;word-break:break-all}
