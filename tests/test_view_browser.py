@@ -106,6 +106,13 @@ def test_sorting_and_filtering(resnet50: tuple[Path, dict]) -> None:  # type: ig
     shown = [r for r in dom.find_all("tr", cls="layer") if "display: none" not in r.attrs.get("style", "")]
     assert [r.attrs["data-layer"] for r in shown] == [r["name"] for r in report["layers"] if "layer4" in r["name"]]
     assert dom.by_id("shown").text() == f"{len(shown)} of {len(report['layers'])} layers"
+    from archcalc.render.units import si
+
+    for column in ("params", "macs", "flops", "activation_bytes"):  # the shown rows' sums, exact and K/M/G
+        cell = next(c for c in dom.find_all("td") if c.attrs.get("data-shown") == column)
+        want = sum(r[column] for r in report["layers"] if "layer4" in r["name"])
+        assert int(cell.attrs["data-value"]) == want and cell.text() == f"{want:,}"
+        assert cell.attrs["data-si"] == si(want)
     conv1 = next(r for r in dom.find_all("tr", cls="layer") if r.attrs["data-layer"] == "conv1")
     assert f"{report['layers'][1]['macs']:,}" in conv1.text()
     dom = parse(dump_dom(page, "block=layer2.1"))

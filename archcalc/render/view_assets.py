@@ -177,6 +177,8 @@ document.querySelectorAll('#layers th').forEach(function(th, i){
   });
 });
 var filter = document.getElementById('filter'), shown = document.getElementById('shown');
+var units = document.getElementById('units'), columnIndex = {};
+document.querySelectorAll('#layers th').forEach(function(th, i){ columnIndex[th.dataset.col] = i; });
 function refilter(){
   var q = filter.value.trim().toLowerCase(), n = 0;
   tbody.querySelectorAll('tr.layer').forEach(function(tr){
@@ -185,6 +187,26 @@ function refilter(){
     if (hit) n++;
   });
   shown.textContent = n + ' of ' + data.report.layers.length + ' layers';
+  document.querySelectorAll('#layers td[data-shown]').forEach(function(td){
+    var col = td.dataset.shown, i = columnIndex[col], sum = BigInt(0);
+    tbody.querySelectorAll('tr.layer').forEach(function(tr){
+      if (tr.style.display !== 'none') sum += BigInt(tr.children[i].dataset.value);
+    });
+    td.dataset.value = sum.toString();
+    td.dataset.exact = sum.toLocaleString('en-US');
+    td.dataset.si = si(sum);
+    td.textContent = units.value === 'exact' ? td.dataset.exact : td.dataset.si;
+  });
+}
+function si(n){  // as archcalc.render.units.si: three significant digits, K/M/G/T/P
+  if (n < BigInt(1000) && n > BigInt(-1000)) return n.toString();
+  var prefixes = ['K', 'M', 'G', 'T', 'P'], v = Number(n);
+  for (var p = 0; p < prefixes.length; p++){
+    var x = v / Math.pow(1000, p + 1), d = Math.abs(x) < 10 ? 2 : Math.abs(x) < 100 ? 1 : 0;
+    var t = x.toFixed(d);
+    if (t.indexOf('.') >= 0) t = t.replace(/0+$/, '').replace(/\.$/, '');
+    if (Math.abs(Number(t)) < 1000 || p === prefixes.length - 1) return t + prefixes[p];
+  }
 }
 filter.addEventListener('input', refilter);
 document.querySelectorAll('#blocks tr.block').forEach(function(tr){
@@ -193,7 +215,6 @@ document.querySelectorAll('#blocks tr.block').forEach(function(tr){
     document.getElementById('layers').scrollIntoView({block: 'start'});
   });
 });
-var units = document.getElementById('units');
 function reunit(){
   var key = units.value === 'exact' ? 'exact' : 'si';
   document.querySelectorAll('td.num').forEach(function(td){ td.textContent = td.dataset[key]; });

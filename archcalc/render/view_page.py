@@ -64,8 +64,13 @@ def _layer_table(report: Report, blocks: Mapping[str, str]) -> str:
     total = ['<td></td><td>total</td><td></td><td></td><td></td>']
     total += [_num(getattr(report.totals, c)).replace("<td ", f'<td data-total="{c}" ', 1) for c in TABLE_COLUMNS]
     total.append("<td></td>")
+    # the sums of the rows the filter shows (the script fills them in)
+    shown = ['<td></td><td>shown</td><td></td><td></td><td></td>']
+    shown += [f'<td class="num" data-shown="{c}"></td>' for c in TABLE_COLUMNS]
+    shown.append("<td></td>")
     return (f'<table id="layers"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
-            f'<tfoot><tr class="total">{"".join(total)}</tr></tfoot></table>')
+            f'<tfoot><tr class="total shown">{"".join(shown)}</tr><tr class="total">{"".join(total)}</tr>'
+            f"</tfoot></table>")
 
 
 def _elements(shape: tuple[int, ...]) -> int:
