@@ -52,10 +52,27 @@ def _inside_box(n, c) -> bool:  # type: ignore[no-untyped-def]
             and n.y - n.h / 2 < c.y + c.h)
 
 
-@pytest.mark.parametrize("source", ["resnet50", "googlenet", "densenet121", "lenet5", ONNX_R18,
-                                    ROOT / "tests" / "fixtures" / "onnx" / "inception_small.onnx"])
-def test_layout_invariants(source: str | Path) -> None:
-    graph, report, d = _drawn(source)
+def _transposed(d):  # type: ignore[no-untyped-def]
+    """A left-to-right diagram seen as top-to-bottom (x and y swapped, w and h too)."""
+    import dataclasses
+
+    def swap(item):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(item, x=item.y, y=item.x, w=item.h, h=item.w)
+
+    return dataclasses.replace(d, width=d.height, height=d.width, nodes=tuple(swap(n) for n in d.nodes),
+                               clusters=tuple(swap(c) for c in d.clusters),
+                               edges=tuple(dataclasses.replace(e, points=tuple((y, x) for x, y in e.points))
+                                           for e in d.edges))
+
+
+@pytest.mark.parametrize(("source", "direction"), [
+    ("resnet50", "TB"), ("googlenet", "TB"), ("densenet121", "TB"), ("lenet5", "TB"), (ONNX_R18, "TB"),
+    (ROOT / "tests" / "fixtures" / "onnx" / "inception_small.onnx", "TB"),
+    ("resnet50", "LR"), ("googlenet", "LR"), (ONNX_R18, "LR")])
+def test_layout_invariants(source: str | Path, direction: str) -> None:
+    graph, report, d = _drawn(source, direction)
+    if direction == "LR":
+        d = _transposed(d)
     nodes = {n.name: n for n in d.nodes}
     assert list(nodes) == list(graph.layers)
     pairs = edges(graph)
@@ -98,7 +115,7 @@ def _drawn_crossings(d) -> int:  # type: ignore[no-untyped-def]
     segments: dict[int, list[tuple[float, float]]] = {}
     for e in d.edges:
         for (x1, y1), (x2, _y2) in itertools.pairwise(e.points):
-            segments.setdefault(min(i for i, y in enumerate(rank_at) if y >= y1 - 25), []).append((x1, x2))
+            segments.setdefault(max(i for i, y in enumerate(rank_at) if y <= y1 + 1e-6), []).append((x1, x2))
     return sum(1 for segs in segments.values() for (a1, a2), (b1, b2) in itertools.combinations(segs, 2)
                if (a1 - b1) * (a2 - b2) < 0)
 
@@ -125,7 +142,7 @@ def test_clusters_are_the_block_uses_and_the_onnx_scopes() -> None:
     assert onnx.node("/layer2/layer2.0/conv1/Conv").label == "conv1/Conv"
 
 
-def test_crossing_reduction_untangles_what_the_declaration_order_crosses() -> None:
+def test_crossing_reduction_untangles_what_the_declaration_order_crosses(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = {"input": [1, 8, 8], "layers": [
         {"name": "a", "type": "conv", "filters": 1, "kernel": 1, "inputs": "input"},
         {"name": "b", "type": "conv", "filters": 1, "kernel": 1, "inputs": "input"},
@@ -144,6 +161,11 @@ def test_crossing_reduction_untangles_what_the_declaration_order_crosses() -> No
     assert d.crossings == 0
     # the drawn segments really do not cross: c sits under b and d under a, or both swap
     assert (d.node("a").x < d.node("b").x) == (d.node("d").x < d.node("c").x)
+    # without the sweeps the declared order is drawn, and its crossing is really in the picture
+    monkeypatch.setattr("archcalc.diagram.layering.SWEEPS", 0)
+    tangled = layout(graph, report)
+    assert tangled.crossings == _drawn_crossings(tangled) == 1
+    monkeypatch.undo()
     # GoogLeNet's declared order crosses its Inception branches' edges where they meet the concat
     g = archcalc.load("googlenet")
     lay = layering(g, cluster_paths(g))

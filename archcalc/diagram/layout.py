@@ -25,6 +25,8 @@ NODE_WIDTH = 200
 NODE_HEIGHT = 40
 #: room between ranks (edge labels and cluster titles sit there), between nodes on a rank
 RANK_GAP = 52
+#: left to right, an edge's shape label sits on the edge between ranks: more room
+RANK_GAP_LR = 84
 NODE_GAP = 24
 DUMMY_BREADTH = 16
 #: a cluster box's margin around what it holds, per level, and its title's height
@@ -108,6 +110,15 @@ def _common(a: ClusterPath, b: ClusterPath) -> ClusterPath:
     return a[:n]
 
 
+def _margins(before: ClusterPath, after: ClusterPath, direction: Direction) -> float:
+    """Room for the box edges between two neighbours on a rank: a margin per box left or
+    entered, and (left to right, where a box's title is above it) a title per box entered."""
+    shared = len(_common(before, after))
+    entered = len(after) - shared
+    titles = TITLE * entered if direction is Direction.LR else 0
+    return CLUSTER_PAD * (len(before) - shared + entered) + titles
+
+
 def _place(lay: Layering, direction: Direction, paths: Mapping[str, ClusterPath]) -> dict[str, float]:
     """Breadth centre of every node (dummies too: a dummy sits in the blocks its edge runs inside).
     Neighbours on a rank keep ``NODE_GAP`` plus one cluster margin per box edge between them."""
@@ -121,9 +132,9 @@ def _place(lay: Layering, direction: Direction, paths: Mapping[str, ClusterPath]
     at: dict[str, float] = {}
     for rank in lay.ranks:
         sizes = [_breadth_of(n, direction) for n in rank]
-        seps = [0.0] + [(sizes[i - 1] + sizes[i]) / 2 + NODE_GAP + CLUSTER_PAD * (
-            len(where[rank[i - 1]]) + len(where[rank[i]]) - 2 * len(_common(where[rank[i - 1]], where[rank[i]])))
-            for i in range(1, len(rank))]
+        seps = [0.0] + [(sizes[i - 1] + sizes[i]) / 2 + NODE_GAP + _margins(where[rank[i - 1]], where[rank[i]],
+                                                                            direction)
+                        for i in range(1, len(rank))]
         natural, pos = [], 0.0
         for i in range(len(rank)):
             pos += seps[i]
@@ -170,7 +181,7 @@ def _cluster_boxes(nodes: Mapping[str, Node], paths: Mapping[str, ClusterPath]) 
     return out
 
 
-def _rank_depths(lay: Layering, paths: Mapping[str, ClusterPath], node_depth: float) -> list[float]:
+def _rank_depths(lay: Layering, paths: Mapping[str, ClusterPath], way: Direction) -> list[float]:
     """The depth coordinate of each rank's centre line: ranks where clusters open (titles) or
     close (margins) are spaced further apart."""
     rank_of = {n: i for i, r in enumerate(lay.ranks) for n in r}
@@ -187,10 +198,14 @@ def _rank_depths(lay: Layering, paths: Mapping[str, ClusterPath], node_depth: fl
         opening[r] = max(opening[r], sum(1 for c in path if first[c] == r))
         closing[r] = max(closing[r], sum(1 for c in path if last[c] == r))
     out: list[float] = []
-    at = (CLUSTER_PAD + TITLE) * (opening[0] if opening else 0) + MARGIN + node_depth / 2
+    node_depth = NODE_HEIGHT if way is Direction.TB else NODE_WIDTH
+    # titles sit above a box: across ranks top to bottom, along a rank left to right
+    opens = CLUSTER_PAD + (TITLE if way is Direction.TB else 0)
+    least = RANK_GAP if way is Direction.TB else RANK_GAP_LR
+    at = opens * (opening[0] if opening else 0) + MARGIN + node_depth / 2
     for r in range(len(lay.ranks)):
         if r:
-            gap = max(RANK_GAP, (CLUSTER_PAD + TITLE) * opening[r] + CLUSTER_PAD * closing[r - 1] + LABEL_ROOM)
+            gap = max(least, opens * opening[r] + CLUSTER_PAD * closing[r - 1] + LABEL_ROOM)
             at += node_depth + gap
         out.append(at)
     return out
@@ -208,13 +223,14 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
     paths = cluster_paths(graph)
     lay = layering(graph, paths)
     breadth = _place(lay, way, paths)
-    depths = _rank_depths(lay, paths, NODE_HEIGHT if way is Direction.TB else NODE_WIDTH)
+    depths = _rank_depths(lay, paths, way)
 
     def point(node: str, rank: int) -> tuple[float, float]:
         d = depths[rank]
         return (breadth[node], d) if way is Direction.TB else (d, breadth[node])
 
-    shift = MARGIN + (CLUSTER_PAD * (1 + max((len(p) for p in paths.values()), default=0)))
+    shift = MARGIN + ((CLUSTER_PAD + (TITLE if way is Direction.LR else 0))
+                      * (1 + max((len(p) for p in paths.values()), default=0)))
     low = min(breadth[n] - _breadth_of(n, way) / 2 for r in lay.ranks for n in r) if lay.ranks else 0.0
     for n in breadth:
         breadth[n] += shift - low
