@@ -112,3 +112,83 @@ def parse(html: str) -> Element:
     tree = _Tree()
     tree.feed(html)
     return tree.root
+
+
+class DevTools:
+    """Chromium driven over its DevTools protocol on a pipe (``--remote-debugging-pipe``: commands
+    on fd 3, replies on fd 4, NUL-terminated JSON; no package needed). ``click(x, y)`` is a real
+    mouse press and release at a point of the page, hit-tested by the browser."""
+
+    def __init__(self, url: str, size: tuple[int, int] = (1400, 1000)) -> None:
+        import json
+
+        self._json = json
+        self._profile = tempfile.TemporaryDirectory(prefix="archcalc-chromium-")
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+        def onto_3_and_4() -> None:  # in the child: the pipe ends become fds 3 and 4
+            import fcntl
+
+            high_r = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
+            high_w = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        self._proc = subprocess.Popen(
+            [chromium(), *FLAGS, f"--user-data-dir={self._profile.name}", "--remote-debugging-pipe",
+             f"--window-size={size[0]},{size[1]}", "about:blank"],
+            close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=onto_3_and_4)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next = 0
+        target = self.send("Target.createTarget", url=url)["targetId"]
+        self._session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def send(self, method: str, session: bool = False, **params: object) -> dict:  # type: ignore[type-arg]
+        self._next += 1
+        message: dict[str, object] = {"id": self._next, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self._session
+        os.write(self._to_browser, self._json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._from_browser, 1 << 16)
+                assert chunk, "chromium closed the DevTools pipe"
+                self._buffer += chunk
+            raw, _, self._buffer = self._buffer.partition(b"\0")
+            reply = self._json.loads(raw)
+            if reply.get("id") == self._next:
+                assert "error" not in reply, reply
+                return reply.get("result", {})  # type: ignore[no-any-return]
+
+    def evaluate(self, expression: str) -> object:
+        result = self.send("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20.0) -> None:
+        import time
+
+        end = time.monotonic() + timeout
+        while not self.evaluate(expression):
+            assert time.monotonic() < end, f"timed out waiting for {expression}"
+            time.sleep(0.05)
+
+    def click(self, x: float, y: float) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", session=True, type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def close(self) -> None:
+        self._proc.kill()
+        self._proc.wait(timeout=10)
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+        self._profile.cleanup()
+
+    def __enter__(self) -> DevTools:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -159,3 +159,32 @@ def test_the_page_works_for_an_onnx_model(tmp_path: Path) -> None:
     assert len(dom.find_all("tr", cls="layer")) == 70
     clusters = {c.attrs["data-cluster"] for c in dom.find_all("g", cls="cluster")}
     assert {"layer1", "layer1/layer1.0", "layer4/layer4.1"} <= clusters
+
+
+def test_a_real_mouse_click_on_a_box_and_on_a_row(resnet50: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    """A mouse press and release at the box's place on screen (DevTools protocol), hit-tested by the
+    browser, selects the layer; a click on a table row selects it too and scrolls the diagram to it."""
+    from tests.browser import DevTools
+
+    page, report = resnet50
+    with DevTools(page.resolve().as_uri()) as browser:
+        browser.wait_for("document.body && document.body.dataset.ready === '1'")
+        rect = browser.evaluate("(function(){ var g = Array.from(document.querySelectorAll('#diagram .node'))"
+                                ".find(function(n){ return n.dataset.layer === 'layer1.0.conv1'; });"
+                                "var r = g.querySelector('rect').getBoundingClientRect();"
+                                "return [r.left + r.width / 2, r.top + r.height / 2]; })()")
+        assert isinstance(rect, list) and 0 < rect[1] < 1000, rect  # on screen without scrolling
+        browser.click(*rect)
+        assert browser.evaluate("document.body.dataset.selected") == "layer1.0.conv1"
+        assert browser.evaluate("document.querySelector('#panel h2').textContent") == "layer1.0.conv1"
+        marked = browser.evaluate("Array.from(document.querySelectorAll('#diagram .node.anc'))"
+                                  ".map(function(n){ return n.dataset.layer; })")
+        assert set(marked) == _ancestors(report, "layer1.0.conv1")  # type: ignore[arg-type]
+        # a row far down the table: scroll it into view, click it; the diagram pane follows
+        xy = browser.evaluate("(function(){ var tr = document.querySelector('#layers tr[data-layer=\"fc\"]');"
+                              "tr.scrollIntoView({block: 'center'}); var r = tr.getBoundingClientRect();"
+                              "return [r.left + 30, r.top + r.height / 2]; })()")
+        browser.click(*xy)  # type: ignore[misc]
+        assert browser.evaluate("document.body.dataset.selected") == "fc"
+        assert browser.evaluate("document.getElementById('diagram').scrollTop") > 5000
+        assert browser.evaluate("document.querySelectorAll('#diagram .node.anc').length") == len(report["layers"]) - 1
