@@ -35,7 +35,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     from archcalc.choices import DIRECTIONS
 
     p.add_argument("file", help="a spec (YAML or bundled name) or an ONNX model")
-    p.add_argument("--direction", type=one_of(DIRECTIONS, "direction"), default="TB",
+    p.add_argument("--direction", type=one_of(DIRECTIONS, "direction"), default="TB", metavar="TB|LR",
                    help="ranks top to bottom (TB, default) or left to right (LR)")
     onnx_options(p)
     counting_options(p)
@@ -47,7 +47,7 @@ def _diagram_arguments(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--output", "-o", help="the .svg, .dot or .mmd file to write (atomically); stdout if left out")
     p.add_argument("--format", "-f", type=one_of(DIAGRAM_FORMATS, "diagram format"), default=None,
-                   help="svg, dot or mmd (default: from the --output extension, else svg)")
+                   metavar="svg|dot|mmd", help="svg, dot or mmd (default: from the --output extension, else svg)")
 
 
 def _view_arguments(p: argparse.ArgumentParser) -> None:
