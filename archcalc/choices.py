@@ -100,6 +100,14 @@ class Optimizer(StrEnum):
     ADAM = "adam"
 
 
+class Units(StrEnum):
+    """How a report table writes its counts: exact integers, humanised (K/M/G), or both."""
+
+    EXACT = "exact"
+    HUMAN = "human"
+    BOTH = "both"
+
+
 class Family(StrEnum):
     """Layer families (whose output elements can count as units)."""
 
@@ -148,6 +156,7 @@ ACTIVATION_FLOPS: tuple[str, ...] = tuple(m.value for m in ActivationFlops)
 POOL_FLOPS: tuple[str, ...] = tuple(m.value for m in PoolFlops)
 POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
 RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)
+UNITS: tuple[str, ...] = tuple(m.value for m in Units)
 
 
 class DiagramFormat(StrEnum):

@@ -38,7 +38,11 @@ def _report_values(record: archcalc.LayerRecord) -> dict[str, object]:
     return values
 
 
-@pytest.mark.parametrize("source", SOURCES)
+def _id(source: str) -> str:
+    return Path(source).name
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=_id)
 def test_every_explained_figure_equals_the_report(source: str) -> None:
     graph = _graph(source)
     settings = [{"preset": name} for name in archcalc.PRESETS] + [{"overrides": o} for o in EXTRA]
@@ -51,7 +55,7 @@ def test_every_explained_figure_equals_the_report(source: str) -> None:
             assert got == _report_values(record), (source, setting, record.name)
 
 
-@pytest.mark.parametrize("source", [*bundled_specs(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))])
+@pytest.mark.parametrize("source", [*bundled_specs(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))], ids=_id)
 def test_every_derivation_equals_the_ops_apply(source: str) -> None:
     graph = _graph(source)
     report = archcalc.analyze(graph)
@@ -62,10 +66,80 @@ def test_every_derivation_equals_the_ops_apply(source: str) -> None:
         for key, step in op.derive(layer.attrs, ins).items():
             if key == "output":
                 assert step.value == " | ".join("x".join(map(str, s)) for s in applied.outs), layer.name
+            elif key == "connections+bias":
+                assert step.value == applied.cost.connections + applied.cost.bias_units, layer.name
             elif key.startswith("cheap:"):
                 assert (key[6:], step.value) in applied.cost.cheap, (layer.name, key)
             else:
                 assert step.value == getattr(applied.cost, key), (layer.name, key)
+
+
+@pytest.mark.parametrize("source", [*bundled_specs(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))], ids=_id)
+def test_every_count_of_the_zoo_has_its_formula_written_out(source: str) -> None:
+    """Every non-zero op figure of every bundled spec and ONNX fixture comes with its family's
+    formula (no bare 'as the layer counts it')."""
+    graph = _graph(source)
+    report = archcalc.analyze(graph)
+    missing = set()
+    for layer in graph.layers.values():
+        ins = tuple(report[ref[0]].shapes[ref[1]] for ref in layer.inputs)
+        op = REGISTRY[layer.kind]
+        applied, steps = op.apply(layer.attrs, ins), op.derive(layer.attrs, ins)
+        for key in ("weights", "biases", "affine", "fixed", "buffers", "connections", "macs"):
+            if getattr(applied.cost, key) and key not in steps:
+                missing.add((layer.kind, key))
+        missing |= {(layer.kind, f"cheap:{c}") for c, _ in applied.cost.cheap if f"cheap:{c}" not in steps}
+    assert not missing
+
+
+#: families the zoo does not use, with the attributes that change their formulas
+FAMILIES = {
+    "name": "families",
+    "input": [8, 12, 10],
+    "layers": [
+        {"name": "local", "type": "locally_connected", "filters": 4, "kernel": 3, "inputs": "input"},
+        {"name": "grouped", "type": "conv", "filters": 8, "kernel": [3, 1], "groups": 2, "padding": "same",
+         "bias": "per_unit", "inputs": "input"},
+        {"name": "deconv", "type": "conv_transpose", "filters": 4, "kernel": 3, "stride": 2, "padding": 1,
+         "output_padding": 1},
+        {"name": "prelu", "type": "activation", "fn": "prelu"},
+        {"name": "ln", "type": "layernorm"},
+        {"name": "ln_last", "type": "layernorm", "over": "last", "axes": 2, "bias": False},
+        {"name": "gn_pg", "type": "groupnorm", "groups": 2, "affine": "per_group"},
+        {"name": "in_affine", "type": "instancenorm", "affine": True},
+        {"name": "scale", "type": "elementwise", "op": "mul", "const_shape": [4, 1, 1], "const_params": True},
+        {"name": "shift", "type": "elementwise", "op": "add", "const_shape": [4, 1, 1], "const_params": True},
+        {"name": "up", "type": "upsample", "scale": 2, "mode": "bilinear"},
+        {"name": "pool", "type": "adaptive_avgpool", "size": [5, 3]},
+        {"name": "gmax", "type": "global_maxpool"},
+        {"name": "mean", "type": "reduce", "op": "mean", "axes": [0]},
+        {"name": "flat", "type": "flatten"},
+        {"name": "proj", "type": "matmul", "units": 6},
+        {"name": "gamma", "type": "layer_scale", "inputs": "ln"},
+        {"name": "tokens", "type": "reshape", "shape": [4, 480], "inputs": "gamma"},
+        {"name": "attn", "type": "matmul", "inputs": ["tokens", "tokens_t"]},
+        {"name": "tokens_t", "type": "transpose", "perm": [1, 0], "inputs": "tokens"},
+    ],
+}
+
+
+def test_families_beyond_the_zoo_explain_as_the_report_counts() -> None:
+    graph = archcalc.load(FAMILIES)
+    for setting in [{"preset": name} for name in archcalc.PRESETS] + [{"overrides": o} for o in EXTRA]:
+        report = archcalc.analyze(graph, **setting)  # type: ignore[arg-type]
+        for record, item in zip(report, explain_all(report), strict=True):
+            assert {f.figure: f.value for f in item.figures} == _report_values(record), (setting, record.name)
+    report = archcalc.analyze(graph)
+    for layer in graph.layers.values():
+        ins = tuple(report[ref[0]].shapes[ref[1]] for ref in layer.inputs)
+        applied, steps = REGISTRY[layer.kind].apply(layer.attrs, ins), REGISTRY[layer.kind].derive(layer.attrs, ins)
+        for key in ("weights", "biases", "affine", "fixed", "buffers", "connections", "macs"):
+            value = getattr(applied.cost, key)
+            assert (key in steps) if value else True, (layer.name, key)
+            if key in steps:
+                assert steps[key].value == value, (layer.name, key)
+        for category, value in applied.cost.cheap:
+            assert steps[f"cheap:{category}"].value == value, (layer.name, category)
 
 
 def test_lenet5_c3_reads_as_the_paper() -> None:
@@ -79,7 +153,8 @@ def test_lenet5_c3_reads_as_the_paper() -> None:
     assert "connection table gives 60 input-map links" in c3["weights"].words
     assert c3["params"].value == 1516 and c3["params"].numbers == "1,500 + 16 = 1,516"
     assert c3["connections"].value == 100 * (1500 + 16) == 151600
-    assert c3["connections"].numbers.endswith("150,000 + 1,600 = 151,600")
+    # "each of the 100 units of map j has links_j x 25 + 1 connections": 100 x (1,500 + 16)
+    assert c3["connections"].numbers == "100 x (1,500 + 16) = 151,600"
     assert any(n.startswith("bias_is_connection: true") for n in c3["connections"].conventions)
     assert c3["receptive_field"].value == "14 j2 s6.5"
     json.dumps(c3.to_dict())

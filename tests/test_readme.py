@@ -46,6 +46,27 @@ def test_readme_report_block_is_real_output() -> None:
     assert match.group(1) == block
 
 
+EXPLAIN_BEGIN = "<!-- BEGIN lenet5-explain -->"
+EXPLAIN_END = "<!-- END lenet5-explain -->"
+
+
+def test_readme_explain_block_is_real_output() -> None:
+    """``archcalc explain specs/lenet5.yaml C3``, as the README shows it (in a code block)."""
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(["explain", str(ROOT / "specs" / "lenet5.yaml"), "C3"]) == 0
+    block = "```text\n" + buf.getvalue() + "```\n"
+    path = ROOT / "README.md"
+    text = path.read_text()
+    pattern = re.compile(re.escape(EXPLAIN_BEGIN) + r"\n(.*?)" + re.escape(EXPLAIN_END), re.S)
+    match = pattern.search(text)
+    assert match, "README lacks the explain block markers"
+    if os.environ.get("ARCHCALC_UPDATE_README"):
+        path.write_text(pattern.sub(lambda _m: EXPLAIN_BEGIN + "\n" + block + EXPLAIN_END, text))
+        return
+    assert match.group(1) == block
+
+
 def test_readme_error_example_is_a_real_message() -> None:
     """The README's error line is the one docs/errors.md records (itself produced by a test)."""
     docs = (ROOT / "docs" / "errors.md").read_text()

@@ -22,11 +22,18 @@ NEEDS_EXPECTED = "it compares the figures a spec's expected: section publishes"
 
 
 def _report_arguments(r: argparse.ArgumentParser) -> None:
+    from archcalc.choices import UNITS
     from archcalc.render import FORMATS
 
     r.add_argument("file", help="a spec (YAML or bundled name) or an ONNX model")
     output_options(r, FORMATS)
-    r.add_argument("--columns", help="comma-separated columns, or 'all' (archcalc columns lists them)")
+    r.add_argument("--columns", help="comma-separated columns, or 'all' (archcalc columns lists them); kernel, "
+                                     "stride, padding, groups and COLUMN_share (macs_share) only when named")
+    r.add_argument("--units", default="exact", metavar="|".join(UNITS),
+                   help="table/markdown: counts as exact integers, humanised (K/M/G = 10^3/6/9; bytes KiB/MiB/GiB), "
+                        "or both")
+    r.add_argument("--hide-zero", action="store_true",
+                   help="leave out layers with 0 in every shown count column (the totals still include them)")
     r.add_argument("--csv-context", action="store_true",
                    help="csv: start with '#' lines of conventions, warnings and notes (pandas: comment='#')")
     r.add_argument("--totals", action="store_true", help="csv: end with the total row")
@@ -45,8 +52,9 @@ def _report(args: argparse.Namespace) -> int:
     overrides = conventions_overrides(args)
     graph = load_source(args, args.file)
     report = analyze(graph, preset=args.preset, overrides=overrides, strict=args.strict)
-    emit(render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals), args.output,
-         inputs=[args.file])
+    text = render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals, units=args.units,
+                  hide_zero=args.hide_zero)
+    emit(text, args.output, inputs=[args.file])
     if fmt == "csv" and report.uncounted and not args.csv_context:  # never silent about what is not counted
         print(f"archcalc: warning: {len(report.uncounted)} unknown ops are not counted (zero in every column): "
               f"{', '.join(report.uncounted)}", file=sys.stderr)

@@ -74,6 +74,9 @@ def _output(ctx: Context) -> FigureExplanation:
     given = ", ".join(_shape(s) for s in ctx.ins) or "none"
     if found is not None:
         return FigureExplanation("output", value, found.words, found.symbols, f"input {given}; {found.numbers}")
+    if len(ctx.applied.outs) == 1 and ctx.ins and ctx.applied.outs[0] == ctx.ins[0]:
+        return FigureExplanation("output", value, "the same shape as its input", "output = input shape",
+                                 f"input {given} -> {value}")
     return FigureExplanation("output", value, f"the {ctx.layer.kind} layer's shape rule",
                              f"output = shape({ctx.layer.kind}, input)", f"input {given} -> {value}")
 
@@ -127,10 +130,13 @@ def _params(ctx: Context) -> FigureExplanation:
         else:
             words.append("(BN scale/shift not counted)")
     symbols = "params = " + " + ".join(t[0] for t in terms)
-    numbers = " + ".join(num(t[1]) for t in terms) + f" = {num(c.params)}"
+    numbers = " + ".join(num(t[1]) for t in terms) + f" = {num(c.params)}" if len(terms) > 1 else num(c.params)
     if c.cost.fixed:
         numbers += f" ({num(c.cost.fixed)} fixed parameters are not trained, not counted)"
-    text = " + ".join(words) + (f"; weights: {w.words}" if w.value else f" ({w.words})")
+    if len(words) == 1:
+        text = f"the weights: {w.words}" if w.value else w.words
+    else:
+        text = " + ".join(words) + (f"; weights: {w.words}" if w.value else f" ({w.words})")
     return FigureExplanation("params", c.params, text, symbols, numbers, tuple(notes))
 
 
@@ -150,6 +156,9 @@ def _connections(ctx: Context) -> FigureExplanation:
         if conv.bias_is_connection:
             words += f"; plus one connection per biased unit ({num(c.bias_connections)})"
             terms.append(num(c.bias_connections))
+    lecun = ctx.steps.get("connections+bias")
+    if c.bias_connections and lecun is not None and lecun.value == c.connections and family != "pool":
+        return FigureExplanation("connections", c.connections, lecun.words, lecun.symbols, lecun.numbers, tuple(notes))
     symbols = edges.symbols + (" + biased units" if c.bias_connections else "")
     numbers = edges.numbers + (f"; {' + '.join(terms)} = {num(c.connections)}" if len(terms) > 1 else "")
     return FigureExplanation("connections", c.connections, words, symbols, numbers, tuple(notes))

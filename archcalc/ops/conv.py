@@ -211,7 +211,9 @@ class Conv(Op):
             links = f"the connection table gives {num(pairs)} input-map links"
             pair_numbers = "+".join(str(len(r)) for r in conn.table or ()) + f" = {num(pairs)} links"
         elif conn.kind == "grouped":
-            links = f"{conn.groups} groups: each of the {c_out} maps reads {c_in // conn.groups} input maps"
+            per = c_in // conn.groups
+            links = (f"depthwise ({conn.groups} groups): each of the {c_out} maps reads one input map" if per == 1
+                     else f"{conn.groups} groups: each of the {c_out} maps reads {per} input maps")
             pair_numbers = f"{c_out} x {c_in}/{conn.groups} = {num(pairs)} links"
         else:
             links = f"dense: each of the {c_out} maps reads all {c_in} input maps"
@@ -235,10 +237,16 @@ class Conv(Op):
                                    "C_out x positions" if bias_units else "0",
                                    f"{times(c_out, positions)} = {num(bias_units)}" if bias_units else "0")
         edges = positions * pairs * taps
-        edge_words = (f"each of the {num(positions)} units of map j has links_j x {taps} input connections; "
+        edge_words = (f"each of the {num(positions)} units of map j reads links_j x {taps} inputs, "
                       f"over the {c_out} maps")
         steps["connections"] = Step(edges, edge_words, "connections = positions x links x K_taps",
                                     f"{times(positions, pairs, taps)} = {num(edges)}")
+        if bias_units:  # LeCun's count: the bias is one more connection of every unit
+            with_bias = positions * (pairs * taps + c_out)
+            steps["connections+bias"] = Step(
+                with_bias, f"each of the {num(positions)} units of map j has links_j x {taps} + 1 connections "
+                f"(+ 1: its bias), so over the {c_out} maps", "connections = positions x (links x K_taps + C_out)",
+                f"{num(positions)} x ({num(pairs * taps)} + {c_out}) = {num(with_bias)}")
         steps["macs"] = Step(edges, "one multiply-accumulate per connection through a weight",
                              "MACs = positions x links x K_taps", f"{times(positions, pairs, taps)} = {num(edges)}")
         if bias_units:

@@ -13,6 +13,7 @@ enumerating positions or taps).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd, prod
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from archcalc.connectivity import Connectivity
 from archcalc.errors import ExportError, OnnxImportError, ShapeError, SpecError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, pads_flat
 from archcalc.ops._formulas import Pads, axis_name, per_axis
 from archcalc.ops._onnx import LayerSpec, Node, axes_attr, bias_param, onnx_pads
@@ -159,6 +161,24 @@ def conv_transpose_from_onnx(node: Node) -> LayerSpec:
                      {"weights": [node.input_names[1]], "biases": bias_param(node, 2)})
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What ``apply`` and ``derive`` both compute from the attributes and the input shape."""
+
+    c_in: int
+    c_out: int
+    sizes: tuple[int, ...]
+    out: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pads: Pads
+    out_pad: tuple[int, ...]
+    pairs: int
+    #: per axis, the (input, tap) pairs whose target lies inside the output
+    reach: tuple[int, ...]
+
+
 class ConvTranspose(Op):
     kind = "conv_transpose"
     family = "conv"
@@ -179,7 +199,7 @@ class ConvTranspose(Op):
     translators = {"ConvTranspose": conv_transpose_from_onnx}
     export_refusal = "a transposed convolution with one bias per unit is not exported"
 
-    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+    def _plan(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> _Plan:
         shape = ins[0]
         sizes = spatial_of(shape, self.kind)
         n = len(sizes)
@@ -207,16 +227,52 @@ class ConvTranspose(Op):
                     f"{pads[i][0] + pads[i][1]} + {k_eff[i]} + {op[i]} = {length}: padding too large"
                 )
             out.append(length)
-        pairs = conn.pairs(c_in, c_out)
-        taps = prod(k)
-        reach = prod(
-            _edges_along(sizes[i], out[i], k[i], s[i], d[i], pads[i][0]) for i in range(n)
-        )
-        positions = prod(out)
-        biases, bias_units = bias_counts(attrs["bias"], c_out, positions)
-        cost = Cost.weighted(pairs * taps, reach * pairs, biases, bias_units, macs=prod(sizes) * pairs * taps)
-        rf = Window(tuple(_rf_axis(k[i], s[i], d[i], pads[i][0]) for i in range(n)))
-        return Applied(outs=((c_out, *out),), cost=cost, rf=rf)
+        reach = tuple(_edges_along(sizes[i], out[i], k[i], s[i], d[i], pads[i][0]) for i in range(n))
+        return _Plan(c_in, c_out, sizes, tuple(out), k, s, d, pads, op, conn.pairs(c_in, c_out), reach)
+
+    def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
+        p = self._plan(attrs, ins)
+        taps = prod(p.kernel)
+        biases, bias_units = bias_counts(attrs["bias"], p.c_out, prod(p.out))
+        cost = Cost.weighted(p.pairs * taps, prod(p.reach) * p.pairs, biases, bias_units,
+                             macs=prod(p.sizes) * p.pairs * taps)
+        rf = Window(tuple(_rf_axis(p.kernel[i], p.stride[i], p.dilation[i], p.pads[i][0]) for i in range(len(p.out))))
+        return Applied(outs=((p.c_out, *p.out),), cost=cost, rf=rf)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out (the same plan)."""
+        p = self._plan(attrs, ins)
+        taps, n_in, positions = prod(p.kernel), prod(p.sizes), prod(p.out)
+        biases, bias_units = bias_counts(attrs["bias"], p.c_out, positions)
+        lengths = "; ".join(
+            f"({p.sizes[i]} - 1) x {p.stride[i]} - {p.pads[i][0] + p.pads[i][1]} + "
+            f"{p.dilation[i] * (p.kernel[i] - 1) + 1} + {p.out_pad[i]} = {p.out[i]}" for i in range(len(p.out)))
+        out = "x".join(str(v) for v in (p.c_out, *p.out))
+        macs = n_in * p.pairs * taps
+        edges = prod(p.reach) * p.pairs
+        steps = {
+            "output": Step(out, f"{p.c_out} maps; each axis (N - 1) x S - P + K_eff + output_padding",
+                           "out = (N - 1) x S - P + d(K - 1) + 1 + output_padding", lengths),
+            "weights": Step(p.pairs * taps, f"{num(p.pairs)} (input map, output map) links, each a "
+                            f"{'x'.join(map(str, p.kernel))} kernel", "weights = links x K_taps",
+                            f"{times(p.pairs, taps)} = {num(p.pairs * taps)}"),
+            "biases": Step(biases, {"none": "no biases", "per_map": "one bias per output map",
+                                    "per_unit": "one bias per output unit"}[attrs["bias"]]
+                           + f" (bias: {attrs['bias']})",
+                           {"none": "biases = 0", "per_map": "biases = C_out",
+                            "per_unit": "biases = C_out x positions"}[attrs["bias"]], num(biases)),
+            "bias_units": Step(bias_units, "output units that have a bias", "C_out x positions", num(bias_units)),
+            "connections": Step(edges, "the (input, tap) pairs whose target lies inside the output, per axis, "
+                                "x links", "connections = prod(reach per axis) x links",
+                                f"{' x '.join(map(str, p.reach))} x {num(p.pairs)} = {num(edges)}"),
+            "macs": Step(macs, "every input position times every kernel tap, as executed (products that land "
+                         "in cropped padding included)", "MACs = input positions x links x K_taps",
+                         f"{times(n_in, p.pairs, taps)} = {num(macs)}"),
+        }
+        if bias_units:
+            steps["cheap:bias"] = Step(bias_units, "one add per biased output unit", "bias FLOPs = C_out x positions",
+                                       f"{times(p.c_out, positions)} = {num(bias_units)}")
+        return steps
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

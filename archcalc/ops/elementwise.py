@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.errors import ExportError, OnnxImportError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, one
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice, sizes
@@ -124,6 +125,23 @@ class Elementwise(Op):
             cheap=(("elementwise", max(len(shapes) - 1, 1) * n),),
         )
         return Applied(outs=(out,), cost=cost)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        shapes = ins if attrs["const_shape"] is None else (*ins, attrs["const_shape"])
+        out = broadcast(shapes) if len(shapes) > 1 else ins[0]
+        n = prod(out)
+        ops = max(len(shapes) - 1, 1)
+        steps = {"cheap:elementwise": Step(ops * n, f"{ops} {attrs['op']} per element of the broadcast output",
+                                           "elementwise FLOPs = max(operands - 1, 1) x output elements",
+                                           f"{ops} x {num(n)} = {num(ops * n)}")}
+        if attrs["const_params"] and attrs["const_shape"] is not None:
+            params = prod(attrs["const_shape"])
+            key = "biases" if attrs["op"] in ("add", "sub") else "weights"
+            steps[key] = Step(params, f"the constant operand's elements are parameters ({key})",
+                              f"{key} = constant elements",
+                              f"{' x '.join(map(str, attrs['const_shape']))} = {num(params)}")
+        return steps
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -16,6 +16,7 @@ from math import prod
 from typing import Any
 
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops.base import Applied, Attr, Cost, Op, number
 from archcalc.ops.facts import KernelClass
@@ -35,6 +36,14 @@ class LayerScale(Op):
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]
         return Applied(outs=(shape,), cost=Cost(weights=shape[0], cheap=(("elementwise", prod(shape)),)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        shape = ins[0]
+        n = prod(shape)
+        return {"weights": Step(shape[0], "one learned scale per channel", "weights = C", str(shape[0])),
+                "cheap:elementwise": Step(n, "one multiply per element", "elementwise FLOPs = elements",
+                                          f"{' x '.join(map(str, shape))} = {num(n)}")}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError, ShapeError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num, times
 from archcalc.ops._einsum import einsum_from_onnx
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node
@@ -80,6 +81,35 @@ class MatMul(Op):
         n, k, m = a[-2], a[-1], b[-1]
         macs = prod(lead) * n * k * m
         return Applied(outs=((*lead, n, m),), cost=Cost(connections=macs, macs=macs), rf=GLOBAL)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out (shapes checked by ``apply``)."""
+        a = ins[0]
+        out = self.apply(attrs, ins).outs[0]
+        if len(ins) == 1:
+            k, units, rows = a[-1], attrs["units"], prod(a[:-1])
+            edges = rows * k * units
+            bias = units if attrs["bias"] != "none" else 0
+            steps = {
+                "weights": Step(k * units, f"a {k} x {units} weight matrix", "weights = K x units",
+                                f"{times(k, units)} = {num(k * units)}"),
+                "biases": Step(bias, "one bias per output feature" if bias else "no biases (bias: none)",
+                               "biases = units" if bias else "biases = 0", num(bias)),
+                "connections": Step(edges, f"each of the {num(rows)} rows meets every weight",
+                                    "connections = rows x K x units", f"{times(rows, k, units)} = {num(edges)}"),
+                "macs": Step(edges, "one multiply-accumulate per row per weight", "MACs = rows x K x units",
+                             f"{times(rows, k, units)} = {num(edges)}"),
+            }
+            if bias:
+                steps["cheap:bias"] = Step(rows * units, "one add per output element", "bias FLOPs = rows x units",
+                                           f"{times(rows, units)} = {num(rows * units)}")
+            return steps
+        lead, (n, m), k = out[:-2], out[-2:], a[-1]
+        macs = prod(lead) * n * k * m
+        text = f"{' x '.join(map(str, (*lead, n, k, m)))} = {num(macs)}"
+        return {"connections": Step(macs, "every output element reads a row and a column of K", "connections = "
+                                    "batch dims x N x K x M", text),
+                "macs": Step(macs, "K multiply-accumulates per output element", "MACs = batch dims x N x K x M", text)}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -93,6 +93,14 @@ class Mul(Op):
         out = broadcast(ins)
         return Applied(outs=(out,), cost=Cost(cheap=(("elementwise", (len(ins) - 1) * prod(out)),)))
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        n = prod(broadcast(ins))
+        flops = (len(ins) - 1) * n
+        return {"cheap:elementwise": Step(flops, f"{len(ins) - 1} multiplication(s) per element of the broadcast "
+                                          "output", "elementwise FLOPs = (inputs - 1) x output elements",
+                                          f"({len(ins)} - 1) x {num(n)} = {num(flops)}")}
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         if len(ins) == 2:
@@ -147,6 +155,16 @@ class Concat(Op):
         notes = ("concat along a spatial axis: the receptive field shown is the union of the inputs' "
                  "(positions of different segments see different inputs)",) if axis > 0 else ()
         return Applied(outs=(tuple(out),), cost=Cost(), notes=notes)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The output shape of ``apply`` written out."""
+        axis = attrs["axis"]
+        out = list(ins[0])
+        out[axis] = sum(s[axis] for s in ins)
+        what = "channels" if axis == 0 else f"axis {axis}"
+        return {"output": Step("x".join(map(str, out)), f"the inputs joined along {what}: their sizes there add up",
+                               f"out[{axis}] = sum of the inputs' sizes on axis {axis}",
+                               f"{' + '.join(str(s[axis]) for s in ins)} = {out[axis]}")}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

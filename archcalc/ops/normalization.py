@@ -28,6 +28,7 @@ from typing import Any
 
 from archcalc.errors import ExportError, OnnxImportError, ShapeError, SpecError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import Const, LayerSpec, Node
 from archcalc.ops.base import Applied, Attr, Cost, Op, boolean, choice, number, pos_int
@@ -39,6 +40,21 @@ IDENTITY_NOTE = "scale all ones and shift all zeros (the exporter's affine=False
 def norm_flops(elements: int, affine: bool, shift: bool = True) -> int:
     """The documented per-element count: mean 1, variance 3, normalise 2, scale 1, shift 1."""
     return (6 + (1 + int(shift) if affine else 0)) * elements
+
+
+def norm_steps(affine: int, per: str, elements: int, has_affine: bool, shift: bool = True) -> dict[str, Step]:
+    """Steps of a normalisation: ``affine`` scale/shift parameters (``per`` says of what) and its
+    FLOPs, by :func:`norm_flops`."""
+    flops = norm_flops(elements, has_affine, shift)
+    per_element = flops // elements if elements else 0
+    terms = "mean 1, variance 3, normalise 2" + (", scale 1" if has_affine else "") + \
+        (", shift 1" if has_affine and shift else "")
+    return {
+        "affine": Step(affine, f"a scale{' and a shift' if shift else ''} {per}" if affine else "no scale or shift",
+                       "affine = (1 + shift) x normalised elements" if affine else "affine = 0", num(affine)),
+        "cheap:norm": Step(flops, f"{per_element} FLOPs per element ({terms})", "norm FLOPs = per element x elements",
+                           f"{per_element} x {num(elements)} = {num(flops)}"),
+    }
 
 
 def is_identity(scale: Const | None, shift: Const | None) -> bool:
@@ -147,6 +163,12 @@ class LayerNorm(Op):
         return Applied(outs=(shape,), cost=Cost(affine=affine, cheap=(
             ("norm", norm_flops(prod(shape), attrs["affine"], attrs["bias"])),)))
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        shape = ins[0]
+        per = prod(self.normalised(attrs, shape))
+        affine = (1 + int(attrs["bias"])) * per if attrs["affine"] else 0
+        return norm_steps(affine, f"per normalised element ({per})", prod(shape), attrs["affine"], attrs["bias"])
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         if b.opset < 17:
@@ -194,6 +216,13 @@ class GroupNorm(Op):
         return Applied(outs=(shape,), cost=Cost(affine=affine, cheap=(
             ("norm", norm_flops(prod(shape), attrs["affine"] is not False)),)))
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        shape = ins[0]
+        c, g = shape[0], attrs["groups"]
+        affine = {True: 2 * c, "per_group": 2 * g, False: 0}[attrs["affine"]]
+        per = f"per group ({g})" if attrs["affine"] == "per_group" else f"per channel ({c})"
+        return norm_steps(affine, per, prod(shape), attrs["affine"] is not False)
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         """GroupNormalization at opset 21+ for a per-channel affine; otherwise Reshape ->
@@ -239,6 +268,11 @@ class InstanceNorm(Op):
         shape = ins[0]
         return Applied(outs=(shape,), cost=Cost(affine=2 * shape[0] if attrs["affine"] else 0, cheap=(
             ("norm", norm_flops(prod(shape), attrs["affine"])),)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        shape = ins[0]
+        affine = 2 * shape[0] if attrs["affine"] else 0
+        return norm_steps(affine, f"per channel ({shape[0]})", prod(shape), attrs["affine"])
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -243,6 +243,25 @@ class AdaptiveAvgPool(Op):
             outs=((shape[0], *out),), cost=_pool_cost(edges), rf=Window(tuple(axes)), notes=tuple(notes)
         )
 
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out: windows of floor(iN/n) to ceil((i+1)N/n)."""
+        shape = ins[0]
+        sizes = spatial_of(shape, self.kind)
+        out = per_axis(attrs["size"], len(sizes), "size")
+        totals = [adaptive_total(n_in, n_out) for n_in, n_out in zip(sizes, out, strict=True)]
+        edges = shape[0] * prod(totals)
+        per_axis_text = "; ".join(f"{n_in} + {n_out} - gcd({n_in}, {n_out}) = {t}"
+                                  for n_in, n_out, t in zip(sizes, out, totals, strict=True))
+        numbers = f"{per_axis_text}; {shape[0]} x {' x '.join(map(str, totals))} = {num(edges)}"
+        words = ("each map's outputs read windows floor(iN/n) to ceil((i+1)N/n); per axis their lengths sum "
+                 "to N + n - gcd(N, n)")
+        shape_out = "x".join(str(v) for v in (shape[0], *out))
+        return {
+            "output": Step(shape_out, "the maps at the size asked for", "output = C x size", shape_out),
+            "connections": Step(edges, words, "connections = C x prod(N + n - gcd(N, n))", numbers),
+            "cheap:pool": Step(edges, "one operation per window element", "pool FLOPs = connections", numbers),
+        }
+
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:
         spatial, target = in_shapes[0][1:], outs[0][1:]

@@ -9,6 +9,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError, SpecError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, one
 from archcalc.ops._onnx import LayerSpec, Node, optional_axes, sample_axis
 from archcalc.ops._window import format_shape
@@ -72,6 +73,15 @@ class Reduce(Op):
         if rule == PASS and set(axes) & spatial:
             rule = GLOBAL  # a partial spatial reduction mixes positions along those axes
         return Applied(outs=(out or (1,),), cost=Cost(connections=n, cheap=(("pool", n),)), rf=rule)
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out."""
+        shape = ins[0]
+        n = prod(shape)
+        flat = f"{' x '.join(map(str, shape))} = {num(n)}"
+        return {"connections": Step(n, f"every input element reaches the {attrs['op']} over axes {list(attrs['axes'])}",
+                                    "connections = input elements", flat),
+                "cheap:pool": Step(n, "one operation per input element", "pool FLOPs = input elements", flat)}
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

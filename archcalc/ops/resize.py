@@ -15,6 +15,7 @@ from typing import Any
 
 from archcalc.errors import OnnxImportError, SpecError
 from archcalc.ir import Layer
+from archcalc.ops._derive import Step, num
 from archcalc.ops._emit import Builder, Shape, one
 from archcalc.ops._formulas import per_axis
 from archcalc.ops._onnx import LayerSpec, Node
@@ -130,6 +131,22 @@ class Upsample(Op):
         elements = shape[0] * prod(out)
         cheap = (("resize", 2 * reads**n * elements),) if linear else ()
         return Applied(outs=((shape[0], *out),), cost=Cost(cheap=cheap), rf=Window(tuple(axes)))
+
+    def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
+        """The formulas of ``apply`` written out (the same applied output and cost)."""
+        applied = self.apply(attrs, ins)
+        out = applied.outs[0]
+        how = (f"input x scale {attrs['scale']}" if attrs["scale"] is not None else f"size {attrs['size']}")
+        steps = {"output": Step("x".join(map(str, out)), f"the maps, each spatial axis resized ({how})",
+                                "out = N x scale per axis, or the size given", "x".join(map(str, out)))}
+        if applied.cost.cheap:
+            reads = 4 if attrs["mode"] == "cubic" else 2
+            n, elements = len(out) - 1, prod(out)
+            flops = 2 * reads**n * elements
+            steps["cheap:resize"] = Step(flops, f"{attrs['mode']}: {reads} reads per axis, a multiply and an add "
+                                         "each, per output element", "resize FLOPs = 2 x reads^axes x elements",
+                                         f"2 x {reads}^{n} x {num(elements)} = {num(flops)}")
+        return steps
 
     def emit(self, b: Builder, layer: Layer, ins: list[str], in_shapes: list[Shape],
              outs: list[Shape]) -> list[str]:

@@ -63,8 +63,11 @@ def preset_list() -> str:
 
 def column_list() -> str:
     """Every report column, the default ones marked."""
-    from archcalc.render.columns import ALL_COLUMNS, DEFAULT_COLUMNS
+    from archcalc.render.columns import ALL_COLUMNS, DEFAULT_COLUMNS, LAYER_COLUMNS, SHARE_COLUMNS
 
     lines = [f"{'*' if name in DEFAULT_COLUMNS else ' '} {name}: {text}" for name, (_, text) in ALL_COLUMNS.items()]
-    lines.append("(* = shown by default)")
+    lines.append("(* = shown by default; all = the columns above)")
+    lines.append("when named in --columns:")
+    lines += [f"  {name}: {text}" for name, (_, text) in LAYER_COLUMNS.items()]
+    lines.append(f"  COLUMN_share: a summed column's share of its total, in percent ({', '.join(SHARE_COLUMNS)})")
     return "".join(line + "\n" for line in lines)

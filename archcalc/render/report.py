@@ -9,9 +9,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from archcalc.choices import UNITS, Units
 from archcalc.errors import suggest
 from archcalc.receptive import format_field
-from archcalc.render.columns import ALL_COLUMNS, DEFAULT_COLUMNS, FORMATS, SUMMED, RenderError
+from archcalc.render.cells import extra_cell, number
+from archcalc.render.columns import COUNTS, DEFAULT_COLUMNS, FORMATS, LAYER_COLUMNS, SUMMED, RenderError, header
 from archcalc.report import LayerRecord, Report
 
 
@@ -19,7 +21,12 @@ def _shape_text(record: LayerRecord) -> str:
     return " | ".join("x".join(str(v) for v in s) for s in record.shapes)
 
 
-def _cell(record: LayerRecord, column: str, human: bool) -> Any:
+def _cell(record: LayerRecord, column: str, human: bool, report: Report | None = None,
+          units: Units = Units.EXACT) -> Any:
+    if report is not None:
+        extra = extra_cell(report, record, column)
+        if extra is not None:
+            return extra
     if column == "name":
         return record.name
     if column == "kind":
@@ -32,23 +39,47 @@ def _cell(record: LayerRecord, column: str, human: bool) -> Any:
         return format_field(record.rf)
     if column == "where":
         return f"{record.file or ''}:{record.line}" if record.line else (record.file or "")
-    value = getattr(record, column)
-    return f"{value:,}" if human else value
+    return number(getattr(record, column), column, units, human)
 
 
-def _rows(report: Report, columns: Sequence[str], human: bool) -> list[list[Any]]:
-    rows = [[_cell(r, c, human) for c in columns] for r in report.layers]
+def zero_rows(report: Report, columns: Sequence[str]) -> tuple[str, ...]:
+    """The layers ``--hide-zero`` hides: 0 in every shown count column (bytes of activations do
+    not count: every layer has an output). None when no count column is shown."""
+    bases = [c.removesuffix("_share") for c in columns]
+    counted = [c for c in bases if c in COUNTS or c == "param_bytes"]
+    if not counted:
+        return ()
+    return tuple(r.name for r in report.layers if all(getattr(r, c) == 0 for c in counted))
+
+
+def _rows(report: Report, columns: Sequence[str], human: bool, units: Units = Units.EXACT,
+          hidden: Sequence[str] = ()) -> list[list[Any]]:
+    skip = set(hidden)
+    rows = [[_cell(r, c, human, report, units) for c in columns] for r in report.layers if r.name not in skip]
     total: list[Any] = []
     for c in columns:
+        extra = extra_cell(report, None, c)
         if c == "name":
             total.append("total")
+        elif extra is not None:
+            total.append(extra)
         elif c in SUMMED:
-            value = getattr(report.totals, c)
-            total.append(f"{value:,}" if human else value)
+            total.append(number(getattr(report.totals, c), c, units, human))
         else:
             total.append("")
     rows.append(total)
     return rows
+
+
+def parse_units(units: Units | str, fmt: str) -> Units:
+    """``--units`` as a Units; human and both are for tables (CSV and JSON keep exact integers)."""
+    if not isinstance(units, Units):
+        if units not in UNITS:
+            raise RenderError(f"unknown units '{units}'{suggest(str(units), UNITS)}; units: {', '.join(UNITS)}")
+        units = Units(units)
+    if units != Units.EXACT and fmt in ("csv", "json"):
+        raise RenderError(f"--units {units} is for table and markdown; {fmt} keeps exact integers")
+    return units
 
 
 def _mib(n: int) -> str:
@@ -114,11 +145,18 @@ def context_lines(report: Report) -> list[str]:
 
 
 def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = None, *,
-           csv_context: bool = False, csv_totals: bool = False) -> str:
+           csv_context: bool = False, csv_totals: bool = False, units: Units | str = Units.EXACT,
+           hide_zero: bool = False) -> str:
     """The report in ``fmt``. CSV is one header row and one row per layer, so that any CSV reader
     (``pandas.read_csv``) takes it as it is; ``csv_totals`` adds the total row and ``csv_context``
-    puts the conventions, warnings and notes first as ``#`` lines (``read_csv(comment="#")``)."""
+    puts the conventions, warnings and notes first as ``#`` lines (``read_csv(comment="#")``).
+    ``units`` (table and markdown) writes counts exact, humanised (K/M/G) or both; ``hide_zero``
+    leaves out the layers with 0 in every shown count column (the totals still cover them)."""
     cols = tuple(columns) if columns else DEFAULT_COLUMNS
+    units = parse_units(units, fmt)
+    if hide_zero and fmt == "json":
+        raise RenderError("--hide-zero is for table, markdown and csv; json keeps every layer")
+    hidden = zero_rows(report, cols) if hide_zero else ()
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if fmt == "csv":
@@ -128,17 +166,18 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
                 buf.write(f"# {line}\n")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(cols)
-        rows = _rows(report, cols, human=False)
+        rows = _rows(report, cols, human=False, hidden=hidden)
         writer.writerows(rows if csv_totals else rows[:-1])
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
         raise RenderError(f"unknown format '{fmt}'{suggest(fmt, FORMATS)}; formats: {', '.join(FORMATS)}")
     from tabulate import tabulate
 
-    headers = [ALL_COLUMNS[c][0] for c in cols]
-    align = ["left" if c in ("name", "kind", "inputs", "shape", "rf", "where") else "right" for c in cols]
+    headers = [header(c) for c in cols]
+    align = ["left" if c in ("name", "kind", "inputs", "shape", "rf", "where", *LAYER_COLUMNS) else "right"
+             for c in cols]
     table = tabulate(
-        _rows(report, cols, human=True),
+        _rows(report, cols, human=True, units=units, hidden=hidden),
         headers=headers,
         tablefmt="github" if fmt == "markdown" else "simple",
         colalign=align,
@@ -147,6 +186,10 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
     title = f"{report.name}" + (f" ({report.source})" if report.source else "")
     lines = [f"## {title}" if fmt == "markdown" else title, "", table, ""]
     bullet = "- " if fmt == "markdown" else ""
+    if hidden:
+        shown = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
+        lines.append(bullet + f"hidden (--hide-zero): {len(hidden):,} layers with 0 in every shown count column "
+                     f"({shown}); the totals include them")
     lines += [bullet + line for line in summary_lines(report)]
     lines.append(bullet + report.conventions_line())
     lines += [bullet + f"warning: {w}" for w in folded(report, report.warnings)]
