@@ -253,8 +253,9 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
         shapes = tuple(records[src].shapes[i] for i in outputs) if src in records else ()
         drawn.append(Edge(src, dst, outputs, shapes, (first, *middle, last)))
     boxes = _cluster_boxes(nodes, paths)
-    xs = [n.x + n.w / 2 for n in nodes.values()] + [c.x + c.w for c in boxes]
-    ys = [n.y + n.h / 2 for n in nodes.values()] + [c.y + c.h for c in boxes]
+    bends = [p for e in drawn for p in e.points]
+    xs = [n.x + n.w / 2 for n in nodes.values()] + [c.x + c.w for c in boxes] + [p[0] for p in bends]
+    ys = [n.y + n.h / 2 for n in nodes.values()] + [c.y + c.h for c in boxes] + [p[1] for p in bends]
     extra = 80 if way is Direction.TB else 0  # edge labels to the right of the last column
     return Diagram(graph.name, way, max(xs, default=0) + MARGIN + extra, max(ys, default=0) + MARGIN + 20,
                    tuple(nodes.values()), tuple(drawn), tuple(boxes), lay.crossings)
