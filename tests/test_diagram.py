@@ -89,6 +89,7 @@ def test_layout_invariants(source: str | Path, direction: str) -> None:
         assert all(abs(row[0].y - n.y) < 1e-9 for n in row), r
         for left, right in itertools.pairwise(row):
             assert right.x - left.x >= (left.w + right.w) / 2 + NODE_GAP - 1e-9
+    assert all(0 <= x <= d.width and 0 <= y <= d.height for e in d.edges for x, y in e.points)
     for n in d.nodes:
         assert n.x - n.w / 2 >= 0 and n.x + n.w / 2 <= d.width and n.y - n.h / 2 >= 0 and n.y + n.h / 2 <= d.height
     boxes = {c.id: c for c in d.clusters}
