@@ -102,6 +102,10 @@ def test_sorting_and_filtering(resnet50: tuple[Path, dict]) -> None:  # type: ig
     assert [report["layers"][[r["name"] for r in report["layers"]].index(n)]["macs"] for n in order] == \
         [r["macs"] for r in by_macs]
     assert dom.find_all("body")[0].attrs.get("data-sorted") == "macs:desc"
+    dom = parse(dump_dom(page, "sort=rf"))  # by the field's area; global fields last
+    fields = [r.find_all("td")[-1].text() for r in dom.find_all("tr", cls="layer")]
+    sizes = [int(f.split()[0]) for f in fields if f != "global"]
+    assert sizes == sorted(sizes) and fields[len(sizes):] == ["global"] * (len(fields) - len(sizes))
     dom = parse(dump_dom(page, "filter=layer4&units=exact"))
     shown = [r for r in dom.find_all("tr", cls="layer") if "display: none" not in r.attrs.get("style", "")]
     assert [r.attrs["data-layer"] for r in shown] == [r["name"] for r in report["layers"] if "layer4" in r["name"]]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from html import escape
+from math import prod
 from typing import Any
 
 from archcalc.diagram import Diagram
 from archcalc.diagram.clusters import block_of
-from archcalc.receptive import format_field
+from archcalc.receptive import Field, format_field
 from archcalc.render.diagram_svg import render_svg
 from archcalc.render.report import summary_lines
 from archcalc.render.units import shape_text, si
@@ -56,9 +57,9 @@ def _layer_table(report: Report, blocks: Mapping[str, str]) -> str:
         shape = " | ".join(shape_text(s) for s in r.shapes)
         cells = [f'<td class="num" data-value="{i}" data-exact="{i}" data-si="{i}">{i}</td>', _text(r.name),
                  _text(r.kind + (" (NOT COUNTED)" if r.name in report.uncounted else ""), r.kind),
-                 _text(blocks.get(r.name, "")), _text(shape, str(_elements(r.shapes[0])))]
+                 _text(blocks.get(r.name, "")), _text(shape, str(prod(r.shapes[0])))]
         cells += [_num(getattr(r, c)) for c in TABLE_COLUMNS]
-        cells.append(_text(format_field(r.rf)))
+        cells.append(_text(format_field(r.rf), _rf_order(r.rf)))
         body.append(f'<tr class="layer" data-layer="{escape(r.name)}" data-order="{i}" '
                     f'data-search="{escape(search)}">{"".join(cells)}</tr>')
     total = ['<td></td><td>total</td><td></td><td></td><td></td>']
@@ -73,11 +74,13 @@ def _layer_table(report: Report, blocks: Mapping[str, str]) -> str:
             f"</tfoot></table>")
 
 
-def _elements(shape: tuple[int, ...]) -> int:
-    n = 1
-    for v in shape:
-        n *= v
-    return n
+def _rf_order(field: Field) -> str:
+    """What the receptive-field column sorts by: the field's area (global last, unknown first)."""
+    if field.is_unknown:
+        return "-1"
+    if field.is_global:
+        return "1e30"
+    return str(float(prod(field.size)))
 
 
 def block_subtotals(report: Report, paths: Mapping[str, tuple[str, ...]]) -> list[tuple[str, int, dict[str, int]]]:
