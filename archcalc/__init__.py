@@ -7,11 +7,11 @@
     (1516, 340908)
 
 The public API is ``__all__``: loading (``load``), counting (``analyze``, ``check``, ``sweep``),
-why a figure comes out (``explain``), ONNX export (``export_onnx``, ``save_onnx``), runs on
-ONNX Runtime (``profile``), device profiles and latency estimates (``calibrate``,
-``device_profile``, ``estimate_latency``), and every exception archcalc raises.
-``import archcalc`` loads none of onnx, numpy, onnxruntime or networkx: the export, profile and
-estimate functions import their modules when called.
+why a figure comes out (``explain``), two networks side by side (``compare``), ONNX export
+(``export_onnx``, ``save_onnx``), runs on ONNX Runtime (``profile``), device profiles and latency
+estimates (``calibrate``, ``device_profile``, ``estimate_latency``), and every exception archcalc
+raises. ``import archcalc`` loads none of onnx, numpy, onnxruntime or networkx: the export,
+profile, estimate and compare functions import their modules when called.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from archcalc.ir import Graph, Layer
 from archcalc.report import LayerRecord, Report, Totals
 
 if TYPE_CHECKING:
+    from archcalc.comparison import Comparison, compare
     from archcalc.estimate.deviceprofile import DeviceProfile
     from archcalc.estimate.model import Estimate
     from archcalc.onnx_export.export import Exported
@@ -60,6 +61,7 @@ __all__ = [
     "ArchcalcError",
     "CalibrationError",
     "Check",
+    "Comparison",
     "ConventionError",
     "Conventions",
     "DeviceError",
@@ -87,6 +89,7 @@ __all__ = [
     "analyze",
     "calibrate",
     "check",
+    "compare",
     "conventions_for",
     "device_profile",
     "estimate_latency",
@@ -101,12 +104,14 @@ __all__ = [
 ]
 
 
-_LAZY = {"sweep": "archcalc.sweeps", "SweepResult": "archcalc.sweeps"}
+_LAZY = {"sweep": "archcalc.sweeps", "SweepResult": "archcalc.sweeps", "compare": "archcalc.comparison",
+         "Comparison": "archcalc.comparison"}
 
 
 def __getattr__(name: str) -> Any:
-    """``archcalc.sweep`` and ``archcalc.SweepResult`` are ``archcalc.sweeps``' own, imported on
-    first use (PEP 562), so that ``import archcalc`` stays quick."""
+    """``archcalc.sweep`` and ``archcalc.SweepResult`` are ``archcalc.sweeps``' own, ``compare`` and
+    ``Comparison`` ``archcalc.comparison``'s, imported on first use (PEP 562), so that ``import
+    archcalc`` stays quick."""
     if name in _LAZY:
         import importlib
 

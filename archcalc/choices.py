@@ -137,6 +137,15 @@ class CheapOp(StrEnum):
     RBF = "rbf"
 
 
+class GroupBy(StrEnum):
+    """How ``compare`` and ``report --by`` group layers: a stage (``layer2``), a block
+    (``layer2.0``, ``inception_3a``) or each layer."""
+
+    STAGE = "stage"
+    BLOCK = "block"
+    LAYER = "layer"
+
+
 #: bytes per element of each dtype
 DTYPE_BYTES: dict[str, int] = {"fp64": 8, "fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 

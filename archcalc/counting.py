@@ -12,9 +12,9 @@ under ``pooling_connections: none``) plus one per biased unit under ``bias_is_co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archcalc.conventions import Conventions
 from archcalc.ops import REGISTRY
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from archcalc.ir import Graph
 
 
-@dataclass(frozen=True, slots=True)
-class Cheap:
+class Cheap(NamedTuple):
     """One cheap op of a layer: the op's own FLOPs, what the conventions count, and why."""
 
     category: str
@@ -37,9 +36,9 @@ class Cheap:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class Counted:
-    """The figures of one layer and every term that made them (per sample unless named)."""
+class Counted(NamedTuple):
+    """The figures of one layer and every term that made them (per sample unless named).
+    Immutable; a NamedTuple because the analysis makes one per layer of every sweep variant."""
 
     cost: Cost
     elements: int
@@ -117,16 +116,12 @@ def count_layer(kind: str, attrs: Mapping[str, Any], cost: Cost, outs: tuple[tup
             else:
                 cheap.append(Cheap(category, value, 0, "not_counted"))
     batch, dtype_bytes = conv.batch, conv.dtype_bytes
-    cheap_flops = sum(c.flops for c in cheap)
-    return Counted(
-        cost=cost, elements=elements, units=units, units_rule=rule,
-        params=weights + counted_biases + counted_affine, counted_biases=counted_biases,
-        counted_affine=counted_affine, op_connections=op_connections, bias_connections=bias_connections,
-        connections=op_connections + bias_connections, bias_macs=bias_macs, affine_macs=affine_macs,
-        macs=macs, cheap=tuple(cheap), batch=batch, flops_per_mac=conv.flops_per_mac,
-        flops=(conv.flops_per_mac * macs + cheap_flops) * batch, dtype_bytes=dtype_bytes,
-        param_bytes=(weights + biases + affine + cost.fixed + cost.buffers) * dtype_bytes,
-        activation_bytes=elements * batch * dtype_bytes,
+    cheap_flops = sum(c[2] for c in cheap)
+    return Counted(  # positional, in field order (the fast way to make a NamedTuple)
+        cost, elements, units, rule, weights + counted_biases + counted_affine, counted_biases, counted_affine,
+        op_connections, bias_connections, op_connections + bias_connections, bias_macs, affine_macs, macs,
+        tuple(cheap), batch, conv.flops_per_mac, (conv.flops_per_mac * macs + cheap_flops) * batch, dtype_bytes,
+        (weights + biases + affine + cost.fixed + cost.buffers) * dtype_bytes, elements * batch * dtype_bytes,
     )
 
 

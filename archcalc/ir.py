@@ -5,7 +5,7 @@ A tensor is named by ``(layer, output_index)``; every layer but ``split`` has on
 wherever the wiring allows it. The ordering, cycle check and consumer lookups here are archcalc's
 own; nothing in the analysis uses networkx. networkx is a dependency for graph work on top of a
 finished graph: ``Graph.to_networkx()`` hands the graph to it (layouts, matching two networks);
-besides it, only the diagram's layering (``archcalc/diagram/layering.py``) imports it, lazily, so
+besides it, only compare's structural matching and the diagram's layering import it, lazily, so
 ``archcalc report`` never loads it.
 """
 

@@ -22,7 +22,7 @@ from fractions import Fraction
 from typing import Any
 
 from archcalc.errors import ShapeError
-from archcalc.ops.base import GLOBAL, PASS, UNKNOWN, Permute, RFRule, Window
+from archcalc.ops.base import GLOBAL, MIX_LAST, PASS, UNKNOWN, Permute, RFRule, Window
 
 Number = int | Fraction
 Axis = tuple[Number, Number, Number]
@@ -30,10 +30,13 @@ Axis = tuple[Number, Number, Number]
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    #: one field per spatial axis: every per-sample axis but the channels', in order
     axes: tuple[Axis, ...]
     is_global: bool = False
     #: not known (downstream of an op archcalc does not model)
     is_unknown: bool = False
+    #: the per-sample axis that holds the channels (0, unless a transpose moved them)
+    channel: int = 0
 
     @property
     def size(self) -> tuple[Number, ...]:
@@ -52,12 +55,15 @@ class Field:
             return {"global": False, "unknown": True}
         if self.is_global:
             return {"global": True}
-        return {
+        out: dict[str, object] = {
             "global": False,
             "size": [_json_number(v) for v in self.size],
             "jump": [_json_number(v) for v in self.jump],
             "start": [_json_number(v) for v in self.start],
         }
+        if self.channel:
+            out["channel_axis"] = self.channel
+        return out
 
 
 def _half(value: Number) -> Fraction | int:
@@ -101,18 +107,23 @@ def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[Any, ...] =
             return UNKNOWN_FIELD, None
         if rule == PASS:
             return merge(fields, merge_names)
+    if rule == MIX_LAST:
+        # the channels on the last axis (a Linear after a channels-last permute): the field stays
+        return (field, None) if field.is_global or field.channel == len(field.axes) else (GLOBAL_FIELD, None)
     if isinstance(rule, Permute):
-        if field.is_global:
+        if field.is_global or len(field.axes) + 1 != len(rule.perm):
             return field, None
-        # axis 0 (channels) has no field of its own: give it the identity, permute, drop the new axis 0
-        full = [(1, 1, 0), *field.axes]
-        if len(full) != len(rule.perm):
-            return field, None
-        permuted = [full[p] for p in rule.perm]
-        return Field(tuple(permuted[1:])), None
+        # the channels have no field of their own: follow where their axis goes, permute the others
+        old: list[Axis | None] = [*field.axes]
+        old.insert(field.channel, None)
+        channel = rule.perm.index(field.channel)
+        moved = tuple(a for a in (old[p] for p in rule.perm) if a is not None)
+        return Field(moved, channel=channel), None
     assert isinstance(rule, Window)
     if field.is_global:
         return field, None
+    if field.channel != 0:  # a window over a permuted tensor: its axes are not the spatial ones
+        return UNKNOWN_FIELD, None
     if len(field.axes) != len(rule.axes):
         return field, None
     axes: list[Axis] = []
@@ -132,6 +143,8 @@ def merge(fields: tuple[Field, ...], names: tuple[Any, ...] = ()) -> tuple[Field
     ranks = {len(f.axes) for f in fields}
     if len(ranks) > 1:
         return GLOBAL_FIELD, "inputs with different numbers of spatial axes merge: field taken as global"
+    if len({f.channel for f in fields}) > 1:
+        return GLOBAL_FIELD, "inputs with their channels on different axes merge: field taken as global"
     first = fields[0]
     if all(f == first for f in fields[1:]):
         return first, None
@@ -151,7 +164,7 @@ def merge(fields: tuple[Field, ...], names: tuple[Any, ...] = ()) -> tuple[Field
         jump = max(f.axes[a][1] for f in fields)
         axes.append((_half_of(hi - lo) + 1, jump, _half_of(lo + hi)))
     message = "receptive fields misaligned where branches merge: " + "; ".join(problems) if problems else None
-    return Field(tuple(axes)), message
+    return Field(tuple(axes), channel=first.channel), message
 
 
 def _half_of(value: Number) -> Number:

@@ -87,6 +87,8 @@ CASES: list[tuple[str, str, tuple[str, ...], int | None]] = [
      ("expected:", "source"), 4),
     ("bad convention in a spec", "input: [3, 8, 8]\nconventions: {bais_macs: none}\nlayers: [relu]\n",
      ("unknown convention 'bais_macs'", "did you mean 'bias_macs'"), 2),
+    ("drop_path rate that is not a ratio", "input: [3, 8, 8]\nlayers:\n  - {name: dp, type: drop_path, rate: 1/zero}\n",
+     ("layer dp", "rate must be a number or a ratio of integers such as 3/170", "'1/zero'"), 3),
 ]
 
 

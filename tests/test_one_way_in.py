@@ -33,6 +33,7 @@ def _onnx_argv(tmp: Path) -> dict[str, list[tuple[str, ...]]]:
     """For every command that reads a source: its invocations on an ONNX model."""
     return {
         "report": [("report", ONNX)],
+        "compare": [("compare", ONNX, LENET), ("compare", LENET, ONNX, "--by", "block")],
         "explain": [("explain", ONNX, "/conv1/Conv"), ("explain", ONNX, "/fc1/Gemm.macs")],
         "check": [("check", ONNX)],
         "export": [("export", ONNX, "-o", str(tmp / "again.onnx"))],
@@ -51,7 +52,7 @@ def _onnx_argv(tmp: Path) -> dict[str, list[tuple[str, ...]]]:
 def test_every_command_works_on_onnx_or_says_why_in_one_line(tmp_path: Path) -> None:
     cases = _onnx_argv(tmp_path)
     assert set(cases) == {c.name for c in COMMANDS.values() if c.reads_source}, "a command lacks an ONNX case"
-    works = {"report", "explain", "plot layers", "plot rf", "profile", "estimate", "diagram", "view"}
+    works = {"report", "explain", "compare", "plot layers", "plot rf", "profile", "estimate", "diagram", "view"}
     for argv_list in cases.values():
         for argv in argv_list:
             code, out, err = run(*argv)

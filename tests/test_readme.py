@@ -46,6 +46,33 @@ def test_readme_report_block_is_real_output() -> None:
     assert match.group(1) == block
 
 
+COMPARE_BEGIN = "<!-- BEGIN googlenet-compare -->"
+COMPARE_END = "<!-- END googlenet-compare -->"
+COMPARE_ARGV = ["compare", "googlenet", "tests/fixtures/onnx/googlenet_zoo.onnx", "--format", "markdown"]
+
+
+def test_readme_compare_block_is_real_output(monkeypatch: object) -> None:
+    """The README's GoogLeNet compare (paper vs ONNX model zoo) is what the CLI prints now."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.chdir(ROOT)
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert main(COMPARE_ARGV) == 0
+    block = buf.getvalue()
+    path = ROOT / "README.md"
+    text = path.read_text()
+    assert f"archcalc {' '.join(COMPARE_ARGV)}" in text
+    pattern = re.compile(re.escape(COMPARE_BEGIN) + r"\n(.*?)" + re.escape(COMPARE_END), re.S)
+    match = pattern.search(text)
+    assert match, "README lacks the compare block markers"
+    if os.environ.get("ARCHCALC_UPDATE_README"):
+        path.write_text(pattern.sub(lambda _m: COMPARE_BEGIN + "\n" + block + COMPARE_END, text))
+        return
+    assert match.group(1) == block
+
+
 EXPLAIN_BEGIN = "<!-- BEGIN lenet5-explain -->"
 EXPLAIN_END = "<!-- END lenet5-explain -->"
 

@@ -474,3 +474,45 @@ def test_split_along_a_spatial_axis_shifts_each_part() -> None:
     assert r["a"].rf.start == (0, 0)
     assert r["b"].rf.start == (0, 4)  # output 0 of part 1 is input column 4
     assert r["b"].rf.size == (1, 1) and r["b"].rf.jump == (1, 1)
+
+
+# -- transposes carry the fields with their axes; a weight over the channels keeps them --------------
+
+
+def test_channels_last_permute_and_linear_keep_the_field() -> None:
+    """ConvNeXt as torchvision runs it (Permute to N x H x W x C, LayerNorm, Linear, Permute back):
+    a 3x3 conv's field (3 j1) survives, and the next 3x3 conv grows it to 5 = 3 + 2."""
+    rep = analyze([4, 9, 9], [
+        {"name": "c1", "type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        {"name": "last", "type": "transpose", "perm": [1, 2, 0]},
+        {"name": "norm", "type": "layernorm", "over": "last", "axes": 1},
+        {"name": "lin", "type": "matmul", "units": 8},
+        {"name": "first", "type": "transpose", "perm": [2, 0, 1]},
+        {"name": "c2", "type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+    ])
+    for name in ("last", "norm", "lin", "first"):
+        assert (rep[name].rf.size, rep[name].rf.jump) == ((3, 3), (1, 1)), name
+    assert rep["lin"].rf.channel == 2 and rep["first"].rf.channel == 0
+    assert rep["lin"].rf.to_dict()["channel_axis"] == 2 and "channel_axis" not in rep["c2"].rf.to_dict()
+    assert rep["c2"].rf.size == (5, 5)
+
+
+def test_a_permute_that_moves_a_spatial_axis_first_keeps_it() -> None:
+    """H x C x W and back: the H field is carried, not dropped (the 5x3 conv's field is 5 x 3)."""
+    rep = analyze([2, 10, 10], [
+        {"name": "c", "type": "conv", "filters": 2, "kernel": [5, 3]},
+        {"name": "hcw", "type": "transpose", "perm": [1, 0, 2]},
+        {"name": "back", "type": "transpose", "perm": [1, 0, 2]},
+    ])
+    assert rep["hcw"].rf.size == (5, 3) and rep["hcw"].rf.channel == 1
+    assert rep["back"].rf == rep["c"].rf
+
+
+def test_a_weight_over_a_spatial_axis_and_windows_on_permuted_tensors() -> None:
+    rep = analyze([2, 6, 6], [
+        {"name": "mix_w", "type": "matmul", "units": 6},   # mixes the width: global
+        {"name": "t", "type": "transpose", "perm": [1, 2, 0], "inputs": "input"},
+        {"name": "pool", "type": "maxpool", "kernel": 2},  # a window over (W, C): not the spatial axes
+    ])
+    assert rep["mix_w"].rf.is_global
+    assert rep["pool"].rf.is_unknown

@@ -107,3 +107,25 @@ def test_defaults_unchanged_and_bad_options_are_one_line() -> None:
 def test_extra_columns_are_listed(column: str) -> None:
     code, out, _ = run("columns")
     assert code == 0 and column in out
+
+
+def test_hide_zero_with_block_subtotals_keeps_the_sums() -> None:
+    """``--by stage --hide-zero --units both``: BN rows (0 MACs) are hidden, the stage subtotals
+    still sum every layer of the stage, and CSV's group column stays aligned with its layers."""
+    from archcalc.comparison.grouping import group_layers
+
+    graph = archcalc.load("resnet18")
+    rep = archcalc.analyze(graph)
+    groups = dict(group_layers(graph, rep, "stage").of)
+    cols = ("name", "macs")
+    text = render(rep, "table", cols, groups=groups, by="stage", units=Units.BOTH, hide_zero=True)
+    lines = text.splitlines()
+    assert not any(line.startswith("layer1.0.bn1 ") for line in lines)
+    stage = next(line for line in lines if line.startswith("stage layer1 "))
+    expected = sum(r.macs for r in rep.layers if groups[r.name] == "layer1")
+    assert f"{expected:,} ({human(expected, 'macs')})" in stage
+    rows = list(csv.reader(io.StringIO(render(rep, "csv", cols, groups=groups, by="stage", hide_zero=True))))
+    assert rows[0] == ["name", "macs", "stage"]
+    for name, _macs, group in rows[1:]:
+        assert groups[name] == group
+        assert not name.endswith(("bn1", "bn2"))

@@ -21,6 +21,12 @@ from archcalc.cli.output import emit, output_format
 NEEDS_EXPECTED = "it compares the figures a spec's expected: section publishes"
 
 
+def _grouping(text: str) -> object:
+    from archcalc.cli.compare import grouping
+
+    return grouping(text)
+
+
 def _report_arguments(r: argparse.ArgumentParser) -> None:
     from archcalc.choices import UNITS
     from archcalc.render import FORMATS
@@ -37,6 +43,8 @@ def _report_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--csv-context", action="store_true",
                    help="csv: start with '#' lines of conventions, warnings and notes (pandas: comment='#')")
     r.add_argument("--totals", action="store_true", help="csv: end with the total row")
+    r.add_argument("--by", type=_grouping, metavar="stage|block|layer",
+                   help="subtotal rows per stage or block (csv: a column; json: subtotals), as compare groups them")
     r.add_argument("--strict", action="store_true",
                    help="a window that floors past real input pixels is an error, not a note (rounding: exact)")
     onnx_options(r)
@@ -52,8 +60,13 @@ def _report(args: argparse.Namespace) -> int:
     overrides = conventions_overrides(args)
     graph = load_source(args, args.file)
     report = analyze(graph, preset=args.preset, overrides=overrides, strict=args.strict)
-    text = render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals, units=args.units,
-                  hide_zero=args.hide_zero)
+    groups = None
+    if args.by is not None:
+        from archcalc.comparison.grouping import group_layers
+
+        groups = dict(group_layers(graph, report, args.by).of)
+    text = render(report, fmt, columns, csv_context=args.csv_context, csv_totals=args.totals, groups=groups,
+                  by=str(args.by or "block"), units=args.units, hide_zero=args.hide_zero)
     emit(text, args.output, inputs=[args.file])
     if fmt == "csv" and report.uncounted and not args.csv_context:  # never silent about what is not counted
         print(f"archcalc: warning: {len(report.uncounted)} unknown ops are not counted (zero in every column): "

@@ -3,15 +3,15 @@
 - LayerNorm as older exporters (and hand-written LayerNorm2d) decompose it: ``ReduceMean -> Sub ->
   Pow 2 -> ReduceMean -> Add eps -> Sqrt -> Div [-> Mul gamma -> Add beta]``, over the last axes
   (negative axes) or over the channels (axis 1);
-- SiLU as ``Mul(x, Sigmoid(x))``, HardSwish as ``Mul(x, HardSigmoid(x))`` (alpha 1/6, before
-  opset 14), GELU as ``Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5`` (before opset 20), as
-  PyTorch's legacy exporter writes them;
+- SiLU, HardSwish, Mish, GELU and tanh-GELU as their exporters' multi-node forms (``act_patterns.py``);
 - LayerNorm over channels as ``Transpose -> LayerNormalization(axis=-1) -> Transpose`` (ConvNeXt's
-  LayerNorm2d through permutes);
+  LayerNorm2d through permutes), or with the decomposed LayerNorm between the Transposes (before opset 17);
 - GroupNorm as ``Reshape -> InstanceNormalization -> Reshape [-> Mul -> Add]`` (PyTorch's opset-17
   export of ``nn.GroupNorm``: the InstanceNormalization's scale and shift are ones and zeros per
   group, the Mul and Add hold the per-channel scale and shift);
-- channel shuffle as ``Reshape(N, g, C/g, ...) -> Transpose(swap 1 and 2) -> Reshape(N, C, ...)``.
+- channel shuffle as ``Reshape(N, g, C/g, ...) -> Transpose(swap 1 and 2) -> Reshape(N, C, ...)``;
+- pixel unshuffle as ``Reshape(N, C, H/r, r, W/r, r) -> Transpose -> Reshape(N, C r², H/r, W/r)``
+  (PyTorch's ``nn.PixelUnshuffle``).
 
 Each match is a layer named after the node that writes its output, a record like the export
 metadata's (kind, attributes, input and output tensors, node names); ``groups.read_groups`` uses
@@ -24,126 +24,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-#: (layer, kind, attrs, inputs, outputs, nodes)
-Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
+from archcalc.onnx_import.act_patterns import gated, gelu, gelu_tanh
+from archcalc.onnx_import.pattern_graph import PatternGraph, Record, other
 
 
-class _Graph:
-    def __init__(self, model: Any) -> None:
-        g = model.graph
-        self.nodes = list(g.node)
-        taken = {n.name for n in self.nodes if n.name}
-        for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
-            if not n.name and f"{n.op_type}_{i}" not in taken:
-                n.name = f"{n.op_type}_{i}"
-                taken.add(n.name)
-        self.inits = {t.name: t for t in g.initializer}
-        self.producer = {o: n for n in self.nodes for o in n.output if o}
-        self.users: dict[str, list[Any]] = {}
-        for n in self.nodes:
-            for t in n.input:
-                self.users.setdefault(t, []).append(n)
-        self.outputs = {o.name for o in g.output}
-        # constants, as the importer folds them: initializers, Constant outputs, the shape of anything
-        # (shapes are static) and what is computed from those only (passes until nothing changes, so
-        # an unsorted graph is handled; never recursive, so a deep graph is fine)
-        self.consts = set(self.inits)
-        changed = True
-        while changed:
-            changed = False
-            for n in self.nodes:
-                if all(o in self.consts for o in n.output if o):
-                    continue
-                if n.op_type in ("Constant", "Shape", "Size") or all(t in self.consts for t in n.input if t):
-                    self.consts.update(o for o in n.output if o)
-                    changed = True
-
-    def only_user(self, tensor: str, op_type: str) -> Any | None:
-        users = self.users.get(tensor, [])
-        if tensor in self.outputs or len(users) != 1 or users[0].op_type != op_type or users[0].domain not in ("",
-                                                                                                             "ai.onnx"):
-            return None
-        return users[0]
-
-    def is_const(self, tensor: str) -> bool:
-        return tensor in self.consts
-
-    def value(self, tensor: str) -> Any | None:
-        """The value of an initializer or Constant output, read as the importer reads it (None when
-        not stored: stripped, external, too large or malformed)."""
-        from archcalc.errors import ArchcalcError
-        from archcalc.onnx_import.protos import constant_node, initializer, node_attrs
-
-        n = self.producer.get(tensor)
-        try:
-            if tensor in self.inits:
-                return initializer(self.inits[tensor], {}).value
-            if n is not None and n.op_type == "Constant":
-                return constant_node(node_attrs(n), tensor).value
-        except ArchcalcError:
-            return None
-        return None
-
-    def attr(self, node: Any, name: str, default: Any = None) -> Any:
-        """An attribute as the importer reads it; a malformed one is left for the importer to report
-        at its node (here: the default, so nothing matches on it)."""
-        from archcalc.errors import ArchcalcError
-        from archcalc.onnx_import.protos import node_attrs
-
-        try:
-            return node_attrs(node).get(name, default)
-        except ArchcalcError:
-            return default
-
-
-def _scalar(g: _Graph, tensor: str) -> float | None:
-    value = g.value(tensor)
-    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
-
-
-def _gated(g: _Graph, mul: Any) -> Record | None:
-    """Mul(x, Sigmoid(x)): SiLU; Mul(x, HardSigmoid(x, 1/6, 1/2)): HardSwish (before opset 14)."""
-    if len(mul.input) != 2:
-        return None
-    for x, s in (mul.input, reversed(mul.input)):
-        gate = g.producer.get(s)
-        alone = len(g.users.get(s, [])) == 1 and s not in g.outputs
-        if gate is None or gate.input[0] != x or g.is_const(x) or not alone:
-            continue
-        if gate.op_type == "Sigmoid":
-            fn = "silu"
-        elif gate.op_type == "HardSigmoid" and abs(float(g.attr(gate, "alpha", 0.2)) - 1 / 6) < 1e-6 \
-                and abs(float(g.attr(gate, "beta", 0.5)) - 0.5) < 1e-6:
-            fn = "hardswish"
-        else:
-            continue
-        return (mul.name, "activation", {"fn": fn}, (x,), (mul.output[0],), frozenset({gate.name, mul.name}))
-    return None
-
-
-def _gelu(g: _Graph, div: Any) -> Record | None:
-    """Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5): GELU as exporters before opset 20 write it."""
-    x = div.input[0]
-    sqrt2 = _scalar(g, div.input[1]) if len(div.input) > 1 else None
-    if sqrt2 is None or abs(sqrt2 - 2**0.5) > 1e-4 or g.is_const(x):
-        return None
-    erf = g.only_user(div.output[0], "Erf")
-    if erf is None:
-        return None
-    add = g.only_user(erf.output[0], "Add")
-    if add is None or _scalar(g, _other(add, erf.output[0])) != 1.0:
-        return None
-    mul = g.only_user(add.output[0], "Mul")
-    if mul is None or _other(mul, add.output[0]) != x:
-        return None
-    half = g.only_user(mul.output[0], "Mul")
-    if half is None or _scalar(g, _other(half, mul.output[0])) != 0.5:
-        return None
-    return (half.name, "activation", {"fn": "gelu"}, (x,), (half.output[0],),
-            frozenset({div.name, erf.name, add.name, mul.name, half.name}))
-
-
-def _layernorm2d(g: _Graph, t1: Any) -> Record | None:
+def _layernorm2d(g: PatternGraph, t1: Any) -> Record | None:
     perm = list(g.attr(t1, "perm", []))
     r = len(perm)
     if r < 3 or perm != [0, *range(2, r), 1]:
@@ -166,7 +51,27 @@ def _layernorm2d(g: _Graph, t1: Any) -> Record | None:
     return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), frozenset({t1.name, ln.name, t2.name}))
 
 
-def _reduce_axes(g: _Graph, node: Any) -> list[int] | None:
+def _layernorm2d_decomposed(g: PatternGraph, t1: Any) -> Record | None:
+    """Transpose -> the decomposed LayerNorm over the last axis -> Transpose back: LayerNorm2d exported
+    before opset 17 (LayerNormalization), one layer over the channels as from opset 17."""
+    perm = list(g.attr(t1, "perm", []))
+    r = len(perm)
+    x = t1.output[0]
+    r1 = next((n for n in g.users.get(x, []) if n.op_type == "ReduceMean"), None)
+    if r < 3 or perm != [0, *range(2, r), 1] or r1 is None or x in g.outputs:
+        return None
+    inner = _decomposed_layernorm(g, r1)
+    if inner is None or inner[2].get("over") != "last" or inner[2].get("axes") != 1 \
+            or not {n.name for n in g.users.get(x, [])} <= inner[5]:
+        return None
+    t2 = g.only_user(inner[4][0], "Transpose")
+    if t2 is None or list(g.attr(t2, "perm", [])) != [0, r - 1, *range(1, r - 1)]:
+        return None
+    attrs = {k: v for k, v in inner[2].items() if k != "axes"} | {"over": "channels"}
+    return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), inner[5] | {t1.name, t2.name})
+
+
+def _reduce_axes(g: PatternGraph, node: Any) -> list[int] | None:
     """ReduceMean's axes (attribute before opset 18, input from 18), when keepdims is 1."""
     if int(g.attr(node, "keepdims", 1)) != 1:
         return None
@@ -177,11 +82,7 @@ def _reduce_axes(g: _Graph, node: Any) -> list[int] | None:
     return None if axes is None else [int(a) for a in axes]
 
 
-def _other(node: Any, tensor: str) -> str:
-    return next((t for t in node.input if t != tensor), "")
-
-
-def _decomposed_layernorm(g: _Graph, r1: Any) -> Record | None:
+def _decomposed_layernorm(g: PatternGraph, r1: Any) -> Record | None:
     """mean = ReduceMean(x); d = x - mean; var = ReduceMean(d^2); y = d / Sqrt(var + eps) [* gamma + beta]."""
     x = r1.input[0]
     axes = _reduce_axes(g, r1)
@@ -207,7 +108,7 @@ def _decomposed_layernorm(g: _Graph, r1: Any) -> Record | None:
     if two is None or two.size != 1 or float(two.reshape(-1)[0]) != 2.0 or r2 is None or _reduce_axes(g, r2) != axes:
         return None
     add = g.only_user(r2.output[0], "Add")
-    eps = g.value(_other(add, r2.output[0])) if add is not None else None
+    eps = g.value(other(add, r2.output[0])) if add is not None else None
     sqrt = g.only_user(add.output[0], "Sqrt") if add is not None else None
     if add is None or eps is None or eps.size != 1 or sqrt is None or list(div.input) != [d, sqrt.output[0]] \
             or len(g.users.get(sqrt.output[0], [])) != 1 or sqrt.output[0] in g.outputs:
@@ -215,13 +116,13 @@ def _decomposed_layernorm(g: _Graph, r1: Any) -> Record | None:
     nodes = {r1.name, sub.name, pw.name, r2.name, add.name, sqrt.name, div.name}
     out = div.output[0]
     mul = g.only_user(out, "Mul")
-    affine = mul is not None and g.is_const(_other(mul, out))
+    affine = mul is not None and g.is_const(other(mul, out))
     shift = None
     if mul is not None and affine:
         nodes.add(mul.name)
         out = mul.output[0]
         shift = g.only_user(out, "Add")
-        if shift is not None and g.is_const(_other(shift, out)):
+        if shift is not None and g.is_const(other(shift, out)):
             nodes.add(shift.name)
             out = shift.output[0]
         else:
@@ -231,7 +132,7 @@ def _decomposed_layernorm(g: _Graph, r1: Any) -> Record | None:
     return (last.name, "layernorm", attrs, (x,), (out,), frozenset(nodes))
 
 
-def _groupnorm(g: _Graph, r1: Any) -> Record | None:
+def _groupnorm(g: PatternGraph, r1: Any) -> Record | None:
     inorm = g.only_user(r1.output[0], "InstanceNormalization")
     if inorm is None or len(inorm.input) < 3 or not all(g.is_const(t) for t in inorm.input[1:3]):
         return None
@@ -265,7 +166,7 @@ def _groupnorm(g: _Graph, r1: Any) -> Record | None:
             (r1.input[0],), (out,), frozenset(nodes))
 
 
-def _channel_shuffle(g: _Graph, r1: Any) -> Record | None:
+def _channel_shuffle(g: PatternGraph, r1: Any) -> Record | None:
     target = g.value(r1.input[1]) if len(r1.input) > 1 else None
     if target is None or target.ndim != 1 or target.size < 3:
         return None
@@ -284,20 +185,40 @@ def _channel_shuffle(g: _Graph, r1: Any) -> Record | None:
             frozenset({r1.name, t.name, r2.name}))
 
 
+def _pixel_unshuffle(g: PatternGraph, r1: Any) -> Record | None:
+    """Reshape (N, C, H/r, r, W/r, r) -> Transpose -> Reshape (N, C r², H/r, W/r): PyTorch's
+    ``nn.PixelUnshuffle`` (perm 0, 1, 3, 5, 2, 4: CRD), or ONNX SpaceToDepth's DCR order (0, 3, 5, 1, 2, 4)."""
+    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
+    if target is None or target.ndim != 1 or target.size != 6:
+        return None
+    _, c, h, r, w, r_w = (int(v) for v in target)
+    t = g.only_user(r1.output[0], "Transpose")
+    if r != r_w or min(c, h, r, w) < 1 or t is None:
+        return None
+    mode = {(0, 1, 3, 5, 2, 4): "CRD", (0, 3, 5, 1, 2, 4): "DCR"}.get(tuple(g.attr(t, "perm", [])))
+    r2 = g.only_user(t.output[0], "Reshape")
+    back = g.value(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
+    if mode is None or r2 is None or back is None or back.ndim != 1 or [int(v) for v in back[1:]] != [c * r * r, h, w]:
+        return None
+    return (r2.name, "pixel_unshuffle", {"factor": r, "mode": mode}, (r1.input[0],), (r2.output[0],),
+            frozenset({r1.name, t.name, r2.name}))
+
+
 #: op_type of the first (or anchor) node -> matchers, in the order tried
-MATCHERS = {"Mul": (_gated,), "Div": (_gelu,), "Transpose": (_layernorm2d,), "Reshape": (_groupnorm, _channel_shuffle),
-            "ReduceMean": (_decomposed_layernorm,)}
+MATCHERS = {"Mul": (gated,), "Div": (gelu,), "Tanh": (gelu_tanh,), "Transpose": (_layernorm2d, _layernorm2d_decomposed),
+            "Reshape": (_groupnorm, _channel_shuffle, _pixel_unshuffle), "ReduceMean": (_decomposed_layernorm,)}
 
 
-def find_patterns(model: Any, taken: set[str]) -> tuple[list[Record], list[str]]:
-    """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them."""
+def find_patterns(model: Any, taken: set[str], in_place: bool = True) -> tuple[list[Record], list[str]]:
+    """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them
+    (``in_place``: see PatternGraph)."""
     from archcalc.ops import REGISTRY
 
-    g = _Graph(model)
+    g = PatternGraph(model, in_place)
     found: list[Record] = []
     used = set(taken)
     for n in g.nodes:
-        if n.domain not in ("", "ai.onnx") or n.name in used:
+        if n.domain not in ("", "ai.onnx") or n.name in used or not n.output or not n.output[0]:
             continue
         for matcher in MATCHERS.get(n.op_type, ()):
             record = matcher(g, n)

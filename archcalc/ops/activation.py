@@ -3,8 +3,8 @@
 No parameters except PReLU (one slope per channel, or one shared). Cost: one "activation"
 FLOP per element whatever the function (transcendental cost is not modelled; say so).
 SiLU/Swish: ONNX Swish (opset 24; alpha != 1 is ``swish`` with ``alpha``) or Mul(x, Sigmoid(x))
-(recognised as one layer, ``onnx_import/patterns.py``); GELU: Gelu (opset 20), its
-``approximate="tanh"`` form is ``gelu_tanh``.
+(recognised as one layer, ``onnx_import/act_patterns.py``, as are the multi-node Mish, HardSwish and both
+GELUs of older opsets); GELU: Gelu (opset 20), its ``approximate="tanh"`` form is ``gelu_tanh``.
 Each function is also a layer type of its own: ``type: relu`` = ``type: activation, fn: relu``.
 """
 

@@ -74,6 +74,10 @@ class Permute:
 #: receptive-field rules that are not a window
 PASS = "pass"  # each output reads the same position of its input(s); merges check alignment
 GLOBAL = "global"  # each output reads every input position (fully connected, global pooling)
+#: each output reads every position along the last per-sample axis and the same position along the
+#: others (a matmul by a weight): the field does not change where that axis holds the channels
+#: (a Linear on a channels-last permute), and is global otherwise
+MIX_LAST = "mix_last"
 UNKNOWN = "unknown"  # not known (an op archcalc does not model): never a guess
 
 RFRule = Window | Permute | str

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from archcalc.ir import Layer
 from archcalc.ops._emit import Builder, Shape, record_group
-from archcalc.ops.base import Attr, number
-from archcalc.ops.shape_ops import Dropout
+from archcalc.ops.base import Attr
+from archcalc.ops.shape_ops import Dropout, rate
 
 
 class DropPath(Dropout):
@@ -21,9 +21,10 @@ class DropPath(Dropout):
     kind = "drop_path"
     family = "shape"
     aliases = ("stochastic_depth", "droppath")
-    schema = {"rate": Attr(number, default=0.0, doc="probability of dropping the branch (training only)")}
+    schema = {"rate": Attr(rate, default=0.0,
+                           doc="probability of dropping the branch (training only); a number or a ratio p/q")}
     doc = "stochastic depth / DropPath (identity at inference)"
-    doc_notes = "no parameters, no work at inference"
+    doc_notes = "no parameters, no work at inference; `rate` as dropout's"
     translators = {}
     import_note = "exporters write nothing for it at inference; archcalc's export writes Identity and a record"
 

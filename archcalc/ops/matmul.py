@@ -4,7 +4,9 @@
 (elements / K) * K * units (every leading position). Without ``units`` the layer multiplies two
 activations ([..., n, k] @ [..., k, m], broadcasting the leading axes): no weights,
 MACs = leading positions x n x k x m. The receptive field of either form is global along the
-axes it mixes; for activations laid out C x H x W it is taken as global.
+axes it mixes; for activations laid out C x H x W it is taken as global, except that a weight
+over the channels (the last axis after a channels-last transpose, as torchvision's ConvNeXt runs
+its Linears) leaves the field as it is.
 
 ONNX Einsum imports as a matmul for the batched-matrix-product equations exporters write (see
 ``_einsum.py``); other equations are refused by name.
@@ -23,7 +25,7 @@ from archcalc.ops._einsum import einsum_from_onnx
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._onnx import Act, Const, LayerSpec, Node
 from archcalc.ops._window import format_shape
-from archcalc.ops.base import GLOBAL, Applied, Attr, Cost, Op, choice, pos_int
+from archcalc.ops.base import GLOBAL, MIX_LAST, Applied, Attr, Cost, Op, choice, pos_int
 from archcalc.ops.facts import KernelClass
 from archcalc.ops.merge import broadcast
 
@@ -73,7 +75,7 @@ class MatMul(Op):
             bias = units if attrs["bias"] != "none" else 0
             bias_units = prod(a[:-1]) * units if bias else 0
             cost = Cost.weighted(k * units, edges, bias, bias_units)
-            return Applied(outs=((*a[:-1], units),), cost=cost, rf=GLOBAL)
+            return Applied(outs=((*a[:-1], units),), cost=cost, rf=MIX_LAST)
         b = ins[1]
         if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
             raise ShapeError(f"matmul of {format_shape(a)} and {format_shape(b)}: inner sizes differ")

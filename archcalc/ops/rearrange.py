@@ -8,7 +8,7 @@ DATA_MOVEMENT). Shapes, per sample (C, H, W), factor r:
   (TensorFlow's depth_to_space: channel ``(i*r + j)*C' + c``).
 - ``pixel_unshuffle`` (space to depth): the inverse, (C, H, W) -> (Cr², H/r, W/r); ONNX
   SpaceToDepth orders the channels as DCR; PyTorch's ``nn.PixelUnshuffle`` as CRD (exported as
-  Reshape -> Transpose -> Reshape).
+  Reshape -> Transpose -> Reshape, recognised in that form on import: ``onnx_import/patterns.py``).
 - ``channel_shuffle`` (ShuffleNet): (C, ...) unchanged, channel ``i*C/g + j`` goes to ``j*g + i``;
   ONNX has no op for it: exported as Reshape -> Transpose -> Reshape and recognised in that form
   on import.

@@ -1,5 +1,11 @@
 """Reductions over axes (ReduceMean, ReduceMax, ...): no parameters; one "pool" FLOP per input
-element. Reducing every spatial axis makes the receptive field global."""
+element. Reducing every spatial axis makes the receptive field global.
+
+ReduceMean (ReduceMax) over every spatial axis with keepdims is global average (max) pooling, and imports
+as ``global_avgpool`` (``global_maxpool``): PyTorch's dynamo exporter writes ``nn.AdaptiveAvgPool2d(1)`` so,
+the legacy exporter GlobalAveragePool, and the counters' presets (fvcore, ptflops) cost global pooling, so
+the same model must not count differently by exporter. A ``reduce`` layer of that form exported by archcalc
+carries its kind in the model's metadata and comes back as ``reduce``."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 from archcalc.errors import ShapeError, SpecError
 from archcalc.ir import Layer
 from archcalc.ops._derive import Step, num
-from archcalc.ops._emit import Builder, Shape, one
+from archcalc.ops._emit import Builder, Shape, one, record_group
 from archcalc.ops._onnx import LayerSpec, Node, optional_axes, sample_axis
 from archcalc.ops._window import format_shape
 from archcalc.ops.base import GLOBAL, PASS, Applied, Attr, Cost, Op, boolean, choice
@@ -33,8 +39,17 @@ def reduce_from_onnx(node: Node) -> LayerSpec:
         axes = list(range(rank))
     sample_axes = sorted({sample_axis(int(a), rank, node.op_type) for a in axes})
     keep = bool(node.attrs.get("keepdims", 1))
+    if _is_global_pool(node.op_type, sample_axes, rank - 1, keep):
+        return LayerSpec("global_avgpool" if node.op_type == "ReduceMean" else "global_maxpool", {},
+                         [node.input_names[0]])
     return LayerSpec("reduce", {"op": _FROM_ONNX[node.op_type], "axes": sample_axes, "keepdims": keep},
                      [node.input_names[0]])
+
+
+def _is_global_pool(op_type: str, sample_axes: list[int], sample_rank: int, keepdims: bool) -> bool:
+    """Mean or max over every spatial axis (not the channels), keeping the axes."""
+    return (op_type in ("ReduceMean", "ReduceMax") and keepdims and sample_rank >= 2
+            and sample_axes == list(range(1, sample_rank)))
 
 
 def _axes(value: Any, key: str) -> tuple[int, ...]:
@@ -89,6 +104,11 @@ class Reduce(Op):
         op = _ONNX[a["op"]]
         axes = [ax + 1 for ax in a["axes"]]
         keep = int(bool(a["keepdims"]))
+        start = len(b.nodes)
         if b.opset >= 18 or (op == "ReduceSum" and b.opset >= 13):
-            return one(b, op, layer, [ins[0], b.const(f"{layer.name}/axes", axes)], keepdims=keep)
-        return one(b, op, layer, ins[:1], axes=axes, keepdims=keep)
+            out = one(b, op, layer, [ins[0], b.const(f"{layer.name}/axes", axes)], keepdims=keep)
+        else:
+            out = one(b, op, layer, ins[:1], axes=axes, keepdims=keep)
+        if _is_global_pool(op, list(a["axes"]), len(in_shapes[0]), bool(keep)):
+            record_group(b, layer, ins, out, start)  # else it would come back as global pooling
+        return out

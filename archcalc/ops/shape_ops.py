@@ -6,7 +6,9 @@ o - pad_before); split cuts the channels (or another axis) into parts, one outpu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from fractions import Fraction
 from math import prod
 from typing import Any
 
@@ -19,6 +21,23 @@ from archcalc.ops._window import format_shape, spatial_of
 from archcalc.ops.base import Applied, Attr, Cost, Op, Window, choice, number, padding, pos_int, sizes
 from archcalc.ops.facts import KernelClass
 from archcalc.ops.merge import _axis
+
+_RATIO = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+
+
+def rate(value: Any, key: str) -> float:
+    """A number, or the ratio ``"p/q"`` of two integers: stochastic depth's linear schedules
+    (``rate: "${sd * block_id}/${100 * (blocks - 1)}"``) and rates in percent (``"${drop}/100"``)
+    come out of integer expressions that way."""
+    if isinstance(value, str):
+        match = _RATIO.fullmatch(value)
+        if match is None:
+            raise SpecError(f"{key} must be a number or a ratio of integers such as 3/170, got {value!r}")
+        p, q = int(match[1]), int(match[2])
+        if q == 0:
+            raise SpecError(f"{key} {value!r} divides by zero")
+        return float(Fraction(p, q))
+    return number(value, key)
 
 
 def flatten_from_onnx(node: Node) -> LayerSpec:
@@ -115,8 +134,9 @@ class Flatten(Op):
 class Dropout(Op):
     kind = "dropout"
     family = "shape"
-    schema = {"rate": Attr(number, default=0.5, doc="drop probability (training only)")}
+    schema = {"rate": Attr(rate, default=0.5, doc="drop probability (training only); a number or a ratio p/q")}
     doc = "dropout (identity at inference)"
+    doc_notes = "`rate` a number or a ratio of integers (`\"${drop}/100\"`)"
     view = True
     inplace = True
     kernel_class = KernelClass.ELIMINATED

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archcalc.choices import UNITS, Units
@@ -145,28 +145,41 @@ def context_lines(report: Report) -> list[str]:
 
 
 def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = None, *,
-           csv_context: bool = False, csv_totals: bool = False, units: Units | str = Units.EXACT,
-           hide_zero: bool = False) -> str:
+           csv_context: bool = False, csv_totals: bool = False, groups: Mapping[str, str] | None = None,
+           by: str = "block", units: Units | str = Units.EXACT, hide_zero: bool = False) -> str:
     """The report in ``fmt``. CSV is one header row and one row per layer, so that any CSV reader
     (``pandas.read_csv``) takes it as it is; ``csv_totals`` adds the total row and ``csv_context``
     puts the conventions, warnings and notes first as ``#`` lines (``read_csv(comment="#")``).
+    ``groups`` (layer -> its stage or block, ``report --by``) adds subtotals (render/subtotals.py).
     ``units`` (table and markdown) writes counts exact, humanised (K/M/G) or both; ``hide_zero``
-    leaves out the layers with 0 in every shown count column (the totals still cover them)."""
+    leaves out the layers with 0 in every shown count column (the totals and subtotals still cover them)."""
+    from archcalc.render.subtotals import subtotal_dicts, with_subtotals
+
     cols = tuple(columns) if columns else DEFAULT_COLUMNS
     units = parse_units(units, fmt)
     if hide_zero and fmt == "json":
         raise RenderError("--hide-zero is for table, markdown and csv; json keeps every layer")
     hidden = zero_rows(report, cols) if hide_zero else ()
     if fmt == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
+        data = report.to_dict()
+        if groups is not None:
+            for layer in data["layers"]:
+                layer[by] = groups[layer["name"]]
+            data["subtotals"] = {"by": by, "groups": subtotal_dicts(report, groups)}
+        return json.dumps(data, indent=2) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         if csv_context:
             for line in context_lines(report):
                 buf.write(f"# {line}\n")
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(cols)
-        rows = _rows(report, cols, human=False, hidden=hidden)
+        writer.writerow([*cols, by] if groups is not None else cols)
+        if groups is not None:  # a column, not rows: the layers still sum to the total
+            kept = [r for r in report.layers if r.name not in set(hidden)]
+            rows = _rows(report, cols, human=False, hidden=hidden)
+            rows = [[*row, groups[r.name]] for row, r in zip(rows, kept, strict=False)] + [[*rows[-1], ""]]
+        else:
+            rows = _rows(report, cols, human=False, hidden=hidden)
         writer.writerows(rows if csv_totals else rows[:-1])
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
@@ -176,8 +189,13 @@ def render(report: Report, fmt: str = "table", columns: Sequence[str] | None = N
     headers = [header(c) for c in cols]
     align = ["left" if c in ("name", "kind", "inputs", "shape", "rf", "where", *LAYER_COLUMNS) else "right"
              for c in cols]
+    if groups is not None:
+        rows = with_subtotals(_rows(report, cols, human=True, units=units), report, cols, groups, by,
+                              human=True, units=units, hidden=hidden)
+    else:
+        rows = _rows(report, cols, human=True, units=units, hidden=hidden)
     table = tabulate(
-        _rows(report, cols, human=True, units=units, hidden=hidden),
+        rows,
         headers=headers,
         tablefmt="github" if fmt == "markdown" else "simple",
         colalign=align,

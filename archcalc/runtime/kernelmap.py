@@ -57,9 +57,13 @@ def node_layers(model: Any, layer_names: Iterable[str]) -> dict[str, str]:
     """ONNX node label -> archcalc layer, for nodes that belong to a layer.
 
     A node named like a layer is that layer; the exporter's ``archcalc.layers`` metadata names the
-    nodes of multi-node layers; ``layer/part`` helper nodes belong to ``layer``. Nodes left out
-    (constant fills, aliases the importer skipped) are placed by the graph walk in map_kernels.
+    nodes of multi-node layers, and so do the multi-node forms the importer recognises (a GroupNorm
+    as Reshape/InstanceNormalization/Reshape/Mul/Add, a decomposed GELU, ...); ``layer/part`` helper
+    nodes belong to ``layer``. Nodes left out (constant fills, aliases the importer skipped) are placed
+    by the graph walk in map_kernels.
     """
+    from archcalc.onnx_import.patterns import find_patterns
+
     names = set(layer_names)
     groups: dict[str, str] = {}
     raw = next((p.value for p in model.metadata_props if p.key == "archcalc.layers"), None)
@@ -68,6 +72,8 @@ def node_layers(model: Any, layer_names: Iterable[str]) -> dict[str, str]:
             for g in json.loads(raw)["groups"]:
                 for node in g["nodes"]:
                     groups[str(node)] = str(g["layer"])
+    for record in find_patterns(model, set(groups), in_place=False)[0]:
+        groups.update(dict.fromkeys(record[5], record[0]))
     out: dict[str, str] = {}
     for label in node_labels(model):
         if label in names:

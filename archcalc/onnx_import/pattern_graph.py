@@ -1,0 +1,117 @@
+"""The view of an ONNX graph the multi-node pattern matchers share (``patterns.py``, ``act_patterns.py``):
+producers, users, which tensors are constants, and small readers of constant values and attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: (layer, kind, attrs, inputs, outputs, nodes)
+Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
+
+
+class NodeView:
+    """A node's fields, read once: matching on views leaves the model's own nodes unchanged."""
+
+    __slots__ = ("attribute", "domain", "input", "name", "op_type", "output")
+
+    def __init__(self, node: Any) -> None:
+        for key in self.__slots__:
+            setattr(self, key, getattr(node, key))
+
+
+class PatternGraph:
+    """``in_place``: unnamed nodes get the importer's label on the model's own nodes (the importer finds
+    them by it); otherwise on views of them."""
+
+    def __init__(self, model: Any, in_place: bool = True) -> None:
+        g = model.graph
+        self.nodes: list[Any] = list(g.node) if in_place else [NodeView(n) for n in g.node]
+        taken = {n.name for n in self.nodes if n.name}
+        for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
+            if not n.name and f"{n.op_type}_{i}" not in taken:
+                n.name = f"{n.op_type}_{i}"
+                taken.add(n.name)
+        self.inits = {t.name: t for t in g.initializer}
+        self.producer = {o: n for n in self.nodes for o in n.output if o}
+        self.users: dict[str, list[Any]] = {}
+        for n in self.nodes:
+            for t in n.input:
+                self.users.setdefault(t, []).append(n)
+        self.outputs = {o.name for o in g.output}
+        # constants, as the importer folds them: initializers, Constant outputs, the shape of anything
+        # (shapes are static) and what is computed from those only (passes until nothing changes, so
+        # an unsorted graph is handled; never recursive, so a deep graph is fine)
+        self.consts = set(self.inits)
+        changed = True
+        while changed:
+            changed = False
+            for n in self.nodes:
+                if all(o in self.consts for o in n.output if o):
+                    continue
+                if n.op_type in ("Constant", "Shape", "Size") or all(t in self.consts for t in n.input if t):
+                    self.consts.update(o for o in n.output if o)
+                    changed = True
+
+    def only_user(self, tensor: str, op_type: str) -> Any | None:
+        """The one node reading ``tensor``, when it is an ``op_type`` with an output (a malformed node
+        without one is left for the importer to report)."""
+        users = self.users.get(tensor, [])
+        if tensor in self.outputs or len(users) != 1 or users[0].op_type != op_type or users[0].domain not in ("",
+                                                                                                             "ai.onnx"):
+            return None
+        return users[0] if users[0].output and users[0].output[0] else None
+
+    def is_const(self, tensor: str) -> bool:
+        return tensor in self.consts
+
+    def value(self, tensor: str) -> Any | None:
+        """The value of an initializer or Constant output, read as the importer reads it (None when
+        not stored: stripped, external, too large or malformed)."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import constant_node, initializer, node_attrs
+
+        n = self.producer.get(tensor)
+        try:
+            if tensor in self.inits:
+                return initializer(self.inits[tensor], {}).value
+            if n is not None and n.op_type == "Constant":
+                return constant_node(node_attrs(n), tensor).value
+        except ArchcalcError:
+            return None
+        return None
+
+    def attr(self, node: Any, name: str, default: Any = None) -> Any:
+        """An attribute as the importer reads it; a malformed one is left for the importer to report
+        at its node (here: the default, so nothing matches on it)."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import node_attrs
+
+        try:
+            return node_attrs(node).get(name, default)
+        except ArchcalcError:
+            return default
+
+
+def scalar(g: PatternGraph, tensor: str) -> float | None:
+    value = g.value(tensor)
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def alone(g: PatternGraph, tensor: str) -> bool:
+    """An inner tensor of a pattern: read by one node only, not a graph output."""
+    return len(g.users.get(tensor, [])) == 1 and tensor not in g.outputs
+
+
+def by_const(g: PatternGraph, node: Any, op_type: str) -> tuple[float, str] | None:
+    """A binary ``op_type`` node of a scalar constant and a computed tensor: (the scalar, the tensor)."""
+    if node is None or node.op_type != op_type or len(node.input) != 2:
+        return None
+    for c, t in (node.input, reversed(node.input)):
+        v = scalar(g, c)
+        if v is not None and not g.is_const(t):
+            return v, t
+    return None
+
+
+def other(node: Any, tensor: str) -> str:
+    return next((t for t in node.input if t != tensor), "")
