@@ -68,6 +68,7 @@ def _transposed(d):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("source", "direction"), [
     ("resnet50", "TB"), ("googlenet", "TB"), ("densenet121", "TB"), ("lenet5", "TB"), (ONNX_R18, "TB"),
     (ROOT / "tests" / "fixtures" / "onnx" / "inception_small.onnx", "TB"),
+    ("efficientnet_b0", "TB"), ("mobilenet_v3_large", "TB"), ("convnext_tiny", "TB"),
     ("resnet50", "LR"), ("googlenet", "LR"), (ONNX_R18, "LR")])
 def test_layout_invariants(source: str | Path, direction: str) -> None:
     graph, report, d = _drawn(source, direction)
