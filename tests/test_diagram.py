@@ -22,7 +22,7 @@ from archcalc.cli import main
 from archcalc.diagram import layout
 from archcalc.diagram.clusters import cluster_paths
 from archcalc.diagram.layering import _crossings, edges, layering
-from archcalc.diagram.layout import NODE_GAP
+from archcalc.diagram.layout import NODE_GAP_PX
 from archcalc.render.diagram_svg import render_svg
 from archcalc.render.diagram_text import render_dot, render_mermaid
 from archcalc.render.units import si
@@ -89,7 +89,7 @@ def test_layout_invariants(source: str | Path, direction: str) -> None:
         row = list(group)
         assert all(abs(row[0].y - n.y) < 1e-9 for n in row), r
         for left, right in itertools.pairwise(row):
-            assert right.x - left.x >= (left.w + right.w) / 2 + NODE_GAP - 1e-9
+            assert right.x - left.x >= (left.w + right.w) / 2 + NODE_GAP_PX - 1e-9
     assert all(0 <= x <= d.width and 0 <= y <= d.height for e in d.edges for x, y in e.points)
     for n in d.nodes:
         assert n.x - n.w / 2 >= 0 and n.x + n.w / 2 <= d.width and n.y - n.h / 2 >= 0 and n.y + n.h / 2 <= d.height

@@ -21,25 +21,26 @@ from archcalc.report import Report
 
 #: a layer's box (pixels), in the top-to-bottom direction; left to right swaps nothing (boxes
 #: keep their shape), only the axes the ranks run along
-NODE_WIDTH = 200
-NODE_HEIGHT = 40
+NODE_WIDTH_PX = 200
+NODE_HEIGHT_PX = 40
 #: room between ranks (edge labels and cluster titles sit there), between nodes on a rank
-RANK_GAP = 52
+RANK_GAP_PX = 52
 #: left to right, an edge's shape label sits on the edge between ranks: more room
-RANK_GAP_LR = 84
-NODE_GAP = 24
-DUMMY_BREADTH = 16
+RANK_GAP_LR_PX = 84
+NODE_GAP_PX = 24
+DUMMY_BREADTH_PX = 16
 #: a cluster box's margin around what it holds, per level, and its title's height
-CLUSTER_PAD = 6
-TITLE = 14
-MARGIN = 16
+CLUSTER_PAD_PX = 6
+TITLE_PX = 14
+MARGIN_PX = 16
 #: the least room between two ranks besides cluster margins and titles (an edge's shape label)
-LABEL_ROOM = 18
+LABEL_ROOM_PX = 18
 
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """A layer's box: centre ``(x, y)``, size ``w`` x ``h``; ``label`` is the name inside its cluster."""
+    """A layer's box: centre ``(x, y)``, size ``w`` x ``h`` (every coordinate of a diagram is in
+    SVG pixels); ``label`` is the name inside its cluster."""
 
     name: str
     label: str
@@ -99,8 +100,8 @@ class Diagram:
 
 def _breadth_of(node: str, direction: Direction) -> float:
     if is_dummy(node):
-        return DUMMY_BREADTH
-    return NODE_WIDTH if direction is Direction.TB else NODE_HEIGHT
+        return DUMMY_BREADTH_PX
+    return NODE_WIDTH_PX if direction is Direction.TB else NODE_HEIGHT_PX
 
 
 def _common(a: ClusterPath, b: ClusterPath) -> ClusterPath:
@@ -115,13 +116,13 @@ def _margins(before: ClusterPath, after: ClusterPath, direction: Direction) -> f
     entered, and (left to right, where a box's title is above it) a title per box entered."""
     shared = len(_common(before, after))
     entered = len(after) - shared
-    titles = TITLE * entered if direction is Direction.LR else 0
-    return CLUSTER_PAD * (len(before) - shared + entered) + titles
+    titles = TITLE_PX * entered if direction is Direction.LR else 0
+    return CLUSTER_PAD_PX * (len(before) - shared + entered) + titles
 
 
 def _place(lay: Layering, direction: Direction, paths: Mapping[str, ClusterPath]) -> dict[str, float]:
     """Breadth centre of every node (dummies too: a dummy sits in the blocks its edge runs inside).
-    Neighbours on a rank keep ``NODE_GAP`` plus one cluster margin per box edge between them."""
+    Neighbours on a rank keep ``NODE_GAP_PX`` plus one cluster margin per box edge between them."""
     up: dict[str, list[str]] = {}
     where = dict(paths)
     for src, dst, chain in lay.chains:
@@ -132,7 +133,7 @@ def _place(lay: Layering, direction: Direction, paths: Mapping[str, ClusterPath]
     at: dict[str, float] = {}
     for rank in lay.ranks:
         sizes = [_breadth_of(n, direction) for n in rank]
-        seps = [0.0] + [(sizes[i - 1] + sizes[i]) / 2 + NODE_GAP + _margins(where[rank[i - 1]], where[rank[i]],
+        seps = [0.0] + [(sizes[i - 1] + sizes[i]) / 2 + NODE_GAP_PX + _margins(where[rank[i - 1]], where[rank[i]],
                                                                             direction)
                         for i in range(1, len(rank))]
         natural, pos = [], 0.0
@@ -173,10 +174,10 @@ def _cluster_boxes(nodes: Mapping[str, Node], paths: Mapping[str, ClusterPath]) 
         def levels(n: str, c: str = c) -> int:
             return len(paths[n]) - paths[n].index(c)
 
-        x0 = min(nodes[n].x - nodes[n].w / 2 - CLUSTER_PAD * levels(n) for n in names)
-        x1 = max(nodes[n].x + nodes[n].w / 2 + CLUSTER_PAD * levels(n) for n in names)
-        y0 = min(nodes[n].y - nodes[n].h / 2 - (CLUSTER_PAD + TITLE) * levels(n) for n in names)
-        y1 = max(nodes[n].y + nodes[n].h / 2 + CLUSTER_PAD * levels(n) for n in names)
+        x0 = min(nodes[n].x - nodes[n].w / 2 - CLUSTER_PAD_PX * levels(n) for n in names)
+        x1 = max(nodes[n].x + nodes[n].w / 2 + CLUSTER_PAD_PX * levels(n) for n in names)
+        y0 = min(nodes[n].y - nodes[n].h / 2 - (CLUSTER_PAD_PX + TITLE_PX) * levels(n) for n in names)
+        y1 = max(nodes[n].y + nodes[n].h / 2 + CLUSTER_PAD_PX * levels(n) for n in names)
         out.append(Cluster(c, cluster_label(c), parent[c], depth[c], tuple(names), x0, y0, x1 - x0, y1 - y0))
     return out
 
@@ -198,14 +199,14 @@ def _rank_depths(lay: Layering, paths: Mapping[str, ClusterPath], way: Direction
         opening[r] = max(opening[r], sum(1 for c in path if first[c] == r))
         closing[r] = max(closing[r], sum(1 for c in path if last[c] == r))
     out: list[float] = []
-    node_depth = NODE_HEIGHT if way is Direction.TB else NODE_WIDTH
+    node_depth = NODE_HEIGHT_PX if way is Direction.TB else NODE_WIDTH_PX
     # titles sit above a box: across ranks top to bottom, along a rank left to right
-    opens = CLUSTER_PAD + (TITLE if way is Direction.TB else 0)
-    least = RANK_GAP if way is Direction.TB else RANK_GAP_LR
-    at = opens * (opening[0] if opening else 0) + MARGIN + node_depth / 2
+    opens = CLUSTER_PAD_PX + (TITLE_PX if way is Direction.TB else 0)
+    least = RANK_GAP_PX if way is Direction.TB else RANK_GAP_LR_PX
+    at = opens * (opening[0] if opening else 0) + MARGIN_PX + node_depth / 2
     for r in range(len(lay.ranks)):
         if r:
-            gap = max(least, opens * opening[r] + CLUSTER_PAD * closing[r - 1] + LABEL_ROOM)
+            gap = max(least, opens * opening[r] + CLUSTER_PAD_PX * closing[r - 1] + LABEL_ROOM_PX)
             at += node_depth + gap
         out.append(at)
     return out
@@ -229,7 +230,7 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
         d = depths[rank]
         return (breadth[node], d) if way is Direction.TB else (d, breadth[node])
 
-    shift = MARGIN + ((CLUSTER_PAD + (TITLE if way is Direction.LR else 0))
+    shift = MARGIN_PX + ((CLUSTER_PAD_PX + (TITLE_PX if way is Direction.LR else 0))
                       * (1 + max((len(p) for p in paths.values()), default=0)))
     low = min(breadth[n] - _breadth_of(n, way) / 2 for r in lay.ranks for n in r) if lay.ranks else 0.0
     for n in breadth:
@@ -240,7 +241,7 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
     for name, layer in graph.layers.items():
         x, y = point(name, rank_of[name])
         nodes[name] = Node(name, short_name(name, paths[name]), layer.kind, rank_of[name], paths[name], x, y,
-                           NODE_WIDTH, NODE_HEIGHT)
+                           NODE_WIDTH_PX, NODE_HEIGHT_PX)
     drawn = []
     for src, dst, chain in lay.chains:
         outputs = tuple(dict.fromkeys(ref[1] for ref in graph.layers[dst].inputs if ref[0] == src))
@@ -257,5 +258,5 @@ def layout(graph: Graph, report: Report, direction: Direction | str = Direction.
     xs = [n.x + n.w / 2 for n in nodes.values()] + [c.x + c.w for c in boxes] + [p[0] for p in bends]
     ys = [n.y + n.h / 2 for n in nodes.values()] + [c.y + c.h for c in boxes] + [p[1] for p in bends]
     extra = 80 if way is Direction.TB else 0  # edge labels to the right of the last column
-    return Diagram(graph.name, way, max(xs, default=0) + MARGIN + extra, max(ys, default=0) + MARGIN + 20,
+    return Diagram(graph.name, way, max(xs, default=0) + MARGIN_PX + extra, max(ys, default=0) + MARGIN_PX + 20,
                    tuple(nodes.values()), tuple(drawn), tuple(boxes), lay.crossings)
