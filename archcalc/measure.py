@@ -113,8 +113,10 @@ def profile(
         estimate: Estimate | None = None
         layer_estimate: Estimate | None = None
         drift: dict[str, float] = {}
+        band = None
         if device_profile is not None:
             estimate, layer_estimate, drift = _estimates(prepared, device_profile, batch, drift_samples, per_layer)
+            band = estimate.band(device_profile, drift_samples)
             note = _drift_note(drift)
             if note:
                 notes.append(note)
@@ -129,7 +131,8 @@ def profile(
             io_binding=True, timing=timing, estimate_ms=estimate.total_ms if estimate else None,
             layers=layers, profiled_kernels_ms=profiled_ms, profile_runs=runs_profiled if per_layer else 0,
             drift=drift, params=prepared.report.totals.params, macs=prepared.report.totals.macs,
-            notes=tuple(notes),
+            notes=tuple(notes), estimate_low_ms=band.low_ms if band else None,
+            estimate_high_ms=band.high_ms if band else None, band_basis=band.basis if band else None,
         ))
     return results
 
@@ -211,11 +214,16 @@ def _estimates(prepared: Prepared, device_profile: DeviceProfile, batch: int,
 
 def _drift_note(drift: Mapping[str, float]) -> str | None:
     """A note when the machine ran more than 15% off its calibrated speed."""
-    far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15}
-    if not far:
-        return None
-    return ("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
-            + " of its calibrated speed during this measurement: the estimate is scaled, but compare with care")
+    far = {k: v for k, v in drift.items() if abs(v - 1.0) > 0.15 and k != "contention"}
+    notes = []
+    if far:
+        notes.append("the machine ran at " + ", ".join(f"{k} x{v:.2f}" for k, v in far.items())
+                     + " of its calibrated speed during this measurement: the estimate is scaled, but compare "
+                       "with care")
+    if abs(drift.get("contention", 1.0) - 1.0) > 0.15:
+        notes.append(f"other processes preempted the probe runs x{drift['contention']:.2f} as much as during "
+                     f"calibration: the estimate of a run longer than a scheduler slice is scaled by as much")
+    return "; ".join(notes) or None
 
 
 def _layer_rows(report: Report, per_layer: bool, measured: Mapping[str, float], kmap: KernelMap | None,

@@ -1,21 +1,32 @@
-"""How close is the latency estimate to ONNX Runtime on this machine? Prints figures; asserts
-nothing (performance is not a test).
+"""How close is the latency estimate to ONNX Runtime on this machine, and does it hold when the
+machine's speed changes? Prints figures; asserts nothing (performance is not a test).
 
-    python benchmarks/estimate_accuracy.py [--batches 1,8] [--models a,b] [--seconds S]
-                                           [--cached] [--quick|--thorough] [--json OUT]
+    python benchmarks/estimate_accuracy.py [--passes 3] [--load N] [--seconds S] [--models a,b]
+                                           [--calibrate each|once] [--json OUT]
 
-1. Calibrate the device with micro-benchmarks only (``archcalc.estimate.calibrate``: synthetic
-   convs, GEMMs, copies, op chains; never a bundled model). ``--cached`` reuses the cached
-   device profile instead.
-2. For every bundled spec at each batch size: time it (median of the timed runs, CPU provider,
-   IO binding) with drift probes interleaved between blocks of runs, so the estimate is scaled to
-   the machine's speed at the moment of the measurement; then profile it per layer.
-3. Print estimate/measured per model and batch, how many are within +-10%, and the per-layer
-   accuracy of convolution kernels (estimate vs ORT profiler time, both including the profiler's
-   per-kernel cost) for layers of at least 20 us.
+Every pass:
 
-These machines are shared and drift (~15% within a minute); the run count, the drift factors and
-medians are printed with every figure. Compare runs of this script only by their ratios.
+1. Calibrates the device with micro-benchmarks only (``archcalc.estimate.calibrate``: synthetic
+   convs, GEMMs, copies, op chains; never one of the models below), in a private cache folder
+   (``--calibrate once``: one calibration for all passes).
+2. Times each of the held-out models (ONNX fixtures of tests/fixtures/onnx, imported and exported
+   again with weights since the fixtures ship none; bundled specs exported;
+   and variants of specs at other widths, resolutions and batches: 27 in all, none of them seen
+   by calibration, none used to choose any constant of the estimator) with drift probes
+   interleaved between blocks of timed runs; the estimate is scaled by the probes measured then
+   and carries the band the noise allows.
+
+Then per pass: (a) absolute: the share of models within +-10% and +-20% of the measured median,
+and of measured medians inside the band; (b) relative: for every pair of models, estimate ratio
+against measured ratio (the machine's speed cancels), the share within +-15%; and across passes
+(c) repeatability: per model, the largest over the smallest estimate, the share within 10% (also
+for the estimate at the calibration's speed, and for the measured medians: how much the machine
+itself moved).
+
+``--load N`` starts N busy processes (a Python loop each) for the whole run, and stops them at
+the end; the load average before and after is printed either way. Goals: on a quiet machine at
+least 90% within +-10%; under load, at least 80% of pairs within +-15% and 90% of estimates
+repeatable within 10%.
 """
 
 from __future__ import annotations
@@ -23,104 +34,188 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archcalc.estimate import calibrate, device_profile, estimate_latency, save_profile  # noqa: E402
+from archcalc.estimate import accuracy, calibrate, estimate_latency  # noqa: E402
+from archcalc.fileio import write_atomic  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.measure import profile  # noqa: E402
-from archcalc.zoo import bundled_specs  # noqa: E402
+from archcalc.sources import load_any  # noqa: E402
+from archcalc.sweeps.variants import apply  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "onnx"
+#: (name, source, batch, spec variables, input size): none of these is a calibration shape
+MODELS: list[tuple[str, str, int, dict[str, Any], int | None]] = [
+    ("onnx:alexnet_tv", "alexnet_tv.onnx", 1, {}, None),
+    ("onnx:fcn_small", "fcn_small.onnx", 1, {}, None),
+    ("onnx:inception_small", "inception_small.onnx", 1, {}, None),
+    ("onnx:lenet5_modern", "lenet5_modern.onnx", 1, {}, None),
+    ("onnx:mobilenet_small", "mobilenet_small.onnx", 1, {}, None),
+    ("onnx:resnet18_tv", "resnet18_tv.onnx", 1, {}, None),
+    ("onnx:misc_ops", "misc_ops.onnx", 1, {}, None),
+    ("onnx:upsample_op7", "upsample_op7.onnx", 1, {}, None),
+    ("lenet5_modern", "lenet5_modern", 1, {}, None),
+    ("alexnet", "alexnet", 1, {}, None),
+    ("alexnet_torchvision", "alexnet_torchvision", 1, {}, None),
+    ("googlenet", "googlenet", 1, {}, None),
+    ("mobilenet_v2", "mobilenet_v2", 1, {}, None),
+    ("resnet18", "resnet18", 1, {}, None),
+    ("resnet34", "resnet34", 1, {}, None),
+    ("resnet50", "resnet50", 1, {}, None),
+    ("vgg11", "vgg11", 1, {}, None),
+    ("densenet121", "densenet121", 1, {}, None),
+    ("resnet18 width=32", "resnet18", 1, {"width": 32}, None),
+    ("resnet50 width=32", "resnet50", 1, {"width": 32}, None),
+    ("densenet121 growth=16", "densenet121", 1, {"growth": 16}, None),
+    ("resnet18 @112", "resnet18", 1, {}, 112),
+    ("mobilenet_v2 @160", "mobilenet_v2", 1, {}, 160),
+    ("resnet18 batch 4", "resnet18", 4, {}, None),
+    ("mobilenet_v2 batch 4", "mobilenet_v2", 4, {}, None),
+    ("googlenet batch 2", "googlenet", 2, {}, None),
+    ("lenet5_modern batch 32", "lenet5_modern", 32, {}, None),
+]
 
 
-def _runs_for(estimate_ms: float, seconds: float) -> int:
-    return max(10, min(300, int(seconds * 1e3 / max(estimate_ms, 1e-3))))
+def _source(entry: tuple[str, str, int, dict[str, Any], int | None]) -> Any:
+    """The model's layer graph (an ONNX fixture imported; a spec with its variables and input size)."""
+    _, source, _, variables, size = entry
+    if source.endswith(".onnx"):  # imported, then exported with weights (the fixtures ship none)
+        return load_any(str(FIXTURES / source))
+    graph = load_spec(source, variables=variables or None) if variables else load_any(source)
+    return apply(graph, {"size": size}, {}) if size else graph
+
+
+def _load(values: Sequence[float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
+
+
+def _busy(n: int) -> list[subprocess.Popen[bytes]]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def _pass(index: int, dev: Any, entries: Sequence[Any], seconds: float, threads: int | None) -> list[dict[str, Any]]:
+    rows = []
+    for entry in entries:
+        name, _, batch, _, _ = entry
+        source = _source(entry)
+        at_calibration = estimate_latency(source, dev, batch=batch).total_ms
+        runs = max(10, min(200, int(seconds * 1e3 / max(at_calibration, 1e-3))))
+        (result,) = profile(source, device="cpu", batches=(batch,), warmup=max(3, runs // 10), repeat=runs,
+                            threads=threads, device_profile=dev)
+        row = {"pass": index, "model": name, "batch": batch, "runs": result.timing.runs,
+               "measured_ms": result.median_ms, "p90_ms": result.timing.p90_ms, "estimate_ms": result.estimate_ms,
+               "low_ms": result.estimate_low_ms, "high_ms": result.estimate_high_ms,
+               "at_calibration_ms": at_calibration, "drift": dict(result.drift)}
+        rows.append(row)
+        print(f"{index:4d} {name:24s} {batch:5d} {row['runs']:5d} {row['measured_ms']:11.3f} "
+              f"{row['estimate_ms']:11.3f} {row['low_ms']:9.3f}-{row['high_ms']:<9.3f} "
+              f"{row['estimate_ms'] / row['measured_ms']:7.3f} {at_calibration:10.3f}  "
+              + "/".join(f"{result.drift.get(k, float('nan')):.2f}" for k in ("compute", "overhead", "contention")),
+              flush=True)
+    return rows
+
+
+def _figures(rows: Sequence[dict[str, Any]], passes: int) -> dict[str, Any]:
+    per_pass = []
+    for i in range(passes):
+        sub = [r for r in rows if r["pass"] == i]
+        est = {r["model"]: r["estimate_ms"] for r in sub}
+        meas = {r["model"]: r["measured_ms"] for r in sub}
+        per_pass.append({
+            "pass": i,
+            "within_10": accuracy.within(est, meas, 0.10).to_dict(),
+            "within_20": accuracy.within(est, meas, 0.20).to_dict(),
+            "in_band": accuracy.in_band({r["model"]: r["low_ms"] for r in sub}, {r["model"]: r["high_ms"] for r in sub},
+                                        meas).to_dict(),
+            "pairs_within_15": accuracy.pairs_within(est, meas, 0.15).to_dict(),
+        })
+
+    def across(key: str) -> list[dict[str, float]]:
+        return [{r["model"]: r[key] for r in rows if r["pass"] == i} for i in range(passes)]
+
+    return {"passes": per_pass,
+            "repeatable_10": accuracy.repeatable(across("estimate_ms"), 0.10).to_dict(),
+            "repeatable_10_at_calibration": accuracy.repeatable(across("at_calibration_ms"), 0.10).to_dict(),
+            "measured_repeatable_10": accuracy.repeatable(across("measured_ms"), 0.10).to_dict(),
+            "estimate_spread": accuracy.spread_across(across("estimate_ms")),
+            "measured_spread": accuracy.spread_across(across("measured_ms"))}
+
+
+def _say(share: dict[str, Any]) -> str:
+    return str(accuracy.Share(share["hits"], share["total"], share["tolerance"]))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", default="1,8", help="batch sizes (default 1,8)")
-    parser.add_argument("--models", default="", help="comma-separated bundled spec names (default: all)")
-    parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per model and batch (default 2)")
-    parser.add_argument("--cached", action="store_true", help="use the cached device profile if it is valid")
-    parser.add_argument("--quick", action="store_true", help="quick calibration (fewer shapes, one repeat)")
-    parser.add_argument("--thorough", action="store_true", help="the thorough calibration suite (minutes)")
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--load", type=int, default=0, help="busy processes to start for the whole run")
+    parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model (default 1)")
+    parser.add_argument("--models", default="", help="comma-separated model names (default: all 27)")
+    parser.add_argument("--calibrate", choices=("each", "once"), default="each",
+                        help="calibrate before each pass (default) or once")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", help="write every result here")
+    parser.add_argument("--json", help="write every figure and row here")
     args = parser.parse_args()
-    batches = [int(b) for b in args.batches.split(",") if b.strip()]
-    names = [n.strip() for n in args.models.split(",") if n.strip()] or list(bundled_specs())
-
+    wanted = [n.strip() for n in args.models.split(",") if n.strip()]
+    entries = [m for m in MODELS if not wanted or m[0] in wanted]
     started = time.perf_counter()
     load_before = os.getloadavg()
-    if args.cached:
-        dev, notes = device_profile("cpu", args.threads, quick=args.quick)
-        for note in notes:
-            print(f"# {note}")
-    else:
-        mode = "quick" if args.quick else "thorough" if args.thorough else "default"
-        dev = calibrate("cpu", args.threads, mode=mode)
-        print(f"# calibrated in {dev.seconds:.0f} s: {dev.notes[0]}; cached at {save_profile(dev)}")
-    print(f"# device: {dev.cpu}; ORT {dev.ort_version}; threads {dev.threads or 'default'} "
-          f"({dev.intra_op_threads}); peak MatMul {dev.matmul_gflops:.0f} GFLOP/s; bandwidth "
-          f"{max(b for _, b in dev.bandwidth):.0f} GB/s; per-run {dev.run_us:.1f} us; per-kernel "
-          f"{dev.fixed_us['ew']:.2f} us (elementwise), {dev.fixed_us['conv']:.2f} us (conv); profiler "
-          f"{dev.profiler_us:.1f} us/kernel")
-    print()
-    header = f"{'model':22s} {'batch':>5s} {'runs':>5s} {'measured ms':>12s} {'p90':>9s} {'estimate ms':>12s} " \
-             f"{'est/meas':>8s}  drift(c/o)"
-    print(header)
-    print("-" * len(header))
-    rows = []
-    conv_ratios: list[float] = []
-    conv_rows: list[tuple[str, int, str, float, float]] = []
-    for name in names:
-        graph = load_spec(name)
-        for batch in batches:
-            guess = estimate_latency(graph, dev, batch=batch).total_ms
-            runs = _runs_for(guess, args.seconds)
-            result = profile(name, batches=(batch,), warmup=max(2, runs // 10), repeat=runs, threads=args.threads,
-                             per_layer=True, device_profile=dev, profile_runs=min(runs, 10))[0]
-            ratio = result.ratio or float("nan")
-            drift = "/".join(f"{result.drift.get(k, float('nan')):.2f}" for k in ("compute", "overhead"))
-            mark = "" if abs(ratio - 1) <= 0.10 else "  *"
-            print(f"{name:22s} {batch:5d} {result.timing.runs:5d} {result.timing.median_ms:12.4f} "
-                  f"{result.timing.p90_ms:9.4f} {result.estimate_ms or 0:12.4f} {ratio:8.3f}  {drift}{mark}",
-                  flush=True)
-            rows.append(result)
-            for layer in result.layers:
-                if layer.kind in ("conv", "subsample") and layer.measured_ms and layer.estimate_ms is not None \
-                        and layer.measured_ms >= 0.020:
-                    r = layer.estimate_ms / layer.measured_ms
-                    conv_ratios.append(r)
-                    conv_rows.append((name, batch, layer.name, layer.measured_ms, r))
-    within = [r for r in rows if r.ratio is not None and abs(r.ratio - 1) <= 0.10]
-    print()
-    print(f"models within +-10%: {len(within)} of {len(rows)} ({100 * len(within) / max(len(rows), 1):.0f}%)")
-    for batch in batches:
-        sub = [r for r in rows if r.batch == batch]
-        ok = [r for r in sub if r.ratio is not None and abs(r.ratio - 1) <= 0.10]
-        ratios = [r.ratio for r in sub if r.ratio is not None]
-        print(f"  batch {batch}: {len(ok)} of {len(sub)}; median ratio {statistics.median(ratios):.3f}; "
-              f"range {min(ratios):.3f}-{max(ratios):.3f}")
-    if conv_ratios:
-        ok25 = [r for r in conv_ratios if abs(r - 1) <= 0.25]
-        ok10 = [r for r in conv_ratios if abs(r - 1) <= 0.10]
-        print(f"conv layers (>= 20 us): {len(ok25)} of {len(conv_ratios)} within +-25% "
-              f"({100 * len(ok25) / len(conv_ratios):.0f}%), {100 * len(ok10) / len(conv_ratios):.0f}% within +-10%; "
-              f"median ratio {statistics.median(conv_ratios):.3f}")
-        worst = sorted(conv_rows, key=lambda c: -abs(c[4] - 1))[:8]
-        print("  furthest: " + "; ".join(f"{m}@{b} {n} {ms:.3f} ms x{r:.2f}" for m, b, n, ms, r in worst))
+    print(f"# {os.cpu_count()} cores; load average (1/5/15 min) before {_load(load_before)}")
+    busy = _busy(args.load)
+    if busy:
+        print(f"# started {len(busy)} busy process(es) (pids {', '.join(str(p.pid) for p in busy)}) for the whole run")
+    rows: list[dict[str, Any]] = []
+    calibrations = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="archcalc-accuracy-") as cache:
+            os.environ["XDG_CACHE_HOME"] = cache  # never the user's cached profile
+            dev = None
+            print(f"{'pass':>4s} {'model':24s} {'batch':>5s} {'runs':>5s} {'measured ms':>11s} {'estimate ms':>11s} "
+                  f"{'band ms':^19s} {'est/meas':>7s} {'at calib.':>10s}  drift(compute/overhead/contention)")
+            for index in range(args.passes):
+                if dev is None or args.calibrate == "each":
+                    dev = calibrate("cpu", args.threads)
+                    calibrations.append({"pass": index, "seconds": dev.seconds, "matmul_gflops": dev.matmul_gflops,
+                                         "peak_gflops": dev.peak_flops_per_us / 1e3, "noise": dict(dev.noise),
+                                         "notes": list(dev.notes), "load": list(os.getloadavg())})
+                    print(f"# pass {index}: calibrated in {dev.seconds:.0f} s; MatMul {dev.matmul_gflops:.0f} GFLOP/s, "
+                          f"peak {dev.peak_flops_per_us / 1e3:.0f}; {dev.notes[-1]}; load {_load(os.getloadavg())}",
+                          flush=True)
+                rows += _pass(index, dev, entries, args.seconds, args.threads)
+    finally:
+        for proc in busy:
+            proc.terminate()
+        for proc in busy:
+            proc.wait()
+    figures = _figures(rows, args.passes)
     load_after = os.getloadavg()
-    print(f"# {time.perf_counter() - started:.0f} s in all; load average (1/5/15 min) before "
-          f"{'/'.join(f'{v:.2f}' for v in load_before)}, after {'/'.join(f'{v:.2f}' for v in load_after)} "
-          f"(this benchmark alone keeps about {dev.intra_op_threads} busy)")
+    print()
+    for p in figures["passes"]:
+        print(f"pass {p['pass']}: (a) {_say(p['within_10'])}, {_say(p['within_20'])}; measured inside the band: "
+              f"{p['in_band']['hits']} of {p['in_band']['total']}; (b) pairs {_say(p['pairs_within_15'])}")
+    print(f"(c) estimates repeatable pass to pass: {_say(figures['repeatable_10'])} (at the calibration's speed: "
+          f"{_say(figures['repeatable_10_at_calibration'])}; measured medians: "
+          f"{_say(figures['measured_repeatable_10'])})")
+    worst = sorted(figures["estimate_spread"].items(), key=lambda kv: -kv[1])[:5]
+    print("    largest estimate spreads: " + ", ".join(f"{k} x{v:.2f} (measured x"
+                                                       f"{figures['measured_spread'].get(k, float('nan')):.2f})"
+                                                       for k, v in worst))
+    print(f"# {time.perf_counter() - started:.0f} s in all; {len(entries)} models x {args.passes} passes; "
+          f"{args.load} busy process(es) started by this run; load average before {_load(load_before)}, "
+          f"after {_load(load_after)} (this benchmark itself keeps about {os.cpu_count()} threads busy while timing)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": dev.to_dict(), "results": [r.to_dict() for r in rows]}))
+        write_atomic(args.json, json.dumps({"load": args.load, "load_before": list(load_before),
+                                            "load_after": list(load_after), "calibrations": calibrations,
+                                            "figures": figures, "rows": rows}, indent=1) + "\n")
     return 0
 
 

@@ -43,6 +43,8 @@ def _sweep_arguments(w: argparse.ArgumentParser) -> None:
     w.add_argument("--maximize", choices=("x", "y", "both", "none"), default="none",
                    help="which Pareto axis is maximised (default none: both are costs, the front minimises both)")
     w.add_argument("--profile", action="store_true", help="also measure every valid variant with ONNX Runtime")
+    w.add_argument("--device", help="estimate latency_ms (added to the metrics) on cpu (calibrated here) or a "
+                                    "datasheet GPU: h100, a100, l4, t4, ... (labelled datasheet, not calibrated)")
     counting_options(w)
 
 
@@ -72,6 +74,18 @@ def _sweep(args: argparse.Namespace) -> int:
         spec = dict(spec)
         spec["variables"] = {**(spec.get("variables") or {}), **assignments(args.vars, "--var")}
     axes = [a for a in (args.x, args.y) if a] + ([args.x or "macs", args.y or "params"] if args.plot else [])
+    precision = "fp32"
+    if args.device is not None:
+        from archcalc.estimate.datasheets import PRECISIONS, datasheet_named
+
+        if args.device.strip().lower() != "cpu":
+            datasheet_named(args.device)  # an unknown device is refused before any work
+        if args.dtype is not None and args.dtype not in PRECISIONS:
+            raise OptionError(f"--device estimates latency in {', '.join(PRECISIONS)}; --dtype {args.dtype} is not "
+                              f"one of them")
+        precision = args.dtype or "fp32"
+        if "latency_ms" not in metrics:
+            metrics = (*metrics, "latency_ms")
     check_names(axes, list(grid), metrics, args.profile)  # a misspelt axis fails before the sweep runs
     bar = ProgressBar()
     announced: list[int] = []
@@ -85,7 +99,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     try:
         result = sweep(spec, grid, mode=args.mode, conventions=conv, metrics=metrics, workers=args.workers,
-                       profile=args.profile, progress=progress, max_variants=args.max_variants)
+                       profile=args.profile, progress=progress, max_variants=args.max_variants, device=args.device,
+                       precision=precision)
     finally:
         bar.close()
     emit(render_sweep(result, fmt, x=args.x, y=args.y, minimize=minimize(args.maximize),

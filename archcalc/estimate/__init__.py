@@ -9,7 +9,9 @@ kernels over a generic, seeded sample of shapes in four classes (regular, pointw
 few-input-channel "first layer", depthwise) with batch 1-8. Kernel times come from ORT's profiler
 (minus its own per-kernel overhead, calibrated too); overheads from wall times. The machines
 drift, so probes (:mod:`~archcalc.estimate.probes`) run before every block of measurements and
-each block is scaled to the calibration's median probe; every point is the median of its repeats.
+each block is scaled to the calibration's median probe by the probes on both sides of it; every
+point is the median of its repeats, and a point whose repeats disagree is measured again, or
+dropped when it disagrees again (:mod:`~archcalc.estimate.noise`, said in the profile).
 
 **Estimation** (:func:`estimate_latency`, :mod:`~archcalc.estimate.model`) predicts each layer
 from the analysis: which kernels ORT will run (:mod:`~archcalc.estimate.kernels`: conv/gemm
@@ -17,7 +19,10 @@ absorb following batchnorm, activations and residual adds; no-ops vanish; NCHWc 
 where blocked and plain tensors meet), then per kernel a fixed cost plus work: convolutions at the
 efficiency interpolated from the nearest calibrated shapes (log-space features: channels per
 group, output size, batch, kernel, stride), GEMMs likewise, everything else as bytes over the
-bandwidth for that working set or per-element costs. The total adds the per-run overhead.
+bandwidth for that working set or per-element costs. The total adds the per-run overhead. The
+estimate is scaled by probes measured at the time of use (and by the preemption they saw, for
+runs longer than a scheduler slice), and carries the band the measured noise allows
+(``Estimate.band``).
 
 Numbers live in a :class:`DeviceProfile` (:mod:`~archcalc.estimate.deviceprofile`), cached as
 JSON (:mod:`~archcalc.estimate.calibration`); a cache from another ORT version, CPU, device or

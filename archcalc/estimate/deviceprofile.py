@@ -20,7 +20,7 @@ from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 12
+SUITE_VERSION = 13
 
 
 @dataclass
@@ -63,6 +63,10 @@ class DeviceProfile:
     mode: str = "default"
     schema_version: int = SCHEMA_VERSION
     notes: list[str] = field(default_factory=list)
+    #: the noise calibration measured (see :mod:`~archcalc.estimate.noise`): ``points``, the median
+    #: disagreement of the kept points' repeats; ``compute_lo``/``compute_hi``/``overhead_lo``/
+    #: ``overhead_hi``, each probe's range during calibration relative to its median
+    noise: dict[str, float] = field(default_factory=dict)  # also the counts "remeasured" and "dropped"
     _conv_index: Any = field(default=None, repr=False, compare=False)
     _gemm_index: Any = field(default=None, repr=False, compare=False)
 
@@ -81,6 +85,7 @@ class DeviceProfile:
             "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "peak_gflops": self.peak_gflops,
             "conv": self.conv,
             "gemm": self.gemm, "probes": dict(self.probes), "mode": self.mode, "notes": list(self.notes),
+            "noise": dict(self.noise),
         }
 
     @classmethod
@@ -106,6 +111,7 @@ class DeviceProfile:
                 suite=int(data["suite"]), mode=str(data.get("mode", "default")),
                 schema_version=int(data["schema_version"]),
                 notes=[str(n) for n in data.get("notes", [])],
+                noise={str(k): float(v) for k, v in data.get("noise", {}).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CalibrationError(f"device profile is malformed ({type(exc).__name__}: {exc})") from None
@@ -116,7 +122,7 @@ class DeviceProfile:
         """Sanity of the numbers (a cache edited or truncated into nonsense is not used)."""
         finite = [self.run_us, self.profiler_us, self.profiler_heavy_us, self.matmul_gflops, *self.fixed_us.values(),
                   *self.unit_ns.values(),
-                  *(b for _, b in self.bandwidth), *self.probes.values()]
+                  *(b for _, b in self.bandwidth), *self.probes.values(), *self.noise.values()]
         if not all(math.isfinite(v) and v >= 0 for v in finite):
             raise CalibrationError("device profile holds negative or non-finite numbers")
         if not self.bandwidth or not self.conv or not self.gemm or self.matmul_gflops <= 0:

@@ -222,6 +222,10 @@ class Bench:
 
     def kernels(self, model: Any, runs: int = 7, warmup: int = 2) -> dict[str, float]:
         """Kernel name -> median microseconds per run, under ORT's profiler."""
+        return {k: statistics.median(v) for k, v in self.kernel_runs(model, runs, warmup).items()}
+
+    def kernel_runs(self, model: Any, runs: int = 7, warmup: int = 2) -> dict[str, list[float]]:
+        """Kernel name -> its microseconds in each profiled run (0 in a run that did not record it)."""
         with tempfile.TemporaryDirectory(prefix="archcalc-bench-") as tmp:
             session = open_session(model.SerializeToString(), self.choice, self.threads,
                                    profile_prefix=str(Path(tmp) / "bench"))
@@ -232,13 +236,20 @@ class Bench:
             events = trace_events(session)
         per_run, _ = kernel_times(events, runs)
         names = {k for run in per_run for k in run}
-        return {k: statistics.median([run.get(k, 0.0) for run in per_run]) for k in names}
+        return {k: [run.get(k, 0.0) for run in per_run] for k in names}
 
 
 def median_time(runner: Runner, runs: int, warmup: int) -> float:
     for _ in range(warmup):
         runner.run()
     return statistics.median([runner.timed() for _ in range(runs)])
+
+
+def kernel_runs_of(runs: Mapping[str, Sequence[float]], name: str) -> list[float] | None:
+    """Per-run microseconds of a node's kernels (see :func:`kernel_of`), or None when none ran."""
+    width = max((len(v) for v in runs.values()), default=0)
+    got = [kernel_of({k: v[i] for k, v in runs.items() if i < len(v)}, name) for i in range(width)]
+    return None if not got or got[0] is None else [g or 0.0 for g in got]
 
 
 def kernel_of(times: Mapping[str, float], name: str) -> float | None:

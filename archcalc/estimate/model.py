@@ -24,12 +24,14 @@ from archcalc.estimate.kernels import (
     profiler_cost_us,
     runs_on_one_thread,
 )
+from archcalc.estimate.probes import contention_factor
 from archcalc.estimate.shapes import F32
 from archcalc.ops.facts import KernelClass
 from archcalc.runtime.kernelmap import LAYOUT
 
 if TYPE_CHECKING:
     from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.estimate.noise import Band
     from archcalc.ir import Graph
     from archcalc.report import Report
 
@@ -65,10 +67,27 @@ class Estimate:
     drift: Mapping[str, float] = field(default_factory=dict)
     #: per-layer times include the ORT profiler's per-kernel cost (to compare with a profile)
     as_profiled: bool = False
+    #: the total's parts at the calibration's speed (in probe units): the part that follows the
+    #: compute probe and the part that follows the overhead probe; total = compute x drift + overhead x drift
+    compute_part_ms: float = 0.0
+    overhead_part_ms: float = 0.0
+    #: the factor the total was multiplied by for preemption by other processes (see
+    #: ``probes.contention_factor``; 1 without a contention probe or for a run within one slice)
+    contention: float = 1.0
+
+    def band(self, profile: DeviceProfile, samples: Sequence[Mapping[str, float]] = ()) -> Band:
+        """The range the noise allows (see :func:`~archcalc.estimate.noise.band_of`): ``samples``
+        are the probes measured at the time of use (none: the calibration's own probe range)."""
+        from archcalc.estimate.noise import band_of
+
+        return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, profile.probes, samples,
+                       run_ms=self.total_ms / self.contention)
 
     def to_dict(self) -> dict[str, Any]:
         return {"total_ms": self.total_ms, "run_ms": self.run_ms, "batch": self.batch, "drift": dict(self.drift),
-                "as_profiled": self.as_profiled, "layers": [e.to_dict() for e in self.layers.values()]}
+                "as_profiled": self.as_profiled, "compute_part_ms": self.compute_part_ms,
+                "overhead_part_ms": self.overhead_part_ms, "contention": self.contention,
+                "layers": [e.to_dict() for e in self.layers.values()]}
 
 
 def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, report: Report | None = None,
@@ -76,8 +95,9 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
     """Per-layer and total latency of ``graph`` at ``batch`` on the device ``profile`` describes.
 
     ``drift`` (see ``Probes``/``drift_of``) scales compute, memory and overhead parts to the
-    machine's current speed. ``as_profiled`` adds the profiler's per-kernel cost to each layer,
-    to compare with a per-layer profile (the total never includes it).
+    machine's current speed, and its ``contention`` the total of a run long enough to be
+    preempted. ``as_profiled`` adds the profiler's per-kernel cost to each layer, to compare with a
+    per-layer profile (the total never includes it).
     """
     from archcalc.analysis import analyze
 
@@ -96,9 +116,12 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         return profiler_cost_us(profile, keys) if as_profiled else 0.0
 
     prof_total = 0.0
+    parts = {"compute": 0.0, "overhead": 0.0}  # microseconds at the calibration's speed
 
     def fx(keys: Sequence[str]) -> float:
-        return sum(fixed.get(k, fixed["ew"]) for k in keys) * d_over
+        us = sum(fixed.get(k, fixed["ew"]) for k in keys)
+        parts["overhead"] += us
+        return us * d_over
 
     for layer in graph.layers.values():
         name = layer.name
@@ -115,18 +138,21 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         # small kernels run on one thread, like the overhead probe, and so does ORT's LRN
         pooled = compute + memory >= SMALL_KERNEL_US * len(keys) and not runs_on_one_thread(layer)
         d_work = d_compute if pooled else d_over
+        parts["compute" if pooled else "overhead"] += compute + memory
         compute *= d_work
         memory *= d_work
         over = fx(keys)
         prof = prof_of(keys)
         prof_total += prof
         us = compute + memory + over + prof
-        parts = {"compute": compute, "memory": memory, "overhead": over}
-        bound = max(parts, key=lambda k: parts[k])
+        shares = {"compute": compute, "memory": memory, "overhead": over}
+        bound = max(shares, key=lambda k: shares[k])
         layers[name] = LayerEstimate(name, us / 1e3, bound, None, len(keys), compute / 1e3, memory / 1e3, over / 1e3)
     if plan.reorders:
         memory = sum(b * batch / F32 * profile.unit_ns.get("reorder", 0.0) / 1e3 for _, b in plan.reorders)
-        memory *= d_compute if memory >= SMALL_KERNEL_US * len(plan.reorders) else d_over
+        pooled = memory >= SMALL_KERNEL_US * len(plan.reorders)
+        parts["compute" if pooled else "overhead"] += memory
+        memory *= d_compute if pooled else d_over
         over = fx(["reorder"] * len(plan.reorders))
         prof = prof_of(["reorder"] * len(plan.reorders))
         prof_total += prof
@@ -134,5 +160,9 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         layers[LAYOUT] = LayerEstimate(LAYOUT, us / 1e3, "memory" if memory > over else "overhead", None,
                                        len(plan.reorders), 0.0, memory / 1e3, over / 1e3)
     run_ms = profile.run_us * d_over / 1e3
+    parts["overhead"] += profile.run_us
     kernel_ms = sum(e.ms for e in layers.values()) - prof_total / 1e3
-    return Estimate(run_ms + kernel_ms, run_ms, layers, batch, drift, as_profiled)
+    # a run long enough to be preempted by other processes is slower by the contention measured now
+    factor = contention_factor(drift.get("contention", 1.0), run_ms + kernel_ms)
+    return Estimate((run_ms + kernel_ms) * factor, run_ms, layers, batch, drift, as_profiled,
+                    parts["compute"] / 1e3, parts["overhead"] / 1e3, factor)

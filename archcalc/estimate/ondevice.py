@@ -66,6 +66,10 @@ class DeviceEstimate:
     peak_tflops: float | None = None
     bandwidth_gbs: float | None = None
     launch_us: float | None = None
+    #: the band the measured noise allows (calibrated only: a datasheet measures nothing)
+    low_ms: float | None = None
+    high_ms: float | None = None
+    band_basis: str | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -75,7 +79,8 @@ class DeviceEstimate:
         return {"name": self.name, "device": self.device, "device_name": self.device_name,
                 "precision": self.precision, "batch": self.batch, "basis": self.basis, "source": self.source,
                 "total_ms": self.total_ms, "peak_tflops": self.peak_tflops, "bandwidth_gbs": self.bandwidth_gbs,
-                "launch_us": self.launch_us, "notes": list(self.notes),
+                "launch_us": self.launch_us, "low_ms": self.low_ms, "high_ms": self.high_ms,
+                "band_basis": self.band_basis, "notes": list(self.notes),
                 "layers": [layer.to_dict() for layer in self.layers]}
 
 
@@ -120,12 +125,15 @@ def calibrated_for(sheet: Datasheet, threads: int | None = None) -> DeviceProfil
 
 def estimate_on(source: str | Path | Graph, device: str, *, batch: int = 1, precision: str = "fp32",
                 variables: Mapping[str, Any] | None = None, threads: int | None = None,
-                device_profile: DeviceProfile | None = None, progress: Progress | None = None) -> DeviceEstimate:
+                device_profile: DeviceProfile | None = None, progress: Progress | None = None,
+                probe: bool = True) -> DeviceEstimate:
     """Estimated latency of ``source`` at ``batch`` on ``device``: ``cpu`` (this machine, from its
     calibrated profile: cached, or calibrated now) or a datasheet device (``h100``, ``a100``,
     ``l4``, ``t4``, ... see ``DATASHEETS``). A datasheet device calibrated here uses its profile
     instead. ``precision`` (fp32, tf32, fp16, bf16) picks the datasheet's throughput and the
-    bytes per element."""
+    bytes per element. A calibrated CPU estimate is scaled by probes of the machine's speed
+    measured now (``probe``; without, it is at the calibration's speed) and carries the band the
+    measured noise allows."""
     from archcalc.analysis import analyze
 
     check_precision(precision)
@@ -141,7 +149,7 @@ def estimate_on(source: str | Path | Graph, device: str, *, batch: int = 1, prec
         if profile is not None:
             notes.append(f"{sheet.full_name} was calibrated here: the calibrated profile wins over its datasheet")
     if sheet is None or profile is not None:
-        return _calibrated(graph, name, batch, precision, threads, profile, progress, notes)
+        return _calibrated(graph, name, batch, precision, threads, profile, progress, notes, probe)
     report = analyze(graph, overrides={"batch": batch, "dtype": PRECISIONS[precision]})
     rows = roofline(report, sheet, precision)
     layers = tuple(LayerTime(r.name, r.kind, r.ms, r.bound, r.flops, r.bytes) for r in rows if r.kind != "input")
@@ -156,9 +164,11 @@ def estimate_on(source: str | Path | Graph, device: str, *, batch: int = 1, prec
 
 
 def _calibrated(graph: Graph, name: str, batch: int, precision: str, threads: int | None,
-                profile: DeviceProfile | None, progress: Progress | None, notes: list[str]) -> DeviceEstimate:
+                profile: DeviceProfile | None, progress: Progress | None, notes: list[str],
+                probe: bool = True) -> DeviceEstimate:
     from archcalc.estimate.calibration import device_profile as cached_or_calibrated
     from archcalc.estimate.model import estimate_latency
+    from archcalc.estimate.probes import drift_of
 
     if precision != "fp32":
         raise OptionError(f"the calibrated estimator models fp32 kernels; --dtype {precision} is for datasheet "
@@ -166,7 +176,12 @@ def _calibrated(graph: Graph, name: str, batch: int, precision: str, threads: in
     if profile is None:
         profile, got = cached_or_calibrated("cpu", threads, progress=progress)
         notes.extend(got)
-    est = estimate_latency(graph, profile, batch=batch)
+    samples = probe_now(profile, threads) if probe else []
+    est = estimate_latency(graph, profile, batch=batch, drift=drift_of(profile, samples) if samples else None)
+    band = est.band(profile, samples)
+    if samples:
+        notes.append("scaled to the machine's speed now by probes: " + ", ".join(
+            f"{k} x{v:.2f}" for k, v in est.drift.items()) + " of the calibration's")
     layers = tuple(LayerTime(e.name, "runtime" if e.name not in graph.layers else graph.layers[e.name].kind,
                              e.ms, e.bound) for e in est.layers.values())
     notes.append(f"per-run overhead {est.run_ms:.3f} ms included in the total")
@@ -174,4 +189,15 @@ def _calibrated(graph: Graph, name: str, batch: int, precision: str, threads: in
     return DeviceEstimate(graph.name, name, shown, precision, batch,
                           f"{CALIBRATED_LABEL} ({profile.mode} suite)", f"device profile of {profile.device}, "
                           f"ORT {profile.ort_version}, threads {profile.threads or 'default'}", est.total_ms,
-                          layers, tuple(notes))
+                          layers, tuple(notes), low_ms=band.low_ms, high_ms=band.high_ms, band_basis=band.basis)
+
+
+def probe_now(profile: DeviceProfile, threads: int | None, measurements: int = 3) -> list[dict[str, float]]:
+    """Probes of this machine's speed now (CPU profiles only; a GPU profile has none to compare)."""
+    from archcalc.estimate.probes import Probes
+    from archcalc.runtime.devices import choose_device
+
+    if profile.device != "cpu":
+        return []
+    probes = Probes(choose_device("cpu"), threads)
+    return [probes.measure() for _ in range(measurements)]

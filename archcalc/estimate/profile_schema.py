@@ -169,6 +169,7 @@ def check_profile_data(data: Mapping[str, Any]) -> None:
     _mapping("fixed_us", data["fixed_us"], lambda w, v: _number(w, v, *_US))
     _mapping("unit_ns", data["unit_ns"], lambda w, v: _number(w, v, *_NS))
     _mapping("probes", data["probes"], lambda w, v: _number(w, v, 0, 1e4, positive=True))
+    _mapping("noise", data.get("noise", {}), lambda w, v: _number(w, v, 0, 1e3))
     _rows("bandwidth", data["bandwidth"], 2, _BANDWIDTH_ROW)
     _rows("conv", data["conv"], 8, _CONV_ROW)
     _rows("gemm", data["gemm"], 4, _GEMM_ROW)

@@ -20,9 +20,10 @@ from archcalc.estimate.microbench import (
     conv_model,
     copy_model,
     gemm_model,
-    kernel_of,
+    kernel_runs_of,
     ops_model,
 )
+from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagreement, disagrees, probe_range, screen
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
@@ -45,24 +46,45 @@ PEAK_MIN_US = 50.0
 PEAK_PERCENTILE = 95
 
 class _Samples:
-    """Raw measurements, each with the probe taken just before it; normalised at the end to the
-    calibration's median probe and reduced to the median over repeats."""
+    """Raw measurements, each with the index of the probe taken just before it (and, for profiled
+    kernels, the time of each profiled run). A block is scaled by the geometric mean of the probes
+    before and after it (the next block's, or the last), to the calibration's median probe; each
+    figure is the median over its repeats."""
 
     def __init__(self) -> None:
-        self.values: dict[str, list[tuple[float, str, float]]] = {}
+        self.values: dict[str, list[tuple[float, str, int, tuple[float, ...]]]] = {}
         self.log: list[dict[str, float]] = []
 
-    def add(self, key: str, value: float, kind: str) -> None:
-        self.values.setdefault(key, []).append((value, kind, self.log[-1][kind]))
+    def add(self, key: str, value: float, kind: str, repeats: Sequence[float] = ()) -> None:
+        self.values.setdefault(key, []).append((value, kind, len(self.log) - 1, tuple(repeats)))
+
+    def probe_at(self, kind: str, index: int) -> float:
+        """The machine's speed during the block after probe ``index``: the probes on both sides."""
+        before = self.log[index][kind]
+        return (before * self.log[index + 1][kind]) ** 0.5 if index + 1 < len(self.log) else before
+
+    def repeats(self, key: str) -> list[float]:
+        """A point's repeats in microseconds at the first probe's speed (so blocks compare)."""
+        return [r * self.log[0][kind] / self.probe_at(kind, i) for _, kind, i, reps in self.values.get(key, [])
+                for r in reps]
+
+    def replace(self, key: str, other: _Samples) -> None:
+        """Take ``key``'s measurements from ``other`` (a re-measurement), or drop it when ``other``
+        has none."""
+        self.values.pop(key, None)
+        if key in other.values:
+            self.values[key] = other.values[key]
 
     def reference(self) -> dict[str, float]:
-        return {name: statistics.median([p[name] for p in self.log]) for name in Probes.NAMES}
+        """The calibration's median probes (and the median preemption its compute probe saw)."""
+        names = [*Probes.NAMES, *(["contention"] if all("contention" in p for p in self.log) else [])]
+        return {name: statistics.median([p[name] for p in self.log]) for name in names}
 
     def get(self, key: str, ref: Mapping[str, float]) -> float | None:
         got = self.values.get(key)
         if not got:
             return None
-        return statistics.median([v * ref[kind] / probe for v, kind, probe in got])
+        return statistics.median([v * ref[kind] / self.probe_at(kind, i) for v, kind, i, _ in got])
 
 
 def plan_of(mode: str) -> SuitePlan:
@@ -124,7 +146,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     gemm_order = sorted(range(len(gemms)), key=lambda i: gemms[i].k * gemms[i].n)
     conv_chunks = _chunks(conv_order, [conv_working_set_bytes(s) for s in convs], 8, cap)
     gemm_chunks = _chunks(gemm_order, [gemm_working_set_bytes(s) for s in gemms], 4, cap)
-    steps = 1 + reps * (4 + len(conv_chunks) + len(gemm_chunks))
+    steps = 3 + reps * (3 + len(conv_chunks) + len(gemm_chunks))
     done = 0
     if progress:
         progress(announcement(choice.device.name, plan.name), 0, steps)
@@ -139,7 +161,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     raw = _Samples()
 
     def probe() -> None:
-        raw.log.append(probes.measure(3))
+        raw.log.append(probes.measure(5))
 
     probe()
     tick("probes")
@@ -164,6 +186,10 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
             _measure_kernels(bench, raw, family, chunk, model, names)
             del model
             tick(f"{family} kernels")
+        probe()
+        _measure_matmul(bench, raw)
+    screened = _remeasure(bench, raw, probe, convs, gemms, cap, ops, units)
+    tick("re-measured the points whose repeats disagreed")
     probe()
     figures = _figures(raw, convs, gemms, units, plan.copy_sizes)
     tick("done")
@@ -175,7 +201,9 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         **figures,
         mode=plan.name,
         notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
-               f"{reps} repeat(s) each, {len(raw.log)} probes"],
+               f"{reps} repeat(s) each, {len(raw.log)} probes",
+               screened.note(len(screened.kept) + len(screened.dropped))],
+        noise=noise_of(raw, screened),
     )
     profile.validate()
     return profile
@@ -205,26 +233,92 @@ def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> Non
                 "compute")
 
 
-def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]]) -> None:
-    """Per-element costs of the ops in ``ops_model``, and the peak of a 1024^3 MatMul."""
-    times = bench.kernels(ops, runs=7)
+def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]],
+                      matmul: bool = True) -> None:
+    """Per-element costs of the ops in ``ops_model`` (with the time of each profiled run, the
+    repeats :func:`_remeasure` judges), and the peak of a 1024^3 MatMul."""
+    runs = bench.kernel_runs(ops, runs=7)
     for name, (key, _count) in units.items():
-        op_us = kernel_of(times, name)
+        got = kernel_runs_of(runs, name)
         if name == "ReorderOutput":
-            op_us = sum(us for k, us in times.items() if k.startswith("ReorderOutput")) or None
-        if op_us is not None:
-            raw.add(f"unit:{key}", op_us, "compute")
+            reorders = [v for k, v in runs.items() if k.startswith("ReorderOutput")]
+            got = [sum(r) for r in zip(*reorders, strict=True)] if reorders else None
+        if got:
+            raw.add(f"unit:{key}", statistics.median(got), "compute", got)
+    if matmul:
+        _measure_matmul(bench, raw)
+
+
+def _measure_matmul(bench: Bench, raw: _Samples) -> None:
+    """The 1024^3 MatMul, measured after several probes: its median sets the peak."""
     raw.add("matmul", bench.wall(gemm_model([_MATMUL])[0], runs=10), "compute")
 
 
 def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
                      names: Sequence[str]) -> None:
-    """Profiled kernel times of one block of conv or gemm shapes (``family:index``)."""
-    times = bench.kernels(model, runs=5)
+    """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with the
+    time of each profiled run (the repeats judged by :func:`_remeasure`)."""
+    runs = bench.kernel_runs(model, runs=5)
     for i, name in zip(chunk, names, strict=True):
-        got = kernel_of(times, name)
+        got = kernel_runs_of(runs, name)
         if got is not None:
-            raw.add(f"{family}:{i}", got, "compute")
+            raw.add(f"{family}:{i}", statistics.median(got), "compute", got)
+
+
+#: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
+SCREENED = ("conv", "gemm", "unit")
+
+
+def points_to_remeasure(raw: _Samples, tolerance: float = REPEAT_TOLERANCE) -> list[str]:
+    """The conv, gemm and unit-cost points whose repeats (in probe units) disagree."""
+    return [key for key in raw.values if key.split(":")[0] in SCREENED and disagrees(raw.repeats(key), tolerance)]
+
+
+def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
+               cap: int, ops: Any = None, units: Mapping[str, tuple[str, float]] | None = None) -> Screened:
+    """Measure again (a probe first) every point whose repeats disagreed; keep the new
+    measurement when its repeats agree, else drop the point."""
+    keys = points_to_remeasure(raw)
+    again = _Samples()
+    again.log = raw.log  # the same probes: each block follows one
+    for family in ("conv", "gemm"):
+        index = [int(k.split(":")[1]) for k in keys if k.startswith(family + ":")]
+        shapes: Sequence[Any] = convs if family == "conv" else gemms
+        size = conv_working_set_bytes if family == "conv" else gemm_working_set_bytes
+        for chunk in _chunks(index, [size(s) for s in shapes], 4, cap) if index else []:
+            probe()
+            model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
+                            else gemm_model([gemms[i] for i in chunk]))
+            _measure_kernels(bench, again, family, chunk, model, names)
+    if units and any(k.startswith("unit:") for k in keys):
+        probe()
+        _measure_op_costs(bench, again, ops, units, matmul=False)
+    if keys:
+        probe()  # the probe after the last re-measured block
+    screened = screen({k: raw.repeats(k) for k in raw.values if k.split(":")[0] in SCREENED},
+                      {k: again.repeats(k) for k in again.values})
+    # a unit cost has no neighbour to stand in for it: one that disagrees twice keeps both
+    # measurements (their median) instead of being dropped
+    merged = {k: [*raw.repeats(k), *again.repeats(k)] for k in screened.dropped
+              if k.startswith("unit:") and k in again.values}
+    for key in screened.remeasured:
+        if key in merged:
+            raw.values[key] = raw.values[key] + again.values[key]
+        else:
+            raw.replace(key, again if key in screened.kept else _Samples())
+    return Screened({**screened.kept, **merged}, screened.remeasured,
+                    tuple(k for k in screened.dropped if k not in merged))
+
+
+def noise_of(raw: _Samples, screened: Screened) -> dict[str, float]:
+    """The noise calibration measured: the median disagreement of the kept points' repeats, and
+    each probe's range over the calibration (relative to its median)."""
+    spreads = [disagreement(v) for v in screened.kept.values() if len(v) >= 2]
+    out = {"points": statistics.median(spreads) if spreads else 0.0,
+           "remeasured": float(len(screened.remeasured)), "dropped": float(len(screened.dropped))}
+    for name in Probes.NAMES:
+        out[f"{name}_lo"], out[f"{name}_hi"] = probe_range(raw.log, name)
+    return out
 
 
 def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],

@@ -39,10 +39,18 @@ def _heading(est: DeviceEstimate) -> list[str]:
     lines = [f"{est.name} on {est.device_name} ({est.device}), {est.precision}, batch {est.batch}: "
              f"{_ms(est.total_ms)} ms estimated [{est.basis}]",
              f"source: {est.source}"]
+    if est.low_ms is not None and est.high_ms is not None:
+        lines.append(f"band: {_ms(est.low_ms)}-{_ms(est.high_ms)} ms, from {est.band_basis}")
+    else:
+        lines.append("band: none (a datasheet estimate measures nothing, so no noise bounds it)")
     if est.peak_tflops is not None:
         lines.append(f"peak {est.peak_tflops:g} TFLOP/s ({est.precision}), memory {est.bandwidth_gbs:g} GB/s, "
                      f"launch {est.launch_us:g} us per kernel")
     return lines + [f"note: {n}" for n in est.notes]
+
+
+def _band(est: DeviceEstimate) -> str:
+    return "" if est.low_ms is None or est.high_ms is None else f" (band {_ms(est.low_ms)}-{_ms(est.high_ms)})"
 
 
 def _table(est: DeviceEstimate) -> str:
@@ -52,7 +60,7 @@ def _table(est: DeviceEstimate) -> str:
     body = ["  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)).rstrip()
             for r in rows]
     body.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*_heading(est), "", *body, f"total: {_ms(est.total_ms)} ms [{est.basis}]"]) + "\n"
+    return "\n".join([*_heading(est), "", *body, f"total: {_ms(est.total_ms)} ms{_band(est)} [{est.basis}]"]) + "\n"
 
 
 def _markdown(est: DeviceEstimate) -> str:
@@ -61,7 +69,7 @@ def _markdown(est: DeviceEstimate) -> str:
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append("|" + "---|" * len(HEADERS))
     lines += ["| " + " | ".join(r) + " |" for r in _rows(est)]
-    lines += ["", f"Total: {_ms(est.total_ms)} ms ({est.basis})."]
+    lines += ["", f"Total: {_ms(est.total_ms)} ms{_band(est)} ({est.basis})."]
     return "\n".join(lines) + "\n"
 
 
@@ -69,10 +77,13 @@ def _csv(est: DeviceEstimate) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["model", "device", "precision", "batch", "layer", "type", "estimate_ms", "bound", "flops", "bytes",
-                "basis"])
+                "basis", "low_ms", "high_ms"])
+    w.writerow([est.name, est.device, est.precision, est.batch, "(total)", "", est.total_ms, "", "", "", est.basis,
+                "" if est.low_ms is None else est.low_ms, "" if est.high_ms is None else est.high_ms])
     for layer in est.layers:
         w.writerow([est.name, est.device, est.precision, est.batch, layer.name, layer.kind, layer.ms, layer.bound,
-                    "" if layer.flops is None else layer.flops, "" if layer.bytes is None else layer.bytes, est.basis])
+                    "" if layer.flops is None else layer.flops, "" if layer.bytes is None else layer.bytes, est.basis,
+                    "", ""])
     return out.getvalue()
 
 

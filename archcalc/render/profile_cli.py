@@ -41,16 +41,17 @@ def _summary_rows(results: Sequence[ProfileResult], human: bool) -> list[list[An
         t = r.timing
         if human:
             spread = f"{t.spread:.0%}" + ("" if t.stable else " UNSTABLE")
+            band = "-" if r.estimate_low_ms is None else f"{_fmt(r.estimate_low_ms)}-{_fmt(r.estimate_high_ms)}"
             rows.append([r.name, r.batch, r.provider, t.runs, _fmt(t.median_ms), _fmt(t.p90_ms), _fmt(t.min_ms),
-                         spread, _fmt(r.estimate_ms), _ratio(r.ratio)])
+                         spread, _fmt(r.estimate_ms), band, _ratio(r.ratio)])
         else:
             rows.append([r.name, r.batch, r.provider, t.runs, t.median_ms, t.p90_ms, t.min_ms, t.spread,
-                         r.estimate_ms, r.ratio])
+                         r.estimate_ms, r.estimate_low_ms, r.estimate_high_ms, r.ratio])
     return rows
 
 
 SUMMARY_HEADERS = ["model", "batch", "provider", "runs", "median ms", "p90 ms", "min ms", "spread", "estimate ms",
-                   "est/meas"]
+                   "band ms", "est/meas"]
 LAYER_HEADERS = ["layer", "type", "measured ms", "estimate ms", "est/meas", "share", "kernels"]
 
 
@@ -68,6 +69,9 @@ def _context_lines(results: Sequence[ProfileResult], notes: Sequence[str]) -> li
         drift = ", ".join(f"{k} x{v:.2f}" for k, v in r.drift.items())
         if drift:
             add(f"{r.name} batch {r.batch}: estimate scaled by drift probes run between the timed runs: {drift}")
+        if r.band_basis:
+            add(f"{r.name} batch {r.batch}: estimate band {_fmt(r.estimate_low_ms)}-{_fmt(r.estimate_high_ms)} ms "
+                f"from {r.band_basis}")
         if r.profile_runs:
             add(f"{r.name} batch {r.batch}: per-layer times are medians of {r.profile_runs} runs under ORT's "
                 f"profiler (kernels sum to {_fmt(r.profiled_kernels_ms)} ms; the profiler adds a few us per kernel, "
@@ -116,14 +120,14 @@ def render_results(results: Sequence[ProfileResult], fmt: str = "table", notes: 
             buf.write(f"# {line}\n")
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["model", "batch", "provider", "layer", "kind", "runs", "median_ms", "p90_ms", "min_ms",
-                         "measured_ms", "estimate_ms", "ratio", "fused_into"])
+                         "measured_ms", "estimate_ms", "estimate_low_ms", "estimate_high_ms", "ratio", "fused_into"])
         for r in results:
             t = r.timing
             writer.writerow([r.name, r.batch, r.provider, "(total)", "", t.runs, t.median_ms, t.p90_ms, t.min_ms,
-                             t.median_ms, r.estimate_ms, r.ratio, ""])
+                             t.median_ms, r.estimate_ms, r.estimate_low_ms, r.estimate_high_ms, r.ratio, ""])
             for layer in r.layers:
                 writer.writerow([r.name, r.batch, r.provider, layer.name, layer.kind, "", "", "", "",
-                                 layer.measured_ms, layer.estimate_ms, layer.ratio, layer.fused_into or ""])
+                                 layer.measured_ms, layer.estimate_ms, "", "", layer.ratio, layer.fused_into or ""])
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
         raise OptionError(f"unknown format '{fmt}'; formats: {', '.join(FORMATS)}")
@@ -134,7 +138,7 @@ def render_results(results: Sequence[ProfileResult], fmt: str = "table", notes: 
     title = "profile: " + ", ".join(sorted({r.name for r in results}))
     lines = [f"## {title}" if fmt == "markdown" else title, ""]
     lines.append(tabulate(_summary_rows(results, True), headers=SUMMARY_HEADERS, tablefmt=tablefmt,
-                          colalign=["left", "right", "left", *["right"] * 7], disable_numparse=True))
+                          colalign=["left", "right", "left", *["right"] * 8], disable_numparse=True))
     lines.append("")
     lines += [bullet + line for line in _context_lines(results, notes)]
     for r in results:
@@ -183,6 +187,12 @@ def describe_profile(dev: DeviceProfile, notes: Sequence[str] = ()) -> str:
     lines.append(tabulate(table, headers=["conv class", "shapes", "median GFLOP/s", "best GFLOP/s"],
                           tablefmt="simple", disable_numparse=True))
     lines.append(f"gemm shapes: {len(dev.gemm)}")
+    if dev.noise:
+        n = dev.noise
+        lines.append(f"noise: kept points' repeats disagree by {n.get('points', 0.0):.1%} (median); probes ranged "
+                     f"compute x{n.get('compute_lo', 1.0):.2f}-{n.get('compute_hi', 1.0):.2f}, overhead "
+                     f"x{n.get('overhead_lo', 1.0):.2f}-{n.get('overhead_hi', 1.0):.2f} of their median; "
+                     f"{n.get('remeasured', 0):.0f} points re-measured, {n.get('dropped', 0):.0f} dropped")
     lines += ["", *dev.notes, *notes]
     return "\n".join(lines) + "\n"
 

@@ -40,4 +40,5 @@ def render_sweep(result: SweepResult, fmt: str = "table", *, x: str | None = Non
     summary = f"{plural(len(result), 'variant')}, {len(result.errors):,} invalid"
     if axes:
         summary += f"; Pareto front ({axes[0]}, {axes[1]}): {plural(len(front), 'row')} (marked *)"
-    return text + f"\n\n{summary}\nconventions: {result.conventions.describe()}\n"
+    latency = f"latency_ms: {result.meta['latency_basis']}\n" if result.meta.get("latency_basis") else ""
+    return text + f"\n\n{summary}\n{latency}conventions: {result.conventions.describe()}\n"

@@ -65,6 +65,10 @@ class ProfileResult:
     params: int = 0
     macs: int = 0
     notes: tuple[str, ...] = ()
+    #: the band the measured noise allows around the estimate (ms), and where it comes from
+    estimate_low_ms: float | None = None
+    estimate_high_ms: float | None = None
+    band_basis: str | None = None
 
     @property
     def median_ms(self) -> float:
@@ -82,7 +86,8 @@ class ProfileResult:
             "cpu": self.cpu, "gpu": self.gpu, "ort_version": self.ort_version, "threads": self.threads,
             "intra_op_threads": self.intra_op_threads, "io_binding": self.io_binding,
             **self.timing.to_dict(),
-            "estimate_ms": self.estimate_ms, "ratio": self.ratio,
+            "estimate_ms": self.estimate_ms, "estimate_low_ms": self.estimate_low_ms,
+            "estimate_high_ms": self.estimate_high_ms, "band_basis": self.band_basis, "ratio": self.ratio,
             "profiled_kernels_ms": self.profiled_kernels_ms, "profile_runs": self.profile_runs,
             "drift": dict(self.drift), "params": self.params, "macs": self.macs,
             "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes),

@@ -47,13 +47,20 @@ def sweep(
     chunk_size: int | None = None,
     device_profile: DeviceProfile | None = None,
     max_variants: int | None = None,
+    device: str | None = None,
+    precision: str = "fp32",
 ) -> SweepResult:
     """Analyse every variant of ``spec`` in ``grid``; see the ``archcalc.sweeps`` docstring.
 
     ``conventions``: a preset name, a ``Conventions``, or ``{key: value}`` over the spec's own.
     Bad grid keys, metric names and modes are errors before any variant runs; so is a grid of more
     than ``max_variants`` variants (default :data:`~archcalc.sweeps.grid.MAX_VARIANTS`, one million)
-    and ``workers`` outside 1 .. :data:`~archcalc.sweeps.pool.MAX_WORKERS`. The variants are never
+    and ``workers`` outside 1 .. :data:`~archcalc.sweeps.pool.MAX_WORKERS`.
+
+    ``device`` (``cpu``, or a datasheet GPU such as ``h100``; it adds ``latency_ms`` to the metrics)
+    says where ``latency_ms`` is estimated: ``cpu`` and no device from this machine's calibrated
+    profile, a GPU from its datasheet roofline at ``precision``, unless that GPU was calibrated
+    here (the calibrated profile wins). Every row's ``latency_basis`` says which. The variants are never
     all in memory: they are made from their index, in chunks, as workers become free.
     """
     from archcalc.analysis import conventions_for
@@ -61,6 +68,9 @@ def sweep(
     from archcalc.language.loader import build_from_document, load_spec
 
     chosen = check_metrics(metrics)
+    if device is not None and "latency_ms" not in chosen:
+        chosen = (*chosen, "latency_ms")
+    latency = _latency_source(device, precision, device_profile) if "latency_ms" in chosen else None
     n_workers = min(os.cpu_count() or 1, MAX_WORKERS) if workers is None else check_workers(workers)
     if chunk_size is not None:
         check_positive(chunk_size, "chunk_size")
@@ -80,15 +90,47 @@ def sweep(
     total = variants.check_size(max_variants)
     token = hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
     notes: list[str] = []
-    if "latency_ms" in chosen and device_profile is None:
-        from archcalc.estimate import device_profile as cached_or_calibrated
-        from archcalc.runtime.devices import CpuDevice
+    sheet, calibrated, basis = latency if latency is not None else (None, None, None)
+    if "latency_ms" in chosen and sheet is None:
+        if calibrated is not None:  # a GPU calibrated here
+            device_profile = calibrated
+            notes.append(f"latency_ms: {basis}")
+        elif device_profile is None:
+            from archcalc.estimate import device_profile as cached_or_calibrated
+            from archcalc.runtime.devices import CpuDevice
 
-        device_profile, notes = cached_or_calibrated(CpuDevice())
-    job = Job(doc, base_graph.file, token, plan, conv, chosen, device_profile)
+            device_profile, notes = cached_or_calibrated(CpuDevice())
+    job = Job(doc, base_graph.file, token, plan, conv, chosen, device_profile, sheet, precision, basis)
     rows = _rows(job, variants, total, executor, n_workers, progress, chunk_size)
-    result = SweepResult(rows, tuple(grid), chosen, conv, spec=base_graph.file, meta={"notes": notes})
+    meta: dict[str, Any] = {"notes": notes}
+    if basis is not None:
+        meta["latency_basis"] = basis
+    result = SweepResult(rows, tuple(grid), chosen, conv, spec=base_graph.file, meta=meta)
     return profiled(result, job, progress) if profile else result
+
+
+def _latency_source(device: str | None, precision: str,
+                    device_profile: DeviceProfile | None) -> tuple[Any, DeviceProfile | None, str]:
+    """(the datasheet, or None for a calibrated profile; the profile of a GPU calibrated here; what
+    the rows' ``latency_basis`` says)."""
+    from archcalc.estimate.datasheets import DATASHEET_LABEL, check_precision, datasheet_named
+    from archcalc.estimate.ondevice import CALIBRATED_LABEL, calibrated_for
+
+    check_precision(precision)
+    name = (device or "cpu").strip().lower()
+    if name == "cpu" or device_profile is not None:
+        if precision != "fp32":
+            raise OptionError(f"the calibrated estimator models fp32 kernels; precision {precision} is for "
+                              f"datasheet devices")
+        return None, None, CALIBRATED_LABEL
+    sheet = datasheet_named(name)
+    profile = calibrated_for(sheet)
+    if profile is not None:
+        if precision != "fp32":
+            raise OptionError(f"{sheet.full_name} was calibrated here, and the calibrated estimator models fp32 "
+                              f"kernels; precision {precision} is for datasheet estimates")
+        return None, profile, f"{CALIBRATED_LABEL} ({sheet.full_name}: the calibrated profile wins over its datasheet)"
+    return sheet, None, f"{DATASHEET_LABEL} ({sheet.full_name}, {precision}; {sheet.source})"
 
 
 def check_positive(value: object, name: str) -> int:

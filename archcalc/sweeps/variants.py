@@ -94,6 +94,11 @@ class Job:
     conventions: Conventions
     metrics: tuple[str, ...]
     device_profile: Any = None
+    #: the datasheet latency is estimated from (None: the calibrated ``device_profile``), its precision
+    datasheet: Any = None
+    precision: str = "fp32"
+    #: what every row's ``latency_basis`` says (datasheet, not calibrated / calibrated on this machine)
+    latency_basis: str | None = None
 
 
 _CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
@@ -165,6 +170,10 @@ def _metrics(job: Job, variant: Mapping[str, Any]) -> dict[str, Any]:
     graph = variant_graph(job, variant)
     conv = resolve(job.conventions, plan.conventions_of(variant))
     report = analyze(graph, conv)
+    if job.datasheet is not None and "latency_ms" in job.metrics and job.precision != "fp32":
+        from archcalc.estimate.datasheets import PRECISIONS
+
+        conv = resolve(conv, {"dtype": PRECISIONS[job.precision]})
     out: dict[str, Any] = {}
     totals = report.totals
     for metric in job.metrics:
@@ -176,13 +185,27 @@ def _metrics(job: Job, variant: Mapping[str, Any]) -> dict[str, Any]:
         elif metric == "layers":
             out["layers"] = len(report.layers)
         elif metric == "latency_ms":
-            from archcalc.estimate import estimate_latency
-
-            batch = job.conventions.batch if not plan.conventions else report.conventions.batch
-            out["latency_ms"] = estimate_latency(graph, job.device_profile, batch=batch).total_ms
+            out["latency_ms"] = _latency_ms(job, graph, report, conv)
+            out["latency_basis"] = job.latency_basis
         else:
             out[metric] = getattr(totals, metric)
     return out
+
+
+def _latency_ms(job: Job, graph: Graph, report: Any, conv: Conventions) -> float:
+    """The variant's estimated latency: the datasheet roofline (at the precision's bytes), or the
+    calibrated device profile."""
+    if job.datasheet is not None:
+        from archcalc.analysis import analyze
+        from archcalc.estimate.datasheets import roofline
+
+        if report.conventions != conv:
+            report = analyze(graph, conv)
+        return sum(r.ms for r in roofline(report, job.datasheet, job.precision) if r.kind != "input")
+    from archcalc.estimate import estimate_latency
+
+    batch = job.conventions.batch if not job.plan.conventions else report.conventions.batch
+    return estimate_latency(graph, job.device_profile, batch=batch).total_ms
 
 
 def run_chunk(job: Job, grid: Grid, start: int, stop: int) -> list[dict[str, Any]]:

@@ -1,0 +1,151 @@
+"""Noise: when the repeats of a calibration point disagree, and the band an estimate carries.
+
+Pure functions over measured numbers (no timing here), so each piece is tested with simulated
+timings.
+
+- **Disagreement** of repeats (:func:`disagreement`): the relative range of the repeats once the
+  single fastest and slowest are set aside (five or more repeats), or of all of them (fewer).
+  Calibration re-measures a point whose repeats disagree by more than :data:`REPEAT_TOLERANCE`
+  and drops it when the second measurement disagrees too.
+- **Band** (:func:`band_of`): an estimate is a sum of parts that follow the compute probe and
+  parts that follow the overhead probe (``Estimate.compute_part_ms``/``overhead_part_ms``, at the
+  calibration's speed). The band scales them by the lowest and highest probe ratios measured at
+  the time of use (or, with no probe then, by the range the probes took during calibration) and
+  widens that by the calibration points' own disagreement.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: repeats of a calibration point disagree when their (trimmed) range exceeds this share of the
+#: median and :data:`REPEAT_FLOOR_US` (a few microseconds of jitter on a tiny kernel is not disagreement)
+REPEAT_TOLERANCE = 0.20
+REPEAT_FLOOR_US = 2.0
+
+
+def disagreement(values: Sequence[float]) -> float:
+    """Relative range of repeated measurements: (max - min) / median, over the values without the
+    single smallest and largest when there are five or more (one glitch is not disagreement).
+    0 for fewer than two values."""
+    ordered = sorted(values)
+    if len(ordered) < 2:
+        return 0.0
+    if len(ordered) >= 5:
+        ordered = ordered[1:-1]
+    mid = statistics.median(ordered)
+    return (ordered[-1] - ordered[0]) / mid if mid > 0 else 0.0
+
+
+def disagrees(values: Sequence[float], tolerance: float = REPEAT_TOLERANCE, floor: float = REPEAT_FLOOR_US) -> bool:
+    """Whether repeats (microseconds) disagree: a relative range over ``tolerance`` that is also
+    more than ``floor`` microseconds."""
+    spread = disagreement(values)
+    return spread > tolerance and spread * statistics.median(values) > floor
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The outcome of re-measuring the points whose repeats disagreed."""
+
+    #: point key -> the repeats kept (the first measurement, or the re-measurement that agreed)
+    kept: Mapping[str, Sequence[float]]
+    remeasured: tuple[str, ...]
+    dropped: tuple[str, ...]
+
+    def note(self, total: int, tolerance: float = REPEAT_TOLERANCE) -> str:
+        return (f"calibration points: {total} measured; {len(self.remeasured)} re-measured because their repeats "
+                f"disagreed by more than {tolerance:.0%} (and {REPEAT_FLOOR_US:g} us); {len(self.dropped)} dropped "
+                f"(disagreed again)")
+
+
+def screen(first: Mapping[str, Sequence[float]], again: Mapping[str, Sequence[float]],
+           tolerance: float = REPEAT_TOLERANCE) -> Screened:
+    """Keep each point whose first repeats agree; for one that disagreed, its re-measurement
+    (``again``) when that agrees, else drop it. A point re-measured without result is dropped."""
+    kept: dict[str, Sequence[float]] = {}
+    remeasured: list[str] = []
+    dropped: list[str] = []
+    for key, values in first.items():
+        if not disagrees(values, tolerance):
+            kept[key] = values
+            continue
+        remeasured.append(key)
+        second = again.get(key)
+        if second and not disagrees(second, tolerance):
+            kept[key] = second
+        else:
+            dropped.append(key)
+    return Screened(kept, tuple(remeasured), tuple(dropped))
+
+
+def probe_range(log: Sequence[Mapping[str, float]], name: str) -> tuple[float, float]:
+    """The lowest and highest of one probe over a calibration's probes, relative to their median
+    (10th and 90th percentiles with ten or more probes, so one burst does not set the band)."""
+    from archcalc.runtime.timing import percentile
+
+    values = [p[name] for p in log if name in p]
+    if not values:
+        return 1.0, 1.0
+    mid = statistics.median(values)
+    if mid <= 0:
+        return 1.0, 1.0
+    lo, hi = (percentile(values, 10), percentile(values, 90)) if len(values) >= 10 else (min(values), max(values))
+    return lo / mid, hi / mid
+
+
+@dataclass(frozen=True)
+class Band:
+    """The range an estimate can take given the noise measured (milliseconds)."""
+
+    low_ms: float
+    high_ms: float
+    #: where the band comes from, in words
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"low_ms": self.low_ms, "high_ms": self.high_ms, "basis": self.basis}
+
+
+def drift_range(base: Mapping[str, float], samples: Sequence[Mapping[str, float]],
+                name: str) -> tuple[float, float] | None:
+    """Lowest and highest ratio of probe ``name`` now (``samples``) to the calibration's (``base``)."""
+    values = [s[name] for s in samples if name in s]
+    ref = base.get(name)
+    if not values or not ref:
+        return None
+    return min(values) / ref, max(values) / ref
+
+
+def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str, float],
+            base: Mapping[str, float], samples: Sequence[Mapping[str, float]] = (), run_ms: float = 0.0) -> Band:
+    """The band of an estimate made of ``compute_part_ms`` (follows the compute probe) and
+    ``overhead_part_ms`` (follows the overhead probe), both at the calibration's speed.
+
+    With probe ``samples`` taken at the time of use, each part is scaled by the lowest and the
+    highest ratio of its probe to the calibration's (``base``); without, by the range the probes
+    took during calibration (``noise["compute_lo"]`` ...); and by the lowest and highest
+    preemption factor the samples' ``contention`` (relative to ``base``'s) gives a run of ``run_ms``
+    (:func:`~archcalc.estimate.probes.contention_factor`). Then the whole is widened by
+    ``noise["points"]``, the median disagreement of the calibration points' repeats (half of it
+    each way)."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for name in ("compute", "overhead"):
+        got = drift_range(base, samples, name) if samples else None
+        ranges[name] = got if got is not None else (noise.get(f"{name}_lo", 1.0), noise.get(f"{name}_hi", 1.0))
+    from archcalc.estimate.probes import contention_factor
+
+    contention = [s["contention"] / base.get("contention", 1.0) for s in samples if "contention" in s] or [1.0]
+    c_lo, c_hi = contention_factor(min(contention), run_ms), contention_factor(max(contention), run_ms)
+    lo = (compute_part_ms * ranges["compute"][0] + overhead_part_ms * ranges["overhead"][0]) * c_lo
+    hi = (compute_part_ms * ranges["compute"][1] + overhead_part_ms * ranges["overhead"][1]) * c_hi
+    half = noise.get("points", 0.0) / 2
+    where = f"{len(samples)} probe measurements now" if samples else "the probes' range during calibration"
+    return Band(lo * (1 - half), hi * (1 + half),
+                f"{where} (compute x{ranges['compute'][0]:.2f}-{ranges['compute'][1]:.2f}, overhead "
+                f"x{ranges['overhead'][0]:.2f}-{ranges['overhead'][1]:.2f}, preemption x{c_lo:.2f}-{c_hi:.2f}), "
+                f"widened by the calibration points' "
+                f"repeat disagreement ({noise.get('points', 0.0):.0%})")
