@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.ops import REGISTRY
+from archcalc.ops.activation import TRANSCENDENTAL
 from archcalc.ops.facts import KernelClass as K
 
 if TYPE_CHECKING:
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
 
 _FUSABLE_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "relu6", "clip", "hardsigmoid",
                                   "hardtanh"})
-_TRANSCENDENTAL = frozenset({"tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "gelu", "silu", "swish",
-                             "mish", "erf", "exp", "log", "sqrt", "sin", "cos", "celu", "lecun_tanh", "hardswish",
-                             "reciprocal"})
 #: kernels (fixed-cost classes) of the activations archcalc exports as several ONNX nodes (opset 17)
 _ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
     "lecun_tanh": ("binary", "ew", "binary"), "silu": ("ew", "binary"), "swish": ("ew", "binary"),
@@ -284,7 +282,7 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         elements = rec.activation_bytes / F32
         if fn in ("softmax", "log_softmax"):
             compute = elements * profile.unit_ns.get("softmax", 0.0) / 1e3
-        elif fn in _TRANSCENDENTAL:
+        elif fn in TRANSCENDENTAL:
             compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
         memory = len(keys) * mem_us(in_bytes + out_bytes)
     elif klass is K.VIEW:

@@ -1,4 +1,4 @@
-"""Checks of a parsed model skeleton before anything uses it (and before ONNX Runtime is given
+"""Checks of a parsed model (``view``) before anything uses it (and before ONNX Runtime is given
 the file): names are text, and external data is a byte range of a regular file inside the model's
 folder. Both look at every graph of the model: the main graph, every subgraph (If branches, Loop
 and Scan bodies, at any depth), every function and training graph.
@@ -11,12 +11,10 @@ import stat
 from collections.abc import Iterator
 from math import prod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archcalc.errors import OnnxFileError
-
-if TYPE_CHECKING:
-    import onnx
+from archcalc.onnx_import.view import Graph, Model, Tensor
 
 #: bytes per element of each TensorProto data type (4-bit types are packed two to a byte)
 _DTYPE_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
@@ -26,10 +24,10 @@ _HALF_BYTE = frozenset({21, 22, 23})
 _MAX_DIGITS = 19
 
 
-def graphs(model: onnx.ModelProto) -> Iterator[tuple[Any, bool]]:
+def graphs(model: Model) -> Iterator[tuple[Graph, bool]]:
     """``(graph, is_main)`` for every graph of the model, nested ones included (no recursion)."""
-    stack: list[tuple[Any, bool]] = [(model.graph, True)]
-    stack += [(g, False) for t in model.training_info for g in (t.initialization, t.algorithm)]
+    stack: list[tuple[Graph, bool]] = [(model.graph, True)]
+    stack += [(g, False) for g in model.training_graphs]
     nodes = [n for f in model.functions for n in f.node]
     while stack or nodes:
         if stack:
@@ -39,32 +37,19 @@ def graphs(model: onnx.ModelProto) -> Iterator[tuple[Any, bool]]:
             continue
         node = nodes.pop()
         for attr in node.attribute:
-            if attr.HasField("g"):
-                stack.append((attr.g, False))
             stack.extend((g, False) for g in attr.graphs)
 
 
-def check_text(model: onnx.ModelProto, path: Path) -> None:
-    """Names must be text: protobuf hands back invalid UTF-8 in string fields as bytes."""
-    strings: list[Any] = [*(o.domain for o in model.opset_import)]
-    strings += [p.key for p in model.metadata_props] + [p.value for p in model.metadata_props]
-    for graph, _ in graphs(model):
-        strings.append(graph.name)
-        for node in graph.node:
-            strings += [node.name, node.op_type, node.domain, *node.input, *node.output]
-            strings += [a.name for a in node.attribute]
-        for group in (graph.input, graph.output, graph.value_info):
-            strings += [v.name for v in group]
-            strings += [d.dim_param for v in group for d in v.type.tensor_type.shape.dim]
-        strings += [t.name for t in graph.initializer]
-    for value in strings:
-        if not isinstance(value, str):
-            shown = bytes(value)[:40].decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
-            raise OnnxFileError(f"a name in the model is not valid UTF-8 ({shown!r}): a corrupt file?",
-                                file=str(path))
+def check_text(model: Model) -> None:
+    """Names must be text (the parser refuses invalid UTF-8 in names; metadata is checked here)."""
+    for entry in model.metadata_props:
+        for value in (entry.key, entry.value):
+            if not isinstance(value, str):
+                shown = bytes(value)[:40].decode("utf-8", "replace")
+                raise OnnxFileError(f"a name in the model is not valid UTF-8 ({shown!r}): a corrupt file?")
 
 
-def _tensors(model: onnx.ModelProto) -> Iterator[tuple[Any, str]]:
+def _tensors(model: Model) -> Iterator[tuple[Tensor, str]]:
     """Every tensor of every graph, with words saying where it sits."""
     functions = [("", n) for f in model.functions for n in f.node]
     for graph, main in graphs(model):
@@ -78,63 +63,67 @@ def _tensors(model: onnx.ModelProto) -> Iterator[tuple[Any, str]]:
     for where, node in functions:
         label = f"the {{}} of node '{node.name or node.op_type}'{where}"
         for attr in node.attribute:
-            found = ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
-            found += [t for s in ([attr.sparse_tensor] if attr.HasField("sparse_tensor") else [])
-                      for t in (s.values, s.indices)]
-            found += [t for s in attr.sparse_tensors for t in (s.values, s.indices)]
-            yield from ((t, label.format(attr.name)) for t in found)
+            yield from ((t, label.format(attr.name)) for t in attr.tensors)
 
 
-def external_tensors(model: onnx.ModelProto) -> list[tuple[Any, Any]]:
-    """(tensor name, location) of every tensor whose data lives in an external file."""
-    return [(t.name, {e.key: e.value for e in t.external_data}.get("location", ""))
-            for t, _ in _tensors(model) if t.data_location == 1]
-
-
-def check_external_paths(model: onnx.ModelProto, path: str | Path) -> None:
+def check_external_paths(model: Model, path: str | Path) -> None:
     """Every external-data reference, in every graph, must be a byte range of a regular file inside
     the model's folder: a location that is absolute, escapes the folder (``../../etc/passwd``) or is
     the folder itself, a FIFO or device, an offset or length that is no byte count or runs past the
     end of the file, or a length that is not the tensor's size, is refused here, before anything
     (ONNX Runtime included) reads a byte of it. A missing file is fine: the analysis needs dims."""
     folder = Path(path).resolve().parent
+    places: dict[str, str | os.stat_result | None] = {}  # one look at each file, however many tensors it holds
     for tensor, label in _tensors(model):
         if tensor.data_location == 1:
-            _check_one(tensor, label, folder, str(path))
+            _check_one(tensor, label, folder, str(path), places)
 
 
-def _check_one(tensor: Any, label: str, folder: Path, file: str) -> None:
+def _place(location: str, folder: Path) -> str | os.stat_result | None:
+    """Why an external-data location is refused; else its file's stat (None: the file is missing)."""
+    where = Path(location)
+    odd = not location or "\x00" in location or "\\" in location or ":" in location.split("/")[0]
+    if odd or where.is_absolute():
+        return f"points at external data {location!r}, which is not a path inside the model's folder"
+    target = (folder / where).resolve()
+    if not target.is_relative_to(folder):
+        return f"points at external data {location!r} outside the model's folder"
+    if target == folder:
+        return f"points at external data {location!r}, which is the model's folder, not a file"
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return None  # analysed from its dims; never loaded
+    except OSError as exc:
+        return f"points at external data {location!r}, which cannot be read ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return f"points at external data {location!r}, which is not a regular file"
+    return st
+
+
+def _check_one(tensor: Any, label: str, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
+               ) -> None:
     def refuse(why: str) -> OnnxFileError:
         return OnnxFileError(f"{label} {why}: refused", file=file)
 
     entries = {e.key: e.value for e in tensor.external_data}
     location = entries.get("location", "")
     if not all(isinstance(v, str) for v in (*entries, *entries.values(), tensor.name)):
-        # protobuf hands back invalid UTF-8 as bytes
+        # invalid UTF-8 is kept as bytes by the parser
         raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
-    where = Path(location)
-    odd = not location or "\x00" in location or "\\" in location or ":" in location.split("/")[0]
-    if odd or where.is_absolute():
-        raise refuse(f"points at external data {location!r}, which is not a path inside the model's folder")
-    target = (folder / where).resolve()
-    if not target.is_relative_to(folder):
-        raise refuse(f"points at external data {location!r} outside the model's folder")
-    if target == folder:
-        raise refuse(f"points at external data {location!r}, which is the model's folder, not a file")
+    if location not in places:
+        places[location] = _place(location, folder)
+    st = places[location]
+    if isinstance(st, str):
+        raise refuse(st)
     offset, length = (_byte_count(entries.get(k, "0" if k == "offset" else None), k, refuse)
                       for k in ("offset", "length"))
     expected = _data_bytes(tensor)
     if length is not None and expected is not None and length != expected:
         raise refuse(f"has an external-data length of {length:,} bytes, but its dims and type make "
                      f"{expected:,}")
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
+    if st is None:
         return  # analysed from its dims; never loaded
-    except OSError as exc:
-        raise refuse(f"points at external data {location!r}, which cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise refuse(f"points at external data {location!r}, which is not a regular file")
     needed = length if length is not None else expected
     if offset is not None and (offset > st.st_size or (needed is not None and offset + needed > st.st_size)):
         raise refuse(f"reads bytes {offset:,} to {offset + (needed or 0):,} of {location!r}, which has "

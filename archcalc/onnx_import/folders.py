@@ -182,11 +182,14 @@ def _transpose(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Co
 
 
 def _cast(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
-    from onnx.helper import tensor_dtype_to_np_dtype
+    from archcalc.onnx_import.tensors import NO_NUMPY, numpy_dtype
 
     src = _require(ins[0])
-    dtype = tensor_dtype_to_np_dtype(int(attrs["to"]))
-    if src.value is None:
+    to = int(attrs["to"])
+    dtype = numpy_dtype(to)
+    if dtype is None and to not in NO_NUMPY:
+        raise ImportError_(f"Cast to an unknown data type ({to})")
+    if src.value is None or dtype is None:  # bfloat16, float8, 4-bit: numpy cannot hold them, dims only
         return [_dims_only(src.shape, dtype, src)]
     return [Const(src.shape, dtype, src.value.astype(dtype), src.origin)]
 

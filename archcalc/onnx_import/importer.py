@@ -25,7 +25,7 @@ from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
 from archcalc.onnx_import.fold import FOLDERS, FoldBudget, fold
 from archcalc.onnx_import.notes import exported_conventions, summary
 from archcalc.onnx_import.protos import constant_node, infer_shapes, initializer, node_attrs, node_order, parse_dims
-from archcalc.onnx_import.reader import OnnxFileError, read_model
+from archcalc.onnx_import.reader import OnnxFileError, no_gc, read_model
 from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, translate
 from archcalc.onnx_import.values import Act, Const, ImportError_
 from archcalc.ops import REGISTRY
@@ -75,7 +75,8 @@ def import_onnx(
     """Read an ONNX model and build its layer graph (see the module docstring)."""
     file = str(path)
     try:
-        return _import(file, dict(input_shapes or {}), batch, allow_unknown)
+        with no_gc():  # an import makes no reference cycles: collections would only re-walk what it builds
+            return _import(file, dict(input_shapes or {}), batch, allow_unknown)
     except ArchcalcError as exc:
         exc.message = _printable(exc.message)
         if exc.layer:
@@ -201,7 +202,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 poisoned.update(o for o in proto.output if o)
                 continue
             if inferred is None:
-                inferred = infer_shapes(model, {vi.name: values[vi.name].shape for vi in graph_inputs})
+                inferred = infer_shapes(file, {vi.name: values[vi.name].shape for vi in graph_inputs})
             act_inputs = [n for n in proto.input if n and isinstance(values.get(n), Act)]
             if not act_inputs:
                 # computed from constants only: a constant of the inferred dims, no layer

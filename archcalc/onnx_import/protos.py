@@ -1,6 +1,6 @@
-"""Reading ONNX protos into python values: node attributes, initializers, Constant nodes,
-declared dims, dependency order, ONNX shape inference (for unknown ops). onnx is imported
-inside the functions (the importer as a whole is imported lazily)."""
+"""Reading the model's view (``view``, read by ``parse``) into python values: node attributes,
+initializers, Constant nodes, declared dims, dependency order; and ONNX shape inference (for
+unknown ops), the one place onnx is imported, on the file read again as a protobuf."""
 
 from __future__ import annotations
 
@@ -9,33 +9,38 @@ from math import prod
 from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, suggest
+from archcalc.onnx_import import view
+from archcalc.onnx_import.tensors import NO_NUMPY, NUMPY_DTYPES, numpy_dtype, to_array
 from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Const, ImportError_
+from archcalc.onnx_import.view import Node, Tensor, ValueInfo
 
 
-def node_attrs(proto: Any) -> dict[str, Any]:
+def node_attrs(proto: Node) -> dict[str, Any]:
     try:
         return _attrs(proto)
     except ArchcalcError:
         raise
-    except Exception as exc:  # onnx/numpy raise several kinds on malformed attributes
+    except Exception as exc:  # numpy raises several kinds on malformed tensors
         raise ImportError_(f"malformed attribute: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                            ) from None
 
 
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper, numpy_helper
-
+def _attrs(node: Node) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in node.attribute:
-        value = helper.get_attribute_value(attr)
-        if attr.type in (attr.FLOAT, attr.FLOATS):
+        if attr.ref_attr_name:
+            raise ValueError(f"Cannot get value of reference attribute: {attr.name}")
+        value = attr.value
+        if attr.type in (view.FLOAT, view.FLOATS):
             _check_finite(attr.name, value)
-        if attr.type == attr.TENSOR:
-            value = numpy_helper.to_array(value) if _tensor_has_data(value) else _dims_of(value)
+        if attr.type == view.TENSOR:
+            value = to_array(value) if value.has_data and value.data_type in NUMPY_DTYPES else _dims_of(value)
         elif isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
             value = [v.decode("utf-8", "replace") for v in value]
+        elif isinstance(value, list):
+            value = list(value)
         out[attr.name] = value
     return out
 
@@ -49,52 +54,40 @@ def _check_finite(name: str, value: Any) -> None:
             raise ImportError_(f"attribute '{name}' is {'NaN' if math.isnan(v) else 'infinite'} ({v}): refused")
 
 
-def _dims_of(tensor: Any) -> Const:
-    """A tensor attribute read without its data (large, or external): dims and data type only."""
-    from onnx import helper
-
-    try:
-        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-    except (KeyError, ValueError):
-        dtype = None
-    why = "its data is external, never loaded" if tensor.data_location == 1 else "a weight, read as dims only"
-    return Const(tuple(int(d) for d in tensor.dims), dtype, None, None, why)
-
-
-def _tensor_has_data(tensor: Any) -> bool:
-    return tensor.data_location != 1 and (
-        bool(tensor.raw_data) or any(len(getattr(tensor, f)) for f in (
-            "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data"))
-        or prod(tensor.dims) == 0
-    )
+def _dims_of(tensor: Tensor) -> Const:
+    """A tensor attribute read without its data (large, external, or of a type numpy has not): dims
+    and data type only."""
+    if tensor.data_location == view.EXTERNAL:
+        why = "its data is external, never loaded"
+    elif tensor.data_type in NO_NUMPY and tensor.has_data:
+        why = f"{NO_NUMPY[tensor.data_type]} values are not evaluated"
+    else:
+        why = "a weight, read as dims only"
+    return Const(tensor.dims, numpy_dtype(tensor.data_type), None, None, why)
 
 
-def initializer(tensor: Any, stripped: Mapping[str, tuple[int, ...]]) -> Const:
-    from onnx import helper, numpy_helper
-
-    dims = tuple(int(d) for d in tensor.dims)
-    try:
-        dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-    except (KeyError, ValueError):
-        dtype = None
-    if tensor.name in stripped or not _tensor_has_data(tensor) or prod(dims) > MAX_FOLD_ELEMENTS:
+def initializer(tensor: Tensor, stripped: Mapping[str, tuple[int, ...]]) -> Const:
+    dims = tensor.dims
+    dtype = numpy_dtype(tensor.data_type)
+    if tensor.name in stripped or not tensor.has_data or prod(dims) > MAX_FOLD_ELEMENTS \
+            or tensor.data_type in NO_NUMPY:
         return Const(dims, dtype, None, tensor.name)
     if dtype is None:
         raise ImportError_(f"initializer '{tensor.name}' has an unknown data type ({tensor.data_type})")
     try:
-        return Const(dims, dtype, numpy_helper.to_array(tensor), tensor.name)
-    except Exception as exc:  # onnx/numpy raise several kinds on malformed tensors
+        return Const(dims, dtype, to_array(tensor), tensor.name)
+    except Exception as exc:  # numpy raises several kinds on malformed tensors
         raise ImportError_(f"initializer '{tensor.name}' is malformed: {type(exc).__name__}: {exc}") from None
 
 
 def constant_node(attrs: dict[str, Any], name: str) -> Const:
-    import numpy as np
-
     for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
         if key in attrs:
             value = attrs[key]
             if isinstance(value, Const):  # a weight: its dims, never its data
                 return Const(value.shape, value.dtype, None, name, value.why)
+            import numpy as np
+
             array = np.asarray(value)
             if key in ("value_int", "value_ints"):
                 array = array.astype(np.int64)
@@ -104,19 +97,9 @@ def constant_node(attrs: dict[str, Any], name: str) -> Const:
     raise ImportError_(f"Constant '{name}' has no value (sparse and string constants are not supported)")
 
 
-def parse_dims(value_info: Any) -> list[int | str | None]:
-    tensor_type = value_info.type.tensor_type
-    if not tensor_type.HasField("shape"):
-        return []
-    dims: list[int | str | None] = []
-    for d in tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value))
-        elif d.HasField("dim_param"):
-            dims.append(d.dim_param)
-        else:
-            dims.append(None)
-    return dims
+def parse_dims(value_info: ValueInfo) -> list[int | str | None]:
+    """Declared dims: an int, a symbolic name, or None (unknown); [] when no shape is declared."""
+    return list(value_info.dims or ())
 
 
 def node_order(nodes: list[Any], available: set[str], file: str) -> list[int]:
@@ -164,12 +147,13 @@ def node_order(nodes: list[Any], available: set[str], file: str) -> list[int]:
     return order
 
 
-def infer_shapes(model: Any, inputs: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-    import onnx
+def infer_shapes(file: str, inputs: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape from ONNX shape inference, on the model read again as a protobuf."""
     from onnx import shape_inference
 
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
+    from archcalc.onnx_import.reader import read_proto
+
+    fixed = read_proto(file)
     for vi in fixed.graph.input:
         if vi.name in inputs:
             dims = vi.type.tensor_type.shape.dim
@@ -182,7 +166,10 @@ def infer_shapes(model: Any, inputs: Mapping[str, tuple[int, ...]]) -> dict[str,
         raise ImportError_(f"ONNX shape inference failed: {str(exc).splitlines()[0]}") from None
     out: dict[str, tuple[int, ...]] = {}
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
-        dims = parse_dims(vi)
-        if dims and all(isinstance(d, int) for d in dims):
-            out[vi.name] = tuple(int(d) for d in dims)  # type: ignore[arg-type]
+        tensor_type = vi.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims):
+            out[vi.name] = tuple(int(d.dim_value) for d in dims)
     return out

@@ -1,23 +1,26 @@
-"""Read an ONNX model without reading its weights.
+"""Read an ONNX model without reading its weights, and without the onnx package.
 
 Analysis needs tensor dims, never weight values. ``onnx.load`` parses (and copies) every byte of
-every initializer; on a VGG-16-sized model that is ~550 MB of work for nothing. Here the file is
-memory-mapped and the protobuf wire format of ModelProto -> GraphProto -> TensorProto is walked
-by hand: every tensor larger than ``keep_elements`` is re-encoded with its name, data type and
-dims only (its data bytes are skipped, so the OS never even reads those pages), the rest of the
-model is copied as is, and the small skeleton is parsed by onnx. That is every tensor wherever it
-sits: graph initializers, the value of a Constant or ConstantOfShape node (any tensor attribute),
-sparse tensors, in the main graph and in every subgraph (If/Loop/Scan bodies), function and
-training graph. Small tensors (shape constants, Resize scales, Pad amounts) keep their values:
-constant folding needs them.
+every initializer; on a VGG-16-sized model that is ~550 MB of work for nothing, and ``import onnx``
+alone costs about half a second. Here the file is memory-mapped and its protobuf wire format is
+walked by hand (``parse``) into plain values (``view``): every tensor larger than
+``keep_elements``, wherever it sits (graph initializers, the value of a Constant or
+ConstantOfShape node, sparse tensors, subgraphs, functions, training graphs), is read as its
+name, data type and dims only (its data bytes are skipped, so the OS never even reads those
+pages). Small tensors (shape constants, Resize scales, Pad amounts) keep their values: constant
+folding needs them.
 
 External data is never loaded (its dims are in the model), so a model whose weight file is
-missing is analysed from its dims.
+missing is analysed from its dims. ``read_proto`` gives the model as an ``onnx.ModelProto``
+(weights stripped the same way) for the one user that needs it: ONNX shape inference of unknown ops.
 """
 
 from __future__ import annotations
 
+import gc
 import mmap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +28,8 @@ from typing import TYPE_CHECKING
 from archcalc.errors import OnnxFileError
 from archcalc.fileio import open_regular_file
 from archcalc.onnx_import.checks import check_external_paths, check_text
+from archcalc.onnx_import.parse import Parser
+from archcalc.onnx_import.view import Model
 from archcalc.onnx_import.wire import Rebuild
 
 if TYPE_CHECKING:
@@ -38,7 +43,7 @@ MAX_ONNX_BYTES = 2**31
 
 @dataclass
 class ReadResult:
-    model: onnx.ModelProto
+    model: Model
     #: initializer name -> dims, for initializers of the main graph read without their data
     stripped: dict[str, tuple[int, ...]] = field(default_factory=dict)
     #: other tensors read without their data (Constant nodes, tensor attributes, subgraphs)
@@ -54,23 +59,73 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
     """The model with large tensors reduced to their dims (data never read)."""
     path = Path(path)
     try:
+        with _mapped(path) as (data, size):
+            parser = Parser(data, keep_elements)
+            model, saw_graph = parser.model()
+        if not saw_graph:
+            raise OnnxFileError("not an ONNX model (no graph in it)")
+        check_text(model)
+        check_external_paths(model, path)
+    except OnnxFileError as exc:
+        raise exc.located(file=str(path)) from None
+    except RecursionError:
+        raise OnnxFileError("not an ONNX model (nesting too deep)", file=str(path)) from None
+    return ReadResult(model, parser.stripped, parser.stripped_other, parser.skipped_bytes, parser.external, size)
+
+
+def view_of(model: onnx.ModelProto | Model, keep_elements: int = KEEP_ELEMENTS) -> Model:
+    """What the reader sees of a model held in memory as an ``onnx.ModelProto`` (its bytes walked as
+    a file's are); a view is returned as it is."""
+    if isinstance(model, Model):
+        return model
+    data = memoryview(model.SerializeToString())
+    try:
+        return Parser(data, keep_elements).model()[0]
+    finally:
+        data.release()
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused (as it was, after): reading a model builds hundreds of
+    thousands of small acyclic objects, and each collection on the way would walk all of them again
+    (on a 50k-node chain that makes the time per node grow with the model)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@contextmanager
+def _mapped(path: Path) -> Iterator[tuple[memoryview, int]]:
+    """The file's bytes, memory-mapped (a regular file of at most ``MAX_ONNX_BYTES``)."""
+    try:
         with open_regular_file(path, MAX_ONNX_BYTES, kind="an ONNX file", error=OnnxFileError) as (fd, size):
             if size == 0:
                 raise OnnxFileError("empty file, not an ONNX model")
             with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
                 data = memoryview(mapped)
                 try:
-                    rebuild = Rebuild(data, keep_elements)
-                    skeleton, saw_graph = rebuild.model(0, len(data))
+                    yield data, size
                 finally:
                     data.release()
+    except OSError as exc:
+        raise OnnxFileError(f"cannot read: {exc.strerror}") from None
+
+
+def read_proto(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> onnx.ModelProto:
+    """The model as an ``onnx.ModelProto``, its large tensors re-encoded as dims only (for ONNX
+    shape inference; ``read_model`` has checked the file)."""
+    path = Path(path)
+    try:
+        with _mapped(path) as (data, _):
+            skeleton, _ = Rebuild(data, keep_elements).model(0, len(data))
     except OnnxFileError as exc:
         raise exc.located(file=str(path)) from None
-    except OSError as exc:
-        raise OnnxFileError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if not saw_graph:
-        raise OnnxFileError("not an ONNX model (no graph in it)", file=str(path))
-    import onnx  # only now: a file refused above never costs the import
+    import onnx  # only here: reading a model never imports it
     from google.protobuf.message import DecodeError
 
     model = onnx.ModelProto()
@@ -80,7 +135,4 @@ def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResu
         raise OnnxFileError(f"not an ONNX model (protobuf: {exc})", file=str(path)) from None
     except RecursionError:
         raise OnnxFileError("not an ONNX model (nesting too deep)", file=str(path)) from None
-    check_text(model, path)
-    check_external_paths(model, path)
-    return ReadResult(model, rebuild.stripped, rebuild.stripped_other, rebuild.skipped_bytes, rebuild.external,
-                      size)
+    return model

@@ -1,6 +1,6 @@
-"""The protobuf wire format of an ONNX model, walked by hand over a memory map: the model's
-skeleton (every message copied as is) with every large tensor, wherever it sits, re-encoded as
-its name, data type and dims only, so that its data bytes are never read (see ``reader``)."""
+"""The protobuf wire format of an ONNX model, walked by hand over a memory map: ``Rebuild``, the
+model's skeleton (every message copied as is) with every large tensor, wherever it sits, re-encoded as its name,
+data type and dims only, so that its data bytes are never read (``reader.read_proto``)."""
 
 from __future__ import annotations
 

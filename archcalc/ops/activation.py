@@ -30,6 +30,19 @@ FUNCTIONS = (
     "floor", "ceil", "round", "sign", "sin", "cos", "not",
 )
 
+#: functions that evaluate exp, log, tanh, erf, a square root or a sine per element: the latency
+#: estimator costs them at the device's transcendental rate (archcalc/estimate/kernels.py)
+TRANSCENDENTAL = frozenset({
+    "tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "gelu", "gelu_tanh", "silu", "swish", "mish", "erf",
+    "exp", "log", "sqrt", "sin", "cos", "celu", "lecun_tanh", "hardswish", "reciprocal",
+})
+#: the rest: comparisons, clamps, sign and rounding, and softmax (costed by its own unit). Every
+#: function is in exactly one of the two sets (tests/test_transcendental.py), so a new one is decided
+NOT_TRANSCENDENTAL = frozenset({
+    "relu", "relu6", "leaky_relu", "prelu", "hardsigmoid", "softmax", "log_softmax", "hardtanh", "identity", "clip",
+    "thresholded_relu", "shrink", "abs", "neg", "floor", "ceil", "round", "sign", "not",
+})
+
 #: ONNX unary op -> function
 UNARY = {
     "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Elu": "elu", "Selu": "selu", "Softplus": "softplus",

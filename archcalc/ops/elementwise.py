@@ -85,10 +85,12 @@ def elementwise_from_onnx(node: Node) -> LayerSpec:
         return _joint_constants(node, op, names, per_sample)
     const_name, c = consts[0]
     const_shape = list(per_sample[0]) or [1]
-    # a learned tensor: a float initializer (or Constant) added, subtracted, multiplied or divided; a
-    # Where condition, a comparison operand, an exponent or an integer mask is not a parameter
+    # a learned tensor: a float tensor of more than one element added, subtracted, multiplied or divided,
+    # whatever produced it (an initializer, a Constant, ConstantOfShape -> Unsqueeze, Expand: a Caffe
+    # Scale layer's per-channel constants are stored every way); a Where condition, a comparison operand,
+    # an exponent, an integer mask or a scalar is not a parameter
     floating = c.dtype is None or getattr(c.dtype, "kind", "f") == "f"
-    learned = c.size > 1 and c.origin is not None and op in ("add", "sub", "mul", "div") and floating
+    learned = c.size > 1 and op in ("add", "sub", "mul", "div") and floating
     notes = [] if learned else [f"{'scalar ' if c.size == 1 else ''}constant operand of {node.op_type} is not a "
                                 f"parameter"]
     role = "biases" if op in ("add", "sub") else "weights"

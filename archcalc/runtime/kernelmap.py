@@ -63,6 +63,7 @@ def node_layers(model: Any, layer_names: Iterable[str]) -> dict[str, str]:
     by the graph walk in map_kernels.
     """
     from archcalc.onnx_import.patterns import find_patterns
+    from archcalc.onnx_import.reader import view_of
 
     names = set(layer_names)
     groups: dict[str, str] = {}
@@ -72,7 +73,7 @@ def node_layers(model: Any, layer_names: Iterable[str]) -> dict[str, str]:
             for g in json.loads(raw)["groups"]:
                 for node in g["nodes"]:
                     groups[str(node)] = str(g["layer"])
-    for record in find_patterns(model, set(groups), in_place=False)[0]:
+    for record in find_patterns(view_of(model), set(groups), in_place=False)[0]:
         groups.update(dict.fromkeys(record[5], record[0]))
     out: dict[str, str] = {}
     for label in node_labels(model):

@@ -1,0 +1,357 @@
+"""An ONNX model read from the protobuf wire format by hand, over a memory map, into the plain
+values of ``view`` (no ``import onnx``, no protobuf library). Every tensor, wherever it sits
+(graph initializers, Constant values and other tensor attributes, sparse tensors, subgraphs at any
+depth, functions, training graphs), is read as its name, data type and dims; its data bytes are
+kept only when small (shape constants, Resize scales, Pad amounts: folding needs them), so the
+pages of a weight are never touched.
+
+Bounds, checked as the bytes are walked: every field lies inside its message; varints are at most
+10 bytes; subgraphs nest at most ``MAX_GRAPH_DEPTH`` deep; a name, list or other field that is not
+tensor data is at most ``MAX_FIELD_BYTES``; the structure (everything but large tensors' data,
+a nested graph counted again for every level above it, as a protobuf parser re-reads it) is at most
+``MAX_SKELETON_BYTES``; at most ``MAX_ITEMS`` nodes, tensors and value infos are read. Names must be
+UTF-8. A field of the wrong wire type is skipped, as protobuf keeps it as an unknown field.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any
+
+from archcalc.errors import OnnxFileError
+from archcalc.onnx_import.view import (
+    EXTERNAL,
+    FLOAT,
+    FLOATS,
+    GRAPH,
+    GRAPHS,
+    INT,
+    INTS,
+    SPARSE_TENSOR,
+    SPARSE_TENSORS,
+    STRING,
+    STRINGS,
+    TENSOR,
+    TENSORS,
+    TYPE_PROTO,
+    TYPE_PROTOS,
+    UNDEFINED,
+    Attribute,
+    Entry,
+    Function,
+    Graph,
+    Model,
+    Node,
+    OpsetId,
+    Sparse,
+    Tensor,
+    ValueInfo,
+)
+from archcalc.onnx_import.walk import FLOAT32, add_floats, add_ints, fields, iter_fields, packed_ints, signed
+from archcalc.onnx_import.wire import KEEP_BYTES, MAX_FIELD_BYTES, MAX_GRAPH_DEPTH, MAX_SKELETON_BYTES
+
+_TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
+#: the most nodes, initializers and value infos (all graphs together) read: 40x the largest CNN
+#: graphs of the model zoos, and a bound on what a hostile file makes the reader hold
+MAX_ITEMS = 2_000_000
+#: AttributeProto: the field holding the value of each type (0: none read)
+_KIND_FIELD = {UNDEFINED: 0, FLOAT: 2, INT: 3, STRING: 4, TENSOR: 5, GRAPH: 6, FLOATS: 7, INTS: 8, STRINGS: 9,
+               TENSORS: 10, GRAPHS: 11, SPARSE_TENSOR: 22, SPARSE_TENSORS: 23, TYPE_PROTO: 0, TYPE_PROTOS: 0}
+_DEFAULTS = {2: 0.0, 3: 0, 4: b""}
+_REPEATED = frozenset({7, 8, 9, 10, 11, 23})
+
+
+class Parser:
+    """One model's walk; what it read without data is counted here (``reader.ReadResult``)."""
+
+    def __init__(self, data: memoryview, keep: int) -> None:
+        self.data, self.keep = data, keep
+        #: initializer name -> dims, for initializers of the main graph read without their data
+        self.stripped: dict[str, tuple[int, ...]] = {}
+        #: other tensors read without their data (Constant nodes, tensor attributes, subgraphs)
+        self.stripped_other = 0
+        #: bytes of tensor data not read
+        self.skipped_bytes = 0
+        #: initializers of the main graph whose data lives in an external file
+        self.external: list[str] = []
+        self.structure = 0
+        #: nodes, initializers and value infos read so far (bounded: memory holds every one)
+        self.items = 0
+
+    def text(self, start: int, end: int) -> str:
+        if end - start > MAX_FIELD_BYTES:
+            raise OnnxFileError(f"a field of {end - start:,} bytes that is not tensor data (the limit is "
+                                f"{MAX_FIELD_BYTES // 2**20} MiB): a corrupt or hostile file?")
+        try:
+            return str(self.data[start:end], "utf-8")
+        except UnicodeDecodeError:
+            shown = bytes(self.data[start:start + 40]).decode("utf-8", "replace")
+            raise OnnxFileError(f"a name in the model is not valid UTF-8 ({shown!r}): a corrupt file?") from None
+
+    def blob(self, start: int, end: int) -> bytes:
+        if end - start > MAX_FIELD_BYTES:
+            raise OnnxFileError(f"a field of {end - start:,} bytes that is not tensor data (the limit is "
+                                f"{MAX_FIELD_BYTES // 2**20} MiB): a corrupt or hostile file?")
+        return bytes(self.data[start:end])
+
+    def entry(self, start: int, end: int) -> Entry:
+        key: str | bytes = ""
+        value: str | bytes = ""
+        for number, wire, a, b in fields(self.data, start, end):
+            if wire == 2 and number in (1, 2):
+                raw = self.blob(a, b)
+                try:
+                    decoded: str | bytes = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    decoded = raw  # checks.py refuses it where it matters
+                if number == 1:
+                    key = decoded
+                else:
+                    value = decoded
+        return Entry(key, value)
+
+    def model(self) -> tuple[Model, bool]:
+        data = self.data
+        ir = 0
+        opsets: list[OpsetId] = []
+        producer = version = ""
+        graph_spans: list[tuple[int, int]] = []
+        meta: list[Entry] = []
+        functions: list[Function] = []
+        training: list[Graph] = []
+        for number, wire, a, b in iter_fields(data, 0, len(data)):
+            if wire == 0:
+                if number == 1:
+                    ir = signed(a)
+                continue
+            if wire != 2:
+                continue
+            if number == 7:
+                graph_spans.append((a, b))
+            elif number == 8:
+                opsets.append(self.opset(a, b))
+            elif number == 2:
+                producer = self.text(a, b)
+            elif number == 3:
+                version = self.text(a, b)
+            elif number == 14:
+                meta.append(self.entry(a, b))
+            elif number == 20:
+                training += [self.graph([(s, e)], 0) for n, w, s, e in fields(data, a, b) if w == 2 and n in (1, 2)]
+            elif number == 25:
+                functions.append(self.function(a, b))
+        graph = self.graph(graph_spans, 0, top=True) if graph_spans else Graph()
+        model = Model(ir, tuple(opsets), producer, version, graph, tuple(meta), tuple(functions), tuple(training))
+        return model, bool(graph_spans)
+
+    def opset(self, start: int, end: int) -> OpsetId:
+        domain, version = "", 0
+        for number, wire, a, b in fields(self.data, start, end):
+            if number == 1 and wire == 2:
+                domain = self.text(a, b)
+            elif number == 2 and wire == 0:
+                version = signed(a)
+        return OpsetId(domain, version)
+
+    def function(self, start: int, end: int) -> Function:
+        name = ""
+        nodes = []
+        for number, wire, a, b in fields(self.data, start, end):
+            if wire == 2 and number == 1:
+                name = self.text(a, b)
+            elif wire == 2 and number == 7:
+                nodes.append(self.node(a, b, 0))
+        return Function(name, tuple(nodes))
+
+    def graph(self, spans: list[tuple[int, int]], depth: int, top: bool = False) -> Graph:
+        if depth > MAX_GRAPH_DEPTH:
+            raise OnnxFileError(f"subgraphs nest more than {MAX_GRAPH_DEPTH} deep: refused")
+        skipped_before = self.skipped_bytes
+        name = ""
+        nodes: list[Node] = []
+        inits: list[Tensor] = []
+        sparse: list[Sparse] = []
+        groups: dict[int, list[ValueInfo]] = {11: [], 12: [], 13: []}
+        node, value_info = self.node, self.value_info
+        for start, end in spans:
+            for number, wire, a, b in iter_fields(self.data, start, end):
+                if wire != 2:
+                    continue
+                self.items += 1
+                if self.items > MAX_ITEMS:
+                    raise OnnxFileError(f"the model has more than {MAX_ITEMS:,} nodes, tensors and value infos: "
+                                        f"refused")
+                if number == 1:
+                    nodes.append(node(a, b, depth))
+                elif number in groups:
+                    groups[number].append(value_info(a, b))
+                elif number == 5:
+                    inits.append(self.tensor(a, b, initializer=top))
+                elif number == 2:
+                    name = self.text(a, b)
+                elif number == 15:
+                    sparse.append(self.sparse(a, b))
+        size = sum(e - s for s, e in spans) - (self.skipped_bytes - skipped_before)
+        # a subgraph is read again at every level above it by a protobuf parser: count those reads too
+        self.structure += size * (3 if depth else 1)
+        if self.structure > MAX_SKELETON_BYTES:
+            raise OnnxFileError(f"the model's structure (everything but its weights) passes "
+                                f"{MAX_SKELETON_BYTES // 2**20} MiB: refused")
+        return Graph(name, tuple(nodes), tuple(inits), tuple(sparse), tuple(groups[11]), tuple(groups[12]),
+                     tuple(groups[13]))
+
+    def node(self, start: int, end: int, depth: int) -> Node:
+        text = self.text
+        inputs: list[str] = []
+        outputs: list[str] = []
+        attrs: list[Attribute] = []
+        name = op_type = domain = ""
+        for number, wire, a, b in fields(self.data, start, end):
+            if wire != 2:
+                continue
+            if number == 1:
+                inputs.append(text(a, b))
+            elif number == 2:
+                outputs.append(text(a, b))
+            elif number == 3:
+                name = text(a, b)
+            elif number == 4:
+                op_type = text(a, b)
+            elif number == 5:
+                attrs.append(self.attribute(a, b, depth))
+            elif number == 7:
+                domain = text(a, b)
+        return Node(name, op_type, domain, tuple(inputs), tuple(outputs), tuple(attrs))
+
+    def attribute(self, start: int, end: int, depth: int) -> Attribute:
+        data = self.data
+        name = ref = ""
+        kind = UNDEFINED
+        got: dict[int, Any] = {}  # field number -> value (a list for repeated fields)
+        for number, wire, a, b in fields(data, start, end):
+            if wire == 2:
+                if number == 1:
+                    name = self.text(a, b)
+                elif number == 8:
+                    got.setdefault(8, []).extend(packed_ints(data, a, b))
+                elif number == 7:
+                    add_floats(data, (7, 2, a, b), got.setdefault(7, []))
+                elif number == 4:
+                    got[4] = self.blob(a, b)
+                elif number == 5:
+                    got[5] = self.tensor(a, b)
+                elif number == 6:
+                    got[6] = self.graph([(a, b)], depth + 1)
+                elif number == 9:
+                    got.setdefault(9, []).append(self.blob(a, b))
+                elif number == 10:
+                    got.setdefault(10, []).append(self.tensor(a, b))
+                elif number == 11:
+                    got.setdefault(11, []).append(self.graph([(a, b)], depth + 1))
+                elif number == 22:
+                    got[22] = self.sparse(a, b)
+                elif number == 23:
+                    got.setdefault(23, []).append(self.sparse(a, b))
+                elif number == 21:
+                    ref = self.text(a, b)
+            elif wire == 0:
+                if number == 20:
+                    kind = signed(a)
+                elif number == 3:
+                    got[3] = signed(a)
+                elif number == 8:
+                    got.setdefault(8, []).append(signed(a))
+            elif wire == 5:
+                if number == 2:
+                    got[2] = FLOAT32.unpack_from(data, a)[0]
+                elif number == 7:
+                    got.setdefault(7, []).append(FLOAT32.unpack_from(data, a)[0])
+        if kind not in _KIND_FIELD:
+            raise OnnxFileError(f"not an ONNX model (attribute '{name}' has an unknown type {kind})")
+        number = _KIND_FIELD[kind]
+        value = got.get(number, _DEFAULTS.get(number)) if number else [] if kind == TYPE_PROTOS else None
+        if number in _REPEATED and value is None:
+            value = []
+        tensors = ([got[5]] if 5 in got else []) + got.get(10, [])
+        tensors += [x for y in ([got[22]] if 22 in got else []) + got.get(23, []) for x in (y.values, y.indices)]
+        graphs = ([got[6]] if 6 in got else []) + got.get(11, [])
+        return Attribute(name, kind, value, ref, tuple(tensors), tuple(graphs))
+
+    def sparse(self, start: int, end: int) -> Sparse:
+        values = indices = Tensor("", (), 0)
+        for number, wire, a, b in fields(self.data, start, end):
+            if wire == 2 and number == 1:
+                values = self.tensor(a, b)
+            elif wire == 2 and number == 2:
+                indices = self.tensor(a, b)
+        return Sparse(values, indices)
+
+    def value_info(self, start: int, end: int) -> ValueInfo:
+        data = self.data
+        name = ""
+        elem = 0
+        dims: list[int | str | None] | None = None
+        for number, wire, a, b in fields(data, start, end):
+            if number == 1 and wire == 2:
+                name = self.text(a, b)
+            elif number == 2 and wire == 2:  # TypeProto
+                for n2, w2, a2, b2 in fields(data, a, b):
+                    if n2 != 1 or w2 != 2:
+                        continue
+                    for n3, w3, a3, b3 in fields(data, a2, b2):  # TypeProto.Tensor
+                        if n3 == 1 and w3 == 0:
+                            elem = signed(a3)
+                        elif n3 == 2 and w3 == 2:
+                            dims = [] if dims is None else dims
+                            dims += [self.dim(a4, b4) for n4, w4, a4, b4 in fields(data, a3, b3)
+                                     if n4 == 1 and w4 == 2]
+        return ValueInfo(name, elem, None if dims is None else tuple(dims))
+
+    def dim(self, start: int, end: int) -> int | str | None:
+        out: int | str | None = None
+        for number, wire, a, b in fields(self.data, start, end):
+            if number == 1 and wire == 0:
+                out = signed(a)
+            elif number == 2 and wire == 2:
+                out = self.text(a, b)
+        return out
+
+    def tensor(self, start: int, end: int, initializer: bool = False) -> Tensor:
+        data = self.data
+        dims: list[int] = []
+        dtype = location = 0
+        name = ""
+        entries: list[Entry] = []
+        stored: list[tuple[int, int, int, int]] = []
+        data_bytes = 0
+        for fld in fields(data, start, end):
+            number, wire, a, b = fld
+            if number == 1:
+                add_ints(data, fld, dims)
+            elif number == 2 and wire == 0:
+                dtype = signed(a)
+            elif number in _TENSOR_DATA:
+                stored.append(fld)
+                data_bytes += (b - a) if wire != 0 else 1
+            elif number == 8 and wire == 2:
+                raw = bytes(data[a:b])
+                name = raw.decode("utf-8", "replace")
+            elif number == 14 and wire == 0:
+                location = signed(a)
+            elif number == 13 and wire == 2:
+                entries.append(self.entry(a, b))
+        shape = tuple(dims)
+        external = location == EXTERNAL
+        if external and initializer:
+            self.external.append(name)
+        kept: tuple[tuple[int, int, bytes], ...] | None
+        if data_bytes > 0 and not external and (prod(shape) > self.keep or data_bytes > KEEP_BYTES):
+            if initializer:
+                self.stripped[name] = shape
+            else:
+                self.stripped_other += 1
+            self.skipped_bytes += data_bytes
+            kept = None
+        else:
+            kept = tuple((n, w, bytes(data[a:b]) if w != 0 else a.to_bytes(8, "little")) for n, w, a, b in stored)
+        return Tensor(name, shape, dtype, location, tuple(entries), kept)

@@ -1,0 +1,194 @@
+"""The reader walks the protobuf wire format itself (archcalc/onnx_import/parse.py): what it reads
+must be what onnx's own protobuf parse reads, field by field, on every fixture, on Caffe2-style
+graphs and on hand-made models with every attribute type and tensor storage; and reading a model
+(``archcalc report X.onnx``) never imports onnx or ml_dtypes (issue 12)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from archcalc.onnx_import import view
+from archcalc.onnx_import.reader import KEEP_ELEMENTS, read_model
+from archcalc.onnx_import.tensors import to_array
+from tests.caffe2_graphs import SCALE_STORAGE, caffe2_net
+from tests.conftest import ROOT
+
+FIXTURES = sorted((ROOT / "tests" / "fixtures" / "onnx").glob("*.onnx"))
+
+
+def _same_tensor(mine: view.Tensor, proto: onnx.TensorProto, where: str) -> None:
+    assert (mine.name, mine.dims, mine.data_type, mine.data_location) == (
+        proto.name, tuple(proto.dims), proto.data_type, proto.data_location), where
+    assert [(e.key, e.value) for e in mine.external_data] == [(e.key, e.value) for e in proto.external_data], where
+    if mine.has_data and mine.data_type not in (16, 17, 18, 19, 20, 21, 22, 23):
+        expected = numpy_helper.to_array(proto)
+        got = to_array(mine)
+        assert got.dtype == expected.dtype and got.shape == expected.shape, where
+        assert np.array_equal(got, expected, equal_nan=got.dtype.kind in "fc"), where
+    elif proto.data_location != TensorProto.EXTERNAL and np.prod(proto.dims) > KEEP_ELEMENTS:
+        assert mine.data is None, f"{where}: a large tensor is read as dims only"
+
+
+def _same_value_infos(mine: tuple[view.ValueInfo, ...], protos: Any, where: str) -> None:
+    assert [v.name for v in mine] == [v.name for v in protos], where
+    for v, p in zip(mine, protos, strict=True):
+        t = p.type.tensor_type
+        assert v.elem_type == t.elem_type, where
+        if not t.HasField("shape"):
+            assert v.dims is None, where
+            continue
+        dims = tuple(d.dim_value if d.HasField("dim_value") else d.dim_param if d.HasField("dim_param") else None
+                     for d in t.shape.dim)
+        assert v.dims == dims, f"{where}: {v.name}"
+
+
+def _same_value(mine: Any, proto_value: Any, where: str) -> None:
+    if isinstance(proto_value, onnx.TensorProto):
+        _same_tensor(mine, proto_value, where)
+    elif isinstance(proto_value, onnx.GraphProto):
+        _same_graph(mine, proto_value, where)
+    elif isinstance(proto_value, list):
+        assert len(mine) == len(proto_value), where
+        for a, b in zip(mine, proto_value, strict=True):
+            _same_value(a, b, where)
+    elif isinstance(proto_value, float):
+        assert mine == proto_value or (np.isnan(mine) and np.isnan(proto_value)), where
+    else:
+        assert mine == proto_value, where
+
+
+def _same_graph(mine: view.Graph, proto: onnx.GraphProto, where: str = "main") -> None:
+    assert mine.name == proto.name, where
+    assert len(mine.node) == len(proto.node), where
+    for n, p in zip(mine.node, proto.node, strict=True):
+        at = f"{where}: node {p.name or p.op_type}"
+        assert (n.name, n.op_type, n.domain, n.input, n.output) == (
+            p.name, p.op_type, p.domain, tuple(p.input), tuple(p.output)), at
+        assert [(a.name, a.type) for a in n.attribute] == [(a.name, a.type) for a in p.attribute], at
+        for a, pa in zip(n.attribute, p.attribute, strict=True):
+            _same_value(a.value, helper.get_attribute_value(pa), f"{at} attribute {pa.name}")
+    assert len(mine.initializer) == len(proto.initializer), where
+    for t, p in zip(mine.initializer, proto.initializer, strict=True):
+        _same_tensor(t, p, f"{where}: initializer {p.name}")
+    for group in ("input", "output", "value_info"):
+        _same_value_infos(getattr(mine, group), getattr(proto, group), f"{where}: {group}")
+
+
+def _same_model(path: Path) -> None:
+    proto = onnx.load(str(path), load_external_data=False)
+    mine = read_model(path).model
+    assert mine.ir_version == proto.ir_version
+    assert [(o.domain, o.version) for o in mine.opset_import] == [(o.domain, o.version) for o in proto.opset_import]
+    assert (mine.producer_name, mine.producer_version) == (proto.producer_name, proto.producer_version)
+    assert [(e.key, e.value) for e in mine.metadata_props] == [(e.key, e.value) for e in proto.metadata_props]
+    _same_graph(mine.graph, proto.graph)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_every_fixture_reads_as_onnx_reads_it(path: Path) -> None:
+    _same_model(path)
+
+
+@pytest.mark.parametrize("storage", SCALE_STORAGE)
+@pytest.mark.parametrize("weightless", [False, True], ids=["weights", "weightless"])
+def test_caffe2_graphs_read_as_onnx_reads_them(tmp_path: Path, storage: str, weightless: bool) -> None:
+    path = tmp_path / "net.onnx"
+    onnx.save(caffe2_net(opset=9, storage=storage, weightless=weightless), str(path))
+    _same_model(path)
+
+
+_ARRAYS = [np.array([1.5, -2.25, np.inf], np.float32), np.arange(-3, 3, dtype=np.int8), np.arange(6, dtype=np.uint8),
+           np.array([-40000, 7], np.int32), np.array([-(2**62), 2**40], np.int64), np.array([2**63 + 5], np.uint64),
+           np.array([True, False]), np.array([0.5, -1e-3], np.float16), np.array([1e300, -0.0], np.float64),
+           np.array([-7, 9], np.int16), np.array([65535, 1], np.uint16), np.array([2**32 - 1], np.uint32),
+           np.array([1 + 2j], np.complex64), np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), np.zeros((0, 3), np.int64),
+           np.array(3.0, np.float32)]
+
+
+def _typed_fields(array: np.ndarray, name: str) -> onnx.TensorProto:
+    """The tensor with its values in the typed field (float_data, int32_data, ...), not raw_data."""
+    elem = helper.np_dtype_to_tensor_dtype(array.dtype)
+    if array.dtype == np.float16:
+        return helper.make_tensor(name, elem, array.shape, array.view(np.uint16).flatten().tolist())
+    if array.dtype.kind == "c":
+        return helper.make_tensor(name, elem, array.shape, array.flatten().tolist())
+    return helper.make_tensor(name, elem, array.shape, array.flatten().tolist(), raw=False)
+
+
+def test_small_tensors_of_every_type_and_storage_read_as_numpy_helper_reads_them(tmp_path: Path) -> None:
+    inits = [numpy_helper.from_array(a, f"raw{i}") for i, a in enumerate(_ARRAYS)]
+    inits += [_typed_fields(a, f"typed{i}") for i, a in enumerate(_ARRAYS)]
+    inits.append(helper.make_tensor("text", TensorProto.STRING, [2], [b"ab", b"\xc3\xa9"]))
+    attrs = {"f": 0.1, "i": -(2**40), "s": b"text", "floats": [0.5, float("inf")], "ints": [-1, 2**62],
+             "strings": [b"a", b"b"], "t": numpy_helper.from_array(np.array([3, 4], np.int64)),
+             "tensors": [numpy_helper.from_array(np.array([1.0], np.float32))],
+             "g": helper.make_graph([helper.make_node("Identity", ["x"], ["z"])], "sub", [],
+                                    [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)])}
+    node = helper.make_node("Custom", ["x", ""], ["y", ""], name="c", domain="my.domain", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, None])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])], inits,
+                              value_info=[helper.make_tensor_value_info("v", TensorProto.INT64, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("my.domain", 2)],
+                              producer_name="hand", producer_version="1.0")
+    helper.set_model_props(model, {"k": "v"})
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    _same_model(path)
+
+
+def test_large_tensors_are_read_as_dims_only(tmp_path: Path) -> None:
+    big = numpy_helper.from_array(np.ones((KEEP_ELEMENTS + 1,), np.float32), "big")
+    const = helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.ones((70, 70), np.float32)))
+    graph = helper.make_graph([const, helper.make_node("Add", ["x", "big"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, KEEP_ELEMENTS + 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [big])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    read = read_model(path)
+    assert read.stripped == {"big": (KEEP_ELEMENTS + 1,)} and read.stripped_other == 1
+    assert read.skipped_bytes == (KEEP_ELEMENTS + 1) * 4 + 70 * 70 * 4
+    assert read.model.graph.initializer[0].data is None and not read.model.graph.initializer[0].has_data
+    _same_model(path)
+
+
+def test_reading_a_model_imports_neither_onnx_nor_ml_dtypes(tmp_path: Path) -> None:
+    """``archcalc report X.onnx`` on every fixture and on Caffe2-style graphs (Constant, ConstantOfShape,
+    Expand constants folded, weights in the file) loads no onnx and no ml_dtypes: the reader walks the
+    protobuf itself, and numpy evaluates only the small constants."""
+    paths = [str(p) for p in FIXTURES]
+    for storage in SCALE_STORAGE:
+        path = tmp_path / f"{storage}.onnx"
+        onnx.save(caffe2_net(opset=9, storage=storage), str(path))
+        paths.append(str(path))
+    probe = ("import sys, io, contextlib\nfrom archcalc.cli import main\n"
+             f"for path in {paths!r}:\n"
+             "    with contextlib.redirect_stdout(io.StringIO()):\n"
+             "        assert main(['report', path, '-f', 'json', '--batch', '1']) == 0, path\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'onnx', 'ml_dtypes', 'google', 'onnxruntime'}))\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]", run.stdout
+
+
+def test_the_number_of_nodes_read_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile file of millions of tiny nodes is refused in one line before memory holds them all
+    (here with the bound lowered to 50, on a chain of 60 Relu nodes)."""
+    from archcalc.errors import OnnxFileError
+    from archcalc.onnx_import import parse
+
+    monkeypatch.setattr(parse, "MAX_ITEMS", 50)
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(60)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("t60", TensorProto.FLOAT, [1, 2])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(OnnxFileError, match="more than 50 nodes, tensors and value infos: refused"):
+        read_model(path)
