@@ -166,3 +166,22 @@ POOL_FLOPS: tuple[str, ...] = tuple(m.value for m in PoolFlops)
 POOLING_CONNECTIONS: tuple[str, ...] = tuple(m.value for m in PoolingConnections)
 RF_MERGE: tuple[str, ...] = tuple(m.value for m in RfMerge)
 UNITS: tuple[str, ...] = tuple(m.value for m in Units)
+
+
+class DiagramFormat(StrEnum):
+    """What ``archcalc diagram`` writes: SVG, Graphviz dot, or Mermaid."""
+
+    SVG = "svg"
+    DOT = "dot"
+    MMD = "mmd"
+
+
+class Direction(StrEnum):
+    """Which way a diagram's layers run: top to bottom, or left to right."""
+
+    TB = "TB"
+    LR = "LR"
+
+
+DIAGRAM_FORMATS: tuple[str, ...] = tuple(m.value for m in DiagramFormat)
+DIRECTIONS: tuple[str, ...] = tuple(m.value for m in Direction)

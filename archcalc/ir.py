@@ -4,8 +4,9 @@ A tensor is named by ``(layer, output_index)``; every layer but ``split`` has on
 ``Graph.layers`` is in execution order: a topological order that keeps declaration order
 wherever the wiring allows it. The ordering, cycle check and consumer lookups here are archcalc's
 own; nothing in the analysis uses networkx. networkx is a dependency for graph work on top of a
-finished graph: ``Graph.to_networkx()`` hands the graph to it (layouts, matching two networks),
-and is the only place it is imported (lazily, so ``archcalc report`` never loads it).
+finished graph: ``Graph.to_networkx()`` hands the graph to it (layouts, matching two networks);
+besides it, only compare's structural matching and the diagram's layering import it, lazily, so
+``archcalc report`` never loads it.
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ def _onnx_argv(tmp: Path) -> dict[str, list[tuple[str, ...]]]:
         "plot": [("plot", "layers", ONNX, "-o", str(tmp / "layers.svg")),
                  ("plot", "rf", ONNX, "-o", str(tmp / "rf.svg")),
                  ("plot", "sweep", ONNX, "-o", str(tmp / "sweep.svg"))],
+        "diagram": [("diagram", ONNX, "-o", str(tmp / "graph.svg"))],
+        "view": [("view", ONNX, "-o", str(tmp / "page.html"))],
         "tables": [("tables", ONNX)],
         "profile": [("profile", ONNX, "--device", "cpu", "--warmup", "0", "--repeat", "1", "--estimate", "off")],
         "estimate": [("estimate", ONNX, "--device", "h100")],
@@ -50,7 +52,7 @@ def _onnx_argv(tmp: Path) -> dict[str, list[tuple[str, ...]]]:
 def test_every_command_works_on_onnx_or_says_why_in_one_line(tmp_path: Path) -> None:
     cases = _onnx_argv(tmp_path)
     assert set(cases) == {c.name for c in COMMANDS.values() if c.reads_source}, "a command lacks an ONNX case"
-    works = {"report", "explain", "compare", "plot layers", "plot rf", "profile", "estimate"}
+    works = {"report", "explain", "compare", "plot layers", "plot rf", "profile", "estimate", "diagram", "view"}
     for argv_list in cases.values():
         for argv in argv_list:
             code, out, err = run(*argv)

@@ -7,7 +7,7 @@ error; 130 interrupted.
     analyze.py   report, check, tables        produce.py  export, plot
     explain.py   explain                      compare.py  compare
     sweep.py     sweep                        measure.py  profile, calibrate
-    estimate.py  estimate
+    estimate.py  estimate                     view.py     diagram, view
     listing.py   list, types, presets, columns
     base.py      Command, option groups, exit codes, reading a source
     output.py    emit (every file written), the format an output's extension names
@@ -19,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from archcalc.cli import analyze, compare, estimate, explain, listing, measure, produce, sweep
+from archcalc.cli import analyze, compare, estimate, explain, listing, measure, produce, sweep, view
 from archcalc.cli.base import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_MISMATCH, EXIT_USAGE, ArgParser, Command
 from archcalc.cli.output import check_outputs
 from archcalc.errors import ArchcalcError
@@ -27,9 +27,9 @@ from archcalc.errors import ArchcalcError
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_MISMATCH", "EXIT_USAGE", "Command", "main",
            "parser"]
 
-_ORDER = ("report", "explain", "compare", "check", "export", "sweep", "plot", "tables", "profile", "calibrate",
-          "estimate", "list", "types", "presets", "columns")
-_ALL = {c.name: c for group in (analyze, explain, compare, produce, sweep, measure, estimate, listing)
+_ORDER = ("report", "explain", "compare", "check", "export", "sweep", "plot", "diagram", "view", "tables",
+          "profile", "calibrate", "estimate", "list", "types", "presets", "columns")
+_ALL = {c.name: c for group in (analyze, explain, compare, produce, sweep, measure, estimate, listing, view)
         for c in group.COMMANDS}
 #: every subcommand, by name, in the order ``archcalc --help`` lists them
 COMMANDS: dict[str, Command] = {name: _ALL[name] for name in _ORDER} | _ALL
