@@ -67,6 +67,9 @@ def test_human_units_beside_exact_integers() -> None:
     assert human(1516, "params") == "1.52K" and human(151600, "connections") == "152K"
     assert human(11_689_512, "params") == "11.7M" and human(1_814_073_344, "macs") == "1.81G"
     assert human(999, "macs") == "999" and human(6400, "activation_bytes") == "6.25 KiB"
+    # rounding to three digits carries into the next prefix, never "1e+03K" or "1000K"
+    assert human(999_999, "macs") == "1M" and human(999_500_000, "macs") == "1G"
+    assert human(4_089_184_256_123, "macs") == "4.09T" and human(2**20 - 1, "param_bytes") == "1 MiB"
     assert number(1516, "params", Units.BOTH, True) == "1,516 (1.52K)"
     assert number(1516, "params", Units.EXACT, True) == "1,516"
     assert number(1516, "params", Units.HUMAN, False) == 1516  # csv/json cells stay exact

@@ -8,19 +8,16 @@ from typing import Any
 
 from archcalc.choices import Units
 from archcalc.render.columns import BYTES, LAYER_COLUMNS, SHARE_COLUMNS
+from archcalc.render.units import binary_bytes, si
 from archcalc.report import LayerRecord, Report
-
-_COUNT_STEPS = ((10**9, "G"), (10**6, "M"), (10**3, "K"))
-_BYTE_STEPS = ((2**30, " GiB"), (2**20, " MiB"), (2**10, " KiB"))
 
 
 def human(value: int, column: str) -> str:
     """``151600`` -> ``152K`` (powers of 1,000; ``*_bytes``: ``6.25 KiB``, powers of 1,024);
     three significant digits; below 1,000 (1,024 bytes) the exact integer."""
-    for scale, suffix in _BYTE_STEPS if column in BYTES else _COUNT_STEPS:
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:,}"
+    if column in BYTES:
+        return binary_bytes(value)
+    return si(value) if abs(value) >= 1000 else f"{value:,}"
 
 
 def number(value: int, column: str, units: Units, separators: bool) -> Any:
