@@ -4,6 +4,7 @@ edge shapes and clusters; those tools compute their own positions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from archcalc.diagram import Diagram
 from archcalc.render.diagram_svg import node_counts
@@ -15,22 +16,33 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _tree(diagram: Diagram) -> dict[str | None, list[str]]:
+@dataclass(frozen=True)
+class _Nesting:
+    """What both text formats walk: a short id per node, the nodes directly inside each cluster
+    (None: outside every cluster), each cluster's child clusters, label and number."""
+
+    ids: dict[str, str]
+    inner: dict[str | None, list[str]]
+    children: dict[str | None, list[str]]
+    labels: dict[str, str]
+    number: dict[str, int]
+
+
+def _nesting(diagram: Diagram) -> _Nesting:
+    inner: dict[str | None, list[str]] = {}
+    for n in diagram.nodes:
+        inner.setdefault(n.cluster[-1] if n.cluster else None, []).append(n.name)
     children: dict[str | None, list[str]] = {}
     for c in diagram.clusters:
         children.setdefault(c.parent, []).append(c.id)
-    return children
+    return _Nesting({n.name: f"n{i}" for i, n in enumerate(diagram.nodes)}, inner, children,
+                    {c.id: c.label for c in diagram.clusters}, {c.id: i for i, c in enumerate(diagram.clusters)})
 
 
 def render_dot(diagram: Diagram, report: Report) -> str:
     records = {r.name: r for r in report.layers}
-    ids = {n.name: f"n{i}" for i, n in enumerate(diagram.nodes)}
-    inner: dict[str | None, list[str]] = {}
-    for n in diagram.nodes:
-        inner.setdefault(n.cluster[-1] if n.cluster else None, []).append(n.name)
-    children = _tree(diagram)
-    labels = {c.id: c.label for c in diagram.clusters}
-    number = {c.id: i for i, c in enumerate(diagram.clusters)}
+    nest = _nesting(diagram)
+    ids, inner, children, labels, number = nest.ids, nest.inner, nest.children, nest.labels, nest.number
 
     def body(cluster: str | None, indent: str) -> Iterator[str]:
         for name in inner.get(cluster, []):
@@ -60,13 +72,8 @@ def _mmd_text(text: str) -> str:
 
 def render_mermaid(diagram: Diagram, report: Report) -> str:
     records = {r.name: r for r in report.layers}
-    ids = {n.name: f"n{i}" for i, n in enumerate(diagram.nodes)}
-    inner: dict[str | None, list[str]] = {}
-    for n in diagram.nodes:
-        inner.setdefault(n.cluster[-1] if n.cluster else None, []).append(n.name)
-    children = _tree(diagram)
-    labels = {c.id: c.label for c in diagram.clusters}
-    number = {c.id: i for i, c in enumerate(diagram.clusters)}
+    nest = _nesting(diagram)
+    ids, inner, children, labels, number = nest.ids, nest.inner, nest.children, nest.labels, nest.number
 
     def body(cluster: str | None, indent: str) -> Iterator[str]:
         for name in inner.get(cluster, []):
