@@ -19,7 +19,7 @@ from archcalc.receptive import format_field
 from archcalc.zoo import bundled_specs, bundled_variants
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "onnx"
-SOURCES = [*bundled_specs(), *bundled_variants(), *sorted(str(p) for p in FIXTURES.glob("*.onnx"))]
+SOURCES = [*bundled_specs(), *bundled_variants(), *sorted(str(p) for p in FIXTURES.rglob("*.onnx"))]
 #: the terms no preset switches on
 EXTRA = [{"bias_macs": "per_output", "affine_macs": "per_param", "batch": 3, "dtype": "fp16"},
          {"pooling_connections": "none", "units_include_input": True, "units_include_output": False,
