@@ -198,13 +198,14 @@ def format_field(field: Field) -> str:
         return "global"
     if not field.axes:
         return "-"
-    parts = [_fmt_num(v) for v in field.size], [_fmt_num(v) for v in field.jump], [_fmt_num(v) for v in field.start]
+    parts = tuple([format_number(v) for v in values] for values in (field.size, field.jump, field.start))
     return " ".join(
         prefix + (p[0] if len(set(p)) == 1 else "x".join(p)) for prefix, p in zip(("", "j", "s"), parts, strict=True)
     )
 
 
-def _fmt_num(value: Number) -> str:
+def format_number(value: Number) -> str:
+    """An exact receptive-field number as the report writes it: 3, 2.5, 1/3."""
     if isinstance(value, Fraction):
         if value.denominator == 1:
             return str(value.numerator)

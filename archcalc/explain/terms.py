@@ -13,7 +13,7 @@ from archcalc.explain.model import FigureExplanation
 from archcalc.ops import REGISTRY
 from archcalc.ops._derive import Step, num
 from archcalc.ops.base import GLOBAL, PASS, UNKNOWN, Applied, Permute, Window
-from archcalc.receptive import Field, format_field, input_field, step
+from archcalc.receptive import Field, format_field, format_number, input_field, step
 
 if TYPE_CHECKING:
     from archcalc.ir import Graph, Layer
@@ -219,16 +219,6 @@ def _flops(ctx: Context) -> FigureExplanation:
                              numbers, tuple(notes))
 
 
-def _fmt(value: int | Fraction) -> str:
-    if isinstance(value, Fraction):
-        if value.denominator == 1:
-            return str(value.numerator)
-        if value.denominator == 2:
-            return f"{float(value):g}"
-        return f"{value.numerator}/{value.denominator}"
-    return str(value)
-
-
 def _half(value: int | Fraction) -> int | Fraction:
     return value // 2 if isinstance(value, int) and value % 2 == 0 else Fraction(value) / 2
 
@@ -257,9 +247,10 @@ def _receptive_field(ctx: Context) -> FigureExplanation:
     parts = []
     for (size, jump, start2), (k, s, offset2), (size2, jump2, start22) in zip(
             in_fields[0].axes, rule.axes, field.axes, strict=True):
-        parts.append(f"size {_fmt(size)} + ({_fmt(k)} - 1) x {_fmt(-jump if jump < 0 else jump)} = {_fmt(size2)}, "
-                     f"jump {_fmt(jump)} x {_fmt(s)} = {_fmt(jump2)}, "
-                     f"start {_fmt(_half(start2))} + {_fmt(_half(offset2))} x {_fmt(jump)} = {_fmt(_half(start22))}")
+        f = format_number
+        parts.append(f"size {f(size)} + ({f(k)} - 1) x {f(-jump if jump < 0 else jump)} = {f(size2)}, "
+                     f"jump {f(jump)} x {f(s)} = {f(jump2)}, "
+                     f"start {f(_half(start2))} + {f(_half(offset2))} x {f(jump)} = {f(_half(start22))}")
     unique = list(dict.fromkeys(parts))
     numbers = "; ".join(unique) if len(unique) > 1 else f"every axis: {unique[0]}"
     return FigureExplanation(
