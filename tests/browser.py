@@ -31,7 +31,7 @@ def chromium() -> str:
 
 
 def _run(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    with tempfile.TemporaryDirectory(prefix="archcalc-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="archcalc-chromium-", ignore_cleanup_errors=True) as profile:
         return subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                               timeout=timeout, check=False)
 
@@ -123,7 +123,8 @@ class DevTools:
         import json
 
         self._json = json
-        self._profile = tempfile.TemporaryDirectory(prefix="archcalc-chromium-")
+        # Chromium's helper processes may still be writing the profile as it goes: never an error
+        self._profile = tempfile.TemporaryDirectory(prefix="archcalc-chromium-", ignore_cleanup_errors=True)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         def onto_3_and_4() -> None:  # in the child: the pipe ends become fds 3 and 4
@@ -138,7 +139,7 @@ class DevTools:
             [chromium(), *FLAGS, f"--user-data-dir={self._profile.name}", "--remote-debugging-pipe",
              f"--window-size={size[0]},{size[1]}", "about:blank"],
             close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=onto_3_and_4)
+            preexec_fn=onto_3_and_4, start_new_session=True)
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer = b""
@@ -181,7 +182,19 @@ class DevTools:
             self.send("Input.dispatchMouseEvent", session=True, type=kind, x=x, y=y, button="left", clickCount=1)
 
     def close(self) -> None:
-        self._proc.kill()
+        """Ask the browser to quit (its helper processes end with it), then end its whole process
+        group if it has not within 10 s."""
+        import contextlib
+        import signal
+
+        self._next += 1
+        message = self._json.dumps({"id": self._next, "method": "Browser.close"}).encode() + b"\0"
+        with contextlib.suppress(OSError):  # not ``send``: no reply is awaited from a browser that is quitting
+            os.write(self._to_browser, message)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
         self._proc.wait(timeout=10)
         os.close(self._to_browser)
         os.close(self._from_browser)
