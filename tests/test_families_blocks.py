@@ -56,8 +56,9 @@ def test_convnext_block(opset: int) -> None:
              weight("gamma", [c]), tensor("sqrt2", 2**0.5, np.float32), tensor("one", 1.0, np.float32),
              tensor("half", 0.5, np.float32)]
     m = make(nodes, {"x": [1, c, h, h]}, inits=inits, opset=opset)
-    r = verify(m, layers=["dw", "nhwc", "ln", "mm1", "fc1", "gelu", "mm2", "fc2", "ls", "nchw", "y"])
+    r = verify(m, layers=["dw", "nhwc", "ln", "fc1", "gelu", "fc2", "ls", "nchw", "y"])
     assert r["ln"].kind == "layernorm" and r["gelu"].kind == "activation"
+    assert r["fc1"].kind == r["fc2"].kind == "matmul" and (r["fc1"].biases, r["fc2"].biases) == (4 * c, c)
     torch_params = (49 * c + c) + 2 * c + (c * 4 * c + 4 * c) + (4 * c * c + c) + c
     assert r.totals.params == torch_params
     assert r.totals.macs == h * h * (49 * c + 2 * 4 * c * c)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from tests.onnx_builders import LATEST, ORT_MAX_OPSET, make, node, tensor, verify, weight
+from tests.onnx_builders import LATEST, ORT_MAX_OPSET, make, node, save, tensor, verify, weight
 
 CONV_OPSETS = [7, 11, 13, 22, LATEST]
 
@@ -230,11 +230,45 @@ def test_flatten_gemm_classifier() -> None:
 
 @pytest.mark.parametrize("opset", [7, 13, LATEST])
 def test_matmul_2d_is_fc_and_bias_add_is_counted(opset: int) -> None:
+    """MatMul -> Add of a bias: one fc layer with its bias (as a Gemm with C imports)."""
     m = make([node("MatMul", ["x", "w"], "h"), node("Add", ["h", "b"], "y")], {"x": [3, 20]},
              inits=[weight("w", [20, 9]), weight("b", [9])], opset=opset)
-    r = verify(m, layers=["h", "y"])
-    assert r["h"].kind == "fc" and r["h"].params == 180 and r["h"].macs == 3 * 180
-    assert r["y"].biases == 9 and r["y"].params == 9
+    r = verify(m, layers=["y"])
+    assert r["y"].kind == "fc" and r["y"].weights == 180 and r["y"].biases == 9 and r["y"].params == 189
+    assert r["y"].macs == 3 * 180
+    gemm = verify(make([node("Gemm", ["x", "w", "b"], "y")], {"x": [3, 20]},
+                       inits=[weight("w", [20, 9]), weight("b", [9])], opset=opset), layers=["y"])
+    assert (gemm["y"].kind, gemm["y"].params, gemm["y"].macs) == (r["y"].kind, r["y"].params, r["y"].macs)
+
+
+@pytest.mark.parametrize("opset", [13, LATEST])
+def test_matmul_add_on_a_channels_last_tensor_is_one_linear_with_its_bias(opset: int) -> None:
+    """nn.Linear on (N, H, W, C), as ConvNeXt runs its 1x1 convs, exports as MatMul -> Add: one matmul layer
+    with its bias, whose figures under every preset equal a 1x1 conv with a bias on the same tensor (the
+    bias add is not a separate elementwise layer that presets count differently). A bias shared with
+    another reader, a second reader of the product, or a per-position constant keep the nodes apart."""
+    from archcalc import analyze, load
+    from archcalc.conventions import PRESETS
+
+    c, k, h = 8, 12, 5
+    lin = make([node("Transpose", ["x"], "t", perm=[0, 2, 3, 1]), node("MatMul", ["t", "w"], "mm"),
+                node("Add", ["mm", "b"], "y")], {"x": [1, c, h, h]},
+               inits=[weight("w", [c, k]), weight("b", [k])], opset=opset)
+    r = verify(lin, layers=["t", "y"])
+    assert r["y"].kind == "matmul" and r["y"].params == c * k + k and r["y"].biases == k
+    conv = make([node("Conv", ["x", "w", "b"], "y")], {"x": [1, c, h, h]},
+                inits=[weight("w", [k, c, 1, 1]), weight("b", [k])], opset=opset)
+    for preset in PRESETS:
+        a, b = analyze(load(save(lin)), preset=preset)["y"], analyze(load(save(conv)), preset=preset)["y"]
+        assert (a.params, a.macs, a.flops, a.connections) == (b.params, b.macs, b.flops, b.connections), preset
+    two_readers = make([node("MatMul", ["x2", "w"], "mm"), node("Add", ["mm", "b"], "y"), node("Relu", ["mm"], "z")],
+                       {"x2": [1, 3, c]}, inits=[weight("w", [c, k]), weight("b", [k])], opset=opset, outputs=["y", "z"])
+    two = verify(two_readers, layers=["mm", "y", "z"])
+    assert (two["mm"].kind, two["mm"].biases, two["y"].kind) == ("matmul", 0, "elementwise")
+    per_position = make([node("MatMul", ["x2", "w"], "mm"), node("Add", ["mm", "b"], "y")], {"x2": [1, 3, c]},
+                        inits=[weight("w", [c, k]), weight("b", [3, k])], opset=opset)
+    apart = verify(per_position, layers=["mm", "y"])
+    assert (apart["mm"].kind, apart["y"].kind, apart["y"].params) == ("matmul", "elementwise", 3 * k)
 
 
 @pytest.mark.parametrize("opset", [9, 13, LATEST])

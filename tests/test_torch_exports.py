@@ -54,7 +54,7 @@ BN_CHANNELS = {"mbconv_se": 64 + 64 + 16, "mobilenetv3_block": 64 + 64 + 16}
 # The layers each model must import as ('activation:fn' for activations, 'elementwise:op' for elementwise ops)
 KINDS = {
     "convnext_stage": {"input": 1, "conv": 3, "layernorm": 4, "transpose": 4, "matmul": 4, "activation:gelu": 2,
-                       "elementwise:add": 4, "elementwise:mul": 2, "add": 2},  # Linear biases, layer scales
+                       "elementwise:mul": 2, "add": 2},  # Linears with their biases (MatMul -> Add), layer scales
     "mbconv_se": {"input": 1, "conv": 5, "activation:silu": 3, "global_avgpool": 1, "activation:sigmoid": 1,
                   "mul": 1, "add": 1},
     "norm_shuffle": {"input": 1, "conv": 3, "groupnorm": 1, "activation:mish": 1, "pixel_unshuffle": 1,
@@ -192,6 +192,8 @@ def test_every_conv_linear_and_einsum_equals_torch(name: str, imported: dict[str
         assert x.shape == tuple(t["output_shape"]), where
         if t["type"] == "Conv2d":
             assert x.params == t["params"] + (t["bn_after"] if entry["bn_folded"] else 0), where
+        elif t["type"] == "Linear":  # MatMul -> Add: one layer with its bias
+            assert x.params == t["params"] and x.biases == t["params"] - t["weights"], where
 
 
 def _with_zero_weights(path: Path) -> Any:

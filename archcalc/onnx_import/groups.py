@@ -11,7 +11,8 @@ are then imported one by one, as for any other model.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 GROUPS_KEY = "archcalc.layers"
@@ -25,6 +26,9 @@ class Group:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     nodes: frozenset[str]
+    #: role -> the constants holding the layer's parameters (claimed as a one-node layer's are, so
+    #: an initializer shared with another layer is counted once)
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def read_groups(model: Any) -> tuple[dict[str, Group], list[str]]:
@@ -34,8 +38,10 @@ def read_groups(model: Any) -> tuple[dict[str, Group], list[str]]:
 
     out, notes = _metadata_groups(model)
     records, pattern_notes = find_patterns(model, set(out))
-    for layer, kind, attrs, inputs, outputs, names in records:
-        g = Group(layer, kind, attrs, inputs, outputs, names)
+    for record in records:
+        layer, kind, attrs, inputs, outputs, names = record[:6]
+        params = record[6] if len(record) > 6 else {}
+        g = Group(layer, kind, attrs, inputs, outputs, names, {k: tuple(v) for k, v in params.items()})
         for name in names:
             out[name] = g
     return out, notes + pattern_notes

@@ -148,7 +148,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             if group is not None:
                 if not set(group.outputs) & set(proto.output):
                     continue  # an inner node of a layer restored from the export metadata
-                spec = LayerSpec(group.kind, dict(group.attrs), list(group.inputs))
+                spec = _group_spec(group, values)
                 if any(not isinstance(values.get(t), Act) for t in spec.inputs):
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
                 built.add(group.layer, spec, where, group.outputs)
@@ -341,6 +341,16 @@ def _unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: 
                                f"without the batch axis") from None
         shapes.append(list(full[1:]) or [1])
     return shapes
+
+
+def _group_spec(group: Any, values: Mapping[str, Act | Const]) -> LayerSpec:
+    """The layer a group stands for; a Linear recognised on a 2-D input is an fc layer, as a 2-D
+    MatMul or Gemm imports."""
+    kind, attrs = group.kind, dict(group.attrs)
+    first = values.get(group.inputs[0]) if group.inputs else None
+    if kind == "matmul" and isinstance(first, Act) and len(first.shape) == 2:
+        kind = "fc"
+    return LayerSpec(kind, attrs, list(group.inputs), {k: list(v) for k, v in group.params.items()})
 
 
 def _printable(text: str) -> str:

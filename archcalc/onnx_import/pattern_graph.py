@@ -7,8 +7,9 @@ from typing import Any
 
 from archcalc.onnx_import.values import Const
 
-#: (layer, kind, attrs, inputs, outputs, nodes)
-Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
+#: (layer, kind, attrs, inputs, outputs, nodes[, params: role -> the constants holding them])
+Record = (tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
+          | tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str], dict[str, list[str]]])
 
 
 class NodeView:
@@ -84,6 +85,21 @@ class PatternGraph:
         except ArchcalcError:
             return None
         return c if c.known else None
+
+    def dims(self, tensor: str) -> tuple[int, ...] | None:
+        """The dims of an initializer or a Constant output (stored or not); None for anything else."""
+        from archcalc.errors import ArchcalcError
+        from archcalc.onnx_import.protos import constant_node, node_attrs
+
+        if tensor in self.inits:
+            return tuple(self.inits[tensor].dims)
+        n = self.producer.get(tensor)
+        if n is None or n.op_type != "Constant":
+            return None
+        try:
+            return tuple(constant_node(node_attrs(n), tensor).shape)
+        except ArchcalcError:
+            return None
 
     def values(self, tensor: str) -> list[Any] | None:
         """The values of a known 1-D or scalar constant as Python numbers (a shape, axes)."""

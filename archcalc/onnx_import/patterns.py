@@ -11,7 +11,10 @@
   group, the Mul and Add hold the per-channel scale and shift);
 - channel shuffle as ``Reshape(N, g, C/g, ...) -> Transpose(swap 1 and 2) -> Reshape(N, C, ...)``;
 - pixel unshuffle as ``Reshape(N, C, H/r, r, W/r, r) -> Transpose -> Reshape(N, C r², H/r, W/r)``
-  (PyTorch's ``nn.PixelUnshuffle``).
+  (PyTorch's ``nn.PixelUnshuffle``);
+- a Linear with its bias as ``MatMul(x, W[K, N]) -> Add(b[N])`` (PyTorch's ``nn.Linear`` on an input
+  of three or more axes, e.g. ConvNeXt's Linears on channels-last tensors): one layer with the
+  bias as its parameter, counted as a spec's Linear (or 1x1 conv) with a bias is, under every preset.
 
 Each match is a layer named after the node that writes its output, a record like the export
 metadata's (kind, attributes, input and output tensors, node names); ``groups.read_groups`` uses
@@ -209,9 +212,29 @@ def _pixel_unshuffle(g: PatternGraph, r1: Any) -> Record | None:
             frozenset({r1.name, t.name, r2.name}))
 
 
+def _linear(g: PatternGraph, mm: Any) -> Record | None:
+    """MatMul of an activation and a weight matrix [K, N] (leading 1s allowed), whose only reader
+    adds a constant of N elements: a matmul layer over the last axis with a bias per unit."""
+    if len(mm.input) != 2 or g.is_const(mm.input[0]) or not g.is_const(mm.input[1]) or mm.output[0] in g.outputs:
+        return None
+    w = g.dims(mm.input[1])
+    if w is None or len(w) < 2 or any(d != 1 for d in w[:-2]) or w[-1] < 1:
+        return None
+    add = g.only_user(mm.output[0], "Add")
+    if add is None or len(add.input) != 2 or add.input[0] == add.input[1]:
+        return None
+    bias = other(add, mm.output[0])
+    b = g.dims(bias) if g.is_const(bias) else None
+    if b is None or not b or b[-1] != w[-1] or any(d != 1 for d in b[:-1]):
+        return None
+    return (add.name, "matmul", {"units": int(w[-1]), "bias": "per_unit"}, (mm.input[0],), (add.output[0],),
+            frozenset({mm.name, add.name}), {"weights": [mm.input[1]], "biases": [bias]})
+
+
 #: op_type of the first (or anchor) node -> matchers, in the order tried
 MATCHERS = {"Mul": (gated,), "Div": (gelu,), "Tanh": (gelu_tanh,), "Transpose": (_layernorm2d, _layernorm2d_decomposed),
-            "Reshape": (_groupnorm, _channel_shuffle, _pixel_unshuffle), "ReduceMean": (_decomposed_layernorm,)}
+            "Reshape": (_groupnorm, _channel_shuffle, _pixel_unshuffle), "ReduceMean": (_decomposed_layernorm,),
+            "MatMul": (_linear,)}
 
 
 def find_patterns(model: Any, taken: set[str], in_place: bool = True) -> tuple[list[Record], list[str]]:
