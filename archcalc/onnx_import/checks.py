@@ -49,21 +49,29 @@ def check_text(model: Model) -> None:
                 raise OnnxFileError(f"a name in the model is not valid UTF-8 ({shown!r}): a corrupt file?")
 
 
-def _tensors(model: Model) -> Iterator[tuple[Tensor, str]]:
-    """Every tensor of every graph, with words saying where it sits."""
+def _tensors(model: Model) -> Iterator[tuple[Tensor, Any]]:
+    """Every tensor of every graph, with what makes the words saying where it sits (``_label``:
+    built only for the few tensors a message is about)."""
     functions = [("", n) for f in model.functions for n in f.node]
     for graph, main in graphs(model):
         where = "" if main else f" (in subgraph '{graph.name}')"
         for tensor in graph.initializer:
-            yield tensor, f"initializer '{tensor.name}'{where}"
+            yield tensor, ("initializer", tensor.name, where)
         for sparse in graph.sparse_initializer:
-            yield sparse.values, f"sparse initializer '{sparse.values.name}'{where}"
-            yield sparse.indices, f"sparse initializer '{sparse.values.name}'{where}"
+            yield sparse.values, ("sparse initializer", sparse.values.name, where)
+            yield sparse.indices, ("sparse initializer", sparse.values.name, where)
         functions += [(where, n) for n in graph.node]
     for where, node in functions:
-        label = f"the {{}} of node '{node.name or node.op_type}'{where}"
         for attr in node.attribute:
-            yield from ((t, label.format(attr.name)) for t in attr.tensors)
+            for t in attr.tensors:
+                yield t, (node, attr.name, where)
+
+
+def _label(place: Any) -> str:
+    owner, name, where = place
+    if isinstance(owner, str):
+        return f"{owner} '{name}'{where}"
+    return f"the {name} of node '{owner.name or owner.op_type}'{where}"
 
 
 def check_external_paths(model: Model, path: str | Path) -> None:
@@ -72,11 +80,13 @@ def check_external_paths(model: Model, path: str | Path) -> None:
     the folder itself, a FIFO or device, an offset or length that is no byte count or runs past the
     end of the file, or a length that is not the tensor's size, is refused here, before anything
     (ONNX Runtime included) reads a byte of it. A missing file is fine: the analysis needs dims."""
-    folder = Path(path).resolve().parent
+    folder: Path | None = None  # resolved at the first external tensor (most models have none)
     places: dict[str, str | os.stat_result | None] = {}  # one look at each file, however many tensors it holds
-    for tensor, label in _tensors(model):
+    for tensor, place in _tensors(model):
         if tensor.data_location == 1:
-            _check_one(tensor, label, folder, str(path), places)
+            if folder is None:
+                folder = Path(path).resolve().parent
+            _check_one(tensor, _label(place), folder, str(path), places)
 
 
 def _place(location: str, folder: Path) -> str | os.stat_result | None:

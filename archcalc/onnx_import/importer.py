@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
@@ -29,6 +30,7 @@ from archcalc.onnx_import.reader import OnnxFileError, no_gc, read_model
 from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, translate
 from archcalc.onnx_import.values import Act, Const, ImportError_
 from archcalc.ops import REGISTRY
+from archcalc.ops.base import Applied
 
 #: the default-domain opsets archcalc reads (translators are tested from the oldest to the newest)
 OPSETS = range(7, 29)
@@ -245,7 +247,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         source=file,
         conventions={**exported_conventions(model, notes), "batch": model_batch},
         meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else (),
-              "constant_output_bytes": constant_output_bytes},
+              "constant_output_bytes": constant_output_bytes, "applied": MappingProxyType(built.applied)},
     )
 
 
@@ -264,12 +266,17 @@ class _Built:
     n_outputs: dict[str, int] = field(default_factory=dict)
     #: initializer -> the layer that counts its parameters
     claimed: dict[str, str] = field(default_factory=dict)
+    #: layer name -> (the layer, its input shapes, what its op's ``apply`` made of them): the
+    #: analysis takes it from the graph's meta instead of applying the op again (``analysis.analyze``)
+    applied: dict[str, tuple[Layer, tuple[tuple[int, ...], ...], Applied]] = field(default_factory=dict)
 
     def add(self, base: str, spec: LayerSpec, where: Origin, outputs: Sequence[str]) -> str:
         """A layer named after ``base`` from ``spec``; its outputs become the tensors ``outputs``."""
         name = unique_name(base, self.taken)
-        layer, shapes = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
+        layer, ins, result = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
         self.layers.append(layer)
+        self.applied[name] = (layer, ins, result)
+        shapes = result.outs
         self.n_outputs[name] = len(shapes)
         for i, tensor in enumerate(outputs):
             if tensor and i < len(shapes):
@@ -351,7 +358,7 @@ def _printable(text: str) -> str:
 
 
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
-                claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...]]:
+                claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
     attrs = op.normalize(spec.attrs, lambda _k: None)
     shared = []
@@ -373,7 +380,8 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
             raise ImportError_(f"input '{tensor}' of layer {name} must be an activation, not a constant")
         refs.append(act.ref)
         in_shapes.append(act.sample)
-    result = op.apply(attrs, tuple(in_shapes))
-    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), result.outs
+    ins = tuple(in_shapes)
+    result = op.apply(attrs, ins)
+    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), ins, result
 
 

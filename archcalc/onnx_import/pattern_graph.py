@@ -19,6 +19,18 @@ class NodeView:
             setattr(self, key, getattr(node, key))
 
 
+def name_unnamed(nodes: list[Any]) -> None:
+    """The importer's label on each unnamed node (in place), unless another node has that name."""
+    taken: set[str] | None = None
+    for i, n in enumerate(nodes):
+        if not n.name:
+            if taken is None:
+                taken = {m.name for m in nodes if m.name}
+            if f"{n.op_type}_{i}" not in taken:
+                n.name = f"{n.op_type}_{i}"
+                taken.add(n.name)
+
+
 class PatternGraph:
     """``in_place``: unnamed nodes get the importer's label on the model's own nodes (the importer finds
     them by it); otherwise on views of them."""
@@ -26,11 +38,7 @@ class PatternGraph:
     def __init__(self, model: Any, in_place: bool = True) -> None:
         g = model.graph
         self.nodes: list[Any] = list(g.node) if in_place else [NodeView(n) for n in g.node]
-        taken = {n.name for n in self.nodes if n.name}
-        for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
-            if not n.name and f"{n.op_type}_{i}" not in taken:
-                n.name = f"{n.op_type}_{i}"
-                taken.add(n.name)
+        name_unnamed(self.nodes)
         self.inits = {t.name: t for t in g.initializer}
         self.producer = {o: n for n in self.nodes for o in n.output if o}
         self.users: dict[str, list[Any]] = {}
