@@ -96,9 +96,10 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
                     out_fields = (field,) if len(result.outs) == 1 else (field,) * len(result.outs)
                 else:
                     out_fields = tuple(step(rule, in_fields, layer.inputs)[0] for rule in result.out_rfs)
-            dropped = [n for n in result.notes if isinstance(n, InputDropped)]
-            if strict and dropped:
-                raise ShapeError(f"{dropped[0]} (--strict)")
+            if strict and result.notes:
+                dropped = [n for n in result.notes if isinstance(n, InputDropped)]
+                if dropped:
+                    raise ShapeError(f"{dropped[0]} (--strict)")
         except ArchcalcError as exc:
             if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
                 given = ", ".join(f"{format_ref(r, graph.n_outputs.get(r[0], 1))} {format_shape(shapes[r])}"
@@ -125,13 +126,14 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     n_outputs = graph.n_outputs
     for layer in graph.layers.values():
         name = layer.name
-        family = REGISTRY[layer.kind].family
+        op = REGISTRY[layer.kind]
+        family = op.family
         result = applied[name]
         cost = shared_cost(layer.attrs, result.cost)
         outs = result.outs
         n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
         counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, unit_output[name], conv)
-        for item in counted.cheap:
+        for item in counted.cheap:  # (category, own, flops, status)
             if item.status == "counted":
                 breakdown[item.category] = breakdown.get(item.category, 0) + item.flops * batch
             elif item.status == "not_counted":
@@ -144,9 +146,10 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         notes = result.notes
         if name in merge_notes:
             notes = (*notes, merge_notes[name])
-        warnings.extend(f"{name}: {n}" for n in notes if not isinstance(n, InputDropped))
-        report_notes.extend(f"{name}: {n}" for n in notes if isinstance(n, InputDropped))
-        if not REGISTRY[layer.kind].view:  # a view (flatten, identity, dropout) stores nothing
+        if notes:
+            warnings.extend(f"{name}: {n}" for n in notes if not isinstance(n, InputDropped))
+            report_notes.extend(f"{name}: {n}" for n in notes if isinstance(n, InputDropped))
+        if not op.view:  # a view (flatten, identity, dropout) stores nothing
             stored_elements += elements
         trainable += params
         refs = layer.inputs

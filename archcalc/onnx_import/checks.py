@@ -86,7 +86,7 @@ def check_external_paths(model: Model, path: str | Path) -> None:
         if tensor.data_location == 1:
             if folder is None:
                 folder = Path(path).resolve().parent
-            _check_one(tensor, _label(place), folder, str(path), places)
+            _check_one(tensor, place, folder, str(path), places)
 
 
 def _place(location: str, folder: Path) -> str | os.stat_result | None:
@@ -111,23 +111,23 @@ def _place(location: str, folder: Path) -> str | os.stat_result | None:
     return st
 
 
-def _check_one(tensor: Any, label: str, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
+def _check_one(tensor: Any, place: Any, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
                ) -> None:
     def refuse(why: str) -> OnnxFileError:
-        return OnnxFileError(f"{label} {why}: refused", file=file)
+        return OnnxFileError(f"{_label(place)} {why}: refused", file=file)
 
     entries = {e.key: e.value for e in tensor.external_data}
     location = entries.get("location", "")
-    if not all(isinstance(v, str) for v in (*entries, *entries.values(), tensor.name)):
-        # invalid UTF-8 is kept as bytes by the parser
-        raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
+    for v in (*entries, *entries.values(), tensor.name):
+        if not isinstance(v, str):  # invalid UTF-8 is kept as bytes by the parser
+            raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
     if location not in places:
         places[location] = _place(location, folder)
     st = places[location]
     if isinstance(st, str):
         raise refuse(st)
-    offset, length = (_byte_count(entries.get(k, "0" if k == "offset" else None), k, refuse)
-                      for k in ("offset", "length"))
+    offset = _byte_count(entries.get("offset", "0"), "offset", refuse)
+    length = _byte_count(entries.get("length"), "length", refuse)
     expected = _data_bytes(tensor)
     if length is not None and expected is not None and length != expected:
         raise refuse(f"has an external-data length of {length:,} bytes, but its dims and type make "
@@ -150,7 +150,7 @@ def _byte_count(text: str | None, key: str, refuse: Any) -> int | None:
 
 
 def _data_bytes(tensor: Any) -> int | None:
-    count = prod(int(d) for d in tensor.dims)
+    count = prod(tensor.dims)  # ints (the parser reads dims as varints)
     if tensor.data_type in _HALF_BYTE:
         return (count + 1) // 2
     size = _DTYPE_BYTES.get(tensor.data_type)

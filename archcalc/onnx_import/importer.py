@@ -157,7 +157,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 continue
             if not _is_known(proto):
                 raise _Unknown
-            if any(name in poisoned for name in proto.input):
+            if poisoned and any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
                 continue
             missing = [name for name in proto.input if name and name not in values]
@@ -170,7 +170,11 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 folded[op_type] += 1
                 continue
             ins = [values.get(name) if name else None for name in proto.input]
-            has_act = any(isinstance(v, Act) for v in ins)
+            has_act = False
+            for v in ins:
+                if type(v) is Act:
+                    has_act = True
+                    break
             if op_type in ("Shape", "Size") and ins and isinstance(ins[0], Act):
                 shape_const = Const(ins[0].shape, None, None)
                 outs = fold(op_type, [shape_const], attrs, opset)
@@ -196,7 +200,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 aliased[op_type] += 1
                 continue
             name = built.add(label, spec, where, proto.output)
-            notes.extend(f"{name}: {n}" for n in spec.notes)
+            if spec.notes:
+                notes.extend(f"{name}: {n}" for n in spec.notes)
         except _Unknown:
             unknown[op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{op_type}"] += 1
             unknown_nodes.append(label)

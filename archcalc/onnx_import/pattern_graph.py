@@ -46,19 +46,26 @@ class PatternGraph:
             for t in n.input:
                 self.users.setdefault(t, []).append(n)
         self.outputs = {o.name for o in g.output}
-        # constants, as the importer folds them: initializers, Constant outputs, the shape of anything
-        # (shapes are static) and what is computed from those only (passes until nothing changes, so
-        # an unsorted graph is handled; never recursive, so a deep graph is fine)
-        self.consts = set(self.inits)
+        self._consts: set[str] | None = None  # found at the first question (most graphs ask none)
+
+    def _constants(self) -> set[str]:
+        """Constants, as the importer folds them: initializers, Constant outputs, the shape of anything
+        (shapes are static) and what is computed from those only (passes until nothing changes, so an
+        unsorted graph is handled; never recursive, so a deep graph is fine)."""
+        if self._consts is not None:
+            return self._consts
+        consts = set(self.inits)
         changed = True
         while changed:
             changed = False
             for n in self.nodes:
-                if all(o in self.consts for o in n.output if o):
+                if all(o in consts for o in n.output if o):
                     continue
-                if n.op_type in ("Constant", "Shape", "Size") or all(t in self.consts for t in n.input if t):
-                    self.consts.update(o for o in n.output if o)
+                if n.op_type in ("Constant", "Shape", "Size") or all(t in consts for t in n.input if t):
+                    consts.update(o for o in n.output if o)
                     changed = True
+        self._consts = consts
+        return consts
 
     def only_user(self, tensor: str, op_type: str) -> Any | None:
         """The one node reading ``tensor``, when it is an ``op_type`` with an output (a malformed node
@@ -70,7 +77,7 @@ class PatternGraph:
         return users[0] if users[0].output and users[0].output[0] else None
 
     def is_const(self, tensor: str) -> bool:
-        return tensor in self.consts
+        return tensor in self._constants()
 
     def value(self, tensor: str) -> Any | None:
         """The value of an initializer or Constant output, read as the importer reads it (None when
