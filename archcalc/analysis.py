@@ -77,7 +77,8 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     imported: Mapping[str, tuple[Any, tuple[tuple[int, ...], ...], Applied]] = graph.meta.get("applied") or {}
 
     for layer in graph.layers.values():
-        ins = tuple(shapes[ref] for ref in layer.inputs)
+        refs = layer.inputs
+        ins = (shapes[refs[0]],) if len(refs) == 1 else tuple([shapes[ref] for ref in refs])
         try:
             hit = imported.get(layer.name)
             if hit is not None and hit[0] is layer and hit[1] == ins:
@@ -88,7 +89,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
                 out_fields: tuple[Field, ...] = (input_field(len(result.outs[0]) - 1),)
                 message = None
             else:
-                in_fields = tuple(fields_[ref] for ref in layer.inputs)
+                in_fields = (fields_[refs[0]],) if len(refs) == 1 else tuple([fields_[ref] for ref in refs])
                 field, message = step(result.rf, in_fields, layer.inputs)
                 if message is not None:
                     check_merge(message, conv.rf_merge)
@@ -109,7 +110,8 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         if message:
             merge_notes[layer.name] = message
         for index, out in enumerate(result.outs):
-            _check_shape(out, layer)
+            if out and min(out) < 1:
+                _check_shape(out, layer)
             shapes[(layer.name, index)] = out
             fields_[(layer.name, index)] = out_fields[index]
         applied[layer.name] = result
@@ -155,7 +157,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         refs = layer.inputs
         records.append(LayerRecord(
             name, layer.kind, family,
-            tuple(format_ref(r, n_outputs.get(r[0], 1)) for r in refs),
+            tuple([format_ref(r, n_outputs.get(r[0], 1)) for r in refs]),
             outs, units, weights, biases, params, cost.fixed, cost.buffers, connections, macs, flops,
             param_bytes, activation_bytes, live[name], fields_[(name, 0)], layer.origin.file, layer.origin.line,
             notes,
