@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             constant_output_bytes += const.size * int(itemsize)  # ONNX Runtime materialises it
     notes[:0] = summary(model, read, op_counts, folded, aliased, unknown, layers, built.claimed)
     return build_graph(
-        Path(file).stem,
+        _stem(file),
         layers,
         built.n_outputs,
         file=file,
@@ -353,6 +354,13 @@ def _unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: 
                                f"without the batch axis") from None
         shapes.append(list(full[1:]) or [1])
     return shapes
+
+
+def _stem(file: str) -> str:
+    """``Path(file).stem``, without making a Path (the file was opened: its name is its last part)."""
+    name = os.path.basename(file)
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _printable(text: str) -> str:
