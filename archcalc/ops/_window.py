@@ -35,12 +35,8 @@ class Geometry:
         return prod(self.out)
 
     def rf(self) -> Window:
-        return Window(
-            tuple(
-                (k, s, (k - 1) - 2 * p[0])
-                for k, s, p in zip(self.k_eff, self.stride, self.pads, strict=True)
-            )
-        )
+        return Window(tuple([(k, s, (k - 1) - 2 * p[0]) for k, s, p in zip(self.k_eff, self.stride, self.pads,
+                                                                          strict=True)]))
 
 
 def spatial_of(shape: Shape, kind: str) -> Shape:

@@ -48,8 +48,9 @@ class Cost:
     @classmethod
     def weighted(cls, weights: int, edges: int, biases: int, bias_units: int, macs: int | None = None) -> Cost:
         """A layer of weights: ``edges`` connections (and MACs, unless given), biases added per unit."""
-        return cls(weights=weights, biases=biases, connections=edges, bias_units=bias_units,
-                   macs=edges if macs is None else macs, cheap=(("bias", bias_units),) if bias_units else ())
+        # positional, in field order: weights, biases, affine, fixed, buffers, connections, bias_units, macs, cheap
+        return cls(weights, biases, 0, 0, 0, edges, bias_units, edges if macs is None else macs,
+                   (("bias", bias_units),) if bias_units else ())
 
 
 @dataclass(frozen=True, slots=True)
