@@ -245,6 +245,8 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
     """Activation bytes alive while each layer runs: its inputs, its outputs and everything still
     needed later. A tensor's buffer is freed after its last consumer; views share buffers."""
     scale = conv.batch * conv.dtype_bytes
+    inplace = conv.inplace
+    n_outputs = graph.n_outputs
     remaining: dict[TensorRef, int] = {}
     for layer in graph.layers.values():
         for ref in layer.inputs:
@@ -256,15 +258,14 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
     out: dict[str, int] = {}
     next_id = 0
     for layer in graph.layers.values():
-        n_out = graph.n_outputs.get(layer.name, 1)
+        name = layer.name
+        inputs = layer.inputs
         reuse = None
         op = REGISTRY[layer.kind]
-        if layer.inputs and (
-            op.view or (conv.inplace and op.inplace and buffer_users[buffer_of[layer.inputs[0]]] == 1)
-        ):
-            reuse = buffer_of[layer.inputs[0]]
-        for index in range(n_out):
-            ref = (layer.name, index)
+        if inputs and (op.view or (inplace and op.inplace and buffer_users[buffer_of[inputs[0]]] == 1)):
+            reuse = buffer_of[inputs[0]]
+        for index in range(n_outputs.get(name, 1)):
+            ref = (name, index)
             users = remaining.get(ref, 0) or 1  # a network output is kept to the end
             if reuse is not None:
                 buffer_of[ref] = reuse
@@ -276,10 +277,11 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
                 buffer_users[next_id] = users
                 live_total += size
                 next_id += 1
-        out[layer.name] = live_total
-        for ref in layer.inputs:
+        out[name] = live_total
+        for ref in inputs:
             buf = buffer_of[ref]
-            buffer_users[buf] -= 1
-            if buffer_users[buf] == 0:
+            left = buffer_users[buf] - 1
+            buffer_users[buf] = left
+            if left == 0:
                 live_total -= buffer_bytes[buf]
     return out
