@@ -380,6 +380,8 @@ def resolve(
         if key not in _FIELDS or key == "preset":
             raise ConventionError(f"unknown convention '{key}'{suggest(key, _FIELDS)}")
         changes[key] = PARSERS[key](key, value)
+    if all(getattr(conv, key) == value for key, value in changes.items()):
+        return conv  # nothing changes (an ONNX model's batch 1): the same immutable conventions
     return conv.replace(**changes)
 
 

@@ -104,6 +104,7 @@ def count_layer(kind: str, attrs: Mapping[str, Any], cost: Cost, outs: tuple[tup
     affine_macs = affine if conv.affine_macs == "per_param" else 0
     macs = cost.macs + bias_macs + affine_macs
     cheap: list[Cheap] = []
+    cheap_flops = 0
     if cost.cheap:
         kind_counted = kind in conv.cheap_ops
         for category, value in cost.cheap:
@@ -113,10 +114,10 @@ def count_layer(kind: str, attrs: Mapping[str, Any], cost: Cost, outs: tuple[tup
                 counted = cheap_value(category, value, kind, attrs, n_in, elements, conv.activation_flops,
                                       conv.pool_flops, conv.bn_flops)
                 cheap.append(Cheap(category, value, counted, "counted"))
+                cheap_flops += counted
             else:
                 cheap.append(Cheap(category, value, 0, "not_counted"))
     batch, dtype_bytes = conv.batch, conv.dtype_bytes
-    cheap_flops = sum(c[2] for c in cheap)
     return Counted(  # positional, in field order (the fast way to make a NamedTuple)
         cost, elements, units, rule, weights + counted_biases + counted_affine, counted_biases, counted_affine,
         op_connections, bias_connections, op_connections + bias_connections, bias_macs, affine_macs, macs,

@@ -94,20 +94,23 @@ def input_field(n_spatial: int) -> Field:
 
 def step(rule: RFRule, fields: tuple[Field, ...], merge_names: tuple[Any, ...] = ()) -> tuple[Field, str | None]:
     """The output field of a layer from its rule and its inputs' fields (and a merge warning)."""
-    if rule == GLOBAL:
+    # a named rule is a str; a Window or Permute is never equal to one (testing that first spares
+    # a dataclass __eq__ call per name on every window layer)
+    named = isinstance(rule, str)
+    if named and rule == GLOBAL:
         return GLOBAL_FIELD, None
     field = fields[0]
     if len(fields) == 1:
-        if field.is_unknown or rule == UNKNOWN:
+        if field.is_unknown or (named and rule == UNKNOWN):
             return UNKNOWN_FIELD, None
-        if rule == PASS:
+        if named and rule == PASS:
             return field, None
     else:
-        if rule == UNKNOWN or any(f.is_unknown for f in fields):
+        if (named and rule == UNKNOWN) or any(f.is_unknown for f in fields):
             return UNKNOWN_FIELD, None
-        if rule == PASS:
+        if named and rule == PASS:
             return merge(fields, merge_names)
-    if rule == MIX_LAST:
+    if named and rule == MIX_LAST:
         # the channels on the last axis (a Linear after a channels-last permute): the field stays
         return (field, None) if field.is_global or field.channel == len(field.axes) else (GLOBAL_FIELD, None)
     if isinstance(rule, Permute):

@@ -252,3 +252,20 @@ def test_the_number_of_nodes_read_is_bounded(tmp_path: Path, monkeypatch: pytest
     onnx.save(helper.make_model(graph), str(path))
     with pytest.raises(OnnxFileError, match="more than 50 nodes, tensors and value infos: refused"):
         read_model(path)
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["read-whole", "mapped"])
+def test_a_file_read_whole_or_mapped_reads_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole: bool) -> None:
+    """A file of at most READ_WHOLE_BYTES is read into memory, a larger one memory-mapped: both ways
+    give what onnx reads (weights in the file, external data, a zoo graph), and a cut file is one
+    error line either way."""
+    from archcalc.errors import OnnxFileError
+    from archcalc.onnx_import import reader
+
+    monkeypatch.setattr(reader, "READ_WHOLE_BYTES", 1 << 30 if whole else 0)
+    for name in ("lenet5_modern_full.onnx", "mobilenet_small.onnx", "googlenet_zoo.onnx"):
+        _same_model(ROOT / "tests" / "fixtures" / "onnx" / name)
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes((ROOT / "tests" / "fixtures" / "onnx" / "lenet5_modern_full.onnx").read_bytes()[:5000])
+    with pytest.raises(OnnxFileError, match="truncated or not an ONNX file"):
+        read_model(cut)

@@ -49,21 +49,29 @@ def check_text(model: Model) -> None:
                 raise OnnxFileError(f"a name in the model is not valid UTF-8 ({shown!r}): a corrupt file?")
 
 
-def _tensors(model: Model) -> Iterator[tuple[Tensor, str]]:
-    """Every tensor of every graph, with words saying where it sits."""
+def _tensors(model: Model) -> Iterator[tuple[Tensor, Any]]:
+    """Every tensor of every graph, with what makes the words saying where it sits (``_label``:
+    built only for the few tensors a message is about)."""
     functions = [("", n) for f in model.functions for n in f.node]
     for graph, main in graphs(model):
         where = "" if main else f" (in subgraph '{graph.name}')"
         for tensor in graph.initializer:
-            yield tensor, f"initializer '{tensor.name}'{where}"
+            yield tensor, ("initializer", tensor.name, where)
         for sparse in graph.sparse_initializer:
-            yield sparse.values, f"sparse initializer '{sparse.values.name}'{where}"
-            yield sparse.indices, f"sparse initializer '{sparse.values.name}'{where}"
+            yield sparse.values, ("sparse initializer", sparse.values.name, where)
+            yield sparse.indices, ("sparse initializer", sparse.values.name, where)
         functions += [(where, n) for n in graph.node]
     for where, node in functions:
-        label = f"the {{}} of node '{node.name or node.op_type}'{where}"
         for attr in node.attribute:
-            yield from ((t, label.format(attr.name)) for t in attr.tensors)
+            for t in attr.tensors:
+                yield t, (node, attr.name, where)
+
+
+def _label(place: Any) -> str:
+    owner, name, where = place
+    if isinstance(owner, str):
+        return f"{owner} '{name}'{where}"
+    return f"the {name} of node '{owner.name or owner.op_type}'{where}"
 
 
 def check_external_paths(model: Model, path: str | Path) -> None:
@@ -72,11 +80,13 @@ def check_external_paths(model: Model, path: str | Path) -> None:
     the folder itself, a FIFO or device, an offset or length that is no byte count or runs past the
     end of the file, or a length that is not the tensor's size, is refused here, before anything
     (ONNX Runtime included) reads a byte of it. A missing file is fine: the analysis needs dims."""
-    folder = Path(path).resolve().parent
+    folder: Path | None = None  # resolved at the first external tensor (most models have none)
     places: dict[str, str | os.stat_result | None] = {}  # one look at each file, however many tensors it holds
-    for tensor, label in _tensors(model):
+    for tensor, place in _tensors(model):
         if tensor.data_location == 1:
-            _check_one(tensor, label, folder, str(path), places)
+            if folder is None:
+                folder = Path(path).resolve().parent
+            _check_one(tensor, place, folder, str(path), places)
 
 
 def _place(location: str, folder: Path) -> str | os.stat_result | None:
@@ -101,23 +111,23 @@ def _place(location: str, folder: Path) -> str | os.stat_result | None:
     return st
 
 
-def _check_one(tensor: Any, label: str, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
+def _check_one(tensor: Any, place: Any, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
                ) -> None:
     def refuse(why: str) -> OnnxFileError:
-        return OnnxFileError(f"{label} {why}: refused", file=file)
+        return OnnxFileError(f"{_label(place)} {why}: refused", file=file)
 
     entries = {e.key: e.value for e in tensor.external_data}
     location = entries.get("location", "")
-    if not all(isinstance(v, str) for v in (*entries, *entries.values(), tensor.name)):
-        # invalid UTF-8 is kept as bytes by the parser
-        raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
+    for v in (*entries, *entries.values(), tensor.name):
+        if not isinstance(v, str):  # invalid UTF-8 is kept as bytes by the parser
+            raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
     if location not in places:
         places[location] = _place(location, folder)
     st = places[location]
     if isinstance(st, str):
         raise refuse(st)
-    offset, length = (_byte_count(entries.get(k, "0" if k == "offset" else None), k, refuse)
-                      for k in ("offset", "length"))
+    offset = _byte_count(entries.get("offset", "0"), "offset", refuse)
+    length = _byte_count(entries.get("length"), "length", refuse)
     expected = _data_bytes(tensor)
     if length is not None and expected is not None and length != expected:
         raise refuse(f"has an external-data length of {length:,} bytes, but its dims and type make "
@@ -140,7 +150,7 @@ def _byte_count(text: str | None, key: str, refuse: Any) -> int | None:
 
 
 def _data_bytes(tensor: Any) -> int | None:
-    count = prod(int(d) for d in tensor.dims)
+    count = prod(tensor.dims)  # ints (the parser reads dims as varints)
     if tensor.data_type in _HALF_BYTE:
         return (count + 1) // 2
     size = _DTYPE_BYTES.get(tensor.data_type)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc.ops._onnx import Act, Const, LayerSpec
+
 GROUPS_KEY = "archcalc.layers"
 
 
@@ -97,3 +99,13 @@ def _check(g: Group, nodes: dict[str, Any], users: dict[str, set[str]], graph_ou
         if t in graph_outputs or users.get(t, set()) - g.nodes:
             return f"intermediate tensor {t!r} is used outside the group"
     return None
+
+
+def group_spec(group: Group, values: Mapping[str, Act | Const]) -> LayerSpec:
+    """The layer a group stands for; a Linear recognised on a 2-D input is an fc layer, as a 2-D
+    MatMul or Gemm imports."""
+    kind, attrs = group.kind, dict(group.attrs)
+    first = values.get(group.inputs[0]) if group.inputs else None
+    if kind == "matmul" and isinstance(first, Act) and len(first.shape) == 2:
+        kind = "fc"
+    return LayerSpec(kind, attrs, list(group.inputs), {k: list(v) for k, v in group.params.items()})

@@ -14,10 +14,12 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
@@ -29,6 +31,7 @@ from archcalc.onnx_import.reader import OnnxFileError, no_gc, read_model
 from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, translate
 from archcalc.onnx_import.values import Act, Const, ImportError_
 from archcalc.ops import REGISTRY
+from archcalc.ops.base import Applied
 
 #: the default-domain opsets archcalc reads (translators are tested from the oldest to the newest)
 OPSETS = range(7, 29)
@@ -133,7 +136,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     inferred: dict[str, tuple[int, ...]] | None = None
     budget = FoldBudget()
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
-    from archcalc.onnx_import.groups import read_groups
+    from archcalc.onnx_import.groups import group_spec, read_groups
 
     groups, group_notes = read_groups(model)
     notes.extend(group_notes)
@@ -148,14 +151,14 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             if group is not None:
                 if not set(group.outputs) & set(proto.output):
                     continue  # an inner node of a layer restored from the export metadata
-                spec = _group_spec(group, values)
+                spec = group_spec(group, values)
                 if any(not isinstance(values.get(t), Act) for t in spec.inputs):
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
                 built.add(group.layer, spec, where, group.outputs)
                 continue
             if not _is_known(proto):
                 raise _Unknown
-            if any(name in poisoned for name in proto.input):
+            if poisoned and any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
                 continue
             missing = [name for name in proto.input if name and name not in values]
@@ -168,7 +171,11 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 folded[op_type] += 1
                 continue
             ins = [values.get(name) if name else None for name in proto.input]
-            has_act = any(isinstance(v, Act) for v in ins)
+            has_act = False
+            for v in ins:
+                if type(v) is Act:
+                    has_act = True
+                    break
             if op_type in ("Shape", "Size") and ins and isinstance(ins[0], Act):
                 shape_const = Const(ins[0].shape, None, None)
                 outs = fold(op_type, [shape_const], attrs, opset)
@@ -194,7 +201,8 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 aliased[op_type] += 1
                 continue
             name = built.add(label, spec, where, proto.output)
-            notes.extend(f"{name}: {n}" for n in spec.notes)
+            if spec.notes:
+                notes.extend(f"{name}: {n}" for n in spec.notes)
         except _Unknown:
             unknown[op_type if proto.domain in ("", "ai.onnx") else f"{proto.domain}.{op_type}"] += 1
             unknown_nodes.append(label)
@@ -236,7 +244,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             constant_output_bytes += const.size * int(itemsize)  # ONNX Runtime materialises it
     notes[:0] = summary(model, read, op_counts, folded, aliased, unknown, layers, built.claimed)
     return build_graph(
-        Path(file).stem,
+        _stem(file),
         layers,
         built.n_outputs,
         file=file,
@@ -245,7 +253,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         source=file,
         conventions={**exported_conventions(model, notes), "batch": model_batch},
         meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else (),
-              "constant_output_bytes": constant_output_bytes},
+              "constant_output_bytes": constant_output_bytes, "applied": MappingProxyType(built.applied)},
     )
 
 
@@ -264,12 +272,17 @@ class _Built:
     n_outputs: dict[str, int] = field(default_factory=dict)
     #: initializer -> the layer that counts its parameters
     claimed: dict[str, str] = field(default_factory=dict)
+    #: layer name -> (the layer, its input shapes, what its op's ``apply`` made of them): the
+    #: analysis takes it from the graph's meta instead of applying the op again (``analysis.analyze``)
+    applied: dict[str, tuple[Layer, tuple[tuple[int, ...], ...], Applied]] = field(default_factory=dict)
 
     def add(self, base: str, spec: LayerSpec, where: Origin, outputs: Sequence[str]) -> str:
         """A layer named after ``base`` from ``spec``; its outputs become the tensors ``outputs``."""
         name = unique_name(base, self.taken)
-        layer, shapes = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
+        layer, ins, result = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
         self.layers.append(layer)
+        self.applied[name] = (layer, ins, result)
+        shapes = result.outs
         self.n_outputs[name] = len(shapes)
         for i, tensor in enumerate(outputs):
             if tensor and i < len(shapes):
@@ -343,14 +356,11 @@ def _unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: 
     return shapes
 
 
-def _group_spec(group: Any, values: Mapping[str, Act | Const]) -> LayerSpec:
-    """The layer a group stands for; a Linear recognised on a 2-D input is an fc layer, as a 2-D
-    MatMul or Gemm imports."""
-    kind, attrs = group.kind, dict(group.attrs)
-    first = values.get(group.inputs[0]) if group.inputs else None
-    if kind == "matmul" and isinstance(first, Act) and len(first.shape) == 2:
-        kind = "fc"
-    return LayerSpec(kind, attrs, list(group.inputs), {k: list(v) for k, v in group.params.items()})
+def _stem(file: str) -> str:
+    """``Path(file).stem``, without making a Path (the file was opened: its name is its last part)."""
+    name = os.path.basename(file)
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _printable(text: str) -> str:
@@ -361,7 +371,7 @@ def _printable(text: str) -> str:
 
 
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
-                claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...]]:
+                claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
     attrs = op.normalize(spec.attrs, lambda _k: None)
     shared = []
@@ -383,7 +393,8 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
             raise ImportError_(f"input '{tensor}' of layer {name} must be an activation, not a constant")
         refs.append(act.ref)
         in_shapes.append(act.sample)
-    result = op.apply(attrs, tuple(in_shapes))
-    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), result.outs
+    ins = tuple(in_shapes)
+    result = op.apply(attrs, ins)
+    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), ins, result
 
 

@@ -59,6 +59,8 @@ _KIND_FIELD = {UNDEFINED: 0, FLOAT: 2, INT: 3, STRING: 4, TENSOR: 5, GRAPH: 6, F
                TENSORS: 10, GRAPHS: 11, SPARSE_TENSOR: 22, SPARSE_TENSORS: 23, TYPE_PROTO: 0, TYPE_PROTOS: 0}
 _DEFAULTS = {2: 0.0, 3: 0, 4: b""}
 _REPEATED = frozenset({7, 8, 9, 10, 11, 23})
+#: AttributeProto fields holding tensors or graphs (read again by the checks: kept apart)
+_NESTED = frozenset({5, 6, 10, 11, 22, 23})
 
 
 class Parser:
@@ -272,10 +274,12 @@ class Parser:
         value = got.get(number, _DEFAULTS.get(number)) if number else [] if kind == TYPE_PROTOS else None
         if number in _REPEATED and value is None:
             value = []
-        tensors = ([got[5]] if 5 in got else []) + got.get(10, [])
-        tensors += [x for y in ([got[22]] if 22 in got else []) + got.get(23, []) for x in (y.values, y.indices)]
-        graphs = ([got[6]] if 6 in got else []) + got.get(11, [])
-        return Attribute(name, kind, value, ref, tuple(tensors), tuple(graphs))
+        if not _NESTED.isdisjoint(got):
+            tensors = ([got[5]] if 5 in got else []) + got.get(10, [])
+            tensors += [x for y in ([got[22]] if 22 in got else []) + got.get(23, []) for x in (y.values, y.indices)]
+            graphs = ([got[6]] if 6 in got else []) + got.get(11, [])
+            return Attribute(name, kind, value, ref, tuple(tensors), tuple(graphs))
+        return Attribute(name, kind, value, ref, (), ())
 
     def sparse(self, start: int, end: int) -> Sparse:
         values = indices = Tensor("", (), 0)

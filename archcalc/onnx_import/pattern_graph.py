@@ -22,6 +22,18 @@ class NodeView:
             setattr(self, key, getattr(node, key))
 
 
+def name_unnamed(nodes: list[Any]) -> None:
+    """The importer's label on each unnamed node (in place), unless another node has that name."""
+    taken: set[str] | None = None
+    for i, n in enumerate(nodes):
+        if not n.name:
+            if taken is None:
+                taken = {m.name for m in nodes if m.name}
+            if f"{n.op_type}_{i}" not in taken:
+                n.name = f"{n.op_type}_{i}"
+                taken.add(n.name)
+
+
 class PatternGraph:
     """``in_place``: unnamed nodes get the importer's label on the model's own nodes (the importer finds
     them by it); otherwise on views of them."""
@@ -29,11 +41,7 @@ class PatternGraph:
     def __init__(self, model: Any, in_place: bool = True) -> None:
         g = model.graph
         self.nodes: list[Any] = list(g.node) if in_place else [NodeView(n) for n in g.node]
-        taken = {n.name for n in self.nodes if n.name}
-        for i, n in enumerate(self.nodes):  # the importer's label for an unnamed node
-            if not n.name and f"{n.op_type}_{i}" not in taken:
-                n.name = f"{n.op_type}_{i}"
-                taken.add(n.name)
+        name_unnamed(self.nodes)
         self.inits = {t.name: t for t in g.initializer}
         self.producer = {o: n for n in self.nodes for o in n.output if o}
         self.users: dict[str, list[Any]] = {}
@@ -41,19 +49,26 @@ class PatternGraph:
             for t in n.input:
                 self.users.setdefault(t, []).append(n)
         self.outputs = {o.name for o in g.output}
-        # constants, as the importer folds them: initializers, Constant outputs, the shape of anything
-        # (shapes are static) and what is computed from those only (passes until nothing changes, so
-        # an unsorted graph is handled; never recursive, so a deep graph is fine)
-        self.consts = set(self.inits)
+        self._consts: set[str] | None = None  # found at the first question (most graphs ask none)
+
+    def _constants(self) -> set[str]:
+        """Constants, as the importer folds them: initializers, Constant outputs, the shape of anything
+        (shapes are static) and what is computed from those only (passes until nothing changes, so an
+        unsorted graph is handled; never recursive, so a deep graph is fine)."""
+        if self._consts is not None:
+            return self._consts
+        consts = set(self.inits)
         changed = True
         while changed:
             changed = False
             for n in self.nodes:
-                if all(o in self.consts for o in n.output if o):
+                if all(o in consts for o in n.output if o):
                     continue
-                if n.op_type in ("Constant", "Shape", "Size") or all(t in self.consts for t in n.input if t):
-                    self.consts.update(o for o in n.output if o)
+                if n.op_type in ("Constant", "Shape", "Size") or all(t in consts for t in n.input if t):
+                    consts.update(o for o in n.output if o)
                     changed = True
+        self._consts = consts
+        return consts
 
     def only_user(self, tensor: str, op_type: str) -> Any | None:
         """The one node reading ``tensor``, when it is an ``op_type`` with an output (a malformed node
@@ -65,7 +80,7 @@ class PatternGraph:
         return users[0] if users[0].output and users[0].output[0] else None
 
     def is_const(self, tensor: str) -> bool:
-        return tensor in self.consts
+        return tensor in self._constants()
 
     def value(self, tensor: str) -> Const | None:
         """An initializer or Constant output whose values are known, read as the importer reads it

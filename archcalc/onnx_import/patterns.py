@@ -28,7 +28,7 @@ from collections import Counter
 from typing import Any
 
 from archcalc.onnx_import.act_patterns import gated, gelu, gelu_tanh
-from archcalc.onnx_import.pattern_graph import PatternGraph, Record, other, scalar
+from archcalc.onnx_import.pattern_graph import PatternGraph, Record, name_unnamed, other, scalar
 
 
 def _layernorm2d(g: PatternGraph, t1: Any) -> Record | None:
@@ -242,6 +242,10 @@ def find_patterns(model: Any, taken: set[str], in_place: bool = True) -> tuple[l
     (``in_place``: see PatternGraph)."""
     from archcalc.ops import REGISTRY
 
+    if not any(n.op_type in MATCHERS for n in model.graph.node):  # no node can start a form
+        if in_place:
+            name_unnamed(list(model.graph.node))
+        return [], []
     g = PatternGraph(model, in_place)
     found: list[Record] = []
     used = set(taken)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import mmap
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 #: initializers with more elements than this are read as dims only
 KEEP_ELEMENTS = 4096
+#: a file up to this size is read into memory whole: one read costs less than mapping it and the
+#: page faults of walking the map (a larger file is mapped, so that weight pages are never read)
+READ_WHOLE_BYTES = 1 << 20
 #: the largest ONNX file read: protobuf's own limit (a larger model keeps its weights as external data)
 MAX_ONNX_BYTES = 2**31
 
@@ -106,6 +110,9 @@ def _mapped(path: Path) -> Iterator[tuple[memoryview, int]]:
         with open_regular_file(path, MAX_ONNX_BYTES, kind="an ONNX file", error=OnnxFileError) as (fd, size):
             if size == 0:
                 raise OnnxFileError("empty file, not an ONNX model")
+            if size <= READ_WHOLE_BYTES:
+                yield memoryview(_read_all(fd, size)), size
+                return
             with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
                 data = memoryview(mapped)
                 try:
@@ -114,6 +121,19 @@ def _mapped(path: Path) -> Iterator[tuple[memoryview, int]]:
                     data.release()
     except OSError as exc:
         raise OnnxFileError(f"cannot read: {exc.strerror}") from None
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The file's first ``size`` bytes (fewer if it is shorter now: the parser reports the cut)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < size:
+        chunk = os.read(fd, size - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_proto(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> onnx.ModelProto:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any
+from typing import Any, NamedTuple
 
 #: AttributeProto.AttributeType
 UNDEFINED, FLOAT, INT, STRING, TENSOR, GRAPH, FLOATS, INTS, STRINGS, TENSORS, GRAPHS = range(11)
@@ -66,8 +66,10 @@ class ValueInfo:
     dims: tuple[int | str | None, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Attribute:
+class Attribute(NamedTuple):
+    """A NamedTuple (immutable, and several times faster to make than a frozen dataclass: a model
+    has one per node attribute)."""
+
     name: str
     type: int
     #: the value as onnx.helper.get_attribute_value gives it (tensors and graphs as views)

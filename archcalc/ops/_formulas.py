@@ -65,7 +65,7 @@ def resolve_padding(
         padding = padding * n
     if len(padding) != n:
         raise ShapeError(f"padding has {len(padding)} entries but the input has {n} spatial axes")
-    return tuple((p, p) if isinstance(p, int) else (p[0], p[1]) for p in padding)
+    return tuple([(p, p) if isinstance(p, int) else (p[0], p[1]) for p in padding])
 
 
 class InputDropped(str):

@@ -35,12 +35,8 @@ class Geometry:
         return prod(self.out)
 
     def rf(self) -> Window:
-        return Window(
-            tuple(
-                (k, s, (k - 1) - 2 * p[0])
-                for k, s, p in zip(self.k_eff, self.stride, self.pads, strict=True)
-            )
-        )
+        return Window(tuple([(k, s, (k - 1) - 2 * p[0]) for k, s, p in zip(self.k_eff, self.stride, self.pads,
+                                                                          strict=True)]))
 
 
 def spatial_of(shape: Shape, kind: str) -> Shape:
@@ -58,24 +54,39 @@ def geometry(attrs: Mapping[str, Any], spatial: Shape, kernel: Any | None = None
     stride_attr = attrs.get("stride")
     s = per_axis(stride_attr if stride_attr is not None else k, n, "stride")
     d = per_axis(attrs.get("dilation") or 1, n, "dilation")
-    k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True))
+    k_eff = k if d.count(1) == n else tuple([di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True)])
     padding = attrs.get("padding", 0)
     pads = resolve_padding(padding, n, spatial, k_eff, s)
     # "same" pads so that the output is ceil(N/s); when the stride is larger than the kernel no
     # padding is needed and the last stride is left incomplete, as in ONNX/TF: never an error
     rounding = "floor" if padding in SAME else attrs.get("rounding") or "floor"
-    out = tuple(
-        window_output(spatial[i], k_eff[i], s[i], pads[i], rounding, axis_name(i, n))
-        for i in range(n)
-    )
+    sizes: list[int] = []
+    drops = False  # whether some axis has a floor note (``dropped_input``'s test, without the words)
+    for i in range(n):
+        size, k_i, s_i, pad = spatial[i], k_eff[i], s[i], pads[i]
+        span = size + pad[0] + pad[1] - k_i
+        if span >= 0 and (rounding == "floor" or span % s_i == 0):
+            sizes.append(span // s_i + 1)  # window_output's result, named axes only for its errors
+            drops = drops or span % s_i - pad[1] > max(s_i - k_i, 0)
+        else:
+            sizes.append(window_output(size, k_i, s_i, pad, rounding, axis_name(i, n)))
+            drops = drops or _drops(size, k_i, s_i, pad)
+    out = tuple(sizes)
     notes: tuple[str, ...] = ()
-    if rounding == "floor" and padding not in SAME:
+    if drops and rounding == "floor" and padding not in SAME:
         axes_of: dict[tuple[int, int, int, tuple[int, int]], list[str]] = {}
         for i in range(n):  # axes with the same arithmetic share one note ("along H and W")
             axes_of.setdefault((spatial[i], k_eff[i], s[i], pads[i]), []).append(axis_name(i, n))
         found = (dropped_input(*key, " and ".join(names)) for key, names in axes_of.items())
         notes = tuple(note for note in found if note is not None)
     return Geometry(out=out, kernel=k, k_eff=k_eff, stride=s, pads=pads, notes=notes)
+
+
+def _drops(size: int, k_eff: int, stride: int, pads: tuple[int, int]) -> bool:
+    """Whether ``dropped_input`` has a note for this axis (its test, without writing the note)."""
+    span = size + pads[0] + pads[1] - k_eff
+    rest = span % stride if span >= 0 else 0
+    return rest - pads[1] > max(stride - k_eff, 0)
 
 
 def format_shape(shape: Shape) -> str:

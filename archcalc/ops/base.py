@@ -48,8 +48,9 @@ class Cost:
     @classmethod
     def weighted(cls, weights: int, edges: int, biases: int, bias_units: int, macs: int | None = None) -> Cost:
         """A layer of weights: ``edges`` connections (and MACs, unless given), biases added per unit."""
-        return cls(weights=weights, biases=biases, connections=edges, bias_units=bias_units,
-                   macs=edges if macs is None else macs, cheap=(("bias", bias_units),) if bias_units else ())
+        # positional, in field order: weights, biases, affine, fixed, buffers, connections, bias_units, macs, cheap
+        return cls(weights, biases, 0, 0, 0, edges, bias_units, edges if macs is None else macs,
+                   (("bias", bias_units),) if bias_units else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,20 +214,28 @@ def nonneg_int(value: Any, key: str) -> int:
     return int(value)
 
 
+def _all_ints(values: list[Any], least: int) -> bool:
+    """Every item an int (not a bool) of at least ``least`` (one loop: a layer has several such lists)."""
+    for v in values:
+        if not (v.__class__ is int or (isinstance(v, int) and not isinstance(v, bool))) or v < least:
+            return False
+    return True
+
+
 def pos_ints(value: Any, key: str) -> int | tuple[int, ...]:
     """A positive int, or a list of them (one per spatial axis)."""
     if _is_int(value):
         return pos_int(value, key)
-    if isinstance(value, list) and value and all(_is_int(v) and v >= 1 for v in value):
-        return tuple(int(v) for v in value)
+    if isinstance(value, list) and value and _all_ints(value, 1):
+        return tuple([int(v) for v in value])
     raise SpecError(f"{key} must be a positive integer or a list of them, got {value!r}")
 
 
 def nonneg_ints(value: Any, key: str) -> int | tuple[int, ...]:
     if _is_int(value):
         return nonneg_int(value, key)
-    if isinstance(value, list) and value and all(_is_int(v) and v >= 0 for v in value):
-        return tuple(int(v) for v in value)
+    if isinstance(value, list) and value and _all_ints(value, 0):
+        return tuple([int(v) for v in value])
     raise SpecError(f"{key} must be a non-negative integer or a list of them, got {value!r}")
 
 
