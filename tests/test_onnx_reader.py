@@ -194,16 +194,17 @@ NUMPY_FREE = ["lenet5_modern_full.onnx", "resnet18_tv.onnx", "googlenet_zoo.onnx
               "torch_export/convnext_stage_legacy_op14.onnx", "torch_export/mbconv_se_dynamo_op21.onnx",
               "torch_export/norm_shuffle_dynamo_op21.onnx", "torchvision/efficientnet_b0_tv.onnx",
               "mobilenet_small_dynbatch.onnx", "fcn_small.onnx", "torch_export/einsum_mix_legacy_op17.onnx",
-              "torch_export/norm_shuffle_legacy_op18.onnx"]
+              "torch_export/norm_shuffle_legacy_op18.onnx", "misc_ops.onnx", "misc_ops_op20.onnx"]
 
 
 def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -> None:
     """Reading needs numpy only when a constant must really be computed: dtypes, Reshape targets,
     Resize scales, pattern constants (a LayerNorm's exponent, GELU's sqrt 2), weights with their
     bytes in the file are read as Python numbers, and shape arithmetic (Shape -> Gather -> Unsqueeze
-    -> Concat -> Reshape, Slice of a shape: the dynamic-batch and legacy exports here) and
-    ConstantOfShape fills are folded without numpy (archcalc/onnx_import/pyfold.py). misc_ops.onnx
-    slices a 2-D constant: numpy computes it, and the probe sees numpy then."""
+    -> Concat -> Reshape, Slice of a shape: the dynamic-batch and legacy exports here; the Pad
+    amounts torch's legacy exporter computes by slicing and transposing a 2-D constant, misc_ops),
+    ConstantOfShape fills are folded without numpy (archcalc/onnx_import/pyfold.py).
+    fcn_small_op9.onnx divides float constants: numpy computes it, and the probe sees numpy then."""
     fixtures = ROOT / "tests" / "fixtures" / "onnx"
     paths = [str(fixtures / name) for name in NUMPY_FREE]
     probe = ("import sys, io, contextlib\nfrom archcalc.cli import main\n"
@@ -214,7 +215,7 @@ def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -
     run = subprocess.run([sys.executable, "-c", probe, *paths], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False", run.stdout
-    chain = subprocess.run([sys.executable, "-c", probe, str(fixtures / "misc_ops.onnx")],
+    chain = subprocess.run([sys.executable, "-c", probe, str(fixtures / "fcn_small_op9.onnx")],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert chain.returncode == 0 and chain.stdout.strip() == "True", chain.stdout + chain.stderr
 

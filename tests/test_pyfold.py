@@ -97,6 +97,11 @@ SHAPE_CHAIN = [
     ("Slice", [_lazy([2, 3, 64, 64]), _lazy([-1]), _lazy([-2**62]), _lazy([0]), _lazy([-1])], {}),
     ("Slice", [_lazy([2, 3, 64, 64]), _lazy([2]), _lazy([2**62])], {}),
     ("Slice", [_lazy([2, 3, 64, 64])], {"starts": [1], "ends": [2], "opset": 9}),
+    ("Slice", [_lazy([[1, 2], [3, 4]]), _lazy([0]), _lazy([1]), _lazy([1])], {}),
+    ("Slice", [_lazy(np.arange(24).reshape(2, 3, 4), "float32"), _lazy([-1, 1, 0]), _lazy([-9, 3, 2**62]),
+               _lazy([0, 1, 2]), _lazy([-1, 1, 2])], {}),
+    ("Slice", [_lazy([[0, 0, 1, 1], [2, 2, 3, 3]]), _lazy([-1]), _lazy([-2**62]), _lazy([0]), _lazy([-1])], {}),
+    ("Slice", [_lazy([[1, 2, 3]]), _lazy([0, 2]), _lazy([1, 3]), _lazy([1, 1])], {}),  # an axis given twice
     ("Cast", [_lazy([1, -2, 300])], {"to": 6}),
     ("Cast", [_lazy([1, -2, 300])], {"to": 2}),
     ("Cast", [_lazy([True, False], "bool")], {"to": 7}),
@@ -128,7 +133,6 @@ def test_pyfold_agrees_with_the_numpy_folders(op: str, ins: list[Const | None], 
 
 DECLINED = [
     ("Div", [_lazy([1.0], "float32"), _lazy([3.0], "float32")], {}),  # floats: numpy
-    ("Slice", [_lazy([[1, 2], [3, 4]]), _lazy([0]), _lazy([1]), _lazy([1])], {}),  # 2-D: numpy
     ("Add", [_lazy([1], "int32"), _lazy([1])], {}),  # mixed types: numpy's promotion
     ("Gather", [_lazy([1, 2]), _lazy([5])], {}),  # out of range: numpy's error
     ("Transpose", [_lazy([[1, 2]])], {"perm": [0, 0]}),  # a repeated axis: numpy's error
@@ -173,3 +177,22 @@ def test_random_shape_arithmetic_agrees() -> None:
             _same(op, [a, _lazy([rng.choice([0, -1])])], {})
         elif op == "Cast":
             _same(op, [a], {"to": rng.choice([2, 3, 5, 6, 7, 12, 13])})
+
+
+def test_random_slices_and_transposes_of_small_tensors_agree() -> None:
+    """Seeded random N-D Slices (any axes, negative steps, clamped ends) and Transposes."""
+    rng = random.Random(5)
+    for _ in range(200):
+        shape = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 4)))
+        data = _lazy(np.arange(int(np.prod(shape))).reshape(shape) - 7, rng.choice(["int64", "float32", "int8"]))
+        if rng.random() < 0.5:
+            perm = list(range(len(shape)))
+            rng.shuffle(perm)
+            _same("Transpose", [data], {"perm": perm})
+            continue
+        axes = rng.sample(range(-len(shape), len(shape)), rng.randint(1, len(shape)))
+        axes = [a for i, a in enumerate(axes) if a % len(shape) not in {b % len(shape) for b in axes[:i]}]
+        starts = [rng.randint(-6, 6) for _ in axes]
+        ends = [rng.choice([rng.randint(-6, 6), 2**62, -2**62]) for _ in axes]
+        steps = [rng.choice([-2, -1, 1, 2]) for _ in axes]
+        _same("Slice", [data, _lazy(starts), _lazy(ends), _lazy(axes), _lazy(steps)], {})

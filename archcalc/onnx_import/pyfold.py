@@ -71,6 +71,12 @@ class _Derived:
     def flat(self) -> list[Any] | None:
         if self.how[0] == "reshape":
             return self.src.flat()
+        if self.how[0] == "transpose":
+            values = self.src.flat()
+            if values is None:
+                return None
+            strides = _strides(self.src.shape)
+            return [values[o] for o in _offsets([(range(self.src.shape[p]), strides[p]) for p in self.how[1]])]
         if self.how[0] == "expand" and self.src.size == 1:
             one = self.src.flat()
             return None if one is None else one * prod(self.shape)
@@ -169,7 +175,7 @@ def _concat(ins: Sequence[Const | None], attrs: Attrs) -> list[Const] | None:
 
 def _slice(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const] | None:
     data = ins[0]
-    values = _int_flat(data, 1)
+    values = data.flat() if data is not None and data.known and data.shape else None
     if values is None or data is None:
         return None
     if opset < 10:
@@ -179,11 +185,31 @@ def _slice(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]
         starts, ends = ints(ins[1], "starts"), ints(ins[2], "ends")
         axes = ints(ins[3], "axes") if len(ins) > 3 and ins[3] is not None else list(range(len(starts)))
         steps = ints(ins[4], "steps") if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
-    if len(starts) != 1 or len(ends) != 1 or len(axes) != 1 or len(steps) != 1 or int(axes[0]) not in (0, -1):
-        return None
-    picked = slice_range(int(starts[0]), int(ends[0]), int(steps[0]), len(values))
-    out = values[slice(picked.start, picked.stop if picked.stop >= 0 else None, picked.step)]
-    return [_values(out, data.dtype, (len(out),))]
+    rank = len(data.shape)
+    index: list[Sequence[int]] = [range(d) for d in data.shape]
+    for s, e, a, st in zip(starts, ends, axes, steps, strict=False):  # as the numpy folder: a repeated axis, the last
+        axis = int(a) % rank
+        picked = slice_range(int(s), int(e), int(st), data.shape[axis])
+        index[axis] = range(data.shape[axis])[slice(picked.start, picked.stop if picked.stop >= 0 else None,
+                                                    picked.step)]
+    strides = _strides(data.shape)
+    out = [values[o] for o in _offsets([(index[i], strides[i]) for i in range(rank)])]
+    return [_values(out, data.dtype, tuple(len(ix) for ix in index))]
+
+
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    out, step = [0] * len(shape), 1
+    for i in range(len(shape) - 1, -1, -1):
+        out[i], step = step, step * shape[i]
+    return out
+
+
+def _offsets(axes: Sequence[tuple[Sequence[int], int]]) -> list[int]:
+    """The flat offsets of every element, in order, picking ``indices`` along each axis of ``stride``."""
+    offsets = [0]
+    for indices, stride in axes:
+        offsets = [o + i * stride for o in offsets for i in indices]
+    return offsets
 
 
 def _cast(ins: Sequence[Const | None], attrs: Attrs) -> list[Const] | None:
