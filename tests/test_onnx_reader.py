@@ -194,7 +194,8 @@ NUMPY_FREE = ["lenet5_modern_full.onnx", "resnet18_tv.onnx", "googlenet_zoo.onnx
               "torch_export/convnext_stage_legacy_op14.onnx", "torch_export/mbconv_se_dynamo_op21.onnx",
               "torch_export/norm_shuffle_dynamo_op21.onnx", "torchvision/efficientnet_b0_tv.onnx",
               "mobilenet_small_dynbatch.onnx", "fcn_small.onnx", "torch_export/einsum_mix_legacy_op17.onnx",
-              "torch_export/norm_shuffle_legacy_op18.onnx", "misc_ops.onnx", "misc_ops_op20.onnx"]
+              "torch_export/norm_shuffle_legacy_op18.onnx", "misc_ops.onnx", "misc_ops_op20.onnx",
+              "fcn_small_op9.onnx"]
 
 
 def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -> None:
@@ -203,8 +204,9 @@ def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -
     bytes in the file are read as Python numbers, and shape arithmetic (Shape -> Gather -> Unsqueeze
     -> Concat -> Reshape, Slice of a shape: the dynamic-batch and legacy exports here; the Pad
     amounts torch's legacy exporter computes by slicing and transposing a 2-D constant, misc_ops),
-    ConstantOfShape fills are folded without numpy (archcalc/onnx_import/pyfold.py).
-    fcn_small_op9.onnx divides float constants: numpy computes it, and the probe sees numpy then."""
+    ConstantOfShape fills and float arithmetic (opset 9's Upsample scales, fcn_small_op9) are folded
+    without numpy (archcalc/onnx_import/pyfold.py). A model that takes the square root of a constant
+    needs numpy to compute it, and the probe sees numpy then."""
     fixtures = ROOT / "tests" / "fixtures" / "onnx"
     paths = [str(fixtures / name) for name in NUMPY_FREE]
     probe = ("import sys, io, contextlib\nfrom archcalc.cli import main\n"
@@ -215,7 +217,12 @@ def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -
     run = subprocess.run([sys.executable, "-c", probe, *paths], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False", run.stdout
-    chain = subprocess.run([sys.executable, "-c", probe, str(fixtures / "fcn_small_op9.onnx")],
+    sqrt = helper.make_graph([helper.make_node("Sqrt", ["c"], ["s"]), helper.make_node("Mul", ["x", "s"], ["y"])], "g",
+                             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                             [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+                             [numpy_helper.from_array(np.array([4.0], np.float32), "c")])
+    onnx.save(helper.make_model(sqrt, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "sqrt.onnx"))
+    chain = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "sqrt.onnx")],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert chain.returncode == 0 and chain.stdout.strip() == "True", chain.stdout + chain.stderr
 

@@ -93,6 +93,7 @@ SHAPE_CHAIN = [
     ("Transpose", [_lazy(np.arange(24).reshape(2, 3, 4))], {"perm": [1, 2, 0]}),
     ("Concat", [_lazy([1]), _lazy([2, 3]), _lazy([], "int64")], {"axis": 0}),
     ("Concat", [_lazy([1], "int32"), _lazy([-2], "int32")], {"axis": -1}),
+    ("Concat", [_lazy([1.0, 1.0], "float32"), _lazy([2.0, 0.5], "float32")], {"axis": 0}),
     ("Slice", [_lazy([2, 3, 64, 64]), _lazy([1]), _lazy([3]), _lazy([0]), _lazy([1])], {}),
     ("Slice", [_lazy([2, 3, 64, 64]), _lazy([-1]), _lazy([-2**62]), _lazy([0]), _lazy([-1])], {}),
     ("Slice", [_lazy([2, 3, 64, 64]), _lazy([2]), _lazy([2**62])], {}),
@@ -122,6 +123,14 @@ SHAPE_CHAIN = [
     ("Div", [_lazy([1, 2]), _lazy([0, 1])], {}),  # the numpy folder's error
     ("Mul", [_lazy([2**40]), _lazy([2**40])], {}),  # overflows int64: the same error
     ("Add", [_lazy([2**31 - 1], "int32"), _lazy([1], "int32")], {}),
+    ("Div", [_lazy([1.0, 64.0, 7.0], "float32"), _lazy([3.0], "float32")], {}),
+    ("Div", [_lazy([224.0, 224.0], "float32"), _lazy([112.0, 3.0], "float32")], {}),
+    ("Mul", [_lazy([0.1, 1e-30], "float32"), _lazy([0.3, 1e-20], "float32")], {}),  # rounding, subnormals
+    ("Sub", [_lazy([0.1], "float64"), _lazy([0.3, 2.5], "float64")], {}),
+    ("Cast", [_lazy([1.5, -2.7, 3e9], "float32")], {"to": 7}),
+    ("Cast", [_lazy([16777217, -3])], {"to": 1}),
+    ("Cast", [_lazy([0.1, 65504.0], "float64")], {"to": 10}),
+    ("Cast", [_lazy([0.1], "float32")], {"to": 11}),
 ]
 
 
@@ -132,11 +141,14 @@ def test_pyfold_agrees_with_the_numpy_folders(op: str, ins: list[Const | None], 
 
 
 DECLINED = [
-    ("Div", [_lazy([1.0], "float32"), _lazy([3.0], "float32")], {}),  # floats: numpy
+    ("Div", [_lazy([1.0], "float32"), _lazy([0.0], "float32")], {}),  # numpy's infinity
+    ("Mul", [_lazy([3e38], "float32"), _lazy([2.0], "float32")], {}),  # overflows float32: numpy's infinity
     ("Add", [_lazy([1], "int32"), _lazy([1])], {}),  # mixed types: numpy's promotion
+    ("Concat", [_lazy([1.0], "float32"), _lazy([2])], {"axis": 0}),  # mixed types: numpy's promotion
     ("Gather", [_lazy([1, 2]), _lazy([5])], {}),  # out of range: numpy's error
     ("Transpose", [_lazy([[1, 2]])], {"perm": [0, 0]}),  # a repeated axis: numpy's error
-    ("Cast", [_lazy([1.5], "float32")], {"to": 7}),  # float to int: numpy's rounding
+    ("Cast", [_lazy([float("nan")], "float32")], {"to": 7}),  # NaN to int: numpy's
+    ("Cast", [_lazy([2**60 + 1])], {"to": 1}),  # past 2^53: would round twice
     ("Where", [_lazy([True], "bool"), _lazy([1]), _lazy([2])], {}),
 ]
 
@@ -158,6 +170,10 @@ def test_what_pyfold_declines_fold_answers_with_numpy(op: str, ins: list[Const |
 def test_random_shape_arithmetic_agrees() -> None:
     """Seeded random chains of the integer ops pyfold folds, against the numpy folders."""
     rng = random.Random(12)
+    for _ in range(200):  # float32 arithmetic: one rounding of the exact double result
+        a = _lazy([rng.uniform(-1e3, 1e3) for _ in range(3)], "float32")
+        b = _lazy([rng.choice([rng.uniform(-5, 5), rng.uniform(1e-3, 1e-2)])], "float32")
+        _same(rng.choice(["Add", "Sub", "Mul", "Div"]), [a, b], {})
     for _ in range(400):
         n = rng.randint(0, 4)
         a = _lazy([rng.randint(-50, 50) for _ in range(n)], rng.choice(["int64", "int32"]))

@@ -12,6 +12,7 @@ has checked the result's dims and the import's budget before it asks.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from math import prod
 from typing import Any
@@ -29,6 +30,8 @@ INT64 = data_type(7)
 _INT_TYPES = {"int8": (8, True), "int16": (16, True), "int32": (32, True), "int64": (64, True),
               "uint8": (8, False), "uint16": (16, False), "uint32": (32, False), "uint64": (64, False)}
 _ARITHMETIC = {"Add", "Sub", "Mul", "Div"}
+#: struct formats of the float types folded here
+_FLOAT_FORMATS = {"float16": "e", "float32": "f", "float64": "d"}
 
 
 class _Values:
@@ -164,9 +167,9 @@ def _concat(ins: Sequence[Const | None], attrs: Attrs) -> list[Const] | None:
     parts = [c for c in ins if c is not None]
     if not parts or int(attrs["axis"]) not in (0, -1) or len({_name(c) for c in parts}) != 1:
         return None
-    out: list[int] = []
+    out: list[Any] = []
     for c in parts:
-        values = _int_flat(c, 1)
+        values = c.flat() if c.known and c.kind in "iubf" and len(c.shape) == 1 else None
         if values is None:
             return None
         out.extend(values)
@@ -218,12 +221,20 @@ def _cast(ins: Sequence[Const | None], attrs: Attrs) -> list[Const] | None:
         return None
     if not src.known:
         return [Const(src.shape, to, None, src.origin, src.why)]
-    if to.name not in _INT_TYPES or src.kind not in "iub":
-        return None
-    values = src.flat()
+    values = src.flat() if src.kind in "iubf" else None
     if values is None:
         return None
-    return [_values([_wrap(int(v), to.name) for v in values], to, src.shape, src.origin)]
+    if to.name in _INT_TYPES:
+        if src.kind == "f":  # numpy truncates toward zero; NaN, infinity and out-of-range are numpy's
+            bits, signed = _INT_TYPES[to.name]
+            lo, hi = (-(2.0 ** (bits - 1)), 2.0 ** (bits - 1)) if signed else (0.0, 2.0 ** bits)
+            if any(not (lo < v < hi) for v in values):
+                return None
+        return [_values([_wrap(int(v), to.name) for v in values], to, src.shape, src.origin)]
+    if to.name not in _FLOAT_FORMATS or any(type(v) is int and abs(v) > 2**53 for v in values):
+        return None  # one rounding only: integers beyond 2^53 would be rounded twice
+    rounded = _rounded([float(v) for v in values], to.name)
+    return None if rounded is None else [_values(rounded, to, src.shape, src.origin)]
 
 
 def _constant_of_shape(ins: Sequence[Const | None], attrs: Attrs) -> list[Const] | None:
@@ -247,14 +258,53 @@ def _expand(ins: Sequence[Const | None], attrs: Attrs) -> list[Const] | None:
     return [_derived(src, tuple(shape), "expand")]
 
 
+def _rounded(values: list[float], dtype_name: str) -> list[float] | None:
+    """Doubles rounded to ``dtype_name`` as numpy rounds (to nearest, ties to even); None where a
+    finite value overflows it (numpy's infinity is left to numpy)."""
+    letter = _FLOAT_FORMATS[dtype_name]
+    if letter == "d":
+        return values
+    try:
+        return list(struct.unpack(f"<{len(values)}{letter}", struct.pack(f"<{len(values)}{letter}", *values)))
+    except OverflowError:
+        return None
+
+
+def _float_arithmetic(op: str, a: Const, b: Const) -> list[Const] | None:
+    """Add/Sub/Mul/Div of two float32 or float64 constants of rank <= 1: computed in double precision and
+    rounded once, which is exactly IEEE single-precision arithmetic for these four operations. A zero
+    divisor (numpy's infinity or NaN) is left to numpy."""
+    name = _name(a)
+    x, y = a.flat(), b.flat()
+    if name not in ("float32", "float64") or x is None or y is None or len(a.shape) > 1 or len(b.shape) > 1 \
+            or (len(x) != len(y) and 1 not in (len(x), len(y))):
+        return None
+    shape = broadcast([a.shape, b.shape])
+    n = prod(shape)
+    x, y = x * n if len(x) == 1 else x, y * n if len(y) == 1 else y
+    if op == "Div" and any(v == 0 for v in y):
+        return None
+    out = _rounded([_exact_float(op, p, q) for p, q in zip(x, y, strict=True)], name)
+    return None if out is None else [_values(out, a.dtype, tuple(shape))]
+
+
+def _exact_float(op: str, p: float, q: float) -> float:
+    return p + q if op == "Add" else p - q if op == "Sub" else p * q if op == "Mul" else p / q
+
+
 def _arithmetic(op: str, ins: Sequence[Const | None]) -> list[Const] | None:
-    """Integer Add/Sub/Mul/Div of two same-typed constants of rank <= 1 (one may broadcast), exactly."""
+    """Integer Add/Sub/Mul/Div of two same-typed constants of rank <= 1 (one may broadcast), exactly;
+    float ones as IEEE arithmetic does (``_float_arithmetic``)."""
     if len(ins) != 2 or ins[0] is None or ins[1] is None:
         return None
     a, b = ins[0], ins[1]
-    x, y = _int_flat(a), _int_flat(b)
     name = _name(a)
-    if x is None or y is None or name != _name(b) or name not in _INT_TYPES:
+    if name != _name(b) or not a.known or not b.known:
+        return None
+    if a.kind == "f" and b.kind == "f":
+        return _float_arithmetic(op, a, b)
+    x, y = _int_flat(a), _int_flat(b)
+    if x is None or y is None or name not in _INT_TYPES:
         return None
     if len(x) != len(y) and 1 not in (len(x), len(y)):
         return None
