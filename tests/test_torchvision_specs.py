@@ -163,6 +163,21 @@ def test_spec_and_fixture_agree_on_every_cost_under_the_default_conventions(name
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_spec_and_fixture_agree_under_every_preset(name: str) -> None:
+    """Under each peer tool's conventions too: torchinfo and ptflops count a Linear's bias per output, so
+    a Linear exported as MatMul + Add must import as one layer with its bias (it differed by 10,725,120
+    MACs on ConvNeXt-Tiny when the bias add was an elementwise layer)."""
+    from archcalc.conventions import PRESETS
+
+    spec_graph, onnx_graph = archcalc.load(name), archcalc.load(FIXTURES / MANIFEST[FIXTURE_OF[name]]["file"])
+    for preset in PRESETS:
+        spec, onnx_model = archcalc.analyze(spec_graph, preset=preset).totals, archcalc.analyze(
+            onnx_graph, preset=preset).totals
+        for key in ("params", "connections", "macs", "flops"):
+            assert getattr(spec, key) == getattr(onnx_model, key), (preset, key)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_spec_layers_equal_torch_modules(name: str, specs: dict[str, Report]) -> None:
     """Per Conv2d/Linear in forward order: params and MACs as torch's hooks measured them; per
     module that owns parameters: the same multiset of parameter counts as the spec's layers."""
