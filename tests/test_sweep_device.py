@@ -89,6 +89,28 @@ def test_a_calibrated_cpu_sweep_says_so() -> None:
     assert all(r["latency_basis"] == CALIBRATED_LABEL and r["latency_ms"] > 0 for r in result)
 
 
+def test_a_calibrated_sweep_gives_each_estimate_its_band() -> None:
+    """Each calibrated row carries the band ``archcalc estimate`` gives the same variant without probes: the
+    range the probes took during calibration, widened by the points' repeat disagreement."""
+    from archcalc import load
+    from archcalc.estimate import estimate_latency
+
+    profile = synthetic(noise={"compute_lo": 0.9, "compute_hi": 1.25, "overhead_lo": 0.8, "overhead_hi": 1.5,
+                               "points": 0.04})
+    result = sweep(SPEC, {"c1.filters": [16, 32]}, metrics=("latency_ms",), device_profile=profile)
+    assert {"latency_low_ms", "latency_high_ms"} <= set(result.columns)
+    for r in result:
+        spec = {**SPEC, "layers": [{**SPEC["layers"][0], "filters": r["c1.filters"]}, *SPEC["layers"][1:]]}
+        graph = load(spec)
+        est = estimate_latency(graph, profile, batch=1)
+        band = est.band(profile)
+        assert r["latency_ms"] == pytest.approx(est.total_ms, rel=1e-12)
+        assert (r["latency_low_ms"], r["latency_high_ms"]) == pytest.approx((band.low_ms, band.high_ms), rel=1e-12)
+        assert r["latency_low_ms"] < r["latency_ms"] < r["latency_high_ms"]
+    datasheet = sweep(SPEC, {"c1.filters": [16]}, device="h100", metrics=("latency_ms",))
+    assert "latency_low_ms" not in datasheet.columns  # a datasheet has no noise to give a band
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--device", "h10"], "unknown device 'h10' (did you mean 'h100'?)"),
     (["--device", "h100", "--dtype", "int8"], "--dtype int8 is not one of them"),

@@ -30,7 +30,8 @@ METRICS: dict[str, str] = {
     "rf": "receptive field (largest axis) of the last layer with a spatial field",
     "output_shape": "per-sample shape of the (first) output",
     "layers": "number of layers",
-    "latency_ms": "estimated latency (ms) on the calibrated device (archcalc calibrate)",
+    "latency_ms": "estimated latency (ms) on the calibrated device (archcalc calibrate); calibrated rows also "
+                  "carry latency_low_ms and latency_high_ms, the band the calibration's noise allows",
 }
 DEFAULT_METRICS = ("params", "macs", "flops", "param_bytes", "peak_activation_bytes", "training_bytes", "rf",
                    "output_shape")

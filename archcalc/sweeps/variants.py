@@ -185,27 +185,31 @@ def _metrics(job: Job, variant: Mapping[str, Any]) -> dict[str, Any]:
         elif metric == "layers":
             out["layers"] = len(report.layers)
         elif metric == "latency_ms":
-            out["latency_ms"] = _latency_ms(job, graph, report, conv)
+            out.update(_latency(job, graph, report, conv))
             out["latency_basis"] = job.latency_basis
         else:
             out[metric] = getattr(totals, metric)
     return out
 
 
-def _latency_ms(job: Job, graph: Graph, report: Any, conv: Conventions) -> float:
+def _latency(job: Job, graph: Graph, report: Any, conv: Conventions) -> dict[str, float]:
     """The variant's estimated latency: the datasheet roofline (at the precision's bytes), or the
-    calibrated device profile."""
+    calibrated device profile with the band its noise allows (``latency_low_ms`` ..
+    ``latency_high_ms``: the range the probes took during calibration, as ``archcalc estimate``
+    gives it without probes of its own; a datasheet has no noise to give a band)."""
     if job.datasheet is not None:
         from archcalc.analysis import analyze
         from archcalc.estimate.datasheets import roofline
 
         if report.conventions != conv:
             report = analyze(graph, conv)
-        return sum(r.ms for r in roofline(report, job.datasheet, job.precision) if r.kind != "input")
+        return {"latency_ms": sum(r.ms for r in roofline(report, job.datasheet, job.precision) if r.kind != "input")}
     from archcalc.estimate import estimate_latency
 
     batch = job.conventions.batch if not job.plan.conventions else report.conventions.batch
-    return estimate_latency(graph, job.device_profile, batch=batch).total_ms
+    est = estimate_latency(graph, job.device_profile, batch=batch)
+    band = est.band(job.device_profile)
+    return {"latency_ms": est.total_ms, "latency_low_ms": band.low_ms, "latency_high_ms": band.high_ms}
 
 
 def run_chunk(job: Job, grid: Grid, start: int, stop: int) -> list[dict[str, Any]]:
