@@ -18,6 +18,8 @@ Timed per model, interleaved (each round runs every model and both tools, altern
 first, so drift of a shared machine hits both alike), after one untimed warm-up run:
   in-process:  archcalc.analyze(archcalc.load(p, batch=1))  vs   onnx_tool.Model(p) + shape_infer() + profile()
   process:     python -m archcalc report p -f json --batch 1  vs   python <script: the same onnx-tool calls> p
+               (both with bytecode cached, as installed packages have it: PYTHONDONTWRITEBYTECODE is
+               dropped from their environment)
 Medians, min and max of the rounds (garbage collected before each timing); ratios are archcalc /
 onnx-tool, the median of per-round ratios (paired). Goals: in-process <= 0.5x on every model,
 process <= 0.3x, and archcalc's time per node flat from 1k to 50k nodes (the per-node times within
@@ -167,9 +169,17 @@ def _onnx_tool(path: Path) -> None:
         m.graph.profile()
 
 
+#: the processes run with their bytecode cached, as an installed package has it (pip compiles it at
+#: install; a source checkout writes __pycache__ on first import): a shell that sets
+#: PYTHONDONTWRITEBYTECODE (these machines do) would make every archcalc process compile its ~100
+#: modules from source (~100 ms) while onnx-tool's site-packages are compiled. The untimed warm-up
+#: run writes the cache.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _cli(path: Path) -> None:
     subprocess.run([sys.executable, "-m", "archcalc", "report", str(path), "-f", "json", "--batch", "1"], check=True,
-                   capture_output=True)
+                   capture_output=True, env=CHILD_ENV)
 
 
 def _median_ratio(mine: list[float], theirs: list[float]) -> float:
@@ -225,6 +235,8 @@ def main() -> None:
                 tool_ok[path] = None
             except Exception as exc:
                 tool_ok[path] = f"fails, {type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+    if args.process_runs and models:  # writes archcalc's bytecode cache (see CHILD_ENV)
+        _cli(models[0])
     times: dict[tuple[Path, str], list[float]] = {}
     for r in range(max(args.runs, args.process_runs)):
         for path in models:
@@ -237,7 +249,7 @@ def main() -> None:
                 pairs.append(("archcalc process", lambda p=path: _cli(p)))
                 if have_tool and tool_ok[path] is None:
                     pairs.append(("onnx-tool process", lambda p=path: subprocess.run(
-                        [sys.executable, str(script), str(p)], check=True, capture_output=True)))
+                        [sys.executable, str(script), str(p)], check=True, capture_output=True, env=CHILD_ENV)))
             if r % 2:
                 pairs.reverse()
             for label, fn in pairs:

@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from archcalc.onnx_import import view
 from archcalc.onnx_import.reader import KEEP_ELEMENTS, read_model
-from archcalc.onnx_import.tensors import to_array
+from archcalc.onnx_import.tensors import check, data_type, flat, to_array
 from tests.caffe2_graphs import SCALE_STORAGE, caffe2_net
 from tests.conftest import ROOT
 
@@ -33,6 +33,17 @@ def _same_tensor(mine: view.Tensor, proto: onnx.TensorProto, where: str) -> None
         got = to_array(mine)
         assert got.dtype == expected.dtype and got.shape == expected.shape, where
         assert np.array_equal(got, expected, equal_nan=got.dtype.kind in "fc"), where
+        check(mine)  # what to_array reads, check accepts
+        light = data_type(mine.data_type)
+        assert light is not None and (light.name, light.itemsize, light.kind) == (
+            got.dtype.name, got.dtype.itemsize, got.dtype.kind), where
+        values = flat(mine)
+        if got.dtype.kind in "OUSc":
+            assert values is None, where  # strings and complex numbers need numpy
+        else:  # the numpy-free decoding gives the same numbers, of the same Python types
+            assert values is not None and len(values) == expected.size, where
+            for a, b in zip(values, expected.reshape(-1).tolist(), strict=True):
+                assert type(a) is type(b) and (a == b or (a != a and b != b)), f"{where}: {a!r} vs {b!r}"
     elif proto.data_location != TensorProto.EXTERNAL and np.prod(proto.dims) > KEEP_ELEMENTS:
         assert mine.data is None, f"{where}: a large tensor is read as dims only"
 
@@ -157,6 +168,51 @@ def test_large_tensors_are_read_as_dims_only(tmp_path: Path) -> None:
     assert read.skipped_bytes == (KEEP_ELEMENTS + 1) * 4 + 70 * 70 * 4
     assert read.model.graph.initializer[0].data is None and not read.model.graph.initializer[0].has_data
     _same_model(path)
+
+
+@pytest.mark.parametrize(("data", "data_type", "dims"), [
+    (((9, 2, b"\x00" * 7),), 1, (2,)),  # raw bytes of the wrong length
+    (((9, 2, b"ab"),), 8, (1,)),  # a string tensor with raw data
+    (((4, 2, b"\x00" * 6),), 1, (1,)),  # packed floats, not a multiple of 4 bytes
+    (((4, 2, b"\x00" * 8),), 1, (3,)),  # 2 floats stored for 3 elements
+    (((7, 2, b"\x01\x02"),), 7, (1,)),  # 2 int64 varints for 1 element
+    (((7, 2, b"\x81"),), 7, (1,)),  # a varint list that runs past its end
+    (((5, 2, b"\x01"),), 14, (1,)),  # one complex64 half
+    (((5, 2, b"\x01"),), 16, (1,)),  # bfloat16: never evaluated
+])
+def test_check_refuses_what_to_array_refuses(data: Any, data_type: int, dims: tuple[int, ...]) -> None:
+    """``check`` validates stored data without decoding it (the importer checks small tensors where
+    it reads them and decodes them only when asked): it refuses exactly what ``to_array`` refuses."""
+    tensor = view.Tensor("t", dims, data_type, data=data)
+    with pytest.raises(ValueError):
+        to_array(tensor)
+    with pytest.raises(ValueError):
+        check(tensor)
+
+
+NUMPY_FREE = ["lenet5_modern_full.onnx", "resnet18_tv.onnx", "googlenet_zoo.onnx",
+              "torch_export/convnext_stage_legacy_op14.onnx", "torch_export/mbconv_se_dynamo_op21.onnx",
+              "torch_export/norm_shuffle_dynamo_op21.onnx", "torchvision/efficientnet_b0_tv.onnx"]
+
+
+def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -> None:
+    """Reading needs numpy only when a constant must really be computed (a Shape -> Gather -> Concat
+    chain): dtypes, Reshape targets, Resize scales, pattern constants (a LayerNorm's exponent, GELU's
+    sqrt 2), weights with their bytes in the file are read as Python numbers. The file with a shape
+    chain shows that the probe sees numpy when it is imported."""
+    fixtures = ROOT / "tests" / "fixtures" / "onnx"
+    paths = [str(fixtures / name) for name in NUMPY_FREE]
+    probe = ("import sys, io, contextlib\nfrom archcalc.cli import main\n"
+             "for path in sys.argv[1:]:\n"
+             "    with contextlib.redirect_stdout(io.StringIO()):\n"
+             "        assert main(['report', path, '-f', 'json', '--batch', '1']) == 0, path\n"
+             "print('numpy' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", probe, *paths], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False", run.stdout
+    chain = subprocess.run([sys.executable, "-c", probe, str(fixtures / "mobilenet_small_dynbatch.onnx")],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert chain.returncode == 0 and chain.stdout.strip() == "True", chain.stdout + chain.stderr
 
 
 def test_reading_a_model_imports_neither_onnx_nor_ml_dtypes(tmp_path: Path) -> None:

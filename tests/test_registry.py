@@ -18,7 +18,8 @@ import onnx
 import pytest
 
 from archcalc.cli import main
-from archcalc.onnx_import.fold import FOLDERS
+from archcalc.onnx_import.folders import FOLDERS
+from archcalc.onnx_import.foldshape import FOLD_OPS
 from archcalc.onnx_import.importer import DRIVER_OPS, known_ops
 from archcalc.ops import OPS, REGISTRY, TRANSLATORS
 from archcalc.ops.base import Attr, Op
@@ -92,6 +93,11 @@ def test_every_onnx_op_the_importer_accepts_maps_to_a_registered_kind() -> None:
     for op_type in known_ops():
         # translated to a layer of a registered kind, folded on constants (never a layer), or the driver's
         assert op_type in TRANSLATORS or op_type in FOLDERS or op_type in DRIVER_OPS, op_type
+
+
+def test_the_numpy_free_list_of_folded_ops_is_the_folders_table() -> None:
+    """The importer knows which ops fold from ``FOLD_OPS`` (no numpy imported); ``FOLDERS`` computes them."""
+    assert set(FOLDERS) == FOLD_OPS
 
 
 def test_facts_replace_the_old_kind_lists() -> None:

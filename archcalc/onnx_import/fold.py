@@ -15,16 +15,17 @@ their inputs' dims (elementwise, Concat, Tile, Expand, Gather, Slice) as dims.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from archcalc.onnx_import.folders import DIMS_ONLY, FOLDERS, Attrs, Folder
-from archcalc.onnx_import.foldshape import ELEMENTWISE, elements, output_dims
+from archcalc.onnx_import.foldshape import DIMS_ONLY, ELEMENTWISE, FOLD_OPS, elements, output_dims
+from archcalc.onnx_import.tensors import as_numpy
 from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Const, ImportError_
 from archcalc.ops._onnx import reshape_target, slice_range
 
-__all__ = ["DIMS_ONLY", "FOLDERS", "MAX_FOLD_TOTAL", "FoldBudget", "fold", "reshape_target", "slice_range"]
+if TYPE_CHECKING:
+    from archcalc.onnx_import.folders import Attrs, Folder
+
+__all__ = ["DIMS_ONLY", "FOLD_OPS", "MAX_FOLD_TOTAL", "FoldBudget", "fold", "reshape_target", "slice_range"]
 
 #: the most elements of folded values one import materialises, all results together
 MAX_FOLD_TOTAL = 1 << 22
@@ -45,10 +46,15 @@ class FoldBudget:
 
 def fold(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int,
          budget: FoldBudget | None = None) -> list[Const]:
-    """Outputs of a node whose inputs are all constants (see the module docstring)."""
-    folder = FOLDERS.get(op_type)
-    if folder is None:
+    """Outputs of a node whose inputs are all constants (see the module docstring). numpy is
+    imported here, the first time a model needs a constant computed."""
+    if op_type not in FOLD_OPS:
         raise ImportError_(f"cannot fold {op_type} on constants")
+    import numpy as np
+
+    from archcalc.onnx_import.folders import FOLDERS
+
+    folder = FOLDERS[op_type]
     try:
         with np.errstate(all="ignore"):
             return _fold(op_type, folder, ins, attrs, opset, budget or FoldBudget())
@@ -60,12 +66,12 @@ def fold(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int,
 
 def _fold(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attrs, opset: int,
           budget: FoldBudget) -> list[Const]:
-    dims_only = next((c for c in ins if c is not None and c.value is None), None)
+    dims_only = next((c for c in ins if c is not None and not c.known), None)
     if op_type in DIMS_ONLY:  # moves data: the result is no larger than its input, dims go through
         return _spent(folder(ins, attrs, opset), budget)
     if dims_only is None:  # strings are never computed with: analysis needs none (and b"1" * 10**9 is 1 GB)
         dims_only = next((Const(c.shape, c.dtype, None, c.origin, "a string tensor, which archcalc does not fold")
-                          for c in ins if c is not None and c.value is not None and c.value.dtype.kind in "OSU"),
+                          for c in ins if c is not None and c.known and c.kind in "OSU"),
                          None)
     shapes = output_dims(op_type, ins, attrs, opset)
     if shapes is None:  # no larger than its inputs, but needs their values
@@ -87,7 +93,7 @@ def _fold(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attr
 
 
 def _spent(outs: list[Const], budget: FoldBudget) -> list[Const]:
-    budget.take(min(sum(c.size for c in outs if c.value is not None), budget.left))
+    budget.take(min(sum(c.size for c in outs if c.known), budget.left))
     return outs
 
 
@@ -98,6 +104,8 @@ def _what(c: Const) -> str:
 def _dtype(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attrs, opset: int) -> Any:
     """The data type of a symbolic result, without computing it: elementwise ops are run on one
     element of each input's type."""
+    import numpy as np
+
     if op_type == "ConstantOfShape":
         fill = attrs.get("value")
         return fill.dtype if fill is not None else np.dtype(np.float32)
@@ -105,11 +113,11 @@ def _dtype(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Att
     if op_type in ELEMENTWISE:
         if any(c.dtype is None for c in present):
             return None
-        proxies = [None if c is None else Const((), c.dtype, np.ones((), c.dtype)) for c in ins]
+        proxies = [None if c is None else Const((), c.dtype, np.ones((), as_numpy(c.dtype))) for c in ins]
         try:
             return folder(proxies, attrs, opset)[0].dtype
         except (ArithmeticError, ValueError, TypeError, ImportError_):
             return None
     if op_type == "Concat" and all(c.dtype is not None for c in present):
-        return np.result_type(*(c.dtype for c in present))
+        return np.result_type(*(as_numpy(c.dtype) for c in present))
     return present[0].dtype if present else None

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from archcalc.onnx_import.foldshape import ints, output_dims
+from archcalc.onnx_import.foldshape import DIMS_ONLY, ints, output_dims
+from archcalc.onnx_import.tensors import as_numpy
 from archcalc.onnx_import.values import Const, ImportError_
 from archcalc.ops._onnx import flatten_axis, reshape_target, slice_range, squeeze_shape, unsqueeze_shape
 
@@ -201,7 +202,7 @@ def _identity(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Con
 
 def _fill_dtype(attrs: Attrs) -> Any:
     fill = attrs.get("value")
-    return fill.dtype if fill is not None else np.dtype(np.float32)
+    return as_numpy(fill.dtype) if fill is not None else np.dtype(np.float32)
 
 
 def _constant_of_shape(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
@@ -355,8 +356,3 @@ def _shape_slice(shape: tuple[int, ...], attrs: Attrs) -> np.ndarray:
     start = int(attrs.get("start", 0))
     end = attrs.get("end")
     return np.array(shape[start:end if end is None else int(end)], dtype=np.int64)
-
-
-#: ops whose output dims follow from input dims alone (work on dims-only constants)
-DIMS_ONLY = frozenset({"Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Shape",
-                       "Size"})

@@ -17,7 +17,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.onnx_import.values import Const, ImportError_
-from archcalc.ops._onnx import int_values, slice_range
+from archcalc.ops._onnx import const_ints, slice_range
 from archcalc.ops.merge import broadcast as merge_broadcast
 
 Attrs = dict[str, Any]
@@ -51,9 +51,9 @@ def _need(c: Const | None, what: str) -> Const:
 def ints(c: Const | None, what: str) -> list[int]:
     """A small integer input's values (repeats, a shape, axes, starts)."""
     c = _need(c, what)
-    if c.value is None:
+    if not c.known:
         raise ImportError_(f"{what} is not a constant with a known value" + (f" ({c.why})" if c.why else ""))
-    return int_values(c.value, what)
+    return const_ints(c, what)
 
 
 def _axis(axis: int, rank: int, op: str) -> int:
@@ -167,3 +167,17 @@ def output_dims(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: 
 
 def elements(shapes: Sequence[Shape]) -> int:
     return sum(prod(s) for s in shapes)
+
+
+
+#: the ops constant folding evaluates (``folders.FOLDERS`` has one function for each; tests check the two agree)
+FOLD_OPS = frozenset({"Identity", "Cast", "CastLike", "Gather", "Slice", "Concat", "Unsqueeze", "Squeeze", "Reshape",
+                       "Flatten", "Transpose", "ConstantOfShape", "Range", "Expand", "Tile", "Where", "Split", "Sum",
+                       "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Mod", "Min", "Max", "Equal", "Less",
+                       "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Not", "Neg", "Abs", "Floor", "Ceil",
+                       "Round", "Sqrt", "Reciprocal", "Exp", "Log", "Sign", "ReduceProd", "ReduceSum", "ReduceMax",
+                       "ReduceMin", "ReduceMean", "NonZero", "Size", "Shape"})
+
+#: ops whose output dims follow from input dims alone (work on dims-only constants)
+DIMS_ONLY = frozenset({"Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Shape",
+                       "Size"})

@@ -22,7 +22,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
-from archcalc.onnx_import.fold import FOLDERS, FoldBudget, fold
+from archcalc.onnx_import.fold import FOLD_OPS, FoldBudget, fold
 from archcalc.onnx_import.notes import exported_conventions, summary
 from archcalc.onnx_import.protos import constant_node, infer_shapes, initializer, node_attrs, node_order, parse_dims
 from archcalc.onnx_import.reader import OnnxFileError, no_gc, read_model
@@ -42,12 +42,12 @@ DRIVER_OPS = frozenset({"Constant", "Shape", "Size"})
 
 def known_ops() -> list[str]:
     """Every ONNX op_type the importer accepts: translated to a layer, folded or handled here."""
-    return sorted(set(TRANSLATORS) | set(FOLDERS) | DRIVER_OPS)
+    return sorted(set(TRANSLATORS) | FOLD_OPS | DRIVER_OPS)
 
 
 def _is_known(proto: Any) -> bool:
     op = proto.op_type
-    return proto.domain in ("", "ai.onnx") and (op in TRANSLATORS or op in FOLDERS or op in DRIVER_OPS)
+    return proto.domain in ("", "ai.onnx") and (op in TRANSLATORS or op in FOLD_OPS or op in DRIVER_OPS)
 
 
 def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:

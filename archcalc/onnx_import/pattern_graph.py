@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from archcalc.onnx_import.values import Const
+
 #: (layer, kind, attrs, inputs, outputs, nodes)
 Record = tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...], frozenset[str]]
 
@@ -64,21 +66,29 @@ class PatternGraph:
     def is_const(self, tensor: str) -> bool:
         return tensor in self.consts
 
-    def value(self, tensor: str) -> Any | None:
-        """The value of an initializer or Constant output, read as the importer reads it (None when
-        not stored: stripped, external, too large or malformed)."""
+    def value(self, tensor: str) -> Const | None:
+        """An initializer or Constant output whose values are known, read as the importer reads it
+        (None when not stored: stripped, external, too large or malformed). ``.flat()`` gives its
+        values as Python numbers, without numpy."""
         from archcalc.errors import ArchcalcError
         from archcalc.onnx_import.protos import constant_node, initializer, node_attrs
 
         n = self.producer.get(tensor)
         try:
             if tensor in self.inits:
-                return initializer(self.inits[tensor], {}).value
-            if n is not None and n.op_type == "Constant":
-                return constant_node(node_attrs(n), tensor).value
+                c = initializer(self.inits[tensor], {})
+            elif n is not None and n.op_type == "Constant":
+                c = constant_node(node_attrs(n), tensor)
+            else:
+                return None
         except ArchcalcError:
             return None
-        return None
+        return c if c.known else None
+
+    def values(self, tensor: str) -> list[Any] | None:
+        """The values of a known 1-D or scalar constant as Python numbers (a shape, axes)."""
+        c = self.value(tensor)
+        return None if c is None or len(c.shape) > 1 else c.flat()
 
     def attr(self, node: Any, name: str, default: Any = None) -> Any:
         """An attribute as the importer reads it; a malformed one is left for the importer to report
@@ -93,8 +103,9 @@ class PatternGraph:
 
 
 def scalar(g: PatternGraph, tensor: str) -> float | None:
-    value = g.value(tensor)
-    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+    c = g.value(tensor)
+    values = c.flat() if c is not None and c.size == 1 else None
+    return float(values[0]) if values else None
 
 
 def alone(g: PatternGraph, tensor: str) -> bool:

@@ -25,7 +25,7 @@ from collections import Counter
 from typing import Any
 
 from archcalc.onnx_import.act_patterns import gated, gelu, gelu_tanh
-from archcalc.onnx_import.pattern_graph import PatternGraph, Record, other
+from archcalc.onnx_import.pattern_graph import PatternGraph, Record, other, scalar
 
 
 def _layernorm2d(g: PatternGraph, t1: Any) -> Record | None:
@@ -42,10 +42,10 @@ def _layernorm2d(g: PatternGraph, t1: Any) -> Record | None:
     params = [t for t in ln.input[1:] if t]
     if not all(g.is_const(t) for t in params):
         return None
-    scale, shift = g.value(ln.input[1]), g.value(ln.input[2]) if len(ln.input) > 2 and ln.input[2] else None
+    scale, shift = _flat(g, ln.input[1]), _flat(g, ln.input[2]) if len(ln.input) > 2 and ln.input[2] else None
     has_shift = len(ln.input) > 2 and bool(ln.input[2])
-    identity = scale is not None and bool((scale == 1).all()) and (
-        not has_shift or (shift is not None and bool((shift == 0).all())))
+    identity = scale is not None and all(v == 1 for v in scale) and (
+        not has_shift or (shift is not None and all(v == 0 for v in shift)))
     attrs = {"over": "channels", "affine": not identity, "bias": has_shift,
              "eps": float(g.attr(ln, "epsilon", 1e-5))}
     return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), frozenset({t1.name, ln.name, t2.name}))
@@ -71,14 +71,19 @@ def _layernorm2d_decomposed(g: PatternGraph, t1: Any) -> Record | None:
     return (t2.name, "layernorm", attrs, (t1.input[0],), (t2.output[0],), inner[5] | {t1.name, t2.name})
 
 
+def _flat(g: PatternGraph, tensor: str) -> list[Any] | None:
+    """A known constant's values as Python numbers (no numpy); None when not known."""
+    c = g.value(tensor)
+    return None if c is None else c.flat()
+
+
 def _reduce_axes(g: PatternGraph, node: Any) -> list[int] | None:
     """ReduceMean's axes (attribute before opset 18, input from 18), when keepdims is 1."""
     if int(g.attr(node, "keepdims", 1)) != 1:
         return None
     axes = g.attr(node, "axes")
     if axes is None and len(node.input) > 1 and node.input[1]:
-        value = g.value(node.input[1])
-        axes = None if value is None else value.reshape(-1).tolist()
+        axes = _flat(g, node.input[1])
     return None if axes is None else [int(a) for a in axes]
 
 
@@ -103,14 +108,14 @@ def _decomposed_layernorm(g: PatternGraph, r1: Any) -> Record | None:
     div = next((n for n in users if n.op_type == "Div"), None)
     if len(users) != 2 or pw is None or div is None or d in g.outputs or pw.input[0] != d:
         return None
-    two = g.value(pw.input[1])
+    two = scalar(g, pw.input[1])
     r2 = g.only_user(pw.output[0], "ReduceMean")
-    if two is None or two.size != 1 or float(two.reshape(-1)[0]) != 2.0 or r2 is None or _reduce_axes(g, r2) != axes:
+    if two != 2.0 or r2 is None or _reduce_axes(g, r2) != axes:
         return None
     add = g.only_user(r2.output[0], "Add")
-    eps = g.value(other(add, r2.output[0])) if add is not None else None
+    eps = scalar(g, other(add, r2.output[0])) if add is not None else None
     sqrt = g.only_user(add.output[0], "Sqrt") if add is not None else None
-    if add is None or eps is None or eps.size != 1 or sqrt is None or list(div.input) != [d, sqrt.output[0]] \
+    if add is None or eps is None or sqrt is None or list(div.input) != [d, sqrt.output[0]] \
             or len(g.users.get(sqrt.output[0], [])) != 1 or sqrt.output[0] in g.outputs:
         return None
     nodes = {r1.name, sub.name, pw.name, r2.name, add.name, sqrt.name, div.name}
@@ -128,7 +133,7 @@ def _decomposed_layernorm(g: PatternGraph, r1: Any) -> Record | None:
         else:
             shift = None
     last = shift or (mul if mul is not None and affine else div)
-    attrs.update(affine=affine, bias=shift is not None, eps=float(eps.reshape(-1)[0]))
+    attrs.update(affine=affine, bias=shift is not None, eps=eps)
     return (last.name, "layernorm", attrs, (x,), (out,), frozenset(nodes))
 
 
@@ -136,17 +141,17 @@ def _groupnorm(g: PatternGraph, r1: Any) -> Record | None:
     inorm = g.only_user(r1.output[0], "InstanceNormalization")
     if inorm is None or len(inorm.input) < 3 or not all(g.is_const(t) for t in inorm.input[1:3]):
         return None
-    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
-    scale, shift = g.value(inorm.input[1]), g.value(inorm.input[2])
-    if target is None or target.size != 3 or scale is None or shift is None:
+    target = g.values(r1.input[1]) if len(r1.input) > 1 else None
+    scale, shift = _flat(g, inorm.input[1]), _flat(g, inorm.input[2])
+    if target is None or len(target) != 3 or scale is None or shift is None:
         return None
-    groups = int(scale.size)
-    if int(target.reshape(-1)[1]) != groups:
+    groups = len(scale)
+    if int(target[1]) != groups:
         return None
     r2 = g.only_user(inorm.output[0], "Reshape")
     if r2 is None:
         return None
-    identity = bool((scale == 1).all()) and bool((shift == 0).all())
+    identity = all(v == 1 for v in scale) and all(v == 0 for v in shift)
     nodes = {r1.name, inorm.name, r2.name}
     out = r2.output[0]
     mul = g.only_user(out, "Mul")
@@ -167,16 +172,16 @@ def _groupnorm(g: PatternGraph, r1: Any) -> Record | None:
 
 
 def _channel_shuffle(g: PatternGraph, r1: Any) -> Record | None:
-    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
-    if target is None or target.ndim != 1 or target.size < 3:
-        return None
-    r = int(target.size)
     t = g.only_user(r1.output[0], "Transpose")
+    target = g.values(r1.input[1]) if t is not None and len(r1.input) > 1 else None
+    if target is None or len(target) < 3:
+        return None
+    r = len(target)
     if t is None or list(g.attr(t, "perm", [])) != [0, 2, 1, *range(3, r)]:
         return None
     r2 = g.only_user(t.output[0], "Reshape")
-    back = g.value(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
-    if r2 is None or back is None or back.ndim != 1 or back.size != r - 1:
+    back = g.values(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
+    if r2 is None or back is None or len(back) != r - 1:
         return None
     groups = int(target[1])
     if groups < 1 or int(target[2]) < 1:
@@ -188,17 +193,17 @@ def _channel_shuffle(g: PatternGraph, r1: Any) -> Record | None:
 def _pixel_unshuffle(g: PatternGraph, r1: Any) -> Record | None:
     """Reshape (N, C, H/r, r, W/r, r) -> Transpose -> Reshape (N, C r², H/r, W/r): PyTorch's
     ``nn.PixelUnshuffle`` (perm 0, 1, 3, 5, 2, 4: CRD), or ONNX SpaceToDepth's DCR order (0, 3, 5, 1, 2, 4)."""
-    target = g.value(r1.input[1]) if len(r1.input) > 1 else None
-    if target is None or target.ndim != 1 or target.size != 6:
+    t = g.only_user(r1.output[0], "Transpose")
+    target = g.values(r1.input[1]) if t is not None and len(r1.input) > 1 else None
+    if target is None or len(target) != 6:
         return None
     _, c, h, r, w, r_w = (int(v) for v in target)
-    t = g.only_user(r1.output[0], "Transpose")
     if r != r_w or min(c, h, r, w) < 1 or t is None:
         return None
     mode = {(0, 1, 3, 5, 2, 4): "CRD", (0, 3, 5, 1, 2, 4): "DCR"}.get(tuple(g.attr(t, "perm", [])))
     r2 = g.only_user(t.output[0], "Reshape")
-    back = g.value(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
-    if mode is None or r2 is None or back is None or back.ndim != 1 or [int(v) for v in back[1:]] != [c * r * r, h, w]:
+    back = g.values(r2.input[1]) if r2 is not None and len(r2.input) > 1 else None
+    if mode is None or r2 is None or back is None or [int(v) for v in back[1:]] != [c * r * r, h, w]:
         return None
     return (r2.name, "pixel_unshuffle", {"factor": r, "mode": mode}, (r1.input[0],), (r2.output[0],),
             frozenset({r1.name, t.name, r2.name}))

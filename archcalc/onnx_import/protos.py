@@ -10,7 +10,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, suggest
 from archcalc.onnx_import import view
-from archcalc.onnx_import.tensors import NO_NUMPY, NUMPY_DTYPES, numpy_dtype, to_array
+from archcalc.onnx_import.tensors import NO_NUMPY, NUMPY_DTYPES, check, data_type, flat, to_array
 from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Const, ImportError_
 from archcalc.onnx_import.view import Node, Tensor, ValueInfo
 
@@ -34,7 +34,7 @@ def _attrs(node: Node) -> dict[str, Any]:
         if attr.type in (view.FLOAT, view.FLOATS):
             _check_finite(attr.name, value)
         if attr.type == view.TENSOR:
-            value = to_array(value) if value.has_data and value.data_type in NUMPY_DTYPES else _dims_of(value)
+            value = _known(value, None) if value.has_data and value.data_type in NUMPY_DTYPES else _dims_of(value)
         elif isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         elif isinstance(value, list) and value and isinstance(value[0], bytes):
@@ -63,20 +63,59 @@ def _dims_of(tensor: Tensor) -> Const:
         why = f"{NO_NUMPY[tensor.data_type]} values are not evaluated"
     else:
         why = "a weight, read as dims only"
-    return Const(tensor.dims, numpy_dtype(tensor.data_type), None, None, why)
+    return Const(tensor.dims, data_type(tensor.data_type), None, None, why)
+
+
+class _TensorValues:
+    """A tensor's stored values, decoded when first asked (``Const.value`` / ``Const.flat``)."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = tensor
+
+    def array(self) -> Any:
+        return to_array(self.tensor)
+
+    def flat(self) -> list[Any] | None:
+        return flat(self.tensor)
+
+
+class _ListValues:
+    """A Constant node's value_int(s) / value_float(s): Python numbers, as int64 or float32."""
+
+    __slots__ = ("dtype", "shape", "values")
+
+    def __init__(self, values: list[Any], dtype: str, shape: tuple[int, ...]) -> None:
+        self.values, self.dtype, self.shape = values, dtype, shape
+
+    def array(self) -> Any:
+        import numpy as np
+
+        return np.asarray(self.values, dtype=self.dtype).reshape(self.shape)
+
+    def flat(self) -> list[Any]:
+        return list(self.values)
+
+
+def _known(tensor: Tensor, origin: str | None) -> Const:
+    """A tensor with its values stored: checked now (a malformed one fails where it is read),
+    decoded when something asks."""
+    check(tensor)
+    return Const(tensor.dims, data_type(tensor.data_type), None, origin, None, _TensorValues(tensor))
 
 
 def initializer(tensor: Tensor, stripped: Mapping[str, tuple[int, ...]]) -> Const:
     dims = tensor.dims
-    dtype = numpy_dtype(tensor.data_type)
+    dtype = data_type(tensor.data_type)
     if tensor.name in stripped or not tensor.has_data or prod(dims) > MAX_FOLD_ELEMENTS \
             or tensor.data_type in NO_NUMPY:
         return Const(dims, dtype, None, tensor.name)
     if dtype is None:
         raise ImportError_(f"initializer '{tensor.name}' has an unknown data type ({tensor.data_type})")
     try:
-        return Const(dims, dtype, to_array(tensor), tensor.name)
-    except Exception as exc:  # numpy raises several kinds on malformed tensors
+        return _known(tensor, tensor.name)
+    except Exception as exc:  # a malformed tensor
         raise ImportError_(f"initializer '{tensor.name}' is malformed: {type(exc).__name__}: {exc}") from None
 
 
@@ -84,17 +123,25 @@ def constant_node(attrs: dict[str, Any], name: str) -> Const:
     for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
         if key in attrs:
             value = attrs[key]
-            if isinstance(value, Const):  # a weight: its dims, never its data
-                return Const(value.shape, value.dtype, None, name, value.why)
-            import numpy as np
-
-            array = np.asarray(value)
-            if key in ("value_int", "value_ints"):
-                array = array.astype(np.int64)
-            elif key in ("value_float", "value_floats"):
-                array = array.astype(np.float32)
-            return Const(tuple(int(d) for d in array.shape), array.dtype, array, name)
+            if isinstance(value, Const):  # a tensor: its values when stored, else its dims
+                return value.with_origin(name)
+            return _listed(key, value, name)
     raise ImportError_(f"Constant '{name}' has no value (sparse and string constants are not supported)")
+
+
+def _listed(key: str, value: Any, name: str) -> Const:
+    """value_int(s) as int64, value_float(s) as float32 (rounded as numpy's astype would)."""
+    import struct
+
+    values = list(value) if isinstance(value, list) else [value]
+    shape: tuple[int, ...] = (len(values),) if isinstance(value, list) else ()
+    if key in ("value_int", "value_ints"):
+        ints = [int(v) for v in values]
+        if any(not -(1 << 63) <= v < 1 << 63 for v in ints):
+            raise ImportError_(f"Constant '{name}': {key} does not fit int64")
+        return Const(shape, data_type(7), None, name, None, _ListValues(ints, "int64", shape))
+    floats = list(struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values)))
+    return Const(shape, data_type(1), None, name, None, _ListValues(floats, "float32", shape))
 
 
 def parse_dims(value_info: ValueInfo) -> list[int | str | None]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archcalc.errors import OnnxImportError
 from archcalc.ir import TensorRef
@@ -29,19 +29,73 @@ if TYPE_CHECKING:
 MAX_FOLD_ELEMENTS = 1 << 16
 
 
-@dataclass(frozen=True)
+class ValueSource(Protocol):
+    """Where a constant's values are read from when first asked (a tensor in the file, a Constant
+    node's list): as a numpy array, or as Python numbers without numpy (None: only numpy can)."""
+
+    def array(self) -> np.ndarray: ...
+
+    def flat(self) -> list[Any] | None: ...
+
+
 class Const:
-    shape: tuple[int, ...]
-    dtype: Any  # numpy dtype
-    value: np.ndarray | None  # None: dims only (stripped, external data, or too large)
-    #: the graph initializer (or Constant node output) it comes from: parameter candidate
-    origin: str | None = None
-    #: why its value is not kept, when it is dims only ("2,000,000 elements, more than archcalc folds")
-    why: str | None = None
+    """A constant tensor: its dims and data type (a numpy dtype, or the importer's numpy-free
+    ``DType``), and its values when known. Values read from the file stay encoded until something
+    asks: ``flat()`` gives Python numbers (a shape, axes, a scale) without numpy, ``value`` the numpy
+    array. Immutable by convention (the decoded array is cached)."""
+
+    __slots__ = ("_source", "_value", "dtype", "origin", "shape", "why")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, value: np.ndarray | None, origin: str | None = None,
+                 why: str | None = None, source: ValueSource | None = None) -> None:
+        self.shape = shape
+        self.dtype = dtype
+        self._value = value
+        self._source = source
+        #: the graph initializer (or Constant node output) it comes from: parameter candidate
+        self.origin = origin
+        #: why its value is not kept, when it is dims only ("2,000,000 elements, more than archcalc folds")
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Const({self.shape}, {self.dtype}, {'known' if self.known else 'dims only'}, {self.origin!r})"
 
     @property
     def size(self) -> int:
         return prod(self.shape)
+
+    def with_origin(self, origin: str | None) -> Const:
+        """The same constant, named as coming from ``origin`` (a Constant node's output)."""
+        return Const(self.shape, self.dtype, self._value, origin, self.why, self._source)
+
+    @property
+    def known(self) -> bool:
+        """Its values are known (decoded or not yet); False: dims only (stripped, external data, or too large)."""
+        return self._value is not None or self._source is not None
+
+    @property
+    def value(self) -> np.ndarray | None:
+        """The values as a numpy array (decoded on first use); None: dims only."""
+        if self._value is None and self._source is not None:
+            self._value = self._source.array()
+            self._source = None
+        return self._value
+
+    @property
+    def kind(self) -> str:
+        """numpy's kind letter of its element type ("f", "i", "u", "b", ...); "?" when unknown."""
+        if self._value is not None:
+            return str(self._value.dtype.kind)
+        return str(getattr(self.dtype, "kind", "?"))
+
+    def flat(self) -> list[Any] | None:
+        """The values in order as Python numbers (numpy only where the source needs it); None: dims only."""
+        if self._value is None and self._source is not None:
+            out = self._source.flat()
+            if out is not None:
+                return out
+        value = self.value
+        return None if value is None else value.reshape(-1).tolist()
 
 
 @dataclass(frozen=True)
@@ -100,15 +154,21 @@ class Node:
                                   f"folded from constants); computed {what}s are not supported")
         return v
 
-    def value(self, i: int, what: str) -> np.ndarray:
+    def known(self, i: int, what: str) -> Const:
+        """Input i as a constant whose values are known."""
         c = self.const(i, what)
-        if c.value is None:
+        if not c.known:
             raise OnnxImportError(f"{self.op_type}: the value of {what} is not known"
                                   + (f" ({c.why})" if c.why else ""))
-        return c.value
+        return c
+
+    def value(self, i: int, what: str) -> np.ndarray:
+        value = self.known(i, what).value
+        assert value is not None
+        return value
 
     def ints(self, i: int, what: str) -> list[int]:
-        return int_values(self.value(i, what), f"{self.op_type} {what}")
+        return const_ints(self.known(i, what), f"{self.op_type} {what}")
 
     def optional_ints(self, i: int, what: str) -> list[int] | None:
         return None if self.get(i) is None else self.ints(i, what)
@@ -117,9 +177,10 @@ class Node:
         if self.get(i) is None:
             return None
         c = self.const(i, what)
-        if c.value is None or c.size == 0:
+        values = c.flat()
+        if not values:
             return None
-        return [float(v) for v in c.value.reshape(-1)]
+        return [float(v) for v in values]
 
     def text(self, key: str, default: str) -> str:
         """A string attribute (bytes in older files) or its default."""
@@ -133,14 +194,16 @@ Translator = Callable[[Node], LayerSpec]
 # -- helpers translators share -----------------------------------------------------------------
 
 
-def int_values(value: np.ndarray, what: str) -> list[int]:
-    """The elements of an integer tensor as Python ints; a tensor of another type (strings, floats)
-    where ONNX wants integers (a Reshape shape, Slice starts, axes) is refused."""
-    kind = getattr(getattr(value, "dtype", None), "kind", "?")
+def const_ints(c: Const, what: str) -> list[int]:
+    """The elements of a known integer constant as Python ints; a tensor of another type (strings,
+    floats) where ONNX wants integers (a Reshape shape, Slice starts, axes) is refused."""
+    kind = c.kind
     if kind not in "iu":
         name = {"f": "float", "S": "string", "U": "string", "O": "string", "b": "bool", "c": "complex"}.get(kind, kind)
         raise OnnxImportError(f"{what} must be an integer tensor, got a {name} tensor")
-    return [int(v) for v in value.reshape(-1)]
+    values = c.flat()
+    assert values is not None
+    return [int(v) for v in values]
 
 
 

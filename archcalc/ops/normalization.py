@@ -59,9 +59,11 @@ def norm_steps(affine: int, per: str, elements: int, has_affine: bool, shift: bo
 
 def is_identity(scale: Const | None, shift: Const | None) -> bool:
     """Scale all ones and shift (if any) all zeros, with known values."""
-    if scale is None or scale.value is None or not bool((scale.value == 1).all()):
+    scales = scale.flat() if scale is not None else None
+    if scales is None or any(v != 1 for v in scales):
         return False
-    return shift is None or (shift.value is not None and bool((shift.value == 0).all()))
+    shifts = shift.flat() if shift is not None else []
+    return shifts is not None and all(v == 0 for v in shifts)
 
 
 def _affine_params(node: Node, c: int | None, what: str) -> tuple[Const, Const | None, list[str]]:
