@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from archcalc import estimate as E
-from archcalc.estimate import calibration
+from archcalc.estimate import calibration, suite
 from archcalc.estimate.merge import MEMORY, calibrations_in, merge_profiles
 from tests.test_estimate import synthetic
 
@@ -87,7 +87,7 @@ def test_recalibration_merges_with_the_cache_unless_asked_not_to(tmp_path: Path,
 def test_cli_calibrate_merges_and_fresh_replaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     from archcalc.cli import main
-    from archcalc.estimate import suite
+
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     first = synthetic()
@@ -101,3 +101,22 @@ def test_cli_calibrate_merges_and_fresh_replaces(tmp_path: Path, monkeypatch: py
     assert main(["calibrate", "--device", "cpu", "--fresh"]) == 0
     cached, _ = E.load_cached("cpu", None)
     assert cached is not None and cached.run_us == pytest.approx(first.run_us * 9)
+
+
+def test_small_kernels_are_scaled_by_the_overhead_probe_in_calibration() -> None:
+    """As in the estimate: a kernel under SMALL_KERNEL_US runs on one thread, so calibration scales it
+    by the overhead probe, a larger one by the compute probe (on every thread)."""
+    from archcalc.estimate.kernels import SMALL_KERNEL_US
+
+    class FakeBench:
+        def kernel_runs(self, model: Any, runs: int = 5) -> dict[str, list[float]]:
+            return {"conv0": [4.0] * runs, "conv1": [SMALL_KERNEL_US * 3] * runs}
+
+    raw = suite._Samples()
+    raw.log = [{"compute": 1.0, "overhead": 1.0}, {"compute": 2.0, "overhead": 1.0}]
+    suite._measure_kernels(FakeBench(), raw, "conv", [0, 1], None, ["conv0", "conv1"])  # type: ignore[arg-type]
+    kinds = {key: [kind for _, kind, _, _ in got] for key, got in raw.values.items()}
+    assert kinds == {"conv:0": ["overhead"], "conv:1": ["compute"]}
+    ref = {"compute": 1.0, "overhead": 1.0}
+    # measured after probe 1 (and before none): the compute probe read 2, the overhead probe 1
+    assert raw.get("conv:0", ref) == pytest.approx(4.0) and raw.get("conv:1", ref) == pytest.approx(SMALL_KERNEL_US * 1.5)

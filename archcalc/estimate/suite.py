@@ -13,6 +13,7 @@ from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import DeviceProfile
+from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     Bench,
@@ -24,7 +25,7 @@ from archcalc.estimate.microbench import (
     ops_model,
     stream_model,
 )
-from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagreement, disagrees, probe_range, screen
+from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagrees, noise_figures, screen
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
@@ -274,12 +275,16 @@ def _measure_matmul(bench: Bench, raw: _Samples) -> None:
 def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
                      names: Sequence[str]) -> None:
     """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with the
-    time of each profiled run (the repeats judged by :func:`_remeasure`)."""
+    time of each profiled run (the repeats judged by :func:`_remeasure`). A kernel under
+    ``SMALL_KERNEL_US`` runs on one thread: it is scaled by the overhead probe, as the estimator
+    scales it (by the compute probe, which swings with load a one-thread kernel does not feel,
+    small kernels came out 2-5x their time measured alone)."""
     runs = bench.kernel_runs(model, runs=5)
     for i, name in zip(chunk, names, strict=True):
         got = kernel_runs_of(runs, name)
         if got is not None:
-            raw.add(f"{family}:{i}", statistics.median(got), "compute", got)
+            value = statistics.median(got)
+            raw.add(f"{family}:{i}", value, "compute" if value >= SMALL_KERNEL_US else "overhead", got)
 
 
 #: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
@@ -328,14 +333,8 @@ def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShap
 
 
 def noise_of(raw: _Samples, screened: Screened) -> dict[str, float]:
-    """The noise calibration measured: the median disagreement of the kept points' repeats, and
-    each probe's range over the calibration (relative to its median)."""
-    spreads = [disagreement(v) for v in screened.kept.values() if len(v) >= 2]
-    out = {"points": statistics.median(spreads) if spreads else 0.0,
-           "remeasured": float(len(screened.remeasured)), "dropped": float(len(screened.dropped))}
-    for name in Probes.NAMES:
-        out[f"{name}_lo"], out[f"{name}_hi"] = probe_range(raw.log, name)
-    return out
+    """The noise calibration measured (see :func:`~archcalc.estimate.noise.noise_figures`)."""
+    return noise_figures(raw.log, screened, Probes.NAMES)
 
 
 def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
