@@ -5,7 +5,7 @@ Heavy modules (onnxruntime, numpy) are imported only when one of these commands 
     archcalc profile SPEC|MODEL.onnx [--device auto|cuda|cpu] [--batch 1,8,32] [--warmup N]
                      [--repeat N] [--threads N] [--per-layer] [--format ...] [--plot out.png]
                      [--estimate auto|off|recalibrate] [--max-memory 8GiB] [-o OUT]
-    archcalc calibrate [--device ...] [--threads N] [--quick|--thorough] [--show] [--format table|json]
+    archcalc calibrate [--device ...] [--threads N] [--quick|--thorough] [--show] [--fresh] [--format table|json]
 """
 
 from __future__ import annotations
