@@ -43,7 +43,7 @@ def kernel_class(layer: Layer) -> K:
 
 #: the fixed-cost class of a memory-bound kernel
 _MEMORY_BOUND_KEYS = {K.CONCAT: "concat", K.SPLIT: "concat", K.REDUCE: "reduce", K.NORM: "binary", K.ADD: "binary",
-                      K.ELEMENTWISE: "binary"}
+                      K.ELEMENTWISE: "binary", K.MUL: "binary"}
 
 
 @dataclass
@@ -182,7 +182,7 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         # a Relu/Sigmoid/Tanh, or an Add or Mul of equal blocked tensors, runs on the blocked layout
         if src and all(ref[0] in plan.blocked for ref in layer.inputs) and len(_shape_of(records, src)) == 3 and (
                 (klass is K.ACTIVATION and fn in _BLOCKED_ACTIVATIONS)
-                or ((klass is K.ADD or (klass is K.ELEMENTWISE and layer.kind == "mul"))
+                or (klass in (K.ADD, K.MUL)
                     and len(layer.inputs) >= 2 and len({_shape_of(records, r) for r in layer.inputs}) == 1)):
             plan.blocked.add(layer.name)
             continue

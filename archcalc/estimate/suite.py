@@ -276,15 +276,16 @@ def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[i
                      names: Sequence[str]) -> None:
     """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with the
     time of each profiled run (the repeats judged by :func:`_remeasure`). A kernel under
-    ``SMALL_KERNEL_US`` runs on one thread: it is scaled by the overhead probe, as the estimator
-    scales it (by the compute probe, which swings with load a one-thread kernel does not feel,
-    small kernels came out 2-5x their time measured alone)."""
+    ``SMALL_KERNEL_US`` runs on one thread: its median, scaled by the overhead probe as the
+    estimator scales it. A larger one runs on the thread pool: its mean without the slowest run
+    (a run of many kernels takes the sum of their means, preemptions included), by the compute probe."""
     runs = bench.kernel_runs(model, runs=5)
     for i, name in zip(chunk, names, strict=True):
         got = kernel_runs_of(runs, name)
         if got is not None:
-            value = statistics.median(got)
-            raw.add(f"{family}:{i}", value, "compute" if value >= SMALL_KERNEL_US else "overhead", got)
+            pooled = statistics.median(got) >= SMALL_KERNEL_US
+            raw.add(f"{family}:{i}", statistics.fmean(sorted(got)[:-1] or got) if pooled else statistics.median(got),
+                    "compute" if pooled else "overhead", got)
 
 
 #: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
