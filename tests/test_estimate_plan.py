@@ -6,7 +6,8 @@ whose weights come from memory.
   Relu/Sigmoid/Tanh and Add/Mul of equal blocked tensors stay blocked; a MaxPool/AveragePool of a
   plain tensor with whole channel blocks reorders its input to pool blocked; one ReorderInput
   serves every reader of a tensor; a nearest Resize by whole factors runs blocked; a dense conv of
-  fewer channels than a block reads them plain. Checked on hand-made graphs, and by counting the
+  fewer channels than a block reads them plain; a depthwise conv of any channel count runs blocked
+  (padded); SiLU (Sigmoid, Mul) runs blocked; HardSwish fuses into the conv before it. Checked on hand-made graphs, and by counting the
   reorders in ORT's own optimised graph of real models.
 - Streaming: a GEMV's weights are read at the speed calibration measured for GEMVs of that
   working set (``DeviceProfile.stream``), beyond the last-level cache from memory.
@@ -86,7 +87,8 @@ def test_nearest_resize_stays_blocked_and_few_channel_convs_read_plain() -> None
 #: models, and the input size they are exported at (the same kernels, a fraction of the export)
 ORT_GRAPHS = [("lenet5_modern", None), ("alexnet", 128), ("resnet18", 64), ("googlenet", 224), ("densenet121", 64),
               ("mobilenet_v2", 64), ("fcn_small.onnx", None), ("upsample_op7.onnx", None),
-              ("mobilenet_small.onnx", None), ("misc_ops.onnx", None)]
+              ("mobilenet_small.onnx", None), ("misc_ops.onnx", None), ("efficientnet_b0", 96),
+              ("mobilenet_v3_large", 96)]
 
 
 @pytest.mark.parametrize("name, size", ORT_GRAPHS)

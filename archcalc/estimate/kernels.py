@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 _FUSABLE_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "relu6", "clip", "hardsigmoid",
-                                  "hardtanh"})
+                                  "hardtanh", "hardswish"})
 #: kernels (fixed-cost classes) of the activations archcalc exports as several ONNX nodes (opset 17)
 _ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
     "lecun_tanh": ("binary", "ew", "binary"), "silu": ("ew", "binary"), "swish": ("ew", "binary"),
@@ -99,6 +99,8 @@ def _conv_shape(layer: Layer, records: Mapping[str, LayerRecord], batch: int, bl
 
 #: the activations ORT's NCHWc transformer runs on a blocked tensor (or fuses into a blocked conv)
 _BLOCKED_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
+#: activations whose every kernel runs on a blocked tensor (SiLU: a Sigmoid, then a Mul of equal shapes)
+_BLOCKED_RUNS = _BLOCKED_ACTIVATIONS | {"silu", "swish"}
 #: kernels that absorb a BatchNorm and an activation after them
 _HOSTS = frozenset({K.CONV, K.SUBSAMPLE})
 #: kernels with less work than this (microseconds) run on one thread: drift follows the overhead probe
@@ -181,7 +183,7 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                 continue
         # a Relu/Sigmoid/Tanh, or an Add or Mul of equal blocked tensors, runs on the blocked layout
         if src and all(ref[0] in plan.blocked for ref in layer.inputs) and len(_shape_of(records, src)) == 3 and (
-                (klass is K.ACTIVATION and fn in _BLOCKED_ACTIVATIONS)
+                (klass is K.ACTIVATION and fn in _BLOCKED_RUNS)
                 or (klass in (K.ADD, K.MUL)
                     and len(layer.inputs) >= 2 and len({_shape_of(records, r) for r in layer.inputs}) == 1)):
             plan.blocked.add(layer.name)
