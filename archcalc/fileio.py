@@ -31,7 +31,6 @@ import enum
 import errno
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -242,7 +241,7 @@ def _write_through(target: OutputTarget, payload: bytes) -> None:
 def _replace(target: OutputTarget, payload: bytes) -> None:
     folder = os.path.dirname(target.path) or "."
     remove_stale_temps(folder)
-    tmp = os.path.join(folder, f".archcalc.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    tmp = os.path.join(folder, f".archcalc.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:

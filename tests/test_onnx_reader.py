@@ -192,14 +192,18 @@ def test_check_refuses_what_to_array_refuses(data: Any, data_type: int, dims: tu
 
 NUMPY_FREE = ["lenet5_modern_full.onnx", "resnet18_tv.onnx", "googlenet_zoo.onnx",
               "torch_export/convnext_stage_legacy_op14.onnx", "torch_export/mbconv_se_dynamo_op21.onnx",
-              "torch_export/norm_shuffle_dynamo_op21.onnx", "torchvision/efficientnet_b0_tv.onnx"]
+              "torch_export/norm_shuffle_dynamo_op21.onnx", "torchvision/efficientnet_b0_tv.onnx",
+              "mobilenet_small_dynbatch.onnx", "fcn_small.onnx", "torch_export/einsum_mix_legacy_op17.onnx",
+              "torch_export/norm_shuffle_legacy_op18.onnx"]
 
 
 def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -> None:
-    """Reading needs numpy only when a constant must really be computed (a Shape -> Gather -> Concat
-    chain): dtypes, Reshape targets, Resize scales, pattern constants (a LayerNorm's exponent, GELU's
-    sqrt 2), weights with their bytes in the file are read as Python numbers. The file with a shape
-    chain shows that the probe sees numpy when it is imported."""
+    """Reading needs numpy only when a constant must really be computed: dtypes, Reshape targets,
+    Resize scales, pattern constants (a LayerNorm's exponent, GELU's sqrt 2), weights with their
+    bytes in the file are read as Python numbers, and shape arithmetic (Shape -> Gather -> Unsqueeze
+    -> Concat -> Reshape, Slice of a shape: the dynamic-batch and legacy exports here) and
+    ConstantOfShape fills are folded without numpy (archcalc/onnx_import/pyfold.py). misc_ops.onnx
+    slices a 2-D constant: numpy computes it, and the probe sees numpy then."""
     fixtures = ROOT / "tests" / "fixtures" / "onnx"
     paths = [str(fixtures / name) for name in NUMPY_FREE]
     probe = ("import sys, io, contextlib\nfrom archcalc.cli import main\n"
@@ -210,7 +214,7 @@ def test_a_model_with_nothing_to_compute_is_read_without_numpy(tmp_path: Path) -
     run = subprocess.run([sys.executable, "-c", probe, *paths], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "False", run.stdout
-    chain = subprocess.run([sys.executable, "-c", probe, str(fixtures / "mobilenet_small_dynbatch.onnx")],
+    chain = subprocess.run([sys.executable, "-c", probe, str(fixtures / "misc_ops.onnx")],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert chain.returncode == 0 and chain.stdout.strip() == "True", chain.stdout + chain.stderr
 

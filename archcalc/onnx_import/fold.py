@@ -15,15 +15,13 @@ their inputs' dims (elementwise, Concat, Tile, Expand, Gather, Slice) as dims.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from archcalc.onnx_import.foldshape import DIMS_ONLY, ELEMENTWISE, FOLD_OPS, elements, output_dims
+from archcalc.onnx_import import pyfold
+from archcalc.onnx_import.foldshape import DIMS_ONLY, ELEMENTWISE, FOLD_OPS, Attrs, elements, output_dims
 from archcalc.onnx_import.tensors import as_numpy
 from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Const, ImportError_
 from archcalc.ops._onnx import reshape_target, slice_range
-
-if TYPE_CHECKING:
-    from archcalc.onnx_import.folders import Attrs, Folder
 
 __all__ = ["DIMS_ONLY", "FOLD_OPS", "MAX_FOLD_TOTAL", "FoldBudget", "fold", "reshape_target", "slice_range"]
 
@@ -46,29 +44,37 @@ class FoldBudget:
 
 def fold(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int,
          budget: FoldBudget | None = None) -> list[Const]:
-    """Outputs of a node whose inputs are all constants (see the module docstring). numpy is
-    imported here, the first time a model needs a constant computed."""
+    """Outputs of a node whose inputs are all constants (see the module docstring). What
+    ``pyfold`` knows is folded without numpy; numpy is imported the first time a model needs a
+    constant computed that it does not."""
     if op_type not in FOLD_OPS:
         raise ImportError_(f"cannot fold {op_type} on constants")
-    import numpy as np
-
-    from archcalc.onnx_import.folders import FOLDERS
-
-    folder = FOLDERS[op_type]
     try:
-        with np.errstate(all="ignore"):
-            return _fold(op_type, folder, ins, attrs, opset, budget or FoldBudget())
+        return _fold(op_type, ins, attrs, opset, budget or FoldBudget())
     except ImportError_:
         raise
     except (ValueError, IndexError, TypeError, KeyError, OverflowError, MemoryError) as exc:
         raise ImportError_(f"cannot fold {op_type}: {exc}") from None
 
 
-def _fold(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attrs, opset: int,
-          budget: FoldBudget) -> list[Const]:
+def _numpy(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
+    import numpy as np
+
+    from archcalc.onnx_import.folders import FOLDERS
+
+    with np.errstate(all="ignore"):
+        return FOLDERS[op_type](ins, attrs, opset)
+
+
+def _compute(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
+    out = pyfold.fold(op_type, ins, attrs, opset)
+    return out if out is not None else _numpy(op_type, ins, attrs, opset)
+
+
+def _fold(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int, budget: FoldBudget) -> list[Const]:
     dims_only = next((c for c in ins if c is not None and not c.known), None)
     if op_type in DIMS_ONLY:  # moves data: the result is no larger than its input, dims go through
-        return _spent(folder(ins, attrs, opset), budget)
+        return _spent(_compute(op_type, ins, attrs, opset), budget)
     if dims_only is None:  # strings are never computed with: analysis needs none (and b"1" * 10**9 is 1 GB)
         dims_only = next((Const(c.shape, c.dtype, None, c.origin, "a string tensor, which archcalc does not fold")
                           for c in ins if c is not None and c.known and c.kind in "OSU"),
@@ -77,7 +83,7 @@ def _fold(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attr
     if shapes is None:  # no larger than its inputs, but needs their values
         if dims_only is not None:
             raise ImportError_(f"{op_type} needs the values of {dims_only.why or _what(dims_only)}")
-        return _spent(folder(ins, attrs, opset), budget)
+        return _spent(_compute(op_type, ins, attrs, opset), budget)
     size = elements(shapes)
     why = None
     if dims_only is not None:
@@ -87,9 +93,9 @@ def _fold(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attr
     elif not budget.take(size):
         why = f"the model's folded constants pass {MAX_FOLD_TOTAL:,} elements"
     if why is not None:
-        dtype = _dtype(op_type, folder, ins, attrs, opset)
+        dtype = _dtype(op_type, ins, attrs, opset)
         return [Const(tuple(s), dtype, None, None, why) for s in shapes]
-    return folder(ins, attrs, opset)
+    return _compute(op_type, ins, attrs, opset)
 
 
 def _spent(outs: list[Const], budget: FoldBudget) -> list[Const]:
@@ -101,7 +107,7 @@ def _what(c: Const) -> str:
     return f"'{c.origin}', which is read as dims only" if c.origin else "a tensor known only by its dims"
 
 
-def _dtype(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Attrs, opset: int) -> Any:
+def _dtype(op_type: str, ins: Sequence[Const | None], attrs: Attrs, opset: int) -> Any:
     """The data type of a symbolic result, without computing it: elementwise ops are run on one
     element of each input's type."""
     import numpy as np
@@ -115,7 +121,7 @@ def _dtype(op_type: str, folder: Folder, ins: Sequence[Const | None], attrs: Att
             return None
         proxies = [None if c is None else Const((), c.dtype, np.ones((), as_numpy(c.dtype))) for c in ins]
         try:
-            return folder(proxies, attrs, opset)[0].dtype
+            return _numpy(op_type, proxies, attrs, opset)[0].dtype
         except (ArithmeticError, ValueError, TypeError, ImportError_):
             return None
     if op_type == "Concat" and all(c.dtype is not None for c in present):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from archcalc.onnx_import.foldshape import DIMS_ONLY, ints, output_dims
+from archcalc.onnx_import.foldshape import DIMS_ONLY, axes_of, ints, output_dims
 from archcalc.onnx_import.tensors import as_numpy
 from archcalc.onnx_import.values import Const, ImportError_
 from archcalc.ops._onnx import flatten_axis, reshape_target, slice_range, squeeze_shape, unsqueeze_shape
@@ -38,14 +38,6 @@ def _const(value: Any, origin: str | None = None) -> Const:
 
 def _dims_only(shape: Sequence[int], dtype: Any, src: Const) -> Const:
     return Const(tuple(int(d) for d in shape), dtype, None, src.origin, src.why)
-
-
-def _axes(attrs: Attrs, ins: Sequence[Const | None], index: int) -> list[int] | None:
-    if "axes" in attrs:
-        return [int(a) for a in attrs["axes"]]
-    if len(ins) > index and ins[index] is not None:
-        return ints(ins[index], "axes")
-    return None
 
 
 def _numpy_unary(fn: Callable[[np.ndarray], np.ndarray]) -> Folder:
@@ -140,7 +132,7 @@ def _concat(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const
 
 def _unsqueeze(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
     src = _require(ins[0])
-    axes = _axes(attrs, ins, 1) or []
+    axes = axes_of(attrs, ins, 1) or []
     shape = unsqueeze_shape(src.shape, axes)
     if src.value is None:
         return [_dims_only(shape, src.dtype, src)]
@@ -149,7 +141,7 @@ def _unsqueeze(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Co
 
 def _squeeze(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
     src = _require(ins[0])
-    shape = squeeze_shape(src.shape, _axes(attrs, ins, 1))
+    shape = squeeze_shape(src.shape, axes_of(attrs, ins, 1))
     if src.value is None:
         return [_dims_only(shape, src.dtype, src)]
     return [Const(shape, src.dtype, src.value.reshape(shape), src.origin)]
@@ -236,7 +228,7 @@ def _where(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]
 def _reduce(fn: Callable[..., np.ndarray]) -> Folder:
     def fold(ins: Sequence[Const | None], attrs: Attrs, opset: int) -> list[Const]:
         data = _v(ins[0], "data")
-        axes = _axes(attrs, ins, 1)
+        axes = axes_of(attrs, ins, 1)
         if not axes and attrs.get("noop_with_empty_axes", 0):
             return [_const(data)]
         keep = bool(attrs.get("keepdims", 1))

@@ -56,6 +56,15 @@ def ints(c: Const | None, what: str) -> list[int]:
     return const_ints(c, what)
 
 
+def axes_of(attrs: Attrs, ins: Sequence[Const | None], index: int) -> list[int] | None:
+    """``axes`` as an attribute (older opsets) or as input ``index``; None when absent."""
+    if "axes" in attrs:
+        return [int(a) for a in attrs["axes"]]
+    if len(ins) > index and ins[index] is not None:
+        return ints(ins[index], "axes")
+    return None
+
+
 def _axis(axis: int, rank: int, op: str) -> int:
     if not -rank <= axis < max(rank, 1):
         raise ImportError_(f"{op} axis {axis} is out of range for a {rank}-D input")
