@@ -216,11 +216,13 @@ def device_profile(
     quick: bool = False,
     mode: str = "default",
     progress: Callable[[str, int, int], None] | None = None,
+    merge: bool = True,
 ) -> tuple[DeviceProfile, list[str]]:
-    """The cached device profile, or one calibrated now (and cached); with notes on what happened."""
+    """The cached device profile, or one calibrated now (and cached; with ``refresh``, merged with
+    the cached one unless ``merge`` is false); with notes on what happened."""
     from archcalc.estimate import device_profile as run
 
-    return run(device, threads, refresh=refresh, quick=quick, mode=mode, progress=progress)
+    return run(device, threads, refresh=refresh, quick=quick, mode=mode, progress=progress, merge=merge)
 
 
 def estimate_latency(

@@ -2,13 +2,15 @@
 machine's speed changes? Prints figures; asserts nothing (performance is not a test).
 
     python benchmarks/estimate_accuracy.py [--passes 3] [--load N] [--seconds S] [--models a,b]
-                                           [--calibrate each|once] [--json OUT]
+                                           [--calibrate each|fresh|once] [--json OUT]
 
 Every pass:
 
 1. Calibrates the device with micro-benchmarks only (``archcalc.estimate.calibrate``: synthetic
-   convs, GEMMs, copies, op chains; never one of the models below), in a private cache folder
-   (``--calibrate once``: one calibration for all passes).
+   convs, GEMMs, copies, op chains; never one of the models below), in a private cache folder, as
+   ``archcalc calibrate`` does: merged with the profile the previous pass cached, in probe units
+   (``archcalc.estimate.merge``); ``--calibrate fresh``: every pass from scratch, nothing merged;
+   ``--calibrate once``: one calibration for all passes.
 2. Times each of the held-out models (ONNX fixtures of tests/fixtures/onnx, imported and exported
    again with weights since the fixtures ship none; bundled specs exported;
    and variants of specs at other widths, resolutions and batches: 27 in all, none of them seen
@@ -45,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archcalc.estimate import accuracy, calibrate, estimate_latency  # noqa: E402
+from archcalc.estimate import accuracy, device_profile, estimate_latency  # noqa: E402
 from archcalc.fileio import write_atomic  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.measure import profile  # noqa: E402
@@ -160,8 +162,9 @@ def main() -> int:
     parser.add_argument("--load", type=int, default=0, help="busy processes to start for the whole run")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model (default 1)")
     parser.add_argument("--models", default="", help="comma-separated model names (default: all 27)")
-    parser.add_argument("--calibrate", choices=("each", "once"), default="each",
-                        help="calibrate before each pass (default) or once")
+    parser.add_argument("--calibrate", choices=("each", "fresh", "once"), default="each",
+                        help="recalibrate before each pass, merged with the cached profile (default), from "
+                             "scratch (fresh), or once")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", help="write every figure and row here")
     args = parser.parse_args()
@@ -182,13 +185,14 @@ def main() -> int:
             print(f"{'pass':>4s} {'model':24s} {'batch':>5s} {'runs':>5s} {'measured ms':>11s} {'estimate ms':>11s} "
                   f"{'band ms':^19s} {'est/meas':>7s} {'at calib.':>10s}  drift(compute/overhead/contention)")
             for index in range(args.passes):
-                if dev is None or args.calibrate == "each":
-                    dev = calibrate("cpu", args.threads)
+                if dev is None or args.calibrate != "once":
+                    dev, _ = device_profile("cpu", args.threads, refresh=True, merge=args.calibrate == "each")
                     calibrations.append({"pass": index, "seconds": dev.seconds, "matmul_gflops": dev.matmul_gflops,
                                          "peak_gflops": dev.peak_flops_per_us / 1e3, "noise": dict(dev.noise),
                                          "notes": list(dev.notes), "load": list(os.getloadavg())})
                     print(f"# pass {index}: calibrated in {dev.seconds:.0f} s; MatMul {dev.matmul_gflops:.0f} GFLOP/s, "
-                          f"peak {dev.peak_flops_per_us / 1e3:.0f}; {dev.notes[-1]}; load {_load(os.getloadavg())}",
+                          f"peak {dev.peak_flops_per_us / 1e3:.0f}; {'; '.join(dev.notes[1:])}; "
+                          f"load {_load(os.getloadavg())}",
                           flush=True)
                 rows += _pass(index, dev, entries, args.seconds, args.threads)
     finally:

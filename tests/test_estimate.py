@@ -232,6 +232,7 @@ def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("re-measured" in n for n in profile.notes)
     assert profile.run_us > 0 and all(v > 0 for v in profile.fixed_us.values())
     assert set(profile.unit_ns) >= {"lrn", "pool", "softmax", "transcendental", "reorder"}
+    assert profile.stream and all(gbs > 0 for _, gbs in profile.stream)  # GEMVs streaming their weights
     assert steps == list(range(1, len(steps) + 1))
     restored = DeviceProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
     est = estimate_latency(load_spec(CONV_FC), restored, batch=2)

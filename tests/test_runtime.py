@@ -301,6 +301,32 @@ def test_map_kernels_follows_ort_names() -> None:
     assert kmap.fused == {"b1": "c1", "r1": "c1", "sum": "c2", "r2": "fc"}
 
 
+def test_map_kernels_places_a_blocked_batchnorm_on_its_layer() -> None:
+    """ORT runs a BatchNorm of a blocked tensor as a Conv named ``<its output>_bn_nchwc`` (a Relu
+    after it fused in, its output a reorder token): the kernel is the BatchNorm's, not the concat's
+    before it (DenseNet)."""
+    from archcalc.language.loader import load_spec
+    from archcalc.onnx_export.export import export_onnx
+
+    graph = load_spec({"name": "t", "input": [16, 8, 8], "layers": [
+        {"name": "c1", "type": "conv", "filters": 16, "kernel": 3, "padding": 1},
+        {"name": "c2", "type": "conv", "filters": 16, "kernel": 3, "padding": 1, "inputs": ["input"]},
+        {"name": "cat", "type": "concat", "inputs": ["c1", "c2"]},
+        {"name": "b", "type": "bn"}, {"name": "r", "type": "relu"},
+        {"name": "c3", "type": "conv", "filters": 16, "kernel": 1}]})
+    model = export_onnx(graph, weights="constant").model
+    opt = [OptNode("ReorderInput", "ReorderInput", ("input",), ("reorder_token_0",)),
+           OptNode("c1_nchwc", "Conv", ("reorder_token_0",), ("reorder_token_1",)),
+           OptNode("c2_nchwc", "Conv", ("reorder_token_0",), ("reorder_token_2",)),
+           OptNode("cat", "Concat", ("reorder_token_1", "reorder_token_2"), ("reorder_token_3",)),
+           OptNode("b_bn_nchwc", "Conv", ("reorder_token_3",), ("reorder_token_4",)),
+           OptNode("c3_nchwc", "Conv", ("reorder_token_4",), ("reorder_token_5",)),
+           OptNode("ReorderOutput", "ReorderOutput", ("reorder_token_5",), ("c3",))]
+    kmap = map_kernels(model, opt, runtime.node_layers(model, graph.layers))
+    assert kmap.kernels["b_bn_nchwc"] == "b" and kmap.kernels["cat"] == "cat"
+    assert kmap.fused == {"r": "b"}
+
+
 def test_profile_of_an_onnx_file(tmp_path: Path, tiny: Path, no_cuda: None) -> None:
     from archcalc.onnx_export.export import export_onnx, save
 

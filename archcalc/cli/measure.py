@@ -5,7 +5,7 @@ Heavy modules (onnxruntime, numpy) are imported only when one of these commands 
     archcalc profile SPEC|MODEL.onnx [--device auto|cuda|cpu] [--batch 1,8,32] [--warmup N]
                      [--repeat N] [--threads N] [--per-layer] [--format ...] [--plot out.png]
                      [--estimate auto|off|recalibrate] [--max-memory 8GiB] [-o OUT]
-    archcalc calibrate [--device ...] [--threads N] [--quick|--thorough] [--show] [--format table|json]
+    archcalc calibrate [--device ...] [--threads N] [--quick|--thorough] [--show] [--fresh] [--format table|json]
 """
 
 from __future__ import annotations
@@ -172,13 +172,22 @@ def _calibrate_arguments(c: argparse.ArgumentParser) -> None:
     how.add_argument("--thorough", action="store_true",
                      help="the full suite: every shape size, three repeats (minutes, several GiB of memory)")
     c.add_argument("--show", action="store_true", help="show the cached profile; measure only if there is none")
+    c.add_argument("--fresh", action="store_true",
+                   help="replace the cached profile (default: merge the new calibration with it, in probe units)")
     c.add_argument("--format", "-f", default="table", choices=("table", "json"),
                    help="how the device profile is printed")
 
 
 def _calibrate(args: argparse.Namespace) -> int:
     from archcalc.errors import OutputError
-    from archcalc.estimate.calibration import cache_path, cache_problem, calibrate, load_cached, save_profile
+    from archcalc.estimate.calibration import (
+        cache_path,
+        cache_problem,
+        calibrate,
+        load_cached,
+        merged_with_cache,
+        save_profile,
+    )
     from archcalc.render.profile_cli import describe_profile, device_profile_json
     from archcalc.runtime.devices import choose_device
 
@@ -201,6 +210,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             dev = calibrate(choice.device, args.threads, mode=mode, progress=bar)
         finally:
             bar.close()
+        if not args.fresh:
+            dev = merged_with_cache(dev, args.threads)
         path = save_profile(dev)
         notes.append(f"calibrated in {dev.seconds:.0f} s; cached at {path}")
     else:

@@ -109,12 +109,22 @@ def save_profile(profile: DeviceProfile) -> Path:
     return path
 
 
+def merged_with_cache(profile: DeviceProfile, threads: int | None) -> DeviceProfile:
+    """A new calibration merged with the trusted cached one of the same device and mode (see
+    :mod:`~archcalc.estimate.merge`), or itself when there is none."""
+    from archcalc.estimate.merge import merge_profiles
+
+    cached, _ = load_cached(profile.device, threads)
+    return profile if cached is None else merge_profiles(cached, profile)
+
+
 def device_profile(device: Device | str = "auto", threads: int | None = None, *, refresh: bool = False,
-                   quick: bool = False, mode: str = "default",
-                   progress: Progress | None = None) -> tuple[DeviceProfile, list[str]]:
-    """The cached profile when it can be trusted; otherwise calibrate now and cache it.
-    Returns the profile and notes on what happened. A cache that cannot be written (checked
-    before calibrating) is a note: the profile is used for this run only."""
+                   quick: bool = False, mode: str = "default", progress: Progress | None = None,
+                   merge: bool = True) -> tuple[DeviceProfile, list[str]]:
+    """The cached profile when it can be trusted; otherwise calibrate now and cache it (with
+    ``refresh``, a new calibration is merged with the trusted cached one unless ``merge`` is
+    false). Returns the profile and notes on what happened. A cache that cannot be written
+    (checked before calibrating) is a note: the profile is used for this run only."""
     from archcalc.errors import OutputError
 
     choice = choose_device(device)
@@ -127,6 +137,8 @@ def device_profile(device: Device | str = "auto", threads: int | None = None, *,
         notes.append(why)
     problem = cache_problem(choice.device, threads)
     profile = calibrate(choice.device, threads, quick=quick, mode=mode, progress=progress)
+    if merge and refresh:
+        profile = merged_with_cache(profile, threads)
     if problem is None:
         try:
             path = save_profile(profile)

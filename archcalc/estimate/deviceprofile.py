@@ -20,7 +20,7 @@ from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 13
+SUITE_VERSION = 14
 
 
 @dataclass
@@ -67,6 +67,9 @@ class DeviceProfile:
     #: disagreement of the kept points' repeats; ``compute_lo``/``compute_hi``/``overhead_lo``/
     #: ``overhead_hi``, each probe's range during calibration relative to its median
     noise: dict[str, float] = field(default_factory=dict)  # also the counts "remeasured" and "dropped"
+    #: (weight bytes, GB/s): how fast a matrix-vector product streams its weights, by weight size
+    #: (in cache, and from memory); empty: the copy bandwidth stands in
+    stream: list[tuple[float, float]] = field(default_factory=list)
     _conv_index: Any = field(default=None, repr=False, compare=False)
     _gemm_index: Any = field(default=None, repr=False, compare=False)
 
@@ -85,7 +88,7 @@ class DeviceProfile:
             "unit_ns": dict(self.unit_ns), "matmul_gflops": self.matmul_gflops, "peak_gflops": self.peak_gflops,
             "conv": self.conv,
             "gemm": self.gemm, "probes": dict(self.probes), "mode": self.mode, "notes": list(self.notes),
-            "noise": dict(self.noise),
+            "noise": dict(self.noise), "stream": [list(p) for p in self.stream],
         }
 
     @classmethod
@@ -112,6 +115,7 @@ class DeviceProfile:
                 schema_version=int(data["schema_version"]),
                 notes=[str(n) for n in data.get("notes", [])],
                 noise={str(k): float(v) for k, v in data.get("noise", {}).items()},
+                stream=[(float(a), float(b)) for a, b in data.get("stream", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CalibrationError(f"device profile is malformed ({type(exc).__name__}: {exc})") from None
@@ -122,7 +126,8 @@ class DeviceProfile:
         """Sanity of the numbers (a cache edited or truncated into nonsense is not used)."""
         finite = [self.run_us, self.profiler_us, self.profiler_heavy_us, self.matmul_gflops, *self.fixed_us.values(),
                   *self.unit_ns.values(),
-                  *(b for _, b in self.bandwidth), *self.probes.values(), *self.noise.values()]
+                  *(b for _, b in self.bandwidth), *self.probes.values(), *self.noise.values(),
+                  *(b for _, b in self.stream)]
         if not all(math.isfinite(v) and v >= 0 for v in finite):
             raise CalibrationError("device profile holds negative or non-finite numbers")
         if not self.bandwidth or not self.conv or not self.gemm or self.matmul_gflops <= 0:
@@ -138,19 +143,13 @@ class DeviceProfile:
 
     def bandwidth_at(self, nbytes: float) -> float:
         """Bytes per microsecond for a kernel moving ``nbytes`` (log-log interpolation)."""
-        points = sorted(self.bandwidth)
-        x = math.log(max(nbytes, 1.0))
-        xs = [math.log(p[0]) for p in points]
-        ys = [math.log(p[1] * 1e3) for p in points]  # GB/s -> bytes/us
-        if x <= xs[0]:
-            return math.exp(ys[0])
-        if x >= xs[-1]:
-            return math.exp(ys[-1])
-        for i in range(1, len(xs)):
-            if x <= xs[i]:
-                t = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
-                return math.exp(ys[i - 1] + t * (ys[i] - ys[i - 1]))
-        return math.exp(ys[-1])
+        return _loglog(self.bandwidth, nbytes)
+
+    def stream_at(self, nbytes: float) -> float:
+        """Bytes per microsecond at which a matrix-vector product reads weights from a working set
+        of ``nbytes`` (log-log interpolation between the measured GEMVs; the copy bandwidth when
+        the profile has none)."""
+        return _loglog(self.stream, nbytes) if self.stream else self.bandwidth_at(nbytes)
 
     def conv_us(self, shape: ConvShape) -> float:
         """Estimated kernel microseconds of a convolution as ORT runs it (``executed_conv``),
@@ -174,6 +173,24 @@ class DeviceProfile:
     def peak_flops_per_us(self) -> float:
         """The measured peak (FLOP/us): no conv or GEMM is estimated faster."""
         return max(self.peak_gflops, self.matmul_gflops) * 1e3
+
+
+def _loglog(points_in: Sequence[tuple[float, float]], nbytes: float) -> float:
+    """Bytes per microsecond at ``nbytes`` from (bytes, GB/s) points, interpolated in log-log,
+    flat beyond the ends."""
+    points = sorted(points_in)
+    x = math.log(max(nbytes, 1.0))
+    xs = [math.log(p[0]) for p in points]
+    ys = [math.log(p[1] * 1e3) for p in points]  # GB/s -> bytes/us
+    if x <= xs[0]:
+        return math.exp(ys[0])
+    if x >= xs[-1]:
+        return math.exp(ys[-1])
+    for i in range(1, len(xs)):
+        if x <= xs[i]:
+            t = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
+            return math.exp(ys[i - 1] + t * (ys[i] - ys[i - 1]))
+    return math.exp(ys[-1])
 
 
 def _efficiency(flops: float, us: float, fixed: float) -> float:
@@ -239,10 +256,13 @@ class _Index:
         return float(np.exp(min(max(value, lo - EXTRAPOLATE * span), hi + EXTRAPOLATE * span)))
 
 
-#: ridge damping of the local slopes (relative to the total neighbour weight)
-RIDGE = 0.05
-#: neighbours of a local fit, and the distance added before inverse-square weighting
-NEIGHBOURS = 6
+#: ridge damping of the local slopes (relative to the total neighbour weight), and neighbours of a
+#: local fit: chosen by leave-one-out error on calibration points only (two default calibrations
+#: here, load 1.2-2: median |log error| of a held-out conv point 0.37/0.53 with 6 neighbours and
+#: ridge 0.05, 0.29/0.46 with these; GEMMs 0.34/0.38 -> 0.29/0.32)
+RIDGE = 1.0
+NEIGHBOURS = 10
+#: the distance added before inverse-square weighting
 DISTANCE_OFFSET = 0.5
 #: how far beyond its neighbours' range (as a fraction of it) a local fit may go
 EXTRAPOLATE = 0.5

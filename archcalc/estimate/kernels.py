@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 
 
 _FUSABLE_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "relu6", "clip", "hardsigmoid",
-                                  "hardtanh"})
+                                  "hardtanh", "hardswish"})
 #: kernels (fixed-cost classes) of the activations archcalc exports as several ONNX nodes (opset 17)
 _ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
     "lecun_tanh": ("binary", "ew", "binary"), "silu": ("ew", "binary"), "swish": ("ew", "binary"),
-    "gelu": ("binary", "ew", "binary", "binary", "binary"), "mish": ("ew", "ew", "binary"),
+    "gelu": ("ew",),  # ORT's GeluFusion makes one Gelu kernel of Div, Erf, Add, Mul, Mul
+    "mish": ("ew", "ew", "binary"),
     "softmax": ("softmax",), "log_softmax": ("softmax",), "prelu": ("binary",),
 }
 
@@ -42,7 +43,7 @@ def kernel_class(layer: Layer) -> K:
 
 #: the fixed-cost class of a memory-bound kernel
 _MEMORY_BOUND_KEYS = {K.CONCAT: "concat", K.SPLIT: "concat", K.REDUCE: "reduce", K.NORM: "binary", K.ADD: "binary",
-                      K.ELEMENTWISE: "binary"}
+                      K.ELEMENTWISE: "binary", K.MUL: "binary"}
 
 
 @dataclass
@@ -55,6 +56,8 @@ class KernelPlan:
     reorders: list[tuple[str, float]] = field(default_factory=list)  # (where, bytes)
     #: what each host kernel has absorbed so far (conv: bn*, then add, then activation)
     absorbed: dict[str, set[str]] = field(default_factory=dict)
+    #: BatchNorms ORT runs as blocked depthwise 1x1 convs (their input was blocked)
+    blocked_norms: set[str] = field(default_factory=set)
 
 
 def _shape_of(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> tuple[int, ...]:
@@ -89,9 +92,15 @@ def _conv_shape(layer: Layer, records: Mapping[str, LayerRecord], batch: int, bl
         stride = int(stride_attr) if stride_attr else (kernel if klass is K.SUBSAMPLE else 1)
     positions = prod(spatial) if spatial else 1
     out = max(1, round(math.sqrt(positions)))
+    if groups == 1 and cin < block:
+        blocked_in = False  # ORT's NCHWc conv reads fewer channels than a block in the plain layout
     return executed_conv(ConvShape(cin, cout, groups, kernel, stride, out, batch), block, blocked_in)
 
 
+#: the activations ORT's NCHWc transformer runs on a blocked tensor (or fuses into a blocked conv)
+_BLOCKED_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
+#: activations whose every kernel runs on a blocked tensor (SiLU: a Sigmoid, then a Mul of equal shapes)
+_BLOCKED_RUNS = _BLOCKED_ACTIVATIONS | {"silu", "swish"}
 #: kernels that absorb a BatchNorm and an activation after them
 _HOSTS = frozenset({K.CONV, K.SUBSAMPLE})
 #: kernels with less work than this (microseconds) run on one thread: drift follows the overhead probe
@@ -112,6 +121,7 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
     users = graph.consumers()
     layers = graph.layers
     reordered_out: set[tuple[str, int]] = set()
+    reordered_in: set[tuple[str, int]] = set()  # one ReorderInput per plain tensor, whatever reads it
 
     def host_of(name: str) -> str:
         return plan.host.get(name, name)
@@ -149,6 +159,16 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                 and host_class in _HOSTS | {K.GEMM} and single_use(src) and "act" not in done:
             absorb(layer.name, host.name, "act")
             continue
+        # ORT's NCHWc transformer runs a BatchNorm on a blocked tensor as a blocked depthwise 1x1
+        # conv, which absorbs a following Relu/Sigmoid/Tanh like any blocked conv
+        if klass is K.ACTIVATION and fn in _BLOCKED_ACTIVATIONS and src and host is not None \
+                and host.name in plan.blocked_norms and single_use(src) and "act" not in done:
+            absorb(layer.name, host.name, "act")
+            continue
+        if klass is K.NORM and src and src[0] in plan.blocked and len(_shape_of(records, src)) == 3:
+            plan.blocked.add(layer.name)
+            plan.blocked_norms.add(layer.name)
+            continue
         if klass is K.ADD and len(layer.inputs) == 2:
             fused = False
             for ref, other in (layer.inputs, layer.inputs[::-1]):
@@ -161,13 +181,26 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                     break
             if fused:
                 continue
+        # a Relu/Sigmoid/Tanh, or an Add or Mul of equal blocked tensors, runs on the blocked layout
+        if src and all(ref[0] in plan.blocked for ref in layer.inputs) and len(_shape_of(records, src)) == 3 and (
+                (klass is K.ACTIVATION and fn in _BLOCKED_RUNS)
+                or (klass in (K.ADD, K.MUL)
+                    and len(layer.inputs) >= 2 and len({_shape_of(records, r) for r in layer.inputs}) == 1)):
+            plan.blocked.add(layer.name)
+            continue
         # a layer with kernels of its own: its layout, and the reorders it causes
         blocked_in = [ref[0] in plan.blocked for ref in layer.inputs]
         if klass in _HOSTS:
             shape, runs_blocked = _conv_shape(layer, records, batch, block, bool(blocked_in and blocked_in[0]))
             if runs_blocked:
                 plan.blocked.add(layer.name)
-                if (shape.cin // shape.groups >= block or shape.groups > 1) and not blocked_in[0]:
+                if blocked_in[0] and shape.groups == 1 and _shape_of(records, layer.inputs[0])[0] < block \
+                        and layer.inputs[0] not in reordered_out:  # it reads its few channels plain
+                    reordered_out.add(layer.inputs[0])
+                    plan.reorders.append((f"{layer.inputs[0][0]}->out", tensor_bytes(records, layer.inputs[0])))
+                if (shape.cin // shape.groups >= block or shape.groups > 1) and not blocked_in[0] \
+                        and layer.inputs[0] not in reordered_in:
+                    reordered_in.add(layer.inputs[0])
                     plan.reorders.append((f"{layer.name}<-in", tensor_bytes(records, layer.inputs[0])))
                 continue
         elif (klass is K.POOL and blocked_in and blocked_in[0]
@@ -175,6 +208,18 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                 klass is K.CONCAT and blocked_in and all(blocked_in) and layer.attrs.get("axis") == 0
                 and all(_shape_of(records, r)[0] % block == 0 for r in layer.inputs)):
             plan.blocked.add(layer.name)
+            continue
+        elif klass is K.POOL and blocked_in and layer.attrs.get("kernel") is not None \
+                and _blocks(_shape_of(records, layer.inputs[0]), block):
+            # a MaxPool/AveragePool of a plain tensor: ORT reorders its input (once per tensor) to pool blocked
+            plan.blocked.add(layer.name)
+            if layer.inputs[0] not in reordered_in:
+                reordered_in.add(layer.inputs[0])
+                plan.reorders.append((f"{layer.name}<-in", tensor_bytes(records, layer.inputs[0])))
+            continue
+        elif klass is K.RESIZE and blocked_in and blocked_in[0] and layer.attrs.get("mode") == "nearest" \
+                and _integer_scale(_shape_of(records, layer.inputs[0]), records[layer.name].shape):
+            plan.blocked.add(layer.name)  # ORT's NCHWc Upsample: nearest, integer spatial scales
             continue
         for ref, is_blocked in zip(layer.inputs, blocked_in, strict=True):
             if is_blocked and ref not in reordered_out:
@@ -185,6 +230,17 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         if name not in consumed and name in plan.blocked and (name, 0) not in reordered_out:
             plan.reorders.append((f"{name}->out", tensor_bytes(records, (name, 0))))
     return plan
+
+
+def _blocks(shape: Sequence[int], block: int) -> bool:
+    """Whether a (C, H, W) tensor has whole NCHWc channel blocks."""
+    return len(shape) == 3 and shape[0] % block == 0
+
+
+def _integer_scale(src: Sequence[int], out: Sequence[int]) -> bool:
+    """Whether ``out`` scales ``src``'s spatial axes by whole factors (channels unchanged)."""
+    return len(src) == len(out) == 3 and src[0] == out[0] and all(o % i == 0 for i, o in zip(src[1:], out[1:],
+                                                                                          strict=True))
 
 
 def tensor_bytes(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> float:
@@ -250,8 +306,9 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
             g = GemmShape(m, k_, n)
             weights = F32 * k_ * n
             # the weights are read at least once per run; all the model's weights pass through
-            # the caches every run, so they come from as far as that working set lives
-            stream = weights / profile.bandwidth_at(max(weights, report.totals.param_bytes))
+            # the caches every run, so they come from as far as that working set lives (at the
+            # speed a calibrated matrix-vector product streams weights from there)
+            stream = weights / profile.stream_at(max(weights, report.totals.param_bytes))
             work = profile.gemm_us(g)
             if stream >= work:
                 memory = stream
@@ -289,6 +346,9 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         keys = ["shape"]
     elif klass is K.UNKNOWN:
         keys = ["ew"]
+    elif klass is K.NORM and name in plan.blocked_norms:  # a blocked depthwise 1x1 conv: reads and writes once
+        memory = mem_us(in_bytes + out_bytes)
+        keys = ["conv"]
     else:  # memory-bound: norm, add, elementwise, concat, split, copies, resize, reduce
         memory = mem_us(in_bytes + out_bytes)
         keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]

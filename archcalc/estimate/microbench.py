@@ -90,6 +90,18 @@ def gemm_model(shapes: Sequence[GemmShape]) -> tuple[Any, list[str]]:
     return model_of(nodes, inputs, outputs, inits), names
 
 
+def stream_model(shape: GemmShape) -> tuple[Any, list[str]]:
+    """One Gemm whose weights ORT makes at load time (a ConstantOfShape it folds into an
+    initializer, then pre-packs as it does a model's weights): the model stays a few bytes, so a
+    weight matrix beyond the last-level cache costs its memory once in ORT, not also in Python."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ConstantOfShape", ["wshape"], ["w"], name="wmake",
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0 / shape.k])),
+             helper.make_node("Gemm", ["x", "w"], ["gemm0"], name="gemm0", transB=1)]
+    return model_of(nodes, [("x", [shape.m, shape.k])], ["gemm0"], [_ints("wshape", [shape.n, shape.k])]), ["gemm0"]
+
+
 #: fixed-cost classes: (op, tiny input shape) whose chains calibrate them
 FIXED_CHAINS: dict[str, tuple[str, tuple[int, ...]]] = {
     "ew": ("Relu", (1, 16)),

@@ -82,6 +82,18 @@ def screen(first: Mapping[str, Sequence[float]], again: Mapping[str, Sequence[fl
     return Screened(kept, tuple(remeasured), tuple(dropped))
 
 
+def noise_figures(log: Sequence[Mapping[str, float]], screened: Screened, names: Sequence[str]) -> dict[str, float]:
+    """The noise a calibration measured: the median disagreement of the kept points' repeats, the
+    points re-measured and dropped, and each probe's range over the calibration's probe ``log``
+    (relative to its median)."""
+    spreads = [disagreement(v) for v in screened.kept.values() if len(v) >= 2]
+    out = {"points": statistics.median(spreads) if spreads else 0.0,
+           "remeasured": float(len(screened.remeasured)), "dropped": float(len(screened.dropped))}
+    for name in names:
+        out[f"{name}_lo"], out[f"{name}_hi"] = probe_range(log, name)
+    return out
+
+
 def probe_range(log: Sequence[Mapping[str, float]], name: str) -> tuple[float, float]:
     """The lowest and highest of one probe over a calibration's probes, relative to their median
     (10th and 90th percentiles with ten or more probes, so one burst does not set the band)."""

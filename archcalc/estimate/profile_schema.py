@@ -171,6 +171,8 @@ def check_profile_data(data: Mapping[str, Any]) -> None:
     _mapping("probes", data["probes"], lambda w, v: _number(w, v, 0, 1e4, positive=True))
     _mapping("noise", data.get("noise", {}), lambda w, v: _number(w, v, 0, 1e3))
     _rows("bandwidth", data["bandwidth"], 2, _BANDWIDTH_ROW)
+    if data.get("stream"):  # optional: GEMV weight streaming, (weight bytes, GB/s)
+        _rows("stream", data["stream"], 2, _BANDWIDTH_ROW)
     _rows("conv", data["conv"], 8, _CONV_ROW)
     _rows("gemm", data["gemm"], 4, _GEMM_ROW)
     notes = data.get("notes", [])

@@ -13,6 +13,7 @@ from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import DeviceProfile
+from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     Bench,
@@ -22,8 +23,9 @@ from archcalc.estimate.microbench import (
     gemm_model,
     kernel_runs_of,
     ops_model,
+    stream_model,
 )
-from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagreement, disagrees, probe_range, screen
+from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagrees, noise_figures, screen
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
@@ -32,6 +34,8 @@ from archcalc.estimate.samples import (
     conv_working_set_bytes,
     gemm_samples,
     gemm_working_set_bytes,
+    last_level_cache_bytes,
+    stream_shapes,
 )
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.runtime.devices import Device, choose_device, cpu_count, cpu_name, device_for_provider
@@ -140,6 +144,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     cap = plan.max_model_bytes
     convs = [s for s in conv_samples(plan.conv_scale) if conv_working_set_bytes(s) <= cap]
     gemms = [s for s in gemm_samples(plan.gemm_scale) if gemm_working_set_bytes(s) <= cap]
+    streams = stream_shapes(last_level_cache_bytes(), plan.stream_bytes)
     # measured a few at a time, with shapes of similar size together: a small kernel next to
     # large ones would find its weights and input evicted, which in a small network they are not
     conv_order = sorted(range(len(convs)), key=lambda i: convs[i].flops)
@@ -172,6 +177,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         tick("kernel overheads")
         probe()
         _measure_bandwidth(bench, raw, plan.copy_sizes)
+        _measure_stream(bench, raw, streams)
         tick("bandwidth")
         probe()
         _measure_op_costs(bench, raw, ops, units)
@@ -191,7 +197,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     screened = _remeasure(bench, raw, probe, convs, gemms, cap, ops, units)
     tick("re-measured the points whose repeats disagreed")
     probe()
-    figures = _figures(raw, convs, gemms, units, plan.copy_sizes)
+    figures = _figures(raw, convs, gemms, units, plan.copy_sizes, streams)
     tick("done")
     provider = CPU
     profile = DeviceProfile(
@@ -233,6 +239,18 @@ def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> Non
                 "compute")
 
 
+def _measure_stream(bench: Bench, raw: _Samples, shapes: Sequence[GemmShape]) -> None:
+    """Matrix-vector products, one model each (built, run, dropped: one in memory at a time):
+    the profiled kernel time of reading their weights, in cache and from memory."""
+    for i, shape in enumerate(shapes):
+        model, names = stream_model(shape)
+        runs = bench.kernel_runs(model, runs=7)
+        del model
+        got = kernel_runs_of(runs, names[0])
+        if got:
+            raw.add(f"stream:{i}", statistics.median(got), "compute", got)
+
+
 def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]],
                       matmul: bool = True) -> None:
     """Per-element costs of the ops in ``ops_model`` (with the time of each profiled run, the
@@ -257,12 +275,17 @@ def _measure_matmul(bench: Bench, raw: _Samples) -> None:
 def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
                      names: Sequence[str]) -> None:
     """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with the
-    time of each profiled run (the repeats judged by :func:`_remeasure`)."""
+    time of each profiled run (the repeats judged by :func:`_remeasure`). A kernel under
+    ``SMALL_KERNEL_US`` runs on one thread: its median, scaled by the overhead probe as the
+    estimator scales it. A larger one runs on the thread pool: its mean without the slowest run
+    (a run of many kernels takes the sum of their means, preemptions included), by the compute probe."""
     runs = bench.kernel_runs(model, runs=5)
     for i, name in zip(chunk, names, strict=True):
         got = kernel_runs_of(runs, name)
         if got is not None:
-            raw.add(f"{family}:{i}", statistics.median(got), "compute", got)
+            pooled = statistics.median(got) >= SMALL_KERNEL_US
+            raw.add(f"{family}:{i}", statistics.fmean(sorted(got)[:-1] or got) if pooled else statistics.median(got),
+                    "compute" if pooled else "overhead", got)
 
 
 #: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
@@ -311,18 +334,13 @@ def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShap
 
 
 def noise_of(raw: _Samples, screened: Screened) -> dict[str, float]:
-    """The noise calibration measured: the median disagreement of the kept points' repeats, and
-    each probe's range over the calibration (relative to its median)."""
-    spreads = [disagreement(v) for v in screened.kept.values() if len(v) >= 2]
-    out = {"points": statistics.median(spreads) if spreads else 0.0,
-           "remeasured": float(len(screened.remeasured)), "dropped": float(len(screened.dropped))}
-    for name in Probes.NAMES:
-        out[f"{name}_lo"], out[f"{name}_hi"] = probe_range(raw.log, name)
-    return out
+    """The noise calibration measured (see :func:`~archcalc.estimate.noise.noise_figures`)."""
+    return noise_figures(raw.log, screened, Probes.NAMES)
 
 
 def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
-             units: Mapping[str, tuple[str, float]], copy_sizes: Sequence[int]) -> dict[str, Any]:
+             units: Mapping[str, tuple[str, float]], copy_sizes: Sequence[int],
+             streams: Sequence[GemmShape] = ()) -> dict[str, Any]:
     """The device profile's figures from the raw samples, scaled to the median probe."""
     ref = raw.reference()
 
@@ -340,6 +358,12 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
     for size in copy_sizes:
         moved = 2 * size * F32
         bandwidth.append((float(moved), moved / max(get(f"copy:{size}") - run_us - fixed["ew"], 0.05) / 1e3))
+    stream = []
+    for i, g in enumerate(streams):
+        value = raw.get(f"stream:{i}", ref)
+        if value is not None:
+            weights = float(F32 * g.k * g.n)
+            stream.append((weights, weights / max(value - profiler_heavy_us - fixed["gemm"], 0.05) / 1e3))
     unit_ns: dict[str, float] = {}
     for _name, (key, count) in units.items():
         value = raw.get(f"unit:{key}", ref)
@@ -369,6 +393,7 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
     conv_points = [[*row, max(us, flops_of(f, row) / peak)] for f, row, us in measured if f == "conv"]
     gemm_points = [[*row, max(us, flops_of(f, row) / peak)] for f, row, us in measured if f == "gemm"]
     return {"run_us": run_us, "fixed_us": fixed, "profiler_us": profiler_us, "profiler_heavy_us": profiler_heavy_us,
-            "bandwidth": bandwidth, "unit_ns": unit_ns, "matmul_gflops": matmul_gflops, "peak_gflops": peak / 1e3,
+            "bandwidth": bandwidth, "stream": stream, "unit_ns": unit_ns, "matmul_gflops": matmul_gflops,
+            "peak_gflops": peak / 1e3,
             "conv": conv_points,
             "gemm": gemm_points, "probes": ref}

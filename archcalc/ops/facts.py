@@ -25,6 +25,7 @@ class KernelClass(Enum):
     LRN = "lrn"  # LRN: runs on one thread whatever its size
     ACTIVATION = "activation"  # a unary elementwise function (softmax included)
     ADD = "add"  # a binary Add: a Conv can absorb one residual Add
+    MUL = "mul"  # a Mul of activations: runs in the NCHWc layout when its inputs do and have one shape
     ELEMENTWISE = "elementwise"  # other binary or n-ary broadcasting arithmetic
     CONCAT = "concat"  # Concat: keeps the NCHWc layout when every input has it
     SPLIT = "split"  # Split

@@ -86,7 +86,7 @@ class Mul(Op):
     aliases = ("multiply", "scale", "elementwise_mul")
     arity = (2, None)
     doc = "elementwise product with broadcasting (squeeze-and-excitation gates)"
-    kernel_class = KernelClass.ELEMENTWISE
+    kernel_class = KernelClass.MUL
     import_note = _FROM_ELEMENTWISE.format("Mul")
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:

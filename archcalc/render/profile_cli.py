@@ -170,6 +170,9 @@ def describe_profile(dev: DeviceProfile, notes: Sequence[str] = ()) -> str:
     lines.append(tabulate([[f"{int(b):,}", f"{gbs:.1f}"] for b, gbs in dev.bandwidth],
                           headers=["bytes moved", "GB/s"], tablefmt="simple", colalign=["right", "right"],
                           disable_numparse=True))
+    if dev.stream:
+        lines.append("matrix-vector weight streaming (GB/s): " + ", ".join(
+            f"{b / 2**20:,.0f} MiB {gbs:.1f}" for b, gbs in sorted(dev.stream)))
     lines.append("")
     effs = []
     for row in dev.conv:

@@ -26,6 +26,14 @@ _FUSED_OPS = {"FusedConv": "Conv", "FusedGemm": "Gemm", "FusedMatMul": "MatMul",
               "NhwcMaxPool": "MaxPool", "NhwcFusedConv": "Conv"}
 
 
+def _computes(node: OptNode) -> str:
+    """The original op type a kernel computes (ORT's NCHWc transformer runs a BatchNorm of a
+    blocked tensor as a Conv named ``<output>_bn_nchwc``)."""
+    if node.op_type == "Conv" and node.name.endswith("_bn_nchwc"):
+        return "BatchNormalization"
+    return _FUSED_OPS.get(node.op_type, node.op_type)
+
+
 @dataclass(frozen=True)
 class OptNode:
     """A node of ORT's optimized graph (or of a profile, where inputs/outputs are unknown)."""
@@ -103,6 +111,8 @@ def ort_name_candidates(name: str) -> list[str]:
         if new == base:
             break
         base = new
+    if name.endswith("_bn_nchwc"):  # a BatchNorm run as a blocked conv, named after its output
+        out.append(name[: -len("_bn_nchwc")])
     return out
 
 
@@ -220,7 +230,7 @@ def _groups(graph: _Original, optimized: Sequence[OptNode], anchors: Mapping[str
         if node.name not in anchors:
             continue
         a = anchors[node.name]
-        target = _FUSED_OPS.get(node.op_type, node.op_type)
+        target = _computes(node)
         path = [a]
         cur = a
         while nodes[cur].op_type != target and len(path) < 8:
@@ -265,7 +275,7 @@ def _anchored_layers(graph: _Original, optimized: Sequence[OptNode], anchors: Ma
             continue
         a = anchors[node.name]
         members = sorted(i for i, g in group_of.items() if g == node.name)
-        target = _FUSED_OPS.get(node.op_type, node.op_type)
+        target = _computes(node)
         core = next((i for i in members if nodes[i].op_type == target and i != a), a)
         if nodes[a].op_type == target:
             core = a

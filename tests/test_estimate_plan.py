@@ -1,0 +1,151 @@
+"""The kernels the estimator predicts against the graph ORT really runs, and matrix-vector products
+whose weights come from memory.
+
+- Layout: ORT's NCHWc transformer (onnxruntime/core/optimizer/nchwc_transformer.cc) runs a
+  BatchNorm of a blocked tensor as a blocked depthwise 1x1 conv that absorbs a Relu after it;
+  Relu/Sigmoid/Tanh and Add/Mul of equal blocked tensors stay blocked; a MaxPool/AveragePool of a
+  plain tensor with whole channel blocks reorders its input to pool blocked; one ReorderInput
+  serves every reader of a tensor; a nearest Resize by whole factors runs blocked; a dense conv of
+  fewer channels than a block reads them plain; a depthwise conv of any channel count runs blocked
+  (padded); SiLU (Sigmoid, Mul) runs blocked; HardSwish fuses into the conv before it. Checked on hand-made graphs, and by counting the
+  reorders in ORT's own optimised graph of real models.
+- Streaming: a GEMV's weights are read at the speed calibration measured for GEMVs of that
+  working set (``DeviceProfile.stream``), beyond the last-level cache from memory.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archcalc.analysis import analyze
+from archcalc.estimate import DeviceProfile, estimate_latency, layout
+from archcalc.estimate.kernels import plan_kernels
+from archcalc.estimate.samples import stream_shapes
+from archcalc.language.loader import load_spec
+from archcalc.runtime import LAYOUT
+from tests.test_estimate import synthetic
+
+FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
+
+DENSE_BLOCK = {"name": "dense", "input": [16, 8, 8], "layers": [
+    {"name": "c0", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
+    {"name": "b0", "type": "bn"}, {"name": "r0", "type": "relu"},
+    {"name": "b1", "type": "bn"}, {"name": "r1", "type": "relu"},
+    {"name": "c1", "type": "conv", "filters": 16, "kernel": 1},
+    {"name": "cat", "type": "concat", "inputs": ["r0", "c1"]},
+    {"name": "b2", "type": "bn"}, {"name": "r2", "type": "relu"},
+    {"name": "c2", "type": "conv", "filters": 16, "kernel": 1}]}
+
+
+def _plan(spec: dict[str, Any], block: int = 16) -> Any:
+    graph = load_spec(spec)
+    report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
+    return plan_kernels(graph, {r.name: r for r in report.layers}, 1, block)
+
+
+def test_batchnorm_of_a_blocked_tensor_runs_blocked_and_absorbs_its_relu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "nchwc_block", lambda: 16)
+    plan = _plan(DENSE_BLOCK)
+    assert plan.blocked_norms == {"b1", "b2"}  # b0 fuses into c0
+    assert plan.host == {"b0": "c0", "r0": "c0", "r1": "b1", "r2": "b2"}
+    assert [w for w, _ in plan.reorders] == ["c0<-in", "c2->out"]  # the input, the output: nothing between
+    est = estimate_latency(load_spec(DENSE_BLOCK), synthetic(), batch=1)
+    # the blocked BatchNorm is one conv kernel reading and writing its 32x8x8 tensor once (10 GB/s)
+    assert est.layers["b1"].kernels == 1 and est.layers["b1"].ms * 1e3 == pytest.approx(1 + 2 * 8192 / 1e4)
+    assert est.layers["r1"].bound == "fused" and est.layers["r1"].fused_into == "b1"
+    assert est.layers[LAYOUT].kernels == len(plan.reorders)
+
+
+def test_one_reorder_per_plain_tensor_and_plain_pools_run_blocked() -> None:
+    spec = {"name": "branches", "input": [16, 8, 8], "layers": [
+        {"name": "c0", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
+        {"name": "n", "type": "lrn", "size": 5},
+        {"name": "a", "type": "conv", "filters": 16, "kernel": 1, "inputs": ["n"]},
+        {"name": "b", "type": "conv", "filters": 16, "kernel": 3, "padding": 1, "inputs": ["n"]},
+        {"name": "p", "type": "maxpool", "kernel": 3, "stride": 1, "padding": 1, "inputs": ["n"]},
+        {"name": "cat", "type": "concat", "inputs": ["a", "b", "p"]}]}
+    plan = _plan(spec)
+    # the LRN runs plain: one ReorderOutput before it, one ReorderInput after it for all three readers
+    assert [w for w, _ in plan.reorders] == ["c0<-in", "c0->out", "a<-in", "cat->out"]
+    assert {"p", "cat"} <= plan.blocked
+
+
+def test_nearest_resize_stays_blocked_and_few_channel_convs_read_plain() -> None:
+    spec = {"name": "up", "input": [3, 8, 8], "layers": [
+        {"name": "c0", "type": "conv", "filters": 4, "kernel": 3, "padding": 1},
+        {"name": "u", "type": "upsample", "mode": "nearest", "scale": 2},
+        {"name": "c1", "type": "conv", "filters": 2, "kernel": 3, "padding": 1}]}
+    plan = _plan(spec)
+    assert "u" in plan.blocked
+    assert [w for w, _ in plan.reorders] == ["u->out", "c1->out"]
+
+
+#: models, and the input size they are exported at (the same kernels, a fraction of the export)
+ORT_GRAPHS = [("lenet5_modern", None), ("alexnet", 128), ("resnet18", 64), ("googlenet", 224), ("densenet121", 64),
+              ("mobilenet_v2", 64), ("fcn_small.onnx", None), ("upsample_op7.onnx", None),
+              ("mobilenet_small.onnx", None), ("misc_ops.onnx", None), ("efficientnet_b0", 96),
+              ("mobilenet_v3_large", 96)]
+
+
+@pytest.mark.parametrize("name, size", ORT_GRAPHS)
+def test_planned_reorders_are_those_in_orts_optimised_graph(name: str, size: int | None, tmp_path: Path) -> None:
+    """ORT writes the graph it runs (NCHWc nodes included) when asked: its ReorderInput and
+    ReorderOutput nodes are the plan's reorders, on this CPU's own block."""
+    import onnx
+    import onnxruntime as ort
+
+    from archcalc.runtime.prepare import prepare
+    from archcalc.sources import load_any
+    from archcalc.sweeps.variants import apply
+
+    graph = load_any(str(FIXTURES / name) if name.endswith(".onnx") else name)
+    if size:
+        graph = apply(graph, {"size": size}, {})
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    options.log_severity_level = 3
+    ort.InferenceSession(prepare(graph, 1).payload, options, providers=["CPUExecutionProvider"])
+    ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx"),
+                                                           load_external_data=False).graph.node)
+    report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
+    plan = plan_kernels(graph, {r.name: r for r in report.layers}, 1, layout.nchwc_block())
+    assert len(plan.reorders) == ops["ReorderInput"] + ops["ReorderOutput"]
+
+
+def test_stream_shapes_straddle_the_last_level_cache() -> None:
+    shapes = stream_shapes(32 << 20)
+    weights = [4 * s.k * s.n for s in shapes]
+    assert all(s.m == 1 for s in shapes)
+    assert weights[0] <= 4 << 20 and weights[1] <= 16 << 20 and weights[-1] >= 120 << 20  # 4x the cache
+    assert max(4 * s.k * s.n for s in stream_shapes(1 << 30)) <= 256 << 20  # capped
+    assert len(stream_shapes(32 << 20, 16 << 20)) == 2  # sizes that meet are measured once
+
+
+def test_gemv_streams_its_weights_at_the_calibrated_speed_of_their_working_set() -> None:
+    """fc 4096 -> 1000: 16,384,000 weight bytes; at batch 1 memory-bound. With the model's weights
+    beyond the largest GEMV measured it streams at that one's 5 GB/s; with no stream points the
+    copy bandwidth (10 GB/s) stands in."""
+    spec = {"name": "fc", "input": [4096], "layers": [{"name": "f", "type": "fc", "units": 1000}]}
+    plain = estimate_latency(load_spec(spec), synthetic(), batch=1)
+    streamed = estimate_latency(load_spec(spec), synthetic(stream=[[1 << 20, 50.0], [1 << 26, 5.0]]), batch=1)
+    weights = 4096 * 1000 * 4
+    assert plain.layers["f"].memory_ms * 1e3 == pytest.approx(weights / 1e4)
+    # 16.4 MB lies between the points: log-log interpolation
+    dev = DeviceProfile.from_dict(synthetic(stream=[[1 << 20, 50.0], [1 << 26, 5.0]]).to_dict())
+    assert dev.stream_at(1 << 26) == pytest.approx(5e3) and dev.stream_at(1 << 30) == pytest.approx(5e3)
+    assert dev.stream_at(1 << 23) == pytest.approx(5e3 * 10 ** 0.5, rel=1e-6)  # half way in log
+    working_set = weights + 1000 * 4  # the model's parameters: weights and biases
+    assert streamed.layers["f"].memory_ms * 1e3 == pytest.approx(weights / dev.stream_at(working_set))
+    assert streamed.layers["f"].bound == "memory"
+
+
+def test_a_malformed_stream_row_is_refused() -> None:
+    from archcalc.errors import CalibrationError
+
+    data = synthetic().to_dict() | {"stream": [[1e6, -3.0]]}
+    with pytest.raises(CalibrationError, match="stream"):
+        DeviceProfile.from_dict(data)
