@@ -214,3 +214,28 @@ def test_random_slices_and_transposes_of_small_tensors_agree() -> None:
         ends = [rng.choice([rng.randint(-6, 6), 2**62, -2**62]) for _ in axes]
         steps = [rng.choice([-2, -1, 1, 2]) for _ in axes]
         _same("Slice", [data, _lazy(starts), _lazy(ends), _lazy(axes), _lazy(steps)], {})
+
+
+def test_a_long_chain_of_reshapes_of_a_constant_imports(tmp_path: Any) -> None:
+    """3,000 Unsqueeze/Squeeze pairs stacked on a constant Reshape target (a hostile or generated file):
+    each derived result is computed from a decoded one, never a chain that a later read would walk
+    recursively."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import archcalc
+
+    nodes, name = [], "s0"
+    for i in range(3000):
+        nodes.append(helper.make_node("Unsqueeze", [name, "zero"], [f"u{i}"]))
+        nodes.append(helper.make_node("Squeeze", [f"u{i}", "zero"], [f"s{i + 1}"]))
+        name = f"s{i + 1}"
+    nodes.append(helper.make_node("Reshape", ["x", name], ["y"]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array([1, 2, 3], np.int64), "s0"),
+                               numpy_helper.from_array(np.array([0], np.int64), "zero")])
+    path = tmp_path / "chain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    report = archcalc.analyze(archcalc.load(path))
+    assert report.layers[-1].kind == "reshape" and report.layers[-1].shape == (2, 3)

@@ -1,8 +1,10 @@
 """Constant folding without numpy, for what exported graphs fold most: shape arithmetic on a few
-integers (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Slice of a shape, integer Add/Sub/
-Mul/Div, Cast between integer types), ConstantOfShape fills (a shape and a value, never an array)
-and the ops that only move data (Reshape, Unsqueeze, Squeeze, Flatten, Identity, Transpose, Expand),
-whose results keep their input's values and are computed, with numpy, only if something asks.
+numbers (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Slice of any rank, Add/Sub/Mul/Div of
+integers exactly and of float32/float64 as IEEE arithmetic, Cast), ConstantOfShape fills (a shape
+and a value, never an array) and the ops that only move data (Reshape, Unsqueeze, Squeeze, Flatten,
+Identity, Transpose, Expand), whose results keep their input's values: read in order, or computed
+by numpy only if something asks. Such a result is never derived from another derived one (a
+hostile file may stack thousands of Reshapes): the second is computed then.
 
 :func:`fold` answers for the cases it knows and returns None for every other one; the caller then
 folds with numpy (``folders``), so results and errors are those of the numpy folders
@@ -39,7 +41,7 @@ class _Values:
 
     __slots__ = ("dtype", "shape", "values")
 
-    def __init__(self, values: list[Any], dtype: DType, shape: tuple[int, ...]) -> None:
+    def __init__(self, values: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
         self.values, self.dtype, self.shape = values, dtype, shape
 
     def array(self) -> Any:
@@ -94,7 +96,13 @@ def _values(values: list[Any], dtype: Any, shape: tuple[int, ...], origin: str |
 def _derived(src: Const, shape: tuple[int, ...], *how: Any) -> Const:
     if not src.known:  # dims only: they go through
         return Const(shape, src.dtype, None, src.origin, src.why)
-    return Const(shape, src.dtype, None, src.origin, None, _Derived(src, shape, how))
+    derived = _Derived(src, shape, how)
+    if isinstance(src.source, _Derived):  # never a chain of derived values: computed now
+        values = derived.flat()
+        if values is not None:
+            return _values(values, src.dtype, shape, src.origin)
+        return Const(shape, src.dtype, derived.array(), src.origin)
+    return Const(shape, src.dtype, None, src.origin, None, derived)
 
 
 def _name(c: Const) -> str:

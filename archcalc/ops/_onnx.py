@@ -69,6 +69,11 @@ class Const:
         return Const(self.shape, self.dtype, self._value, origin, self.why, self._source)
 
     @property
+    def source(self) -> ValueSource | None:
+        """Where its values are read from while not decoded yet (None once decoded, or dims only)."""
+        return self._source
+
+    @property
     def known(self) -> bool:
         """Its values are known (decoded or not yet); False: dims only (stripped, external data, or too large)."""
         return self._value is not None or self._source is not None
