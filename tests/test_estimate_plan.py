@@ -7,7 +7,8 @@ whose weights come from memory.
   plain tensor with whole channel blocks reorders its input to pool blocked; one ReorderInput
   serves every reader of a tensor; a nearest Resize by whole factors runs blocked; a dense conv of
   fewer channels than a block reads them plain; a depthwise conv of any channel count runs blocked
-  (padded); SiLU (Sigmoid, Mul) runs blocked; HardSwish fuses into the conv before it. Checked on hand-made graphs, and by counting the
+  (padded); SiLU (Sigmoid, Mul) and GELU run blocked; HardSwish, and a Mul by a per-channel constant
+  (a layer scale: ORT's ConvMulFusion), fuse into the conv before them. Checked on hand-made graphs, and by counting the
   reorders in ORT's own optimised graph of real models.
 - Streaming: a GEMV's weights are read at the speed calibration measured for GEMVs of that
   working set (``DeviceProfile.stream``), beyond the last-level cache from memory.
@@ -88,7 +89,7 @@ def test_nearest_resize_stays_blocked_and_few_channel_convs_read_plain() -> None
 ORT_GRAPHS = [("lenet5_modern", None), ("alexnet", 128), ("resnet18", 64), ("googlenet", 224), ("densenet121", 64),
               ("mobilenet_v2", 64), ("fcn_small.onnx", None), ("upsample_op7.onnx", None),
               ("mobilenet_small.onnx", None), ("misc_ops.onnx", None), ("efficientnet_b0", 96),
-              ("mobilenet_v3_large", 96)]
+              ("mobilenet_v3_large", 96), ("convnext_tiny", 64)]
 
 
 @pytest.mark.parametrize("name, size", ORT_GRAPHS)
@@ -114,6 +115,25 @@ def test_planned_reorders_are_those_in_orts_optimised_graph(name: str, size: int
     report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
     plan = plan_kernels(graph, {r.name: r for r in report.layers}, 1, layout.nchwc_block())
     assert len(plan.reorders) == ops["ReorderInput"] + ops["ReorderOutput"]
+
+
+def test_a_layer_scale_after_a_conv_is_folded_into_it_and_gelu_runs_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ConvNeXt's block as the spec writes it: 1x1 conv, GELU, 1x1 conv, layer scale, residual add. ORT
+    runs GELU between the two blocked convs, folds the scale into the second (ConvMulFusion) and adds
+    blocked tensors blocked: no reorder inside the block. A scale after an activation stays a kernel."""
+    monkeypatch.setattr(layout, "nchwc_block", lambda: 16)
+    spec = {"name": "cn", "input": [32, 8, 8], "layers": [
+        {"name": "c0", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
+        {"name": "pw1", "type": "conv", "filters": 128, "kernel": 1},
+        {"name": "g", "type": "gelu"},
+        {"name": "pw2", "type": "conv", "filters": 32, "kernel": 1},
+        {"name": "ls", "type": "layer_scale"},
+        {"name": "add", "type": "add", "inputs": ["ls", "c0"]},
+        {"name": "r", "type": "relu"},
+        {"name": "ls2", "type": "layer_scale"}]}
+    plan = _plan(spec)
+    assert plan.host.get("ls") == "pw2" and "g" in plan.blocked and "ls2" not in plan.host
+    assert [w for w, _ in plan.reorders] == ["c0<-in", "r->out"]  # the scale after the Relu reads plain
 
 
 def test_stream_shapes_straddle_the_last_level_cache() -> None:

@@ -99,8 +99,9 @@ def _conv_shape(layer: Layer, records: Mapping[str, LayerRecord], batch: int, bl
 
 #: the activations ORT's NCHWc transformer runs on a blocked tensor (or fuses into a blocked conv)
 _BLOCKED_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
-#: activations whose every kernel runs on a blocked tensor (SiLU: a Sigmoid, then a Mul of equal shapes)
-_BLOCKED_RUNS = _BLOCKED_ACTIVATIONS | {"silu", "swish"}
+#: activations whose every kernel runs on a blocked tensor (SiLU: a Sigmoid, then a Mul of equal shapes;
+#: GELU: the one Gelu kernel of ORT's GeluFusion, which ORT 1.31 runs between two NCHWc convs as it is)
+_BLOCKED_RUNS = _BLOCKED_ACTIVATIONS | {"silu", "swish", "gelu"}
 #: kernels that absorb a BatchNorm and an activation after them
 _HOSTS = frozenset({K.CONV, K.SUBSAMPLE})
 #: kernels with less work than this (microseconds) run on one thread: drift follows the overhead probe
@@ -109,6 +110,18 @@ SMALL_KERNEL_US = 20.0
 _HEAVY = frozenset({"conv", "conv_small", "gemm", "pool", "pool_blocked", "reorder"})
 #: kernels that run on one thread whatever their size: drift follows the overhead probe
 _ONE_THREAD = frozenset({K.LRN})
+
+
+def _channel_scale(layer: Layer, records: Mapping[str, LayerRecord]) -> bool:
+    """A layer scale, or a Mul by a constant of one value per channel (or one value): what ORT's
+    ConvMulFusion folds into the conv before it."""
+    if layer.kind == "layer_scale":
+        return True
+    if layer.kind != "elementwise" or layer.attrs.get("op") != "mul" or len(layer.inputs) != 1:
+        return False
+    const = list(layer.attrs.get("const_shape") or [1])
+    channels = _shape_of(records, layer.inputs[0])[:1]
+    return all(d == 1 for d in const[1:]) and (const[0] == 1 or [const[0]] == list(channels))
 
 
 def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, block: int) -> KernelPlan:
@@ -154,6 +167,11 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         if klass is K.NORM and src and host is not None and host_class in _HOSTS and plain_bias \
                 and single_use(src) and not done & {"add", "act"}:
             absorb(layer.name, host.name, "bn")
+            continue
+        # ORT's ConvMulFusion: a Mul by a per-channel constant right after a conv scales its weights
+        if src and host is not None and host_class in _HOSTS and plain_bias and single_use(src) \
+                and not done & {"add", "act"} and _channel_scale(layer, records):
+            absorb(layer.name, host.name, "scale")
             continue
         if klass is K.ACTIVATION and fn in _FUSABLE_ACTIVATIONS and src and host is not None and plain_bias \
                 and host_class in _HOSTS | {K.GEMM} and single_use(src) and "act" not in done:
