@@ -43,7 +43,7 @@ def kernel_class(layer: Layer) -> K:
 
 #: the fixed-cost class of a memory-bound kernel
 _MEMORY_BOUND_KEYS = {K.CONCAT: "concat", K.SPLIT: "concat", K.REDUCE: "reduce", K.NORM: "binary", K.ADD: "binary",
-                      K.ELEMENTWISE: "binary", K.MUL: "binary"}
+                      K.ELEMENTWISE: "binary", K.MUL: "binary", K.SCALE: "binary"}
 
 
 @dataclass
@@ -113,15 +113,12 @@ _ONE_THREAD = frozenset({K.LRN})
 
 
 def _channel_scale(layer: Layer, records: Mapping[str, LayerRecord]) -> bool:
-    """A layer scale, or a Mul by a constant of one value per channel (or one value): what ORT's
+    """A scale (its op says) of one value per channel of its input, or of one value: what ORT's
     ConvMulFusion folds into the conv before it."""
-    if layer.kind == "layer_scale":
-        return True
-    if layer.kind != "elementwise" or layer.attrs.get("op") != "mul" or len(layer.inputs) != 1:
+    if kernel_class(layer) is not K.SCALE or len(layer.inputs) != 1:
         return False
-    const = list(layer.attrs.get("const_shape") or [1])
-    channels = _shape_of(records, layer.inputs[0])[:1]
-    return all(d == 1 for d in const[1:]) and (const[0] == 1 or [const[0]] == list(channels))
+    const = list(layer.attrs.get("const_shape") or [])  # a layer scale has one value per channel
+    return not const or const == [1] or len(const) == len(_shape_of(records, layer.inputs[0]))
 
 
 def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, block: int) -> KernelPlan:

@@ -115,6 +115,14 @@ class Elementwise(Op):
     translators = dict.fromkeys(BINARY, elementwise_from_onnx)
     export_refusal = "logical ops, comparisons and where are not exported (no float arithmetic)"
 
+    def kernel_class_of(self, attrs: Mapping[str, Any]) -> KernelClass:
+        """A Mul of one activation by a constant of one value per leading axis (a layer scale, [C, 1, 1])
+        or of one value is a scale (ORT folds one after a Conv into it); anything else is elementwise."""
+        const = attrs.get("const_shape")
+        if attrs.get("op") == "mul" and const is not None and all(d == 1 for d in list(const)[1:]):
+            return KernelClass.SCALE
+        return KernelClass.ELEMENTWISE
+
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shapes = ins if attrs["const_shape"] is None else (*ins, attrs["const_shape"])
         out = broadcast(shapes) if len(shapes) > 1 else ins[0]

@@ -26,6 +26,7 @@ class KernelClass(Enum):
     ACTIVATION = "activation"  # a unary elementwise function (softmax included)
     ADD = "add"  # a binary Add: a Conv can absorb one residual Add
     MUL = "mul"  # a Mul of activations: runs in the NCHWc layout when its inputs do and have one shape
+    SCALE = "scale"  # a Mul by one constant per channel (or one value): ORT folds it into the Conv before it
     ELEMENTWISE = "elementwise"  # other binary or n-ary broadcasting arithmetic
     CONCAT = "concat"  # Concat: keeps the NCHWc layout when every input has it
     SPLIT = "split"  # Split

@@ -30,7 +30,7 @@ class LayerScale(Op):
     doc = "learned per-channel scale (CaiT/ConvNeXt layer scale)"
     doc_notes = "parameters: one per channel; 1 FLOP per element"
     inplace = True
-    kernel_class = KernelClass.ELEMENTWISE
+    kernel_class = KernelClass.SCALE
     import_note = "no ONNX op: a Mul by a per-channel constant imports as an elementwise mul (the same counts)"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
