@@ -13,6 +13,7 @@ import math
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,22 +31,24 @@ def errors(dev: D.DeviceProfile, neighbours: int, ridge: float) -> tuple[list[fl
     """|log(predicted / measured)| of every conv and GEMM point, each left out of its own fit."""
     D.NEIGHBOURS, D.RIDGE = neighbours, ridge
     runs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), nchwc_block(), False)[0] for row in dev.conv]
-    feats = [D._conv_features(s) for s in runs]
-    effs = [D._efficiency(s.flops, row[7], dev.fixed_us["conv"]) for s, row in zip(runs, dev.conv, strict=True)]
-    conv = []
-    for i, s in enumerate(runs):
-        index = D._Index(feats[:i] + feats[i + 1:], effs[:i] + effs[i + 1:], D._CONV_WEIGHTS)
-        us = s.flops / min(index.predict(feats[i]), dev.peak_flops_per_us) + dev.fixed_us["conv"]
-        conv.append(abs(math.log(us / dev.conv[i][7])))
+    conv = _left_out(dev, [s.flops for s in runs], [row[7] for row in dev.conv],
+                     [D._conv_features(s) for s in runs], D._CONV_WEIGHTS, dev.fixed_us["conv"])
     gemms = [GemmShape(*(int(v) for v in row[:3])) for row in dev.gemm]
-    gfeats = [D._gemm_features(g) for g in gemms]
-    geffs = [D._efficiency(g.flops, row[3], dev.fixed_us["gemm"]) for g, row in zip(gemms, dev.gemm, strict=True)]
-    gemm = []
-    for i, g in enumerate(gemms):
-        index = D._Index(gfeats[:i] + gfeats[i + 1:], geffs[:i] + geffs[i + 1:], D._GEMM_WEIGHTS)
-        us = g.flops / min(index.predict(gfeats[i]), dev.peak_flops_per_us) + dev.fixed_us["gemm"]
-        gemm.append(abs(math.log(us / dev.gemm[i][3])))
+    gemm = _left_out(dev, [g.flops for g in gemms], [row[3] for row in dev.gemm],
+                     [D._gemm_features(g) for g in gemms], D._GEMM_WEIGHTS, dev.fixed_us["gemm"])
     return conv, gemm
+
+
+def _left_out(dev: Any, flops: list[float], measured_us: list[float], feats: list[Any], weights: Any,
+              fixed_us: float) -> list[float]:
+    """|log(predicted / measured)| of each point, predicted from all the others."""
+    effs = [D._efficiency(f, us, fixed_us) for f, us in zip(flops, measured_us, strict=True)]
+    out = []
+    for i in range(len(flops)):
+        index = D._Index(feats[:i] + feats[i + 1:], effs[:i] + effs[i + 1:], weights)
+        us = flops[i] / min(index.predict(feats[i]), dev.peak_flops_per_us) + fixed_us
+        out.append(abs(math.log(us / measured_us[i])))
+    return out
 
 
 def main() -> int:
