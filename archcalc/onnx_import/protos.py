@@ -10,7 +10,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, GraphError, suggest
 from archcalc.onnx_import import view
-from archcalc.onnx_import.tensors import NO_NUMPY, NUMPY_DTYPES, check, data_type, flat, to_array
+from archcalc.onnx_import.tensors import NO_NUMPY, NUMPY_DTYPES, ListValues, check, data_type, flat, to_array
 from archcalc.onnx_import.values import MAX_FOLD_ELEMENTS, Const, ImportError_
 from archcalc.onnx_import.view import Node, Tensor, ValueInfo
 
@@ -81,23 +81,6 @@ class _TensorValues:
         return flat(self.tensor)
 
 
-class _ListValues:
-    """A Constant node's value_int(s) / value_float(s): Python numbers, as int64 or float32."""
-
-    __slots__ = ("dtype", "shape", "values")
-
-    def __init__(self, values: list[Any], dtype: str, shape: tuple[int, ...]) -> None:
-        self.values, self.dtype, self.shape = values, dtype, shape
-
-    def array(self) -> Any:
-        import numpy as np
-
-        return np.asarray(self.values, dtype=self.dtype).reshape(self.shape)
-
-    def flat(self) -> list[Any]:
-        return list(self.values)
-
-
 def _known(tensor: Tensor, origin: str | None) -> Const:
     """A tensor with its values stored: checked now (a malformed one fails where it is read),
     decoded when something asks."""
@@ -139,9 +122,9 @@ def _listed(key: str, value: Any, name: str) -> Const:
         ints = [int(v) for v in values]
         if any(not -(1 << 63) <= v < 1 << 63 for v in ints):
             raise ImportError_(f"Constant '{name}': {key} does not fit int64")
-        return Const(shape, data_type(7), None, name, None, _ListValues(ints, "int64", shape))
+        return Const(shape, data_type(7), None, name, None, ListValues(ints, "int64", shape))
     floats = list(struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values)))
-    return Const(shape, data_type(1), None, name, None, _ListValues(floats, "float32", shape))
+    return Const(shape, data_type(1), None, name, None, ListValues(floats, "float32", shape))
 
 
 def parse_dims(value_info: ValueInfo) -> list[int | str | None]:

@@ -20,7 +20,7 @@ from math import prod
 from typing import Any
 
 from archcalc.onnx_import.foldshape import axes_of, broadcast, ints, output_dims
-from archcalc.onnx_import.tensors import DType, data_type
+from archcalc.onnx_import.tensors import DType, ListValues, data_type
 from archcalc.onnx_import.values import Const, ImportError_
 from archcalc.ops._onnx import flatten_axis, reshape_target, slice_range, squeeze_shape, unsqueeze_shape
 
@@ -34,23 +34,6 @@ _INT_TYPES = {"int8": (8, True), "int16": (16, True), "int32": (32, True), "int6
 _ARITHMETIC = {"Add", "Sub", "Mul", "Div"}
 #: struct formats of the float types folded here
 _FLOAT_FORMATS = {"float16": "e", "float32": "f", "float64": "d"}
-
-
-class _Values:
-    """Python numbers of a given shape and element type; numpy's array made only when asked."""
-
-    __slots__ = ("dtype", "shape", "values")
-
-    def __init__(self, values: list[Any], dtype: Any, shape: tuple[int, ...]) -> None:
-        self.values, self.dtype, self.shape = values, dtype, shape
-
-    def array(self) -> Any:
-        import numpy as np
-
-        return np.asarray(self.values, dtype=self.dtype.name).reshape(self.shape)
-
-    def flat(self) -> list[Any]:
-        return list(self.values)
 
 
 class _Derived:
@@ -90,7 +73,7 @@ class _Derived:
 
 def _values(values: list[Any], dtype: Any, shape: tuple[int, ...], origin: str | None = None) -> Const:
     assert dtype is not None
-    return Const(shape, dtype, None, origin, None, _Values(values, dtype, shape))
+    return Const(shape, dtype, None, origin, None, ListValues(values, dtype.name, shape))
 
 
 def _derived(src: Const, shape: tuple[int, ...], *how: Any) -> Const:

@@ -69,6 +69,24 @@ for _code, _name in NUMPY_DTYPES.items():
     DTYPES[_code] = DType(_name, _size, _KIND[_name.rstrip("0123456789")])
 
 
+class ListValues:
+    """A constant's values as Python numbers, in order, of a shape and an element type (numpy's name
+    for it); numpy's array is made only when asked (``Const.value``)."""
+
+    __slots__ = ("dtype_name", "shape", "values")
+
+    def __init__(self, values: list[Any], dtype_name: str, shape: tuple[int, ...]) -> None:
+        self.values, self.dtype_name, self.shape = values, dtype_name, shape
+
+    def array(self) -> Any:
+        import numpy as np
+
+        return np.asarray(self.values, dtype=self.dtype_name).reshape(self.shape)
+
+    def flat(self) -> list[Any]:
+        return list(self.values)
+
+
 def data_type(code: int) -> DType | None:
     """The element type of a TensorProto data type, without numpy; None when numpy has none."""
     return DTYPES.get(code)
@@ -157,23 +175,18 @@ def flat(tensor: Tensor) -> list[Any] | None:
 
 
 def to_array(tensor: Tensor) -> Any:
-    """The tensor's values (``tensor.has_data`` must hold); a malformed tensor raises ValueError."""
+    """The tensor's values (``tensor.has_data`` must hold); a malformed tensor raises ValueError
+    (``check``, the one validation of stored data)."""
     import numpy as np
 
+    check(tensor)
     dtype = numpy_dtype(tensor.data_type)
-    if dtype is None:
-        raise ValueError(f"data type {NO_NUMPY.get(tensor.data_type, tensor.data_type)} is not evaluated")
     dims = tensor.dims
-    count = prod(dims)
     stored = tensor.data or ()
     raw = b"".join(p for n, _, p in stored if n == 9)
     if raw:
-        if tensor.data_type == 8:
-            raise ValueError("a string tensor cannot hold raw data")
-        if len(raw) != count * dtype.itemsize:
-            raise ValueError(f"raw data of {len(raw)} bytes cannot hold {count} {dtype} values")
         return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(dims)
-    number = {8: 6, 1: 4, 14: 4, 11: 10, 15: 10, 7: 7, 12: 11, 13: 11}.get(tensor.data_type, 5)
+    number = _VALUE_FIELD.get(tensor.data_type, 5)
     chunks = [(w, p) for n, w, p in stored if n == number]
     if number == 6:
         values: Any = np.array([p.decode("utf-8") for _, p in chunks], dtype=object)
@@ -186,11 +199,7 @@ def to_array(tensor: Tensor) -> Any:
         if number != 11:
             values = values.view(np.int64)
     if tensor.data_type in (14, 15):  # complex numbers are stored as (real, imaginary) pairs
-        if values.size % 2:
-            raise ValueError("a complex tensor needs pairs of values")
         values = values[0::2] + 1j * values[1::2]
-    if values.size != count:
-        raise ValueError(f"{values.size} values stored for dims {list(dims)} ({count} elements)")
     if tensor.data_type == 10:  # float16 bits in int32_data
         return values.astype(np.uint16).view(np.float16).reshape(dims)
     return values.astype(dtype).reshape(dims)
