@@ -18,7 +18,7 @@ from __future__ import annotations
 from math import prod
 
 from archcalc.errors import OnnxFileError
-from archcalc.onnx_import.parse_node import read_attribute, read_node
+from archcalc.onnx_import.parse_node import read_attribute, read_dim, read_entry, read_node, tensor_fields
 from archcalc.onnx_import.view import (
     EXTERNAL,
     Entry,
@@ -31,7 +31,7 @@ from archcalc.onnx_import.view import (
     Tensor,
     ValueInfo,
 )
-from archcalc.onnx_import.walk import add_ints, fields, iter_fields, signed
+from archcalc.onnx_import.walk import fields, iter_fields, signed
 from archcalc.onnx_import.wire import KEEP_BYTES, MAX_FIELD_BYTES, MAX_GRAPH_DEPTH, MAX_SKELETON_BYTES
 
 _TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
@@ -70,22 +70,6 @@ class Parser:
             raise OnnxFileError(f"a field of {end - start:,} bytes that is not tensor data (the limit is "
                                 f"{MAX_FIELD_BYTES // 2**20} MiB): a corrupt or hostile file?")
         return bytes(self.data[start:end])
-
-    def entry(self, start: int, end: int) -> Entry:
-        key: str | bytes = ""
-        value: str | bytes = ""
-        for number, wire, a, b in fields(self.data, start, end):
-            if wire == 2 and number in (1, 2):
-                raw = self.blob(a, b)
-                try:
-                    decoded: str | bytes = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    decoded = raw  # checks.py refuses it where it matters
-                if number == 1:
-                    key = decoded
-                else:
-                    value = decoded
-        return Entry(key, value)
 
     def model(self) -> tuple[Model, bool]:
         data = self.data
@@ -211,39 +195,13 @@ class Parser:
                                      if n4 == 1 and w4 == 2]
         return ValueInfo(name, elem, None if dims is None else tuple(dims))
 
-    def dim(self, start: int, end: int) -> int | str | None:
-        out: int | str | None = None
-        for number, wire, a, b in fields(self.data, start, end):
-            if number == 1 and wire == 0:
-                out = signed(a)
-            elif number == 2 and wire == 2:
-                out = self.text(a, b)
-        return out
+    #: Dimension, StringStringEntryProto: one-pass readers too
+    dim = read_dim
+    entry = read_entry
 
     def tensor(self, start: int, end: int, initializer: bool = False) -> Tensor:
         data = self.data
-        dims: list[int] = []
-        dtype = location = 0
-        name = ""
-        entries: list[Entry] = []
-        stored: list[tuple[int, int, int, int]] = []
-        data_bytes = 0
-        for fld in fields(data, start, end):
-            number, wire, a, b = fld
-            if number == 1:
-                add_ints(data, fld, dims)
-            elif number == 2 and wire == 0:
-                dtype = signed(a)
-            elif number in _TENSOR_DATA:
-                stored.append(fld)
-                data_bytes += (b - a) if wire != 0 else 1
-            elif number == 8 and wire == 2:
-                raw = bytes(data[a:b])
-                name = raw.decode("utf-8", "replace")
-            elif number == 14 and wire == 0:
-                location = signed(a)
-            elif number == 13 and wire == 2:
-                entries.append(self.entry(a, b))
+        dims, dtype, name, location, entries, stored, data_bytes = tensor_fields(self, start, end)
         shape = tuple(dims)
         external = location == EXTERNAL
         if external and initializer:

@@ -32,6 +32,7 @@ from archcalc.onnx_import.view import (
     TYPE_PROTOS,
     UNDEFINED,
     Attribute,
+    Entry,
     Node,
 )
 from archcalc.onnx_import.walk import FLOAT32, RUNS_PAST, VARINT_PAST, _varint, add_floats, packed_ints, skip
@@ -46,6 +47,8 @@ _OTHER_KIND_FIELD = {UNDEFINED: 0, TENSOR: 5, GRAPH: 6, STRINGS: 9, TENSORS: 10,
 _REPEATED = frozenset({9, 10, 11, 23})
 #: AttributeProto fields holding tensors or graphs (read again by the checks: kept apart)
 _NESTED = frozenset({5, 6, 10, 11, 22, 23})
+#: TensorProto fields holding its values
+_TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
 
 
 def read_node(parser: Parser, start: int, end: int, depth: int) -> Node:
@@ -108,8 +111,13 @@ def read_attribute(parser: Parser, start: int, end: int, depth: int) -> Attribut
         while pos < end:
             key = data[pos]
             pos += 1
-            if key >= 0x80:
-                key, pos = _varint(data, pos - 1)
+            if key >= 0x80:  # a field number from 16 (every attribute has ``type``, 20): two bytes
+                second = data[pos]
+                if second < 0x80:
+                    key = (key & 0x7F) | second << 7
+                    pos += 1
+                else:
+                    key, pos = _varint(data, pos - 1)
             wire = key & 7
             number = key >> 3
             if wire == 0:
@@ -214,3 +222,146 @@ def _inside(got: dict[int, Any] | None) -> tuple[tuple[Any, ...], tuple[Any, ...
     tensors += [x for y in ([got[22]] if 22 in got else []) + got.get(23, []) for x in (y.values, y.indices)]
     graphs = ([got[6]] if 6 in got else []) + got.get(11, [])
     return tuple(tensors), tuple(graphs)
+
+
+def tensor_fields(parser: Parser, start: int, end: int
+                  ) -> tuple[list[int], int, str, int, list[Entry], list[tuple[int, int, int, int]], int]:
+    """TensorProto's fields in one pass (a model has a tensor per weight): dims, data type, name,
+    data location, external-data entries, the data fields as ``(number, wire, a, b)`` and their
+    bytes (``Parser.tensor`` decides what is kept)."""
+    data = parser.data
+    dims: list[int] = []
+    dtype = location = data_bytes = 0
+    name = ""
+    entries: list[Entry] = []
+    stored: list[tuple[int, int, int, int]] = []
+    pos = start
+    try:
+        while pos < end:
+            key = data[pos]
+            pos += 1
+            if key >= 0x80:
+                key, pos = _varint(data, pos - 1)
+            wire = key & 7
+            number = key >> 3
+            if wire == 2:
+                length = data[pos]
+                pos += 1
+                if length >= 0x80:
+                    length, pos = _varint(data, pos - 1)
+                a = pos
+                pos += length
+                if pos > end or key < 8:
+                    raise OnnxFileError(RUNS_PAST)
+                if number in _TENSOR_DATA:
+                    stored.append((number, 2, a, pos))
+                    data_bytes += pos - a
+                elif number == 1:
+                    dims.extend(packed_ints(data, a, pos))
+                elif number == 8:
+                    name = bytes(data[a:pos]).decode("utf-8", "replace")
+                elif number == 13:
+                    entries.append(read_entry(parser, a, pos))
+            elif wire == 0:
+                value = data[pos]
+                pos += 1
+                if value >= 0x80:
+                    value, pos = _varint(data, pos - 1)
+                if pos > end or key < 8:
+                    raise OnnxFileError(RUNS_PAST)
+                if number == 1:
+                    dims.append(value - (1 << 64) if value >> 63 else value)
+                elif number == 2:
+                    dtype = value - (1 << 64) if value >> 63 else value
+                elif number in _TENSOR_DATA:
+                    stored.append((number, 0, value, 0))
+                    data_bytes += 1
+                elif number == 14:
+                    location = value - (1 << 64) if value >> 63 else value
+            else:
+                after = skip(data, key, pos, end)
+                if number in _TENSOR_DATA:
+                    stored.append((number, wire, pos, after))
+                    data_bytes += after - pos
+                pos = after
+    except IndexError:
+        raise OnnxFileError(VARINT_PAST) from None
+    return dims, dtype, name, location, entries, stored, data_bytes
+
+
+def read_entry(parser: Parser, start: int, end: int) -> Entry:
+    """StringStringEntryProto (an external-data location, offset, length; metadata): invalid UTF-8
+    is kept as bytes (``checks`` refuses it where it matters)."""
+    data = parser.data
+    key_text: str | bytes = ""
+    value_text: str | bytes = ""
+    pos = start
+    try:
+        while pos < end:
+            key = data[pos]
+            pos += 1
+            if key >= 0x80:
+                key, pos = _varint(data, pos - 1)
+            if key & 7 != 2:
+                pos = skip(data, key, pos, end)
+                continue
+            length = data[pos]
+            pos += 1
+            if length >= 0x80:
+                length, pos = _varint(data, pos - 1)
+            a = pos
+            pos += length
+            if pos > end or key < 8:
+                raise OnnxFileError(RUNS_PAST)
+            number = key >> 3
+            if number == 1 or number == 2:
+                raw = parser.blob(a, pos)
+                try:
+                    decoded: str | bytes = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    decoded = raw
+                if number == 1:
+                    key_text = decoded
+                else:
+                    value_text = decoded
+    except IndexError:
+        raise OnnxFileError(VARINT_PAST) from None
+    return Entry(key_text, value_text)
+
+
+def read_dim(parser: Parser, start: int, end: int) -> int | str | None:
+    """TensorShapeProto.Dimension: ``dim_value`` (an int), ``dim_param`` (a name) or neither (None);
+    the last one in the message wins."""
+    data = parser.data
+    out: int | str | None = None
+    pos = start
+    try:
+        while pos < end:
+            key = data[pos]
+            pos += 1
+            if key >= 0x80:
+                key, pos = _varint(data, pos - 1)
+            if key == 8:  # dim_value, a varint
+                value = data[pos]
+                pos += 1
+                if value >= 0x80:
+                    value, pos = _varint(data, pos - 1)
+                if pos > end:
+                    raise OnnxFileError(RUNS_PAST)
+                out = value - (1 << 64) if value >> 63 else value
+            elif key & 7 == 2:
+                length = data[pos]
+                pos += 1
+                if length >= 0x80:
+                    length, pos = _varint(data, pos - 1)
+                a = pos
+                pos += length
+                if pos > end or key < 8:
+                    raise OnnxFileError(RUNS_PAST)
+                if key == 18:  # dim_param
+                    out = parser.text(a, pos)
+            else:
+                pos = skip(data, key, pos, end)
+    except IndexError:
+        raise OnnxFileError(VARINT_PAST) from None
+    return out
