@@ -203,3 +203,22 @@ def infer_shapes(file: str, inputs: Mapping[str, tuple[int, ...]]) -> dict[str, 
         if dims and all(d.HasField("dim_value") for d in dims):
             out[vi.name] = tuple(int(d.dim_value) for d in dims)
     return out
+
+
+def unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: int, label: str) -> list[list[int]]:
+    """Per-sample output shapes of an unknown op, from ONNX shape inference."""
+    op_type = proto.op_type
+    shapes = []
+    for out_name in proto.output:
+        if not out_name:
+            shapes.append([1])  # an unused optional output: a placeholder keeps the indices
+            continue
+        if out_name not in inferred:
+            raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
+                               f"{op_type} ({label})") from None
+        full = inferred[out_name]
+        if not full or full[0] != batch:
+            raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
+                               f"without the batch axis") from None
+        shapes.append(list(full[1:]) or [1])
+    return shapes
