@@ -169,3 +169,38 @@ def test_a_malformed_stream_row_is_refused() -> None:
     data = synthetic().to_dict() | {"stream": [[1e6, -3.0]]}
     with pytest.raises(CalibrationError, match="stream"):
         DeviceProfile.from_dict(data)
+
+
+def test_the_reorder_pair_chain_runs_two_reorders_and_one_elementwise_kernel_per_pair(tmp_path: Path) -> None:
+    """Calibration prices one reorder from the reorder-pair chain (``fixed:reorder``, per pair,
+    less a blocked conv and an elementwise kernel, halved). ORT's optimised graph of the chain must
+    hold exactly that per pair: one ReorderInput, the conv, one ReorderOutput and the plain op, and
+    nothing else (a Softmax over the channels of a 4-D tensor would add transposes inside it)."""
+    import onnx
+    import onnxruntime as ort
+
+    from archcalc.estimate.microbench import FIXED_CHAINS, chain_model
+
+    op, shape = FIXED_CHAINS["reorder"]
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    options.log_severity_level = 3
+    ort.InferenceSession(chain_model(op, 3, shape).SerializeToString(), options, providers=["CPUExecutionProvider"])
+    ops = collections.Counter(n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx")).graph.node)
+    if layout.nchwc_block() <= 1 or not ops["ReorderInput"]:
+        pytest.skip("this CPU runs no NCHWc kernels")
+    assert ops == {"ReorderInput": 3, "Conv": 3, "ReorderOutput": 3, "Abs": 3}
+
+
+def test_one_reorder_is_priced_as_the_pair_less_a_conv_and_an_elementwise_kernel() -> None:
+    from archcalc.estimate import suite
+
+    raw = suite._Samples()
+    raw.log.append({"compute": 1.0, "overhead": 1.0})
+    for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.3, "fixed:conv": 0.8, "fixed:reorder": 2.0}.items():
+        raw.add(key, value, "overhead")
+    figures = suite._figures(raw, [], [], {}, ())
+    assert figures["fixed_us"]["reorder"] == pytest.approx((2.0 - 0.8 - 0.3) / 2)
+    raw.values.pop("fixed:reorder")
+    raw.add("fixed:reorder", 0.9, "overhead")  # a cheaper pair than its parts: floored at an elementwise kernel
+    assert suite._figures(raw, [], [], {}, ())["fixed_us"]["reorder"] == pytest.approx(0.3)

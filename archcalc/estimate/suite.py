@@ -350,8 +350,8 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
 
     run_us = get("run")
     fixed = {key: max(get(f"fixed:{key}", 0.05), 0.05) for key in FIXED_CHAINS}
-    if {"reorder", "conv", "softmax"} <= set(fixed):  # the pair chain runs a conv, a softmax, two reorders
-        fixed["reorder"] = max((fixed["reorder"] - fixed["conv"] - fixed["softmax"]) / 2, fixed["ew"])
+    if {"reorder", "conv"} <= set(fixed):  # the pair chain runs a conv, an elementwise op, two reorders
+        fixed["reorder"] = max((fixed["reorder"] - fixed["conv"] - fixed["ew"]) / 2, fixed["ew"])
     profiler_us = max(get("profiled_relu") - fixed["ew"], 0.0)
     profiler_heavy_us = max(get("profiled_conv") - fixed["conv"], profiler_us)
     bandwidth = []
