@@ -142,6 +142,7 @@ def node_order(nodes: list[Any], available: set[str], file: str) -> list[int]:
                     raise GraphError(f"tensor '{out}' is produced twice (node {i} {node.op_type})", file=file)
                 producer[out] = i
     deps: list[set[int]] = []
+    in_order = True  # every node reads only what earlier nodes make (as exporters write graphs)
     for i, node in enumerate(nodes):
         needs = set()
         for name in node.input:
@@ -152,7 +153,11 @@ def node_order(nodes: list[Any], available: set[str], file: str) -> list[int]:
                 raise GraphError(f"node {label} ({node.op_type}) reads '{name}', which no node, initializer or "
                                  f"input provides{suggest(name, list(producer))}", file=file)
             needs.add(producer[name])
+        if in_order and needs and max(needs) >= i:
+            in_order = False
         deps.append(needs)
+    if in_order:  # the file's order is a dependency order, and the one the earliest-first sort below gives
+        return list(range(len(nodes)))
     users: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
     remaining = [len(d) for d in deps]
     for i, d in enumerate(deps):
