@@ -168,21 +168,21 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             if poisoned and any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
                 continue
-            missing = [name for name in proto.input if name and name not in values]
-            if missing:
-                raise ImportError_(f"input '{missing[0]}' is an output archcalc does not model (e.g. a Dropout "
-                                   f"mask, MaxPool indices or BatchNormalization running statistics)")
+            ins: list[Act | Const | None] = []  # the inputs' values (None: an optional input left out)
+            has_act = False
+            for name in proto.input:
+                v = values.get(name) if name else None
+                if v is None and name and name not in values:
+                    raise ImportError_(f"input '{name}' is an output archcalc does not model (e.g. a Dropout "
+                                       f"mask, MaxPool indices or BatchNormalization running statistics)")
+                if type(v) is Act:
+                    has_act = True
+                ins.append(v)
             attrs = node_attrs(proto)
             if op_type == "Constant":
                 values[proto.output[0]] = constant_node(attrs, proto.output[0])
                 folded[op_type] += 1
                 continue
-            ins = [values.get(name) if name else None for name in proto.input]
-            has_act = False
-            for v in ins:
-                if type(v) is Act:
-                    has_act = True
-                    break
             if op_type in ("Shape", "Size") and ins and isinstance(ins[0], Act):
                 shape_const = Const(ins[0].shape, None, None)
                 outs = fold(op_type, [shape_const], attrs, opset)
