@@ -36,6 +36,7 @@ from archcalc.onnx_import.view import (
     Node,
 )
 from archcalc.onnx_import.walk import FLOAT32, RUNS_PAST, VARINT_PAST, _varint, add_floats, packed_ints, skip
+from archcalc.onnx_import.wire import MAX_FIELD_BYTES
 
 if TYPE_CHECKING:
     from archcalc.onnx_import.parse import Parser
@@ -77,10 +78,12 @@ def read_node(parser: Parser, start: int, end: int, depth: int) -> Node:
             if pos > end or key < 8:
                 raise OnnxFileError(RUNS_PAST)
             number = key >> 3
-            if number == 1:
-                inputs.append(text(a, pos))
-            elif number == 2:
-                outputs.append(text(a, pos))
+            if number == 1 or number == 2:
+                # a tensor name, most of a node's fields: decoded here; one too long goes through
+                # ``text`` for its error, and so does one that is not UTF-8 (below)
+                if length > MAX_FIELD_BYTES:
+                    text(a, pos)
+                (inputs if number == 1 else outputs).append(str(data[a:pos], "utf-8"))
             elif number == 5:
                 attrs.append(read_attribute(parser, a, pos, depth))
             elif number == 4:
@@ -91,6 +94,9 @@ def read_node(parser: Parser, start: int, end: int, depth: int) -> Node:
                 domain = text(a, pos)
     except IndexError:
         raise OnnxFileError(VARINT_PAST) from None
+    except UnicodeDecodeError:
+        text(a, pos)  # raises the reader's one-line error for the name at [a, pos)
+        raise
     return Node(name, op_type, domain, tuple(inputs), tuple(outputs), tuple(attrs))
 
 
