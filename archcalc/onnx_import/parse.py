@@ -215,5 +215,5 @@ class Parser:
             self.skipped_bytes += data_bytes
             kept = None
         else:
-            kept = tuple((n, w, bytes(data[a:b]) if w != 0 else a.to_bytes(8, "little")) for n, w, a, b in stored)
+            kept = tuple([(n, w, bytes(data[a:b]) if w != 0 else a.to_bytes(8, "little")) for n, w, a, b in stored])
         return Tensor(name, shape, dtype, location, tuple(entries), kept)
