@@ -138,19 +138,20 @@ def build_graph(
 ) -> Graph:
     """Check the wiring (duplicates, dangling inputs, output indices, cycles) and order it."""
     declared: dict[str, Layer] = {}
+    in_order = True  # every layer reads only earlier ones (as the importer and most specs declare them)
     for layer in layers:
         if layer.name in declared:
             first = declared[layer.name].origin
             where = f" (first declared at line {first.line})" if first.line else ""
             raise GraphError(f"duplicate layer name '{layer.name}'{where}", **layer.locate())
+        if in_order:
+            for ref in layer.inputs:
+                if ref[0] not in declared:
+                    in_order = False
         declared[layer.name] = layer
     counts = dict(n_outputs or {})
-    before: set[str] = set()  # the layers declared before the one checked
-    in_order = True  # every layer reads only earlier ones (as the importer and most specs declare them)
     for layer in declared.values():
         for ref_name, index in layer.inputs:
-            if in_order and ref_name not in before:
-                in_order = False
             if ref_name not in declared:
                 raise GraphError(
                     f"input '{ref_name}' is not a layer{suggest(ref_name, declared)}",
@@ -164,12 +165,11 @@ def build_graph(
                 )
             if ref_name == layer.name:
                 raise GraphError("a layer cannot take its own output (cycle)", **layer.locate())
-        before.add(layer.name)
     # declaration order, when it is a dependency order, is also the one the earliest-first sort gives
     order = list(declared) if in_order else _stable_topological_order(declared)
     return Graph(
         name=name,
-        layers={n: declared[n] for n in order},
+        layers=declared if in_order else {n: declared[n] for n in order},
         n_outputs={n: counts.get(n, 1) for n in order},
         **meta,
     )

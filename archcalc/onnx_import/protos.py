@@ -141,23 +141,21 @@ def node_order(nodes: list[Any], available: set[str], file: str) -> list[int]:
                 if out in producer or out in available:
                     raise GraphError(f"tensor '{out}' is produced twice (node {i} {node.op_type})", file=file)
                 producer[out] = i
-    deps: list[set[int]] = []
     in_order = True  # every node reads only what earlier nodes make (as exporters write graphs)
     for i, node in enumerate(nodes):
-        needs = set()
         for name in node.input:
             if not name or name in available:
                 continue
-            if name not in producer:
+            j = producer.get(name)
+            if j is None:
                 label = node.name or f"#{i}"
                 raise GraphError(f"node {label} ({node.op_type}) reads '{name}', which no node, initializer or "
                                  f"input provides{suggest(name, list(producer))}", file=file)
-            needs.add(producer[name])
-        if in_order and needs and max(needs) >= i:
-            in_order = False
-        deps.append(needs)
+            if j >= i:
+                in_order = False
     if in_order:  # the file's order is a dependency order, and the one the earliest-first sort below gives
         return list(range(len(nodes)))
+    deps = [{producer[name] for name in node.input if name and name not in available} for node in nodes]
     users: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
     remaining = [len(d) for d in deps]
     for i, d in enumerate(deps):
