@@ -131,7 +131,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         op = REGISTRY[layer.kind]
         family = op.family
         result = applied[name]
-        cost = shared_cost(layer.attrs, result.cost)
+        cost = shared_cost(layer.attrs, result.cost) if "shared_params" in layer.attrs else result.cost
         outs = result.outs
         n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
         counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, unit_output[name], conv)
@@ -155,9 +155,12 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
             stored_elements += elements
         trainable += params
         refs = layer.inputs
+        if len(refs) == 1 and refs[0][1] == 0 and n_outputs.get(refs[0][0], 1) == 1:
+            shown: tuple[str, ...] = (refs[0][0],)  # format_ref's name for one input of a one-output layer
+        else:
+            shown = tuple([format_ref(r, n_outputs.get(r[0], 1)) for r in refs])
         records.append(LayerRecord(
-            name, layer.kind, family,
-            tuple([format_ref(r, n_outputs.get(r[0], 1)) for r in refs]),
+            name, layer.kind, family, shown,
             outs, units, weights, biases, params, cost.fixed, cost.buffers, connections, macs, flops,
             param_bytes, activation_bytes, live[name], fields_[(name, 0)], layer.origin.file, layer.origin.line,
             notes,
