@@ -15,7 +15,7 @@ from archcalc.ir import Graph, TensorRef, format_ref
 from archcalc.ops import REGISTRY
 from archcalc.ops._formulas import InputDropped
 from archcalc.ops._window import format_shape
-from archcalc.ops.base import Applied
+from archcalc.ops.base import PASS, Applied
 from archcalc.receptive import Field, check_merge, input_field, step
 from archcalc.report import LayerRecord, Report, Totals
 
@@ -90,7 +90,11 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
                 message = None
             else:
                 in_fields = (fields_[refs[0]],) if len(refs) == 1 else tuple([fields_[ref] for ref in refs])
-                field, message = step(result.rf, in_fields, layer.inputs)
+                rule = result.rf
+                if len(in_fields) == 1 and rule.__class__ is str and rule == PASS and not in_fields[0].is_unknown:
+                    field, message = in_fields[0], None  # step's answer for one input passed through
+                else:
+                    field, message = step(rule, in_fields, layer.inputs)
                 if message is not None:
                     check_merge(message, conv.rf_merge)
                 if result.out_rfs is None:
