@@ -31,7 +31,7 @@ from archcalc.onnx_import.view import (
     Tensor,
     ValueInfo,
 )
-from archcalc.onnx_import.walk import fields, iter_fields, signed
+from archcalc.onnx_import.walk import RUNS_PAST, VARINT_PAST, _varint, fields, iter_fields, signed, skip
 from archcalc.onnx_import.wire import KEEP_BYTES, MAX_FIELD_BYTES, MAX_GRAPH_DEPTH, MAX_SKELETON_BYTES
 
 _TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
@@ -134,24 +134,47 @@ class Parser:
         sparse: list[Sparse] = []
         groups: dict[int, list[ValueInfo]] = {11: [], 12: [], 13: []}
         node, value_info = self.node, self.value_info
+        data = self.data
         for start, end in spans:
-            for number, wire, a, b in iter_fields(self.data, start, end):
-                if wire != 2:
-                    continue
-                self.items += 1
-                if self.items > MAX_ITEMS:
-                    raise OnnxFileError(f"the model has more than {MAX_ITEMS:,} nodes, tensors and value infos: "
-                                        f"refused")
-                if number == 1:
-                    nodes.append(node(a, b, depth))
-                elif number in groups:
-                    groups[number].append(value_info(a, b))
-                elif number == 5:
-                    inits.append(self.tensor(a, b, initializer=top))
-                elif number == 2:
-                    name = self.text(a, b)
-                elif number == 15:
-                    sparse.append(self.sparse(a, b))
+            # ``iter_fields`` written out (a graph has a field per node, tensor and value info),
+            # with its checks in its order
+            pos = start
+            try:
+                while pos < end:
+                    key = data[pos]
+                    pos += 1
+                    if key >= 0x80:
+                        key, pos = _varint(data, pos - 1)
+                    if key < 8:
+                        raise OnnxFileError(RUNS_PAST)
+                    if key & 7 != 2:
+                        pos = skip(data, key, pos, end)
+                        continue
+                    length = data[pos]
+                    pos += 1
+                    if length >= 0x80:
+                        length, pos = _varint(data, pos - 1)
+                    a = pos
+                    pos += length
+                    if pos > end:
+                        raise OnnxFileError(RUNS_PAST)
+                    self.items += 1
+                    if self.items > MAX_ITEMS:
+                        raise OnnxFileError(f"the model has more than {MAX_ITEMS:,} nodes, tensors and value "
+                                            f"infos: refused")
+                    number = key >> 3
+                    if number == 1:
+                        nodes.append(node(a, pos, depth))
+                    elif number in groups:
+                        groups[number].append(value_info(a, pos))
+                    elif number == 5:
+                        inits.append(self.tensor(a, pos, initializer=top))
+                    elif number == 2:
+                        name = self.text(a, pos)
+                    elif number == 15:
+                        sparse.append(self.sparse(a, pos))
+            except IndexError:
+                raise OnnxFileError(VARINT_PAST) from None
         size = sum(e - s for s, e in spans) - (self.skipped_bytes - skipped_before)
         # a subgraph is read again at every level above it by a protobuf parser: count those reads too
         self.structure += size * (3 if depth else 1)
