@@ -28,7 +28,15 @@ from archcalc.errors import ArchcalcError, DeviceError
 from archcalc.estimate.calibration import check_profile_matches
 from archcalc.estimate.model import estimate_latency
 from archcalc.estimate.probes import Probes, drift_of
-from archcalc.runtime.devices import Device, DeviceChoice, choose_device, cpu_count, cpu_name, device_for_provider
+from archcalc.runtime.devices import (
+    Device,
+    DeviceChoice,
+    choose_device,
+    cpu_count,
+    cpu_name,
+    device_for_provider,
+    load_average,
+)
 from archcalc.runtime.kernelmap import LAYOUT, UNMAPPED, KernelMap, OptNode, map_kernels, node_layers
 from archcalc.runtime.prepare import Prepared, check_batches, model_batch, prepare
 from archcalc.runtime.results import LayerProfile, ProfileResult
@@ -95,6 +103,7 @@ def profile(
         stage = f"{prepared.name} batch {batch}"
         session, choice = _open(prepared, choice, threads)
         runner = Runner(session, feeds_for(session, batch))
+        load = load_average()
         timing, drift_samples = _time(runner, warmup, repeat, probes, progress, stage, index * per_batch, total)
         provider = runner.provider
         del runner, session
@@ -133,6 +142,7 @@ def profile(
             drift=drift, params=prepared.report.totals.params, macs=prepared.report.totals.macs,
             notes=tuple(notes), estimate_low_ms=band.low_ms if band else None,
             estimate_high_ms=band.high_ms if band else None, band_basis=band.basis if band else None,
+            load_average=load, cores=cpu_count(),
         ))
     return results
 

@@ -132,6 +132,7 @@ def _figures(rows: Sequence[dict[str, Any]], passes: int) -> dict[str, Any]:
         sub = [r for r in rows if r["pass"] == i]
         est = {r["model"]: r["estimate_ms"] for r in sub}
         meas = {r["model"]: r["measured_ms"] for r in sub}
+        at_cal = {r["model"]: r["at_calibration_ms"] for r in sub}
         per_pass.append({
             "pass": i,
             "within_10": accuracy.within(est, meas, 0.10).to_dict(),
@@ -139,6 +140,10 @@ def _figures(rows: Sequence[dict[str, Any]], passes: int) -> dict[str, Any]:
             "in_band": accuracy.in_band({r["model"]: r["low_ms"] for r in sub}, {r["model"]: r["high_ms"] for r in sub},
                                         meas).to_dict(),
             "pairs_within_15": accuracy.pairs_within(est, meas, 0.15).to_dict(),
+            # the same figures for the estimate at the calibration's speed (no drift scaling): do
+            # the probes help?
+            "within_10_at_calibration": accuracy.within(at_cal, meas, 0.10).to_dict(),
+            "pairs_within_15_at_calibration": accuracy.pairs_within(at_cal, meas, 0.15).to_dict(),
         })
 
     def across(key: str) -> list[dict[str, float]]:
@@ -205,7 +210,9 @@ def main() -> int:
     print()
     for p in figures["passes"]:
         print(f"pass {p['pass']}: (a) {_say(p['within_10'])}, {_say(p['within_20'])}; measured inside the band: "
-              f"{p['in_band']['hits']} of {p['in_band']['total']}; (b) pairs {_say(p['pairs_within_15'])}")
+              f"{p['in_band']['hits']} of {p['in_band']['total']}; (b) pairs {_say(p['pairs_within_15'])}; at the "
+              f"calibration's speed (no drift scaling): {p['within_10_at_calibration']['hits']} within +-10%, pairs "
+              f"{p['pairs_within_15_at_calibration']['hits']}")
     print(f"(c) estimates repeatable pass to pass: {_say(figures['repeatable_10'])} (at the calibration's speed: "
           f"{_say(figures['repeatable_10_at_calibration'])}; measured medians: "
           f"{_say(figures['measured_repeatable_10'])})")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -360,9 +362,15 @@ def test_cli_profile_json_and_table(tiny: Path, no_cuda: None) -> None:
     data = json.loads(out)
     assert [r["batch"] for r in data["results"]] == [1, 2]
     assert all(r["provider"] == CPU and r["runs"] == 3 and r["warmup"] == 1 for r in data["results"])
+    # the machine's load when the timed runs started, with the cores it is shared by
+    assert all(isinstance(r["cores"], int) and r["cores"] >= 1 for r in data["results"])
+    if hasattr(os, "getloadavg"):
+        assert all(isinstance(r["load_average"], float) and r["load_average"] >= 0 for r in data["results"])
     code, out, _ = _run("profile", str(tiny), "--device", "cpu", "--repeat", "3", "--estimate", "off", "--per-layer")
     assert code == 0 and "CPUExecutionProvider" in out and "per layer" in out and "fused into conv1" in out
     assert "onnxruntime " + ort.__version__ in out and "timed runs" in out
+    if hasattr(os, "getloadavg"):
+        assert re.search(r"batch 1: 1-minute load average \d+\.\d\d when the timed runs started \(\d+ cores\)", out)
     for fmt in ("markdown", "csv"):
         code, out, _ = _run("profile", str(tiny), "--device", "cpu", "--repeat", "2", "--estimate", "off", "-f", fmt)
         assert code == 0 and "CPUExecutionProvider" in out

@@ -72,6 +72,9 @@ def _context_lines(results: Sequence[ProfileResult], notes: Sequence[str]) -> li
         if r.band_basis:
             add(f"{r.name} batch {r.batch}: estimate band {_fmt(r.estimate_low_ms)}-{_fmt(r.estimate_high_ms)} ms "
                 f"from {r.band_basis}")
+        if r.load_average is not None:
+            add(f"{r.name} batch {r.batch}: 1-minute load average {r.load_average:.2f} when the timed runs "
+                f"started{f' ({r.cores} cores)' if r.cores else ''} (other work on the machine moves the medians)")
         if r.profile_runs:
             add(f"{r.name} batch {r.batch}: per-layer times are medians of {r.profile_runs} runs under ORT's "
                 f"profiler (kernels sum to {_fmt(r.profiled_kernels_ms)} ms; the profiler adds a few us per kernel, "

@@ -192,6 +192,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def load_average() -> float | None:
+    """The 1-minute load average (None where the OS keeps none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))

@@ -69,6 +69,11 @@ class ProfileResult:
     estimate_low_ms: float | None = None
     estimate_high_ms: float | None = None
     band_basis: str | None = None
+    #: the machine's 1-minute load average when the timed runs started (None where the OS keeps
+    #: none): other work shares the cores, and medians move with it
+    load_average: float | None = None
+    #: the CPU cores this process may run on
+    cores: int | None = None
 
     @property
     def median_ms(self) -> float:
@@ -90,5 +95,6 @@ class ProfileResult:
             "estimate_high_ms": self.estimate_high_ms, "band_basis": self.band_basis, "ratio": self.ratio,
             "profiled_kernels_ms": self.profiled_kernels_ms, "profile_runs": self.profile_runs,
             "drift": dict(self.drift), "params": self.params, "macs": self.macs,
+            "load_average": self.load_average, "cores": self.cores,
             "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes),
         }
