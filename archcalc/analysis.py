@@ -15,7 +15,7 @@ from archcalc.ir import Graph, TensorRef, format_ref
 from archcalc.ops import REGISTRY
 from archcalc.ops._formulas import InputDropped
 from archcalc.ops._window import format_shape
-from archcalc.ops.base import Applied
+from archcalc.ops.base import PASS, Applied
 from archcalc.receptive import Field, check_merge, input_field, step
 from archcalc.report import LayerRecord, Report, Totals
 
@@ -90,7 +90,11 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
                 message = None
             else:
                 in_fields = (fields_[refs[0]],) if len(refs) == 1 else tuple([fields_[ref] for ref in refs])
-                field, message = step(result.rf, in_fields, layer.inputs)
+                rule = result.rf
+                if len(in_fields) == 1 and rule.__class__ is str and rule == PASS and not in_fields[0].is_unknown:
+                    field, message = in_fields[0], None  # step's answer for one input passed through
+                else:
+                    field, message = step(rule, in_fields, layer.inputs)
                 if message is not None:
                     check_merge(message, conv.rf_merge)
                 if result.out_rfs is None:
@@ -131,7 +135,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         op = REGISTRY[layer.kind]
         family = op.family
         result = applied[name]
-        cost = shared_cost(layer.attrs, result.cost)
+        cost = shared_cost(layer.attrs, result.cost) if "shared_params" in layer.attrs else result.cost
         outs = result.outs
         n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
         counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, unit_output[name], conv)
@@ -155,9 +159,12 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
             stored_elements += elements
         trainable += params
         refs = layer.inputs
+        if len(refs) == 1 and refs[0][1] == 0 and n_outputs.get(refs[0][0], 1) == 1:
+            shown: tuple[str, ...] = (refs[0][0],)  # format_ref's name for one input of a one-output layer
+        else:
+            shown = tuple([format_ref(r, n_outputs.get(r[0], 1)) for r in refs])
         records.append(LayerRecord(
-            name, layer.kind, family,
-            tuple([format_ref(r, n_outputs.get(r[0], 1)) for r in refs]),
+            name, layer.kind, family, shown,
             outs, units, weights, biases, params, cost.fixed, cost.buffers, connections, macs, flops,
             param_bytes, activation_bytes, live[name], fields_[(name, 0)], layer.origin.file, layer.origin.line,
             notes,

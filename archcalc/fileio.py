@@ -69,6 +69,19 @@ def open_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str
                       shown: str | None = None) -> Iterator[tuple[int, int]]:
     """``(descriptor, size)`` of a regular file of at most ``max_bytes``, or one line of ``error``
     (``kind`` names what was expected: "a spec file", "an ONNX file"). Nothing is read here."""
+    fd, size = open_regular_fd(path, max_bytes, kind=kind, error=error, shown=shown)
+    try:
+        yield fd, size
+    finally:
+        os.close(fd)
+
+
+def open_regular_fd(path: str | os.PathLike[str], max_bytes: int, *, kind: str = "an input file",
+                    error: type[ArchcalcError] = ArchcalcError, shown: str | None = None,
+                    blocking: bool = True) -> tuple[int, int]:
+    """:func:`open_regular_file` without the context manager: ``(descriptor, size)``, which the
+    caller closes. ``blocking=False`` leaves ``O_NONBLOCK`` set (it has no effect on reading a
+    regular file, open(2); a caller that reads the file at once saves the two ``fcntl`` calls)."""
     shown = shown if shown is not None else os.fspath(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -84,11 +97,12 @@ def open_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str
                                                                                      "files only"), file=shown)
         if st.st_size > max_bytes:
             raise error(f"is {st.st_size:,} bytes, larger than {kind} may be ({_limit(max_bytes)})", file=shown)
-        if hasattr(os, "O_NONBLOCK"):
+        if blocking and hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
-        yield fd, st.st_size
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd, st.st_size
 
 
 def read_regular_file(path: str | os.PathLike[str], max_bytes: int, *, kind: str = "an input file",

@@ -138,11 +138,16 @@ def build_graph(
 ) -> Graph:
     """Check the wiring (duplicates, dangling inputs, output indices, cycles) and order it."""
     declared: dict[str, Layer] = {}
+    in_order = True  # every layer reads only earlier ones (as the importer and most specs declare them)
     for layer in layers:
         if layer.name in declared:
             first = declared[layer.name].origin
             where = f" (first declared at line {first.line})" if first.line else ""
             raise GraphError(f"duplicate layer name '{layer.name}'{where}", **layer.locate())
+        if in_order:
+            for ref in layer.inputs:
+                if ref[0] not in declared:
+                    in_order = False
         declared[layer.name] = layer
     counts = dict(n_outputs or {})
     for layer in declared.values():
@@ -160,10 +165,11 @@ def build_graph(
                 )
             if ref_name == layer.name:
                 raise GraphError("a layer cannot take its own output (cycle)", **layer.locate())
-    order = _stable_topological_order(declared)
+    # declaration order, when it is a dependency order, is also the one the earliest-first sort gives
+    order = list(declared) if in_order else _stable_topological_order(declared)
     return Graph(
         name=name,
-        layers={n: declared[n] for n in order},
+        layers=declared if in_order else {n: declared[n] for n in order},
         n_outputs={n: counts.get(n, 1) for n in order},
         **meta,
     )

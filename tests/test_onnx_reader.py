@@ -277,3 +277,40 @@ def test_a_file_read_whole_or_mapped_reads_alike(tmp_path: Path, monkeypatch: py
     cut.write_bytes((ROOT / "tests" / "fixtures" / "onnx" / "lenet5_modern_full.onnx").read_bytes()[:5000])
     with pytest.raises(OnnxFileError, match="truncated or not an ONNX file"):
         read_model(cut)
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+@pytest.mark.parametrize("kind", ["ints", "floats"])
+def test_repeated_attribute_values_packed_unpacked_and_mixed_read_as_onnx_reads_them(kind: str) -> None:
+    """onnx writes ``ints`` and ``floats`` unpacked (proto2), other writers pack them; a reader
+    must take both, in any mix (the one-pass attribute reader of parse_node)."""
+    import struct
+
+    from archcalc.onnx_import.parse import Parser
+
+    name = b"\x0a\x01k"
+    if kind == "ints":
+        ints = [1, -1, 300, -(1 << 63), (1 << 63) - 1, 0, 7]
+        unpacked = lambda v: b"\x40" + _varint(v)  # noqa: E731  field 8, varint
+        packed = lambda vs: b"\x42" + _varint(len(b := b"".join(_varint(v) for v in vs))) + b  # noqa: E731
+        body = (b"\xa0\x01\x07" + unpacked(ints[0]) + packed(ints[1:4]) + unpacked(ints[4]) + packed(ints[5:])
+                + packed([]))
+    else:
+        floats = [1.5, -2.25, 3e-3, 0.0, 1e30]
+        unpacked = lambda v: b"\x3d" + struct.pack("<f", v)  # noqa: E731  field 7, fixed32
+        packed = lambda vs: b"\x3a" + _varint(4 * len(vs)) + struct.pack(f"<{len(vs)}f", *vs)  # noqa: E731
+        body = b"\xa0\x01\x06" + packed(floats[:2]) + unpacked(floats[2]) + packed(floats[3:])
+    raw = name + body
+    expected = onnx.AttributeProto.FromString(raw)
+    mine = Parser(memoryview(raw), KEEP_ELEMENTS).attribute(0, len(raw), 0)
+    assert (mine.name, mine.type) == (expected.name, expected.type)
+    assert mine.value == list(getattr(expected, kind)) == helper.get_attribute_value(expected)

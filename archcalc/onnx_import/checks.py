@@ -80,19 +80,31 @@ def check_external_paths(model: Model, path: str | Path) -> None:
     the folder itself, a FIFO or device, an offset or length that is no byte count or runs past the
     end of the file, or a length that is not the tensor's size, is refused here, before anything
     (ONNX Runtime included) reads a byte of it. A missing file is fine: the analysis needs dims."""
-    folder: Path | None = None  # resolved at the first external tensor (most models have none)
+    file = os.fspath(path)
     places: dict[str, str | os.stat_result | None] = {}  # one look at each file, however many tensors it holds
     for tensor, place in _tensors(model):
         if tensor.data_location == 1:
-            if folder is None:
-                folder = Path(path).resolve().parent
-            _check_one(tensor, place, folder, str(path), places)
+            _check_one(tensor, place, file, places)
 
 
-def _place(location: str, folder: Path) -> str | os.stat_result | None:
+def _place(location: str, file: str) -> str | os.stat_result | None:
     """Why an external-data location is refused; else its file's stat (None: the file is missing)."""
-    where = Path(location)
     odd = not location or "\x00" in location or "\\" in location or ":" in location.split("/")[0]
+    if not odd and "/" not in location and location not in (".", "..") and not os.path.islink(file):
+        # the common case, a plain file name beside a model that is no symlink, in one lstat: such
+        # an entry of the model's folder is inside it unless it is itself a symlink (then, as for
+        # any other location, every component is resolved below)
+        try:
+            st = os.lstat(os.path.join(os.path.dirname(file), location))
+        except FileNotFoundError:
+            return None  # analysed from its dims; never loaded
+        except OSError:
+            st = None  # the full check below says why
+        if st is not None and not stat.S_ISLNK(st.st_mode):
+            return st if stat.S_ISREG(st.st_mode) else \
+                f"points at external data {location!r}, which is not a regular file"
+    folder = Path(file).resolve().parent
+    where = Path(location)
     if odd or where.is_absolute():
         return f"points at external data {location!r}, which is not a path inside the model's folder"
     target = (folder / where).resolve()
@@ -111,8 +123,7 @@ def _place(location: str, folder: Path) -> str | os.stat_result | None:
     return st
 
 
-def _check_one(tensor: Any, place: Any, folder: Path, file: str, places: dict[str, str | os.stat_result | None]
-               ) -> None:
+def _check_one(tensor: Any, place: Any, file: str, places: dict[str, str | os.stat_result | None]) -> None:
     def refuse(why: str) -> OnnxFileError:
         return OnnxFileError(f"{_label(place)} {why}: refused", file=file)
 
@@ -122,7 +133,7 @@ def _check_one(tensor: Any, place: Any, folder: Path, file: str, places: dict[st
         if not isinstance(v, str):  # invalid UTF-8 is kept as bytes by the parser
             raise OnnxFileError("an external-data location or tensor name is not valid UTF-8: refused", file=file)
     if location not in places:
-        places[location] = _place(location, folder)
+        places[location] = _place(location, file)
     st = places[location]
     if isinstance(st, str):
         raise refuse(st)

@@ -26,7 +26,15 @@ from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
 from archcalc.onnx_import.fold import FOLD_OPS, FoldBudget, fold
 from archcalc.onnx_import.notes import exported_conventions, summary
-from archcalc.onnx_import.protos import constant_node, infer_shapes, initializer, node_attrs, node_order, parse_dims
+from archcalc.onnx_import.protos import (
+    constant_node,
+    infer_shapes,
+    initializer,
+    node_attrs,
+    node_order,
+    parse_dims,
+    unknown_shapes,
+)
 from archcalc.onnx_import.reader import OnnxFileError, no_gc, read_model
 from archcalc.onnx_import.translate import TRANSLATORS, LayerSpec, Node, translate
 from archcalc.onnx_import.values import Act, Const, ImportError_
@@ -145,7 +153,6 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         proto = nodes[index]
         op_type = proto.op_type
         label = proto.name or f"{op_type}_{index}"
-        where = Origin(file, None, (f"ONNX node {index} ({op_type})",))
         try:
             group = groups.get(proto.name) if proto.name else None
             if group is not None:
@@ -154,28 +161,28 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 spec = group_spec(group, values)
                 if any(not isinstance(values.get(t), Act) for t in spec.inputs):
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
-                built.add(group.layer, spec, where, group.outputs)
+                built.add(group.layer, spec, _origin(file, index, op_type), group.outputs)
                 continue
             if not _is_known(proto):
                 raise _Unknown
             if poisoned and any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
                 continue
-            missing = [name for name in proto.input if name and name not in values]
-            if missing:
-                raise ImportError_(f"input '{missing[0]}' is an output archcalc does not model (e.g. a Dropout "
-                                   f"mask, MaxPool indices or BatchNormalization running statistics)")
+            ins: list[Act | Const | None] = []  # the inputs' values (None: an optional input left out)
+            has_act = False
+            for name in proto.input:
+                v = values.get(name) if name else None
+                if v is None and name and name not in values:
+                    raise ImportError_(f"input '{name}' is an output archcalc does not model (e.g. a Dropout "
+                                       f"mask, MaxPool indices or BatchNormalization running statistics)")
+                if type(v) is Act:
+                    has_act = True
+                ins.append(v)
             attrs = node_attrs(proto)
             if op_type == "Constant":
                 values[proto.output[0]] = constant_node(attrs, proto.output[0])
                 folded[op_type] += 1
                 continue
-            ins = [values.get(name) if name else None for name in proto.input]
-            has_act = False
-            for v in ins:
-                if type(v) is Act:
-                    has_act = True
-                    break
             if op_type in ("Shape", "Size") and ins and isinstance(ins[0], Act):
                 shape_const = Const(ins[0].shape, None, None)
                 outs = fold(op_type, [shape_const], attrs, opset)
@@ -200,7 +207,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                 values[proto.output[0]] = values[spec.inputs[0]]
                 aliased[op_type] += 1
                 continue
-            name = built.add(label, spec, where, proto.output)
+            name = built.add(label, spec, _origin(file, index, op_type), proto.output)
             if spec.notes:
                 notes.extend(f"{name}: {n}" for n in spec.notes)
         except _Unknown:
@@ -221,11 +228,12 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                                                f"op {op_type} ({label})") from None
                         values[out_name] = Const(inferred[out_name], None, None)
                 continue
-            shapes = _unknown_shapes(proto, inferred, model_batch, label)
-            built.add(label, LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs), where,
+            shapes = unknown_shapes(proto, inferred, model_batch, label)
+            built.add(label, LayerSpec("unknown", {"op_type": op_type, "shapes": shapes}, act_inputs),
+                      _origin(file, index, op_type),
                       proto.output)
         except ArchcalcError as exc:
-            raise exc.located(file=file, layer=label, trace=where.trace) from None
+            raise exc.located(file=file, layer=label, trace=_origin(file, index, op_type).trace) from None
 
     if unknown and not allow_unknown:
         listed = ", ".join(f"{op} x{n}" for op, n in unknown.most_common())
@@ -255,6 +263,10 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
         meta={"notes": tuple(notes), "uncounted": tuple(unknown_nodes) if allow_unknown else (),
               "constant_output_bytes": constant_output_bytes, "applied": MappingProxyType(built.applied)},
     )
+
+
+def _origin(file: str, index: int, op_type: str) -> Origin:
+    return Origin(file, None, (f"ONNX node {index} ({op_type})",))
 
 
 class _Unknown(Exception):
@@ -337,25 +349,6 @@ def _input_shape(vi: Any, given: tuple[int, ...] | None, batch: int | None) -> t
     return shape
 
 
-def _unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: int, label: str) -> list[list[int]]:
-    """Per-sample output shapes of an unknown op, from ONNX shape inference."""
-    op_type = proto.op_type
-    shapes = []
-    for out_name in proto.output:
-        if not out_name:
-            shapes.append([1])  # an unused optional output: a placeholder keeps the indices
-            continue
-        if out_name not in inferred:
-            raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
-                               f"{op_type} ({label})") from None
-        full = inferred[out_name]
-        if not full or full[0] != batch:
-            raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
-                               f"without the batch axis") from None
-        shapes.append(list(full[1:]) or [1])
-    return shapes
-
-
 def _stem(file: str) -> str:
     """``Path(file).stem``, without making a Path (the file was opened: its name is its last part)."""
     name = os.path.basename(file)
@@ -370,10 +363,14 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _no_line(_key: str) -> None:
+    """An imported layer's attributes have no spec line."""
+
+
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
                 claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
-    attrs = op.normalize(spec.attrs, lambda _k: None)
+    attrs = op.normalize(spec.attrs, _no_line)
     shared = []
     for role, names in spec.params.items():
         for const_name in names:

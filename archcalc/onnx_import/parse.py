@@ -16,27 +16,11 @@ UTF-8. A field of the wrong wire type is skipped, as protobuf keeps it as an unk
 from __future__ import annotations
 
 from math import prod
-from typing import Any
 
 from archcalc.errors import OnnxFileError
+from archcalc.onnx_import.parse_node import read_attribute, read_dim, read_entry, read_node, tensor_fields
 from archcalc.onnx_import.view import (
     EXTERNAL,
-    FLOAT,
-    FLOATS,
-    GRAPH,
-    GRAPHS,
-    INT,
-    INTS,
-    SPARSE_TENSOR,
-    SPARSE_TENSORS,
-    STRING,
-    STRINGS,
-    TENSOR,
-    TENSORS,
-    TYPE_PROTO,
-    TYPE_PROTOS,
-    UNDEFINED,
-    Attribute,
     Entry,
     Function,
     Graph,
@@ -47,22 +31,13 @@ from archcalc.onnx_import.view import (
     Tensor,
     ValueInfo,
 )
-from archcalc.onnx_import.walk import FLOAT32, add_floats, add_ints, fields, iter_fields, packed_ints, signed
+from archcalc.onnx_import.walk import RUNS_PAST, VARINT_PAST, _varint, fields, iter_fields, signed, skip
 from archcalc.onnx_import.wire import KEEP_BYTES, MAX_FIELD_BYTES, MAX_GRAPH_DEPTH, MAX_SKELETON_BYTES
 
 _TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
 #: the most nodes, initializers and value infos (all graphs together) read: 40x the largest CNN
 #: graphs of the model zoos, and a bound on what a hostile file makes the reader hold
 MAX_ITEMS = 2_000_000
-#: AttributeProto: the field holding the value of each type (0: none read)
-_KIND_FIELD = {UNDEFINED: 0, FLOAT: 2, INT: 3, STRING: 4, TENSOR: 5, GRAPH: 6, FLOATS: 7, INTS: 8, STRINGS: 9,
-               TENSORS: 10, GRAPHS: 11, SPARSE_TENSOR: 22, SPARSE_TENSORS: 23, TYPE_PROTO: 0, TYPE_PROTOS: 0}
-_DEFAULTS = {2: 0.0, 3: 0, 4: b""}
-_REPEATED = frozenset({7, 8, 9, 10, 11, 23})
-#: AttributeProto fields holding tensors or graphs (read again by the checks: kept apart)
-_NESTED = frozenset({5, 6, 10, 11, 22, 23})
-
-
 class Parser:
     """One model's walk; what it read without data is counted here (``reader.ReadResult``)."""
 
@@ -95,22 +70,6 @@ class Parser:
             raise OnnxFileError(f"a field of {end - start:,} bytes that is not tensor data (the limit is "
                                 f"{MAX_FIELD_BYTES // 2**20} MiB): a corrupt or hostile file?")
         return bytes(self.data[start:end])
-
-    def entry(self, start: int, end: int) -> Entry:
-        key: str | bytes = ""
-        value: str | bytes = ""
-        for number, wire, a, b in fields(self.data, start, end):
-            if wire == 2 and number in (1, 2):
-                raw = self.blob(a, b)
-                try:
-                    decoded: str | bytes = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    decoded = raw  # checks.py refuses it where it matters
-                if number == 1:
-                    key = decoded
-                else:
-                    value = decoded
-        return Entry(key, value)
 
     def model(self) -> tuple[Model, bool]:
         data = self.data
@@ -175,24 +134,47 @@ class Parser:
         sparse: list[Sparse] = []
         groups: dict[int, list[ValueInfo]] = {11: [], 12: [], 13: []}
         node, value_info = self.node, self.value_info
+        data = self.data
         for start, end in spans:
-            for number, wire, a, b in iter_fields(self.data, start, end):
-                if wire != 2:
-                    continue
-                self.items += 1
-                if self.items > MAX_ITEMS:
-                    raise OnnxFileError(f"the model has more than {MAX_ITEMS:,} nodes, tensors and value infos: "
-                                        f"refused")
-                if number == 1:
-                    nodes.append(node(a, b, depth))
-                elif number in groups:
-                    groups[number].append(value_info(a, b))
-                elif number == 5:
-                    inits.append(self.tensor(a, b, initializer=top))
-                elif number == 2:
-                    name = self.text(a, b)
-                elif number == 15:
-                    sparse.append(self.sparse(a, b))
+            # ``iter_fields`` written out (a graph has a field per node, tensor and value info),
+            # with its checks in its order
+            pos = start
+            try:
+                while pos < end:
+                    key = data[pos]
+                    pos += 1
+                    if key >= 0x80:
+                        key, pos = _varint(data, pos - 1)
+                    if key < 8:
+                        raise OnnxFileError(RUNS_PAST)
+                    if key & 7 != 2:
+                        pos = skip(data, key, pos, end)
+                        continue
+                    length = data[pos]
+                    pos += 1
+                    if length >= 0x80:
+                        length, pos = _varint(data, pos - 1)
+                    a = pos
+                    pos += length
+                    if pos > end:
+                        raise OnnxFileError(RUNS_PAST)
+                    self.items += 1
+                    if self.items > MAX_ITEMS:
+                        raise OnnxFileError(f"the model has more than {MAX_ITEMS:,} nodes, tensors and value "
+                                            f"infos: refused")
+                    number = key >> 3
+                    if number == 1:
+                        nodes.append(node(a, pos, depth))
+                    elif number in groups:
+                        groups[number].append(value_info(a, pos))
+                    elif number == 5:
+                        inits.append(self.tensor(a, pos, initializer=top))
+                    elif number == 2:
+                        name = self.text(a, pos)
+                    elif number == 15:
+                        sparse.append(self.sparse(a, pos))
+            except IndexError:
+                raise OnnxFileError(VARINT_PAST) from None
         size = sum(e - s for s, e in spans) - (self.skipped_bytes - skipped_before)
         # a subgraph is read again at every level above it by a protobuf parser: count those reads too
         self.structure += size * (3 if depth else 1)
@@ -202,84 +184,9 @@ class Parser:
         return Graph(name, tuple(nodes), tuple(inits), tuple(sparse), tuple(groups[11]), tuple(groups[12]),
                      tuple(groups[13]))
 
-    def node(self, start: int, end: int, depth: int) -> Node:
-        text = self.text
-        inputs: list[str] = []
-        outputs: list[str] = []
-        attrs: list[Attribute] = []
-        name = op_type = domain = ""
-        for number, wire, a, b in fields(self.data, start, end):
-            if wire != 2:
-                continue
-            if number == 1:
-                inputs.append(text(a, b))
-            elif number == 2:
-                outputs.append(text(a, b))
-            elif number == 3:
-                name = text(a, b)
-            elif number == 4:
-                op_type = text(a, b)
-            elif number == 5:
-                attrs.append(self.attribute(a, b, depth))
-            elif number == 7:
-                domain = text(a, b)
-        return Node(name, op_type, domain, tuple(inputs), tuple(outputs), tuple(attrs))
-
-    def attribute(self, start: int, end: int, depth: int) -> Attribute:
-        data = self.data
-        name = ref = ""
-        kind = UNDEFINED
-        got: dict[int, Any] = {}  # field number -> value (a list for repeated fields)
-        for number, wire, a, b in fields(data, start, end):
-            if wire == 2:
-                if number == 1:
-                    name = self.text(a, b)
-                elif number == 8:
-                    got.setdefault(8, []).extend(packed_ints(data, a, b))
-                elif number == 7:
-                    add_floats(data, (7, 2, a, b), got.setdefault(7, []))
-                elif number == 4:
-                    got[4] = self.blob(a, b)
-                elif number == 5:
-                    got[5] = self.tensor(a, b)
-                elif number == 6:
-                    got[6] = self.graph([(a, b)], depth + 1)
-                elif number == 9:
-                    got.setdefault(9, []).append(self.blob(a, b))
-                elif number == 10:
-                    got.setdefault(10, []).append(self.tensor(a, b))
-                elif number == 11:
-                    got.setdefault(11, []).append(self.graph([(a, b)], depth + 1))
-                elif number == 22:
-                    got[22] = self.sparse(a, b)
-                elif number == 23:
-                    got.setdefault(23, []).append(self.sparse(a, b))
-                elif number == 21:
-                    ref = self.text(a, b)
-            elif wire == 0:
-                if number == 20:
-                    kind = signed(a)
-                elif number == 3:
-                    got[3] = signed(a)
-                elif number == 8:
-                    got.setdefault(8, []).append(signed(a))
-            elif wire == 5:
-                if number == 2:
-                    got[2] = FLOAT32.unpack_from(data, a)[0]
-                elif number == 7:
-                    got.setdefault(7, []).append(FLOAT32.unpack_from(data, a)[0])
-        if kind not in _KIND_FIELD:
-            raise OnnxFileError(f"not an ONNX model (attribute '{name}' has an unknown type {kind})")
-        number = _KIND_FIELD[kind]
-        value = got.get(number, _DEFAULTS.get(number)) if number else [] if kind == TYPE_PROTOS else None
-        if number in _REPEATED and value is None:
-            value = []
-        if not _NESTED.isdisjoint(got):
-            tensors = ([got[5]] if 5 in got else []) + got.get(10, [])
-            tensors += [x for y in ([got[22]] if 22 in got else []) + got.get(23, []) for x in (y.values, y.indices)]
-            graphs = ([got[6]] if 6 in got else []) + got.get(11, [])
-            return Attribute(name, kind, value, ref, tuple(tensors), tuple(graphs))
-        return Attribute(name, kind, value, ref, (), ())
+    #: NodeProto and AttributeProto are read by the one-pass readers of ``parse_node``
+    node = read_node
+    attribute = read_attribute
 
     def sparse(self, start: int, end: int) -> Sparse:
         values = indices = Tensor("", (), 0)
@@ -311,39 +218,13 @@ class Parser:
                                      if n4 == 1 and w4 == 2]
         return ValueInfo(name, elem, None if dims is None else tuple(dims))
 
-    def dim(self, start: int, end: int) -> int | str | None:
-        out: int | str | None = None
-        for number, wire, a, b in fields(self.data, start, end):
-            if number == 1 and wire == 0:
-                out = signed(a)
-            elif number == 2 and wire == 2:
-                out = self.text(a, b)
-        return out
+    #: Dimension, StringStringEntryProto: one-pass readers too
+    dim = read_dim
+    entry = read_entry
 
     def tensor(self, start: int, end: int, initializer: bool = False) -> Tensor:
         data = self.data
-        dims: list[int] = []
-        dtype = location = 0
-        name = ""
-        entries: list[Entry] = []
-        stored: list[tuple[int, int, int, int]] = []
-        data_bytes = 0
-        for fld in fields(data, start, end):
-            number, wire, a, b = fld
-            if number == 1:
-                add_ints(data, fld, dims)
-            elif number == 2 and wire == 0:
-                dtype = signed(a)
-            elif number in _TENSOR_DATA:
-                stored.append(fld)
-                data_bytes += (b - a) if wire != 0 else 1
-            elif number == 8 and wire == 2:
-                raw = bytes(data[a:b])
-                name = raw.decode("utf-8", "replace")
-            elif number == 14 and wire == 0:
-                location = signed(a)
-            elif number == 13 and wire == 2:
-                entries.append(self.entry(a, b))
+        dims, dtype, name, location, entries, stored, data_bytes = tensor_fields(self, start, end)
         shape = tuple(dims)
         external = location == EXTERNAL
         if external and initializer:
@@ -357,5 +238,5 @@ class Parser:
             self.skipped_bytes += data_bytes
             kept = None
         else:
-            kept = tuple((n, w, bytes(data[a:b]) if w != 0 else a.to_bytes(8, "little")) for n, w, a, b in stored)
+            kept = tuple([(n, w, bytes(data[a:b]) if w != 0 else a.to_bytes(8, "little")) for n, w, a, b in stored])
         return Tensor(name, shape, dtype, location, tuple(entries), kept)

@@ -58,15 +58,23 @@ class PatternGraph:
         if self._consts is not None:
             return self._consts
         consts = set(self.inits)
-        changed = True
-        while changed:
-            changed = False
-            for n in self.nodes:
-                if all(o in consts for o in n.output if o):
-                    continue
-                if n.op_type in ("Constant", "Shape", "Size") or all(t in consts for t in n.input if t):
-                    consts.update(o for o in n.output if o)
-                    changed = True
+        todo = [n for n in self.nodes if any(n.output)]  # a node with no output makes no constant
+        while todo:
+            left = []  # the nodes not found constant in this pass (asked again if it found any)
+            for n in todo:
+                if n.op_type not in ("Constant", "Shape", "Size"):
+                    for t in n.input:
+                        if t and t not in consts:
+                            break
+                    else:
+                        consts.update([o for o in n.output if o])
+                        continue
+                    left.append(n)
+                else:
+                    consts.update([o for o in n.output if o])
+            if len(left) == len(todo):
+                break
+            todo = left
         self._consts = consts
         return consts
 

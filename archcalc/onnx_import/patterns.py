@@ -29,6 +29,7 @@ from typing import Any
 
 from archcalc.onnx_import.act_patterns import gated, gelu, gelu_tanh
 from archcalc.onnx_import.pattern_graph import PatternGraph, Record, name_unnamed, other, scalar
+from archcalc.ops import REGISTRY
 
 
 def _layernorm2d(g: PatternGraph, t1: Any) -> Record | None:
@@ -240,8 +241,6 @@ MATCHERS = {"Mul": (gated,), "Div": (gelu,), "Tanh": (gelu_tanh,), "Transpose": 
 def find_patterns(model: Any, taken: set[str], in_place: bool = True) -> tuple[list[Record], list[str]]:
     """Every recognised multi-node layer whose nodes are not in ``taken``, and a note counting them
     (``in_place``: see PatternGraph)."""
-    from archcalc.ops import REGISTRY
-
     if not any(n.op_type in MATCHERS for n in model.graph.node):  # no node can start a form
         if in_place:
             name_unnamed(list(model.graph.node))

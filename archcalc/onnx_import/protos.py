@@ -141,18 +141,21 @@ def node_order(nodes: list[Any], available: set[str], file: str) -> list[int]:
                 if out in producer or out in available:
                     raise GraphError(f"tensor '{out}' is produced twice (node {i} {node.op_type})", file=file)
                 producer[out] = i
-    deps: list[set[int]] = []
+    in_order = True  # every node reads only what earlier nodes make (as exporters write graphs)
     for i, node in enumerate(nodes):
-        needs = set()
         for name in node.input:
             if not name or name in available:
                 continue
-            if name not in producer:
+            j = producer.get(name)
+            if j is None:
                 label = node.name or f"#{i}"
                 raise GraphError(f"node {label} ({node.op_type}) reads '{name}', which no node, initializer or "
                                  f"input provides{suggest(name, list(producer))}", file=file)
-            needs.add(producer[name])
-        deps.append(needs)
+            if j >= i:
+                in_order = False
+    if in_order:  # the file's order is a dependency order, and the one the earliest-first sort below gives
+        return list(range(len(nodes)))
+    deps = [{producer[name] for name in node.input if name and name not in available} for node in nodes]
     users: dict[int, list[int]] = {i: [] for i in range(len(nodes))}
     remaining = [len(d) for d in deps]
     for i, d in enumerate(deps):
@@ -203,3 +206,22 @@ def infer_shapes(file: str, inputs: Mapping[str, tuple[int, ...]]) -> dict[str, 
         if dims and all(d.HasField("dim_value") for d in dims):
             out[vi.name] = tuple(int(d.dim_value) for d in dims)
     return out
+
+
+def unknown_shapes(proto: Any, inferred: Mapping[str, tuple[int, ...]], batch: int, label: str) -> list[list[int]]:
+    """Per-sample output shapes of an unknown op, from ONNX shape inference."""
+    op_type = proto.op_type
+    shapes = []
+    for out_name in proto.output:
+        if not out_name:
+            shapes.append([1])  # an unused optional output: a placeholder keeps the indices
+            continue
+        if out_name not in inferred:
+            raise ImportError_(f"ONNX shape inference gives no shape for '{out_name}' of unknown op "
+                               f"{op_type} ({label})") from None
+        full = inferred[out_name]
+        if not full or full[0] != batch:
+            raise ImportError_(f"unknown op {op_type} ({label}) output '{out_name}' has shape {list(full)} "
+                               f"without the batch axis") from None
+        shapes.append(list(full[1:]) or [1])
+    return shapes

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archcalc.errors import OnnxFileError
-from archcalc.fileio import open_regular_file
+from archcalc.fileio import open_regular_fd, open_regular_file
 from archcalc.onnx_import.checks import check_external_paths, check_text
 from archcalc.onnx_import.parse import Parser
 from archcalc.onnx_import.view import Model
@@ -61,20 +61,44 @@ class ReadResult:
 
 def read_model(path: str | Path, keep_elements: int = KEEP_ELEMENTS) -> ReadResult:
     """The model with large tensors reduced to their dims (data never read)."""
-    path = Path(path)
+    file = os.fspath(path)
     try:
-        with _mapped(path) as (data, size):
+        raw, size = _file_bytes(file)
+        data = memoryview(raw)
+        try:
             parser = Parser(data, keep_elements)
             model, saw_graph = parser.model()
+        finally:
+            data.release()
+            if isinstance(raw, mmap.mmap):
+                raw.close()
         if not saw_graph:
             raise OnnxFileError("not an ONNX model (no graph in it)")
         check_text(model)
-        check_external_paths(model, path)
+        check_external_paths(model, file)
     except OnnxFileError as exc:
-        raise exc.located(file=str(path)) from None
+        raise exc.located(file=file) from None
     except RecursionError:
-        raise OnnxFileError("not an ONNX model (nesting too deep)", file=str(path)) from None
+        raise OnnxFileError("not an ONNX model (nesting too deep)", file=file) from None
     return ReadResult(model, parser.stripped, parser.stripped_other, parser.skipped_bytes, parser.external, size)
+
+
+def _file_bytes(file: str) -> tuple[bytes | mmap.mmap, int]:
+    """The file's bytes: read whole up to ``READ_WHOLE_BYTES``, else memory-mapped (the caller closes
+    the map). Plain calls, not ``_mapped``'s context managers: a model is read once per import, so
+    the first, cache-cold, run of this code is what an import pays."""
+    try:
+        fd, size = open_regular_fd(file, MAX_ONNX_BYTES, kind="an ONNX file", error=OnnxFileError, blocking=False)
+        try:
+            if size == 0:
+                raise OnnxFileError("empty file, not an ONNX model")
+            if size <= READ_WHOLE_BYTES:
+                return _read_all(fd, size), size
+            return mmap.mmap(fd, 0, access=mmap.ACCESS_READ), size
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OnnxFileError(f"cannot read: {exc.strerror}") from None
 
 
 def view_of(model: onnx.ModelProto | Model, keep_elements: int = KEEP_ELEMENTS) -> Model:

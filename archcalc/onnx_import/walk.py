@@ -14,6 +14,9 @@ from archcalc.errors import OnnxFileError
 Field = tuple[int, int, int, int]
 #: one little-endian float32
 FLOAT32 = struct.Struct("<f")
+#: the messages of a field that runs past its message and of a varint that runs past the data
+RUNS_PAST = "truncated or not an ONNX file (a field runs past the end)"
+VARINT_PAST = "truncated or not an ONNX file (a varint runs past the end)"
 
 
 def _varint(data: memoryview, pos: int) -> tuple[int, int]:
@@ -113,6 +116,26 @@ def iter_fields(data: memoryview, pos: int, end: int) -> Iterator[Field]:
                 raise OnnxFileError(f"not an ONNX file (protobuf wire type {wire} in field {key >> 3})")
     except IndexError:
         raise OnnxFileError("truncated or not an ONNX file (a varint runs past the end)") from None
+
+
+def skip(data: memoryview, key: int, pos: int, end: int) -> int:
+    """Past a field that is not length-delimited (``pos``: just after its key ``key``), checked as
+    ``fields`` checks it; an IndexError is the caller's to report (``VARINT_PAST``)."""
+    wire = key & 7
+    if wire == 0:
+        value = data[pos]
+        pos += 1
+        if value >= 0x80:
+            value, pos = _varint(data, pos - 1)
+    elif wire == 5:
+        pos += 4
+    elif wire == 1:
+        pos += 8
+    else:
+        raise OnnxFileError(f"not an ONNX file (protobuf wire type {wire} in field {key >> 3})")
+    if pos > end or key < 8:
+        raise OnnxFileError(RUNS_PAST)
+    return pos
 
 
 def signed(value: int) -> int:

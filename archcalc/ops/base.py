@@ -253,11 +253,7 @@ def padding(value: Any, key: str) -> str | int | tuple[Any, ...]:
         for item in value:
             if _is_int(item) and item >= 0:
                 axes.append(int(item))
-            elif (
-                isinstance(item, list)
-                and len(item) == 2
-                and all(_is_int(v) and v >= 0 for v in item)
-            ):
+            elif isinstance(item, list) and len(item) == 2 and _all_ints(item, 0):  # [before, after]
                 axes.append((int(item[0]), int(item[1])))
             else:
                 break
