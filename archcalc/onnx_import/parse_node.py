@@ -35,7 +35,7 @@ from archcalc.onnx_import.view import (
     Entry,
     Node,
 )
-from archcalc.onnx_import.walk import FLOAT32, RUNS_PAST, VARINT_PAST, _varint, add_floats, packed_ints, skip
+from archcalc.onnx_import.walk import FLOAT32, RUNS_PAST, VARINT_PAST, _varint, add_floats, fields, packed_ints, skip
 from archcalc.onnx_import.wire import MAX_FIELD_BYTES
 
 if TYPE_CHECKING:
@@ -297,42 +297,17 @@ def tensor_fields(parser: Parser, start: int, end: int
 
 def read_entry(parser: Parser, start: int, end: int) -> Entry:
     """StringStringEntryProto (an external-data location, offset, length; metadata): invalid UTF-8
-    is kept as bytes (``checks`` refuses it where it matters)."""
-    data = parser.data
-    key_text: str | bytes = ""
-    value_text: str | bytes = ""
-    pos = start
-    try:
-        while pos < end:
-            key = data[pos]
-            pos += 1
-            if key >= 0x80:
-                key, pos = _varint(data, pos - 1)
-            if key & 7 != 2:
-                pos = skip(data, key, pos, end)
-                continue
-            length = data[pos]
-            pos += 1
-            if length >= 0x80:
-                length, pos = _varint(data, pos - 1)
-            a = pos
-            pos += length
-            if pos > end or key < 8:
-                raise OnnxFileError(RUNS_PAST)
-            number = key >> 3
-            if number == 1 or number == 2:
-                raw = parser.blob(a, pos)
-                try:
-                    decoded: str | bytes = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    decoded = raw
-                if number == 1:
-                    key_text = decoded
-                else:
-                    value_text = decoded
-    except IndexError:
-        raise OnnxFileError(VARINT_PAST) from None
-    return Entry(key_text, value_text)
+    is kept as bytes (``checks`` refuses it where it matters). A few per tensor at most: the
+    generic field walk serves (the hot messages above are read inline)."""
+    texts: dict[int, str | bytes] = {1: "", 2: ""}
+    for number, wire, a, b in fields(parser.data, start, end):
+        if wire == 2 and number in texts:
+            raw = parser.blob(a, b)
+            try:
+                texts[number] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                texts[number] = raw
+    return Entry(texts[1], texts[2])
 
 
 def read_dim(parser: Parser, start: int, end: int) -> int | str | None:
