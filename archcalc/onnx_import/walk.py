@@ -66,9 +66,9 @@ def fields(data: memoryview, pos: int, end: int) -> list[Field]:
             else:
                 raise OnnxFileError(f"not an ONNX file (protobuf wire type {wire} in field {key >> 3})")
             if pos > end or key < 8:
-                raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+                raise OnnxFileError(RUNS_PAST)
     except IndexError:
-        raise OnnxFileError("truncated or not an ONNX file (a varint runs past the end)") from None
+        raise OnnxFileError(VARINT_PAST) from None
     return out
 
 
@@ -82,7 +82,7 @@ def iter_fields(data: memoryview, pos: int, end: int) -> Iterator[Field]:
             if key >= 0x80:
                 key, pos = _varint(data, pos - 1)
             if key < 8:
-                raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+                raise OnnxFileError(RUNS_PAST)
             wire = key & 7
             if wire == 2:
                 length = data[pos]
@@ -92,7 +92,7 @@ def iter_fields(data: memoryview, pos: int, end: int) -> Iterator[Field]:
                 start = pos
                 pos += length
                 if pos > end:
-                    raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+                    raise OnnxFileError(RUNS_PAST)
                 yield key >> 3, 2, start, pos
             elif wire == 0:
                 value = data[pos]
@@ -100,22 +100,22 @@ def iter_fields(data: memoryview, pos: int, end: int) -> Iterator[Field]:
                 if value >= 0x80:
                     value, pos = _varint(data, pos - 1)
                 if pos > end:
-                    raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+                    raise OnnxFileError(RUNS_PAST)
                 yield key >> 3, 0, value, 0
             elif wire == 5:
                 pos += 4
                 if pos > end:
-                    raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+                    raise OnnxFileError(RUNS_PAST)
                 yield key >> 3, 5, pos - 4, pos
             elif wire == 1:
                 pos += 8
                 if pos > end:
-                    raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+                    raise OnnxFileError(RUNS_PAST)
                 yield key >> 3, 1, pos - 8, pos
             else:
                 raise OnnxFileError(f"not an ONNX file (protobuf wire type {wire} in field {key >> 3})")
     except IndexError:
-        raise OnnxFileError("truncated or not an ONNX file (a varint runs past the end)") from None
+        raise OnnxFileError(VARINT_PAST) from None
 
 
 def skip(data: memoryview, key: int, pos: int, end: int) -> int:
@@ -154,9 +154,9 @@ def packed_ints(data: memoryview, start: int, end: int) -> list[int]:
                 value, pos = _varint(data, pos - 1)
             out.append(value - (1 << 64) if value >> 63 else value)
     except IndexError:
-        raise OnnxFileError("truncated or not an ONNX file (a varint runs past the end)") from None
+        raise OnnxFileError(VARINT_PAST) from None
     if pos > end:
-        raise OnnxFileError("truncated or not an ONNX file (a varint runs past the end)")
+        raise OnnxFileError(VARINT_PAST)
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from math import prod
 
 from archcalc.errors import OnnxFileError
+from archcalc.onnx_import.walk import RUNS_PAST, VARINT_PAST
 
 #: a tensor with more data bytes than this is read as dims only whatever its dims say
 KEEP_BYTES = 1 << 16
@@ -47,7 +48,7 @@ class _Wire:
         data = self.data
         while True:
             if self.pos >= self.end:
-                raise OnnxFileError("truncated or not an ONNX file (a varint runs past the end)")
+                raise OnnxFileError(VARINT_PAST)
             byte = data[self.pos]
             self.pos += 1
             result |= (byte & 0x7F) << shift
@@ -75,7 +76,7 @@ class _Wire:
         else:
             raise OnnxFileError(f"not an ONNX file (protobuf wire type {wire} in field {number})")
         if self.pos > self.end or number == 0:
-            raise OnnxFileError("truncated or not an ONNX file (a field runs past the end)")
+            raise OnnxFileError(RUNS_PAST)
         return number, wire, start, self.pos
 
 
