@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import GraphError, suggest
+from archcalc.frozen import quick_init
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 TensorRef = tuple[str, int]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a layer was declared: file, line, and the block uses it was expanded through."""
@@ -33,6 +35,7 @@ class Origin:
     trace: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Layer:
     name: str

@@ -22,12 +22,14 @@ from fractions import Fraction
 from typing import Any
 
 from archcalc.errors import ShapeError
+from archcalc.frozen import quick_init
 from archcalc.ops.base import GLOBAL, MIX_LAST, PASS, UNKNOWN, Permute, RFRule, Window
 
 Number = int | Fraction
 Axis = tuple[Number, Number, Number]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Field:
     #: one field per spatial axis: every per-sample axis but the channels', in order

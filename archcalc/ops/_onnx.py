@@ -19,6 +19,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any, Protocol
 
 from archcalc.errors import OnnxImportError
+from archcalc.frozen import quick_init
 from archcalc.ir import TensorRef
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class Const:
         return None if value is None else value.reshape(-1).tolist()
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Act:
     ref: TensorRef
     shape: tuple[int, ...]  # full ONNX shape, batch axis first
