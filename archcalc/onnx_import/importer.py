@@ -370,7 +370,11 @@ def _no_line(_key: str) -> None:
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
                 claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
-    attrs = op.normalize(spec.attrs, _no_line)
+    if spec.normal:  # the translator's attributes are normalize's own result (LayerSpec.normal)
+        attrs = spec.attrs
+        op.check(attrs)
+    else:
+        attrs = op.normalize(spec.attrs, _no_line)
     shared = []
     for role, names in spec.params.items():
         for const_name in names:

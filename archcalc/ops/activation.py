@@ -65,10 +65,10 @@ _SIMPLE = {
 
 def unary_from_onnx(node: Node) -> LayerSpec:
     node.act(0)
-    attrs: dict[str, Any] = {"fn": UNARY[node.op_type]}
-    if "alpha" in node.attrs:
-        attrs["alpha"] = float(node.attrs["alpha"])
-    return LayerSpec("activation", attrs, [node.input_names[0]])
+    alpha = float(node.attrs["alpha"]) if "alpha" in node.attrs else None
+    # normal form (LayerSpec.normal): every UNARY function is one of FUNCTIONS; alpha a (finite) float
+    attrs = {"fn": UNARY[node.op_type], "alpha": alpha, "shared": False, "module": True}
+    return LayerSpec("activation", attrs, [node.input_names[0]], normal=True)
 
 
 def gelu_from_onnx(node: Node) -> LayerSpec:
