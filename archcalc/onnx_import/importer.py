@@ -56,9 +56,12 @@ def known_ops() -> list[str]:
     return sorted(set(TRANSLATORS) | FOLD_OPS | DRIVER_OPS)
 
 
+#: ``known_ops()`` as a set (a static table: the loop asks once per node)
+_KNOWN = frozenset(TRANSLATORS) | FOLD_OPS | DRIVER_OPS
+
+
 def _is_known(proto: Any) -> bool:
-    op = proto.op_type
-    return proto.domain in ("", "ai.onnx") and (op in TRANSLATORS or op in FOLD_OPS or op in DRIVER_OPS)
+    return proto.domain in ("", "ai.onnx") and proto.op_type in _KNOWN
 
 
 def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -396,6 +399,8 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
         in_shapes.append(act.sample)
     ins = tuple(in_shapes)
     result = op.apply(attrs, ins)
-    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), ins, result
+    # ``attrs`` is this layer's own dict (normalize's result, or the translator's, made for this
+    # node) and nothing changes it from here: the read-only view needs no copy (``freeze`` copies)
+    return Layer(name, spec.kind, MappingProxyType(attrs), tuple(refs), where), ins, result
 
 
