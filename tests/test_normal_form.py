@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import archcalc
@@ -16,7 +17,7 @@ from archcalc.errors import ArchcalcError
 from archcalc.ir import plain
 from archcalc.onnx_import import importer
 from archcalc.ops import REGISTRY
-from tests.onnx_builders import make, node, save, weight
+from tests.onnx_builders import make, node, save, tensor, weight
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "onnx"
 
@@ -30,13 +31,15 @@ def _varied() -> Path:
         node("BatchNormalization", ["c2", "s", "bb", "m", "v"], "n2"),
         node("Relu", ["n2"], "r2"),
         node("Conv", ["r2", "w3"], "c3", kernel_shape=[1, 1], auto_pad="VALID"),
-        node("Concat", ["r2", "c3"], "cat", axis=1),
+        node("Clip", ["c3", "lo", "hi"], "k3"),
+        node("Concat", ["r2", "k3"], "cat", axis=1),
         node("Flatten", ["cat"], "f"),
         node("Gemm", ["f", "wf", "bf"], "y", transB=1),
     ]
     inits = [weight("w1", (4, 3, 3, 3)), weight("b1", (4,)), weight("w2", (4, 2, 3, 3)), weight("w3", (2, 4, 1, 1)),
              weight("s", (4,)), weight("bb", (4,)), weight("m", (4,)), weight("v", (4,)),
-             weight("wf", (10, 6 * 9 * 13)), weight("bf", (10,))]
+             weight("wf", (10, 6 * 9 * 13)), weight("bf", (10,)), tensor("lo", 0.0, np.float32),
+             tensor("hi", 6.0, np.float32)]
     return save(make(nodes, {"x": (1, 3, 16, 16)}, inits=inits))
 
 
@@ -55,12 +58,15 @@ def test_normal_form_is_normalize_result(monkeypatch: pytest.MonkeyPatch) -> Non
             assert normalized == spec.attrs, (name, spec.kind)
             assert {k: type(v) for k, v in normalized.items()} == {k: type(v) for k, v in spec.attrs.items()}
             seen[spec.kind] += 1
+            if spec.kind == "activation":
+                seen[f"fn {spec.attrs['fn']}"] += 1
         return make_layer(name, spec, *args)
 
     monkeypatch.setattr(importer, "_make_layer", checked)
     for path in _models():
         archcalc.load(path, batch=1)
     assert {"conv", "activation", "batchnorm", "fc", "concat"} <= set(seen), seen
+    assert seen["fn relu"] and seen["fn leaky_relu"] and seen["fn relu6"], seen  # Relu, LeakyRelu, Clip
 
 
 @pytest.mark.parametrize(("attrs", "message"), [
