@@ -200,6 +200,24 @@ def test_profile_refuses_a_device_profile_of_another_setting() -> None:
         E.check_profile_matches(synthetic(), "cpu", 3)
 
 
+def test_depthwise_efficiency_follows_the_channel_count() -> None:
+    """A depthwise conv has one channel per group, so the channel count is the only width it has:
+    the estimate must tell 32 channels from 512 (it once weighed every depthwise point alike, and
+    ORT's depthwise kernels here run 2-5x more FLOP/s at 512 channels than at 32 on the same map)."""
+    def rate(channels: int) -> float:  # FLOP/us of this synthetic device's depthwise kernels
+        return 20.0 * channels ** 0.5
+    convs = [ConvShape(c, c, c, 3, 1, out, 1) for c in (16, 32, 64, 128, 256, 512, 1024) for out in (7, 14, 28, 56)]
+    block = layout.nchwc_block()
+    rows = [[s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch,
+             1.0 + E.executed_conv(s, block, False)[0].flops / rate(s.cin)] for s in convs]
+    dev = synthetic(conv=rows)
+    for c in (48, 96, 384):  # between the calibrated counts
+        shape = ConvShape(c, c, c, 3, 1, 20, 1)
+        us = dev.conv_us(shape)
+        expected = shape.flops / rate(c)
+        assert expected / 1.25 <= us <= expected * 1.25, (c, us, expected)
+
+
 def test_conv_samples_are_generic_and_bounded() -> None:
     shapes = E.conv_samples()
     assert shapes == E.conv_samples()  # seeded

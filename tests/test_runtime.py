@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,39 @@ def test_map_kernels_places_a_blocked_batchnorm_on_its_layer() -> None:
     kmap = map_kernels(model, opt, runtime.node_layers(model, graph.layers))
     assert kmap.kernels["b_bn_nchwc"] == "b" and kmap.kernels["cat"] == "cat"
     assert kmap.fused == {"r": "b"}
+
+
+def test_map_kernels_tells_a_conv_that_absorbed_a_batchnorm_named_x_bn_from_a_blocked_batchnorm() -> None:
+    """ORT's own optimized graph (this ORT, this CPU) of layers named as MobileNet specs name them:
+    a conv + BatchNorm ``project`` + ``project_bn`` runs as one Conv named ``project_bn_nchwc``
+    (after the BatchNorm's output), which is the conv's kernel with the BatchNorm fused into it; a
+    BatchNorm after a Relu still runs as its own blocked conv, ``bn2_bn_nchwc``, and is the
+    BatchNorm's. The estimate prices them the same way, so the per-layer rows must agree."""
+    import onnxruntime as ort
+
+    from archcalc.language.loader import load_spec
+    from archcalc.onnx_export.export import export_onnx
+    from archcalc.runtime.trace import read_optimized
+
+    graph = load_spec({"name": "t", "input": [32, 16, 16], "layers": [
+        {"name": "project", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
+        {"name": "project_bn", "type": "bn"},
+        {"name": "c2", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
+        {"name": "r2", "type": "relu"},
+        {"name": "bn2", "type": "bn"},
+        {"name": "c3", "type": "conv", "filters": 32, "kernel": 3, "padding": 1}]})
+    model = export_onnx(graph, weights="constant").model
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
+        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        opt = read_optimized(options.optimized_model_filepath)
+    kmap = map_kernels(model, opt, runtime.node_layers(model, graph.layers))
+    if "project_bn_nchwc" not in kmap.kernels:
+        pytest.skip("this CPU's ORT does not run these convs blocked (no NCHWc)")
+    assert kmap.kernels["project_bn_nchwc"] == "project"
+    assert kmap.fused["project_bn"] == "project"
+    assert kmap.kernels["bn2_bn_nchwc"] == "bn2"
 
 
 def test_profile_of_an_onnx_file(tmp_path: Path, tiny: Path, no_cuda: None) -> None:

@@ -20,7 +20,7 @@ from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 14
+SUITE_VERSION = 15
 
 
 @dataclass
@@ -201,8 +201,8 @@ def _efficiency(flops: float, us: float, fixed: float) -> float:
 
 _CLASSES = ("regular", "pointwise", "first", "depthwise")
 #: feature weights of the conv distance: per-group input and output channels, output size, batch,
-#: kernel, stride, groups, a large weight on the class (classes do not mix), and whether ORT runs
-#: the conv in its blocked layout
+#: kernel, stride, groups (for a depthwise conv: its channels, one per group), a large weight on
+#: the class (classes do not mix), and whether ORT runs the conv in its blocked layout
 _CONV_WEIGHTS = (1.0, 1.0, 1.2, 0.8, 1.5, 1.0, 0.7, 8.0, 8.0, 8.0, 4.0)
 _GEMM_WEIGHTS = (1.2, 1.0, 1.0)
 
@@ -213,8 +213,7 @@ def _conv_features(shape: ConvShape) -> tuple[float, ...]:
     blocked = 1.0 if executed_conv(shape, layout.nchwc_block(), False)[1] else 0.0
     return (math.log2(max(shape.cin // shape.groups, 1)), math.log2(max(shape.cout // shape.groups, 1)),
             math.log2(max(shape.out, 1)), math.log2(max(shape.batch, 1)), math.log2(max(shape.kernel, 1)),
-            math.log2(max(shape.stride, 1)), math.log2(max(shape.groups, 1)) if cls != "depthwise" else 0.0,
-            *onehot, blocked)
+            math.log2(max(shape.stride, 1)), math.log2(max(shape.groups, 1)), *onehot, blocked)
 
 
 def _gemm_features(shape: GemmShape) -> tuple[float, ...]:

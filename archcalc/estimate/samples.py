@@ -17,8 +17,6 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
     batch 2-8, 4-40 GFLOP) so that large maps are measured, not extrapolated."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-
     def ch(lo: float = 4.0, hi: float = 10.0) -> int:
         return max(16, int(2 ** rng.uniform(lo, hi)) // 16 * 16)
 
@@ -28,9 +26,10 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
     def batch() -> int:
         return int(rng.choice([1, 1, 1, 2, 4, 8, 8]))
 
-    plan = [("regular", 200), ("pointwise", 120), ("first", 160), ("depthwise", 40), ("grouped", 20), ("large", 10)]
+    plan = [("regular", 200), ("pointwise", 120), ("first", 160), ("depthwise", 160), ("grouped", 20), ("large", 10)]
     shapes: list[ConvShape] = []
-    for cls, count in plan:
+    for stratum, (cls, count) in enumerate(plan):
+        rng = np.random.default_rng((seed, stratum))  # one stream per stratum: resizing one leaves the others
         made = 0
         target = max(4, round(count * scale))
         while made < target:
@@ -51,9 +50,9 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
                 stride = int(rng.choice([1, 2, 4])) if k >= 5 else int(rng.choice([1, 2]))
                 s = ConvShape(int(rng.choice([1, 2, 3, 4, 6, 8, 12])), int(rng.choice([6, 8, 16, 32, 64, 96, 128])), 1,
                               k, stride, out(1.5, 7.0), batch())
-            elif cls == "depthwise":  # whole channel blocks (run blocked) or any count (run plain)
-                c = ch(3.0, 10.0) if made % 2 else int(2 ** rng.uniform(1.0, 7.0))
-                s = ConvShape(c, c, c, int(rng.choice([2, 3, 5])), int(rng.choice([1, 2])), out(), batch())
+            elif cls == "depthwise":  # mostly whole channel blocks (run blocked), some any count (run plain)
+                c = ch(4.0, 10.0) if made % 4 else int(2 ** rng.uniform(1.0, 7.0))
+                s = ConvShape(c, c, c, int(rng.choice([2, 3, 3, 5, 7])), int(rng.choice([1, 1, 2])), out(), batch())
             else:
                 g = int(rng.choice([2, 4, 8]))
                 s = ConvShape(ch(5, 10) * g // g, ch(5, 10), g, int(rng.choice([1, 3, 5])), 1, out(), batch())

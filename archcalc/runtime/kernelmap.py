@@ -26,11 +26,17 @@ _FUSED_OPS = {"FusedConv": "Conv", "FusedGemm": "Gemm", "FusedMatMul": "MatMul",
               "NhwcMaxPool": "MaxPool", "NhwcFusedConv": "Conv"}
 
 
-def _computes(node: OptNode) -> str:
-    """The original op type a kernel computes (ORT's NCHWc transformer runs a BatchNorm of a
-    blocked tensor as a Conv named ``<output>_bn_nchwc``)."""
+def _computes(node: OptNode, graph: _Original) -> str:
+    """The original op type a kernel computes. ORT's NCHWc transformer names its nodes after their
+    output tensor: a BatchNorm of a blocked tensor T runs as a Conv named ``T_bn_nchwc``, while a
+    conv that absorbed the BatchNorm after it is ``U_nchwc`` with U that BatchNorm's output, which
+    ends in ``_bn_nchwc`` too whenever U ends in ``_bn`` (a layer named ``project_bn``). Only the
+    first has a BatchNorm making T."""
     if node.op_type == "Conv" and node.name.endswith("_bn_nchwc"):
-        return "BatchNormalization"
+        made_by = graph.producer.get(node.name[: -len("_bn_nchwc")])
+        if made_by is not None and graph.nodes[made_by].op_type == "BatchNormalization":
+            return "BatchNormalization"
+        return "Conv"
     return _FUSED_OPS.get(node.op_type, node.op_type)
 
 
@@ -230,7 +236,7 @@ def _groups(graph: _Original, optimized: Sequence[OptNode], anchors: Mapping[str
         if node.name not in anchors:
             continue
         a = anchors[node.name]
-        target = _computes(node)
+        target = _computes(node, graph)
         path = [a]
         cur = a
         while nodes[cur].op_type != target and len(path) < 8:
@@ -275,7 +281,7 @@ def _anchored_layers(graph: _Original, optimized: Sequence[OptNode], anchors: Ma
             continue
         a = anchors[node.name]
         members = sorted(i for i, g in group_of.items() if g == node.name)
-        target = _computes(node)
+        target = _computes(node, graph)
         core = next((i for i in members if nodes[i].op_type == target and i != a), a)
         if nodes[a].op_type == target:
             core = a
