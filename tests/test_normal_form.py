@@ -44,7 +44,7 @@ def _varied() -> Path:
 
 
 def _models() -> list[Path]:
-    return sorted(FIXTURES.glob("*.onnx")) + [_varied()]
+    return [*sorted(FIXTURES.glob("*.onnx")), _varied()]
 
 
 def test_normal_form_is_normalize_result(monkeypatch: pytest.MonkeyPatch) -> None:

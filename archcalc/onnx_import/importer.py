@@ -60,10 +60,6 @@ def known_ops() -> list[str]:
 _KNOWN = frozenset(TRANSLATORS) | FOLD_OPS | DRIVER_OPS
 
 
-def _is_known(proto: Any) -> bool:
-    return proto.domain in ("", "ai.onnx") and proto.op_type in _KNOWN
-
-
 def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """``["x=1x3x224x224", "2x3x32x32"]`` -> ``{"x": (1, 3, 224, 224), "": (2, 3, 32, 32)}``."""
     out: dict[str, tuple[int, ...]] = {}
@@ -166,7 +162,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
                 built.add(group.layer, spec, _origin(file, index, op_type), group.outputs)
                 continue
-            if not _is_known(proto):
+            if proto.domain not in ("", "ai.onnx") or op_type not in _KNOWN:
                 raise _Unknown
             if poisoned and any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
@@ -373,11 +369,9 @@ def _no_line(_key: str) -> None:
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
                 claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
+    attrs = spec.attrs if spec.normal else op.normalize(spec.attrs, _no_line)
     if spec.normal:  # the translator's attributes are normalize's own result (LayerSpec.normal)
-        attrs = spec.attrs
         op.check(attrs)
-    else:
-        attrs = op.normalize(spec.attrs, _no_line)
     shared = []
     for role, names in spec.params.items():
         for const_name in names:
@@ -399,8 +393,7 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
         in_shapes.append(act.sample)
     ins = tuple(in_shapes)
     result = op.apply(attrs, ins)
-    # ``attrs`` is this layer's own dict (normalize's result, or the translator's, made for this
-    # node) and nothing changes it from here: the read-only view needs no copy (``freeze`` copies)
+    # ``attrs`` is this layer's own dict (normalize's or the translator's), not changed from here: no copy
     return Layer(name, spec.kind, MappingProxyType(attrs), tuple(refs), where), ins, result
 
 

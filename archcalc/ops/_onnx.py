@@ -259,10 +259,7 @@ def onnx_pads(node: Node, n: int) -> Any:
 def all_positive(*lists: list[int]) -> bool:
     """Every list non-empty and all its items positive: the integer lists (from ``axes_attr``)
     that ``pos_ints`` accepts, so a translator may hand them over as tuples (``LayerSpec.normal``)."""
-    for values in lists:
-        if not values or min(values) < 1:
-            return False
-    return True
+    return all(values and min(values) >= 1 for values in lists)
 
 
 def normal_pads(pads: Any) -> Any:
