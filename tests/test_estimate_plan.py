@@ -204,3 +204,38 @@ def test_one_reorder_is_priced_as_the_pair_less_a_conv_and_an_elementwise_kernel
     raw.values.pop("fixed:reorder")
     raw.add("fixed:reorder", 0.9, "overhead")  # a cheaper pair than its parts: floored at an elementwise kernel
     assert suite._figures(raw, [], [], {}, ())["fixed_us"]["reorder"] == pytest.approx(0.3)
+
+
+def test_the_reorder_cost_per_element_is_timed_on_a_model_with_one_reorder_output(tmp_path: Path) -> None:
+    """The per-element reorder cost once summed every ReorderOutput kernel of the ops model (the
+    pool's output needs one too) over one tensor's elements: 0.27 ns per element where ORT takes
+    0.04-0.07 (measured here on tensors of 12k-800k elements), so every blocked/plain boundary of a
+    large map was priced 4-5x its time. Its own model holds exactly one ReorderOutput, of the
+    elements the unit is divided by, and the unit is what is left after the reorder's fixed cost."""
+    import onnx
+    import onnxruntime as ort
+
+    from archcalc.estimate import suite
+    from archcalc.estimate.microbench import REORDER_CHANNELS, REORDER_SIZE, ops_model, reorder_model
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    options.log_severity_level = 3
+    ort.InferenceSession(reorder_model().SerializeToString(), options, providers=["CPUExecutionProvider"])
+    nodes = onnx.load(str(tmp_path / "optimised.onnx")).graph.node
+    if layout.nchwc_block() <= 1 or not any(n.op_type == "ReorderInput" for n in nodes):
+        pytest.skip("this CPU runs no NCHWc kernels")
+    assert collections.Counter(n.op_type for n in nodes) == {"ReorderInput": 1, "Conv": 1, "ReorderOutput": 1, "Abs": 1}
+    (out,) = [n for n in nodes if n.op_type == "ReorderOutput"]
+    assert list(out.output) == ["c"]  # the conv's output, read plain by the Abs
+    _, units = ops_model()
+    assert units["ReorderOutput"] == ("reorder", REORDER_CHANNELS * REORDER_SIZE ** 2)
+
+    raw = suite._Samples()
+    raw.log.append({"compute": 1.0, "overhead": 1.0})
+    for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.3, "fixed:conv": 0.8, "fixed:reorder": 2.0,
+                       "profiled_relu": 4.3, "unit:reorder": 24.3}.items():
+        raw.add(key, value, "overhead")
+    figures = suite._figures(raw, [], [], {"ReorderOutput": units["ReorderOutput"]}, ())
+    # 24.3 us less the profiler's 4 us and one reorder's fixed 0.45 us, over 200,704 elements
+    assert figures["unit_ns"]["reorder"] == pytest.approx((24.3 - 4.0 - 0.45) * 1e3 / 200_704)

@@ -16,6 +16,7 @@ from archcalc.estimate.deviceprofile import DeviceProfile
 from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
+    UNIT_FIXED,
     Bench,
     chain_model,
     conv_model,
@@ -23,6 +24,7 @@ from archcalc.estimate.microbench import (
     gemm_model,
     kernel_runs_of,
     ops_model,
+    reorder_output_runs,
     stream_model,
 )
 from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagrees, noise_figures, screen
@@ -257,10 +259,7 @@ def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str,
     repeats :func:`_remeasure` judges), and the peak of a 1024^3 MatMul."""
     runs = bench.kernel_runs(ops, runs=7)
     for name, (key, _count) in units.items():
-        got = kernel_runs_of(runs, name)
-        if name == "ReorderOutput":
-            reorders = [v for k, v in runs.items() if k.startswith("ReorderOutput")]
-            got = [sum(r) for r in zip(*reorders, strict=True)] if reorders else None
+        got = reorder_output_runs(bench) if name == "ReorderOutput" else kernel_runs_of(runs, name)
         if got:
             raw.add(f"unit:{key}", statistics.median(got), "compute", got)
     if matmul:
@@ -369,7 +368,8 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
         value = raw.get(f"unit:{key}", ref)
         if value is not None:
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
-            unit_ns[key] = max(value - prof_us - fixed["ew"], 0.0) * 1e3 / count
+            # less the fixed cost the estimator adds to that kernel (the ops model's pool runs blocked)
+            unit_ns[key] = max(value - prof_us - fixed.get(UNIT_FIXED.get(key, "ew"), fixed["ew"]), 0.0) * 1e3 / count
     matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
     measured: list[tuple[str, list[float], float]] = []  # (family, shape row, kernel us)
     for i, s in enumerate(convs):
