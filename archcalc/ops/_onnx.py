@@ -259,7 +259,8 @@ def onnx_pads(node: Node, n: int) -> Any:
 def all_positive(*lists: list[int]) -> bool:
     """Every list non-empty and all its items positive: the integer lists (from ``axes_attr``)
     that ``pos_ints`` accepts, so a translator may hand them over as tuples (``LayerSpec.normal``)."""
-    return all(values and min(values) >= 1 for values in lists)
+    # all() and map() over the lists, no generator: a translator asks once per node
+    return bool(lists) and all(lists) and min(map(min, lists)) >= 1
 
 
 def normal_pads(pads: Any) -> Any:
