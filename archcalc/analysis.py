@@ -262,11 +262,11 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
     inplace = conv.inplace
     n_outputs = graph.n_outputs
     buffer_of: dict[TensorRef, int] = {}
-    buffer_bytes: dict[int, int] = {}
-    buffer_users: dict[int, int] = {}
+    # buffer id -> its bytes and how many reads it still has: ids are 0, 1, 2... in order, so lists
+    buffer_bytes: list[int] = []
+    buffer_users: list[int] = []
     live_total = 0
     out: dict[str, int] = {}
-    next_id = 0
     for layer in graph.layers.values():
         name = layer.name
         inputs = layer.inputs
@@ -282,11 +282,10 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
                 buffer_users[reuse] += users
             else:
                 size = prod(shapes[ref]) * scale
-                buffer_of[ref] = next_id
-                buffer_bytes[next_id] = size
-                buffer_users[next_id] = users
+                buffer_of[ref] = len(buffer_bytes)
+                buffer_bytes.append(size)
+                buffer_users.append(users)
                 live_total += size
-                next_id += 1
         out[name] = live_total
         for ref in inputs:
             buf = buffer_of[ref]
