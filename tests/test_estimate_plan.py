@@ -239,3 +239,29 @@ def test_the_reorder_cost_per_element_is_timed_on_a_model_with_one_reorder_outpu
     figures = suite._figures(raw, [], [], {"ReorderOutput": units["ReorderOutput"]}, ())
     # 24.3 us less the profiler's 4 us and one reorder's fixed 0.45 us, over 200,704 elements
     assert figures["unit_ns"]["reorder"] == pytest.approx((24.3 - 4.0 - 0.45) * 1e3 / 200_704)
+
+
+def test_a_unit_cost_is_stored_net_of_the_traffic_the_estimator_adds_to_it() -> None:
+    """The estimator prices a pooling layer as its taps at the pool unit plus its traffic at the
+    calibrated bandwidth (and so softmax and transcendental activations). Calibration's pool
+    kernel moves its own bytes too, so the unit is what it took beyond them: with the gross unit a
+    3x3 stride-1 max pool (9 taps per output, each input read once) was priced 3-4x its time in
+    GoogLeNet. LRN and reorders are priced by their unit alone: theirs stay gross."""
+    from archcalc.estimate import suite
+    from archcalc.estimate.microbench import UNIT_TRAFFIC_BYTES, ops_model
+
+    _, units = ops_model()
+    raw = suite._Samples()
+    raw.log.append({"compute": 1.0, "overhead": 1.0})
+    for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.2, "fixed:conv": 1.0, "fixed:pool_blocked": 1.0,
+                       "fixed:lrn": 2.0, "profiled_relu": 3.2, "profiled_conv": 5.0, "copy:131072": 5.0 + 0.2 + 10.0,
+                       "unit:pool": 20.0, "unit:lrn": 500.0}.items():
+        raw.add(key, value, "overhead")
+    figures = suite._figures(raw, [], [], units, (131072,))
+    # one bandwidth point (1 MiB moved per copy), the same everywhere
+    (point,) = figures["bandwidth"]
+    per_us = point[1] * 1e3
+    pool_kernel = 20.0 - 4.0  # less the profiler's cost on a pooled kernel (profiled conv less a conv)
+    moved = UNIT_TRAFFIC_BYTES["pool"] / per_us
+    assert figures["unit_ns"]["pool"] == pytest.approx((pool_kernel - 1.0 - moved) * 1e3 / units["pool"][1])
+    assert figures["unit_ns"]["lrn"] == pytest.approx((500.0 - 3.0 - 2.0) * 1e3 / units["lrn"][1])

@@ -13,7 +13,7 @@ from typing import Any
 from archcalc.errors import CalibrationError
 from archcalc.estimate import layout
 from archcalc.estimate.layout import executed_conv
-from archcalc.estimate.microbench import FIXED_CHAINS
+from archcalc.estimate.microbench import FIXED_CHAINS, UNIT_FIXED, UNIT_TRAFFIC_BYTES
 from archcalc.estimate.profile_schema import check_profile_data
 from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 
@@ -191,6 +191,17 @@ def _loglog(points_in: Sequence[tuple[float, float]], nbytes: float) -> float:
             t = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
             return math.exp(ys[i - 1] + t * (ys[i] - ys[i - 1]))
     return math.exp(ys[-1])
+
+
+def unit_cost_ns(key: str, kernel_us: float, count: float, fixed: Mapping[str, float],
+                 bandwidth: Sequence[tuple[float, float]]) -> float:
+    """A unit cost (ns per element or tap) from the time of its kernel in ``ops_model`` (less the
+    profiler's cost): less what the estimator adds to that kernel besides the unit, its fixed cost
+    (``UNIT_FIXED``) and, where it adds the layer's traffic, that traffic at the calibrated
+    bandwidth (``UNIT_TRAFFIC_BYTES``); never below zero."""
+    traffic = UNIT_TRAFFIC_BYTES.get(key, 0.0)
+    moved_us = traffic / _loglog(bandwidth, traffic) if traffic and bandwidth else 0.0
+    return max(kernel_us - fixed.get(UNIT_FIXED.get(key, "ew"), fixed["ew"]) - moved_us, 0.0) * 1e3 / count
 
 
 def _efficiency(flops: float, us: float, fixed: float) -> float:

@@ -205,6 +205,12 @@ def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
 REORDER_CHANNELS, REORDER_SIZE = 64, 56
 #: the fixed-cost class of the kernel each per-element cost is measured on (the pool runs blocked)
 UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softmax": "softmax"}
+#: the bytes ops_model's pool, softmax and tanh read and write: the estimator adds a layer's
+#: traffic to these units (not to LRN's or a reorder's), so the units are stored net of it. A
+#: 3x3 max pool of 192x28x28 costs about its traffic, 1.35M taps at the gross per-tap unit of a
+#: stride-2 pool (traffic included) were priced 3-4x its time
+UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (64 * 56 * 56 + 64 * 28 * 28), "softmax": 4.0 * 2 * 32 * 1000,
+                      "transcendental": 4.0 * 2 * (1 << 18)}
 
 
 def reorder_model() -> Any:
@@ -218,6 +224,15 @@ def reorder_model() -> Any:
     shape = [1, REORDER_CHANNELS, REORDER_SIZE, REORDER_SIZE]
     return model_of(nodes, [("x", shape)], ["y"], [_const("w", (REORDER_CHANNELS, REORDER_CHANNELS, 1, 1),
                                                            1 / REORDER_CHANNELS)])
+
+
+def copy_chain(size: int) -> int:
+    """How many copies of ``size`` floats calibration chains in one model (each reads what the one
+    before it wrote, as a layer reads its input): up to 16 for small tensors, so the per-run cost
+    subtracted from the model's time is a small part of it. One copy per model put 16-256 KiB
+    copies within the noise of that subtraction: 127-1,220 GB/s at 256 KiB in calibrations
+    minutes apart, and every memory-bound layer's estimate moved with it."""
+    return max(1, min(16, (1 << 20) // max(size, 1)))
 
 
 def copy_model(sizes: Sequence[int]) -> tuple[Any, list[str]]:

@@ -12,15 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archcalc.errors import CalibrationError
-from archcalc.estimate.deviceprofile import DeviceProfile
+from archcalc.estimate.deviceprofile import DeviceProfile, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
-    UNIT_FIXED,
     Bench,
     chain_model,
     conv_model,
-    copy_model,
+    copy_chain,
     gemm_model,
     kernel_runs_of,
     ops_model,
@@ -233,10 +232,10 @@ def _measure_overheads(bench: Bench, raw: _Samples) -> None:
 
 
 def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> None:
-    """Bandwidth by working set: one copy per model (its input stays in cache, as a layer's
-    input does when the layer before it just wrote it)."""
+    """Bandwidth by working set: a chain of copies per size (each input stays in cache, as a
+    layer's input does when the layer before it just wrote it; ``copy_chain``)."""
     for size in sizes:
-        model, _ = copy_model([size])
+        model = chain_model("Relu", copy_chain(size), (1, size))
         raw.add(f"copy:{size}", 1e6 * bench.wall(model, runs=max(5, min(200, (1 << 22) // size)), warmup=3),
                 "compute")
 
@@ -356,7 +355,8 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
     bandwidth = []
     for size in copy_sizes:
         moved = 2 * size * F32
-        bandwidth.append((float(moved), moved / max(get(f"copy:{size}") - run_us - fixed["ew"], 0.05) / 1e3))
+        per_copy = (get(f"copy:{size}") - run_us) / copy_chain(size) - fixed["ew"]
+        bandwidth.append((float(moved), moved / max(per_copy, 0.05) / 1e3))
     stream = []
     for i, g in enumerate(streams):
         value = raw.get(f"stream:{i}", ref)
@@ -368,8 +368,7 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
         value = raw.get(f"unit:{key}", ref)
         if value is not None:
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
-            # less the fixed cost the estimator adds to that kernel (the ops model's pool runs blocked)
-            unit_ns[key] = max(value - prof_us - fixed.get(UNIT_FIXED.get(key, "ew"), fixed["ew"]), 0.0) * 1e3 / count
+            unit_ns[key] = unit_cost_ns(key, value - prof_us, count, fixed, bandwidth)
     matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
     measured: list[tuple[str, list[float], float]] = []  # (family, shape row, kernel us)
     for i, s in enumerate(convs):
