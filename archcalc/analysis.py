@@ -75,9 +75,14 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     # what the importer's ``apply`` made of a layer, reused when it is that very layer on the same
     # input shapes (a graph rebuilt with other layers, as sweeps do, applies them afresh)
     imported: Mapping[str, tuple[Any, tuple[tuple[int, ...], ...], Applied]] = graph.meta.get("applied") or {}
+    #: tensor -> how many layer inputs read it, counted on this pass (liveness and the outputs need it:
+    #: on a graph too large for the caches, every pass over the layers costs per layer)
+    readers: dict[TensorRef, int] = {}
 
     for layer in graph.layers.values():
         refs = layer.inputs
+        for ref in refs:
+            readers[ref] = readers.get(ref, 0) + 1
         ins = (shapes[refs[0]],) if len(refs) == 1 else tuple([shapes[ref] for ref in refs])
         try:
             hit = imported.get(layer.name)
@@ -121,7 +126,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         applied[layer.name] = result
 
     unit_output = unit_outputs(graph, conv)
-    live = _liveness(graph, shapes, conv)
+    live = _liveness(graph, shapes, conv, readers)
     records = []
     t_units = t_weights = t_biases = t_params = t_fixed = t_buffers = t_connections = 0
     t_macs = t_flops = t_param_bytes = t_activation_bytes = 0
@@ -207,7 +212,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     )
     flops_breakdown = {f"{conv.flops_per_mac} x MACs": conv.flops_per_mac * t_macs}
     flops_breakdown.update(sorted(breakdown.items()))
-    consumed = {ref[0] for layer in graph.layers.values() for ref in layer.inputs}
+    consumed = {ref[0] for ref in readers}
     outputs = tuple(n for n in graph.layers if n not in consumed)
     return Report(
         name=graph.name,
@@ -248,22 +253,20 @@ def _check_shape(shape: tuple[int, ...], layer: Any) -> None:
             raise ShapeError(f"output shape {list(shape)} has a non-positive size", **layer.locate())
 
 
-def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: Conventions) -> dict[str, int]:
+def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: Conventions,
+              remaining: Mapping[TensorRef, int]) -> dict[str, int]:
     """Activation bytes alive while each layer runs: its inputs, its outputs and everything still
-    needed later. A tensor's buffer is freed after its last consumer; views share buffers."""
+    needed later (``remaining``: how many layer inputs read each tensor). A tensor's buffer is freed
+    after its last consumer; views share buffers."""
     scale = conv.batch * conv.dtype_bytes
     inplace = conv.inplace
     n_outputs = graph.n_outputs
-    remaining: dict[TensorRef, int] = {}
-    for layer in graph.layers.values():
-        for ref in layer.inputs:
-            remaining[ref] = remaining.get(ref, 0) + 1
     buffer_of: dict[TensorRef, int] = {}
-    buffer_bytes: dict[int, int] = {}
-    buffer_users: dict[int, int] = {}
+    # buffer id -> its bytes and how many reads it still has: ids are 0, 1, 2... in order, so lists
+    buffer_bytes: list[int] = []
+    buffer_users: list[int] = []
     live_total = 0
     out: dict[str, int] = {}
-    next_id = 0
     for layer in graph.layers.values():
         name = layer.name
         inputs = layer.inputs
@@ -279,11 +282,10 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
                 buffer_users[reuse] += users
             else:
                 size = prod(shapes[ref]) * scale
-                buffer_of[ref] = next_id
-                buffer_bytes[next_id] = size
-                buffer_users[next_id] = users
+                buffer_of[ref] = len(buffer_bytes)
+                buffer_bytes.append(size)
+                buffer_users.append(users)
                 live_total += size
-                next_id += 1
         out[name] = live_total
         for ref in inputs:
             buf = buffer_of[ref]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archcalc.errors import ShapeError
+from archcalc.frozen import quick_init
 
 Table = tuple[tuple[int, ...], ...]
 
@@ -25,6 +26,7 @@ LENET5_C3: Table = (
 BUILTIN_TABLES: dict[str, Table] = {"lenet5_c3": LENET5_C3}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Connectivity:
     groups: int = 1

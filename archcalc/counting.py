@@ -129,18 +129,20 @@ def count_layer(kind: str, attrs: Mapping[str, Any], cost: Cost, outs: tuple[tup
 def unit_outputs(graph: Graph, conv: Conventions) -> dict[str, bool]:
     """Unit-counting layers with no unit-counting layer after them (the network's output units)."""
     families = conv.unit_families
-    below: dict[str, bool] = {}
+    #: layer -> it counts units, or a layer after it does (found once per layer, not once per reader)
+    reaches: dict[str, bool] = {}
     users: dict[str, list[str]] = {}
     for layer in graph.layers.values():
         for ref in layer.inputs:
             users.setdefault(ref[0], []).append(layer.name)
     out: dict[str, bool] = {}
+    layers = graph.layers
     for name in reversed(graph.order):
         later = False
         for user in users.get(name, ()):
-            if REGISTRY[graph.layers[user].kind].family in families or below[user]:
+            if reaches[user]:
                 later = True
                 break
-        below[name] = later
+        reaches[name] = later or REGISTRY[layers[name].kind].family in families
         out[name] = not later
     return out

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import GraphError, suggest
+from archcalc.frozen import quick_init
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 TensorRef = tuple[str, int]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a layer was declared: file, line, and the block uses it was expanded through."""
@@ -33,6 +35,7 @@ class Origin:
     trace: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Layer:
     name: str
@@ -138,7 +141,11 @@ def build_graph(
 ) -> Graph:
     """Check the wiring (duplicates, dangling inputs, output indices, cycles) and order it."""
     declared: dict[str, Layer] = {}
-    in_order = True  # every layer reads only earlier ones (as the importer and most specs declare them)
+    counts = dict(n_outputs or {})
+    # every layer reads only earlier ones, at an output they have (as the importer and most specs
+    # declare them): then ``_check_inputs`` has nothing to find and is skipped (otherwise it reports
+    # the first fault in its order, after every duplicate name, as it always did)
+    in_order = True
     for layer in layers:
         if layer.name in declared:
             first = declared[layer.name].origin
@@ -146,10 +153,23 @@ def build_graph(
             raise GraphError(f"duplicate layer name '{layer.name}'{where}", **layer.locate())
         if in_order:
             for ref in layer.inputs:
-                if ref[0] not in declared:
+                if ref[0] not in declared or not 0 <= ref[1] < counts.get(ref[0], 1):
                     in_order = False
         declared[layer.name] = layer
-    counts = dict(n_outputs or {})
+    if not in_order:
+        _check_inputs(declared, counts)
+    # declaration order, when it is a dependency order, is also the one the earliest-first sort gives
+    order = list(declared) if in_order else _stable_topological_order(declared)
+    return Graph(
+        name=name,
+        layers=declared if in_order else {n: declared[n] for n in order},
+        n_outputs={n: counts.get(n, 1) for n in order},
+        **meta,
+    )
+
+
+def _check_inputs(declared: Mapping[str, Layer], counts: Mapping[str, int]) -> None:
+    """Every input is an output a declared layer has, and not the layer's own."""
     for layer in declared.values():
         for ref_name, index in layer.inputs:
             if ref_name not in declared:
@@ -165,14 +185,6 @@ def build_graph(
                 )
             if ref_name == layer.name:
                 raise GraphError("a layer cannot take its own output (cycle)", **layer.locate())
-    # declaration order, when it is a dependency order, is also the one the earliest-first sort gives
-    order = list(declared) if in_order else _stable_topological_order(declared)
-    return Graph(
-        name=name,
-        layers=declared if in_order else {n: declared[n] for n in order},
-        n_outputs={n: counts.get(n, 1) for n in order},
-        **meta,
-    )
 
 
 def _stable_topological_order(declared: Mapping[str, Layer]) -> list[str]:

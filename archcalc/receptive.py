@@ -22,12 +22,14 @@ from fractions import Fraction
 from typing import Any
 
 from archcalc.errors import ShapeError
+from archcalc.frozen import quick_init
 from archcalc.ops.base import GLOBAL, MIX_LAST, PASS, UNKNOWN, Permute, RFRule, Window
 
 Number = int | Fraction
 Axis = tuple[Number, Number, Number]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Field:
     #: one field per spatial axis: every per-sample axis but the channels', in order
@@ -152,10 +154,14 @@ def merge(fields: tuple[Field, ...], names: tuple[Any, ...] = ()) -> tuple[Field
     if all(f == first for f in fields[1:]):
         return first, None
     problems = []
+    # jumps and doubled centres compared as stored: ``start`` halves each (a Fraction where odd), and
+    # halving is one-to-one, so only the message needs the halves (a concat of fields that differ in
+    # size only, as in every dense block, makes none)
+    first_jumps, first_starts2 = [a[1] for a in first.axes], [a[2] for a in first.axes]
     for i, f in enumerate(fields[1:], 1):
-        if f.jump != first.jump:
+        if [a[1] for a in f.axes] != first_jumps:
             problems.append(f"jump {_fmt(f.jump)} of {_name(names, i)} vs {_fmt(first.jump)} of {_name(names, 0)}")
-        elif f.start != first.start:
+        elif [a[2] for a in f.axes] != first_starts2:
             problems.append(
                 f"centre {_fmt(f.start)} of {_name(names, i)} vs {_fmt(first.start)} of {_name(names, 0)}"
             )

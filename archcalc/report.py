@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from archcalc.conventions import OPTIMIZER_STATE, Conventions
+from archcalc.frozen import quick_init
 from archcalc.receptive import Field
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ COLUMNS: dict[str, str] = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LayerRecord:
     name: str

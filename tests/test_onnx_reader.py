@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from archcalc.onnx_import import view
+from archcalc.onnx_import import view, walk
+from archcalc.onnx_import.parse import Parser, common_value_info
 from archcalc.onnx_import.reader import KEEP_ELEMENTS, read_model
 from archcalc.onnx_import.tensors import check, data_type, flat, to_array
 from tests.caffe2_graphs import SCALE_STORAGE, caffe2_net
@@ -314,3 +316,53 @@ def test_repeated_attribute_values_packed_unpacked_and_mixed_read_as_onnx_reads_
     mine = Parser(memoryview(raw), KEEP_ELEMENTS).attribute(0, len(raw), 0)
     assert (mine.name, mine.type) == (expected.name, expected.type)
     assert mine.value == list(getattr(expected, kind)) == helper.get_attribute_value(expected)
+
+
+def _value_info_spans(data: memoryview) -> list[tuple[int, int]]:
+    """Every ValueInfoProto (inputs, outputs, value infos) of the main graph, as byte spans."""
+    graphs = [(a, b) for n, w, a, b in walk.fields(data, 0, len(data)) if n == 7 and w == 2]
+    return [(a, b) for start, end in graphs for n, w, a, b in walk.fields(data, start, end) if n in (11, 12, 13)
+            and w == 2]
+
+
+def _dim_cases() -> Path:
+    """Value infos in the layouts exporters write (symbolic, unknown and fixed dims, no shape, no
+    type) and in others (a doc string, a denotation)."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, None, 300]),
+         helper.make_tensor_value_info("x2", TensorProto.FLOAT, ["N", 3, None, 300])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        value_info=[helper.make_tensor_value_info("doc", TensorProto.FLOAT, [1], doc_string="a doc"),
+                    helper.make_tensor_value_info("none", TensorProto.UNDEFINED, [])])
+    graph.value_info.add().name = "untyped"
+    graph.input[0].type.tensor_type.shape.dim[2].denotation = "DATA_CHANNEL"
+    path = Path(tempfile.mkdtemp()) / "dims.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    return path
+
+
+def test_value_infos_read_in_one_pass_as_the_general_reader_reads_them() -> None:
+    """``common_value_info`` answers for the usual layout and otherwise leaves it (None) to the
+    general reader: where it answers, the two agree, on the fixtures and on every one-byte change of
+    their value infos (a change the general reader refuses is never accepted by the one-pass one)."""
+    answered = 0
+    for path in [*FIXTURES, _dim_cases()]:
+        data = memoryview(path.read_bytes())
+        parser = Parser(data, KEEP_ELEMENTS)
+        for start, end in _value_info_spans(data):
+            general = parser.any_value_info(start, end)
+            common = common_value_info(data, start, end)
+            assert common is None or common == general, path.name
+            answered += common is not None
+            raw = bytearray(data[start:end])
+            for i in range(len(raw)):
+                for byte in (0x00, 0x0A, 0x12, 0x7F, 0x80, 0xFF, raw[i] ^ 0x01):
+                    changed = bytearray(raw)
+                    changed[i] = byte
+                    view_ = memoryview(bytes(changed))
+                    common = common_value_info(view_, 0, len(changed))
+                    if common is None:
+                        continue
+                    assert common == Parser(view_, KEEP_ELEMENTS).any_value_info(0, len(changed)), (path.name, i, byte)
+    assert answered > 10

@@ -56,9 +56,8 @@ def known_ops() -> list[str]:
     return sorted(set(TRANSLATORS) | FOLD_OPS | DRIVER_OPS)
 
 
-def _is_known(proto: Any) -> bool:
-    op = proto.op_type
-    return proto.domain in ("", "ai.onnx") and (op in TRANSLATORS or op in FOLD_OPS or op in DRIVER_OPS)
+#: ``known_ops()`` as a set (a static table: the loop asks once per node)
+_KNOWN = frozenset(TRANSLATORS) | FOLD_OPS | DRIVER_OPS
 
 
 def parse_input_shapes(items: list[str] | tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -163,7 +162,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
                     raise ImportError_(f"export metadata of layer {group.layer}: its inputs are not activations")
                 built.add(group.layer, spec, _origin(file, index, op_type), group.outputs)
                 continue
-            if not _is_known(proto):
+            if proto.domain not in ("", "ai.onnx") or op_type not in _KNOWN:
                 raise _Unknown
             if poisoned and any(name in poisoned for name in proto.input):
                 poisoned.update(o for o in proto.output if o)
@@ -370,7 +369,9 @@ def _no_line(_key: str) -> None:
 def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
                 claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
-    attrs = op.normalize(spec.attrs, _no_line)
+    attrs = spec.attrs if spec.normal else op.normalize(spec.attrs, _no_line)
+    if spec.normal:  # the translator's attributes are normalize's own result (LayerSpec.normal)
+        op.check(attrs)
     shared = []
     for role, names in spec.params.items():
         for const_name in names:
@@ -392,6 +393,7 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
         in_shapes.append(act.sample)
     ins = tuple(in_shapes)
     result = op.apply(attrs, ins)
-    return Layer(name, spec.kind, freeze(attrs), tuple(refs), where), ins, result
+    # ``attrs`` is this layer's own dict (normalize's or the translator's), not changed from here: no copy
+    return Layer(name, spec.kind, MappingProxyType(attrs), tuple(refs), where), ins, result
 
 

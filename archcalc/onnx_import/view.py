@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any, NamedTuple
 
+from archcalc.frozen import quick_init
+
 #: AttributeProto.AttributeType
 UNDEFINED, FLOAT, INT, STRING, TENSOR, GRAPH, FLOATS, INTS, STRINGS, TENSORS, GRAPHS = range(11)
 SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTO, TYPE_PROTOS = 11, 12, 13, 14
@@ -32,6 +34,7 @@ class OpsetId:
     version: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Tensor:
     name: str

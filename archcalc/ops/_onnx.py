@@ -19,6 +19,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any, Protocol
 
 from archcalc.errors import OnnxImportError
+from archcalc.frozen import quick_init
 from archcalc.ir import TensorRef
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class Const:
         return None if value is None else value.reshape(-1).tolist()
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Act:
     ref: TensorRef
     shape: tuple[int, ...]  # full ONNX shape, batch axis first
@@ -121,6 +123,12 @@ class LayerSpec:
     #: role (weights, biases, affine, buffers) -> constant names holding those parameters
     params: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: ``attrs`` are already what the op's ``normalize`` makes of them (every schema key, parsed values,
+    #: in its order): the importer runs only the op's ``check`` on them. A translator sets it only after
+    #: checking every value ``normalize`` would refuse (``all_positive``, ``normal_pads``); a node that
+    #: fails goes in spec form through ``normalize``, for its error. tests/test_normal_form.py checks
+    #: ``normalize(attrs) == attrs`` for every such layer of every fixture.
+    normal: bool = False
 
 
 class Node:
@@ -246,6 +254,25 @@ def onnx_pads(node: Node, n: int) -> Any:
     if len(pads) != 2 * n:
         raise OnnxImportError(f"{node.op_type} pads has {len(pads)} values for {n} spatial axes (2 per axis)")
     return [[int(pads[i]), int(pads[i + n])] for i in range(n)]
+
+
+def all_positive(*lists: list[int]) -> bool:
+    """Every list non-empty and all its items positive: the integer lists (from ``axes_attr``)
+    that ``pos_ints`` accepts, so a translator may hand them over as tuples (``LayerSpec.normal``)."""
+    # all() and map() over the lists, no generator: a translator asks once per node
+    return bool(lists) and all(lists) and min(map(min, lists)) >= 1
+
+
+def normal_pads(pads: Any) -> Any:
+    """``onnx_pads``' value as ``padding`` parses it: 0 and a mode as they are, ``[[before, after],
+    ...]`` as a tuple of pairs; None when a pad is negative (``normalize`` refuses it, with its message)."""
+    if pads.__class__ is not list:
+        return pads
+    out = tuple([(before, after) for before, after in pads])
+    for before, after in out:
+        if before < 0 or after < 0:
+            return None
+    return out
 
 
 def bias_param(node: Node, i: int) -> list[str]:

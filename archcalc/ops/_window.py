@@ -8,6 +8,7 @@ from math import prod
 from typing import Any
 
 from archcalc.errors import ShapeError
+from archcalc.frozen import quick_init
 from archcalc.ops._derive import Step
 from archcalc.ops._formulas import Pads, Shape, axis_name, dropped_input, per_axis, resolve_padding, window_output
 from archcalc.ops.base import Window
@@ -16,6 +17,7 @@ ROUNDING = ("exact", "floor", "ceil")
 SAME = ("same", "same_upper", "same_lower")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Geometry:
     out: Shape  # output spatial sizes

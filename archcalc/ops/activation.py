@@ -65,10 +65,10 @@ _SIMPLE = {
 
 def unary_from_onnx(node: Node) -> LayerSpec:
     node.act(0)
-    attrs: dict[str, Any] = {"fn": UNARY[node.op_type]}
-    if "alpha" in node.attrs:
-        attrs["alpha"] = float(node.attrs["alpha"])
-    return LayerSpec("activation", attrs, [node.input_names[0]])
+    alpha = float(node.attrs["alpha"]) if "alpha" in node.attrs else None
+    # normal form (LayerSpec.normal): every UNARY function is one of FUNCTIONS; alpha a (finite) float
+    attrs = {"fn": UNARY[node.op_type], "alpha": alpha, "shared": False, "module": True}
+    return LayerSpec("activation", attrs, [node.input_names[0]], normal=True)
 
 
 def gelu_from_onnx(node: Node) -> LayerSpec:
@@ -110,7 +110,8 @@ def clip_from_onnx(node: Node) -> LayerSpec:
         lo = lo_v[0] if lo_v else None
         hi = hi_v[0] if hi_v else None
     fn = "relu6" if (lo == 0 and hi == 6) else "relu" if (lo == 0 and hi is None) else "clip"
-    return LayerSpec("activation", {"fn": fn}, [node.input_names[0]])
+    attrs = {"fn": fn, "alpha": None, "shared": False, "module": True}  # normal form (LayerSpec.normal)
+    return LayerSpec("activation", attrs, [node.input_names[0]], normal=True)
 
 
 def prelu_from_onnx(node: Node) -> LayerSpec:

@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archcalc.errors import ExportError, SpecError, suggest
+from archcalc.frozen import quick_init
 from archcalc.ops._formulas import Shape
 from archcalc.ops._framework_keys import key_hint
 from archcalc.ops.facts import KernelClass
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 Number = int | Fraction
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Cost:
     """Exact per-sample counts of one layer, before conventions are applied.
@@ -53,6 +55,7 @@ class Cost:
                    (("bias", bias_units),) if bias_units else ())
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Window:
     """Receptive-field rule of a sliding window, per spatial axis.
@@ -88,6 +91,7 @@ MODULE_DOC = ("false: the framework code calls a function here (F.relu, F.adapti
               "module, which counters that hook modules (ptflops, thop) do not see")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Applied:
     outs: tuple[Shape, ...]

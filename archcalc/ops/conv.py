@@ -16,7 +16,7 @@ from archcalc.ir import Layer
 from archcalc.ops._derive import Step, num, times
 from archcalc.ops._emit import Builder, Shape, record_group
 from archcalc.ops._formulas import per_axis
-from archcalc.ops._onnx import LayerSpec, Node, axes_attr, bias_param, onnx_pads
+from archcalc.ops._onnx import LayerSpec, Node, all_positive, axes_attr, bias_param, normal_pads, onnx_pads
 from archcalc.ops._window import ROUNDING, geometry, spatial_of, window_output_step
 from archcalc.ops.base import (
     Applied,
@@ -111,15 +111,21 @@ def conv_from_onnx(node: Node) -> LayerSpec:
     kernel = [int(k) for k in node.attrs.get("kernel_shape", w.shape[2:])]
     if kernel != list(w.shape[2:]):
         raise OnnxImportError(f"Conv kernel_shape {kernel} differs from the weight's {list(w.shape[2:])}")
-    attrs: dict[str, Any] = {
-        "filters": int(w.shape[0]), "kernel": kernel, "stride": axes_attr(node, "strides", n, 1),
-        "padding": onnx_pads(node, n), "dilation": axes_attr(node, "dilations", n, 1),
-        "rounding": "floor", "bias": "per_map" if node.get(2) is not None else "none",
-    }
+    filters, stride, dilation = int(w.shape[0]), axes_attr(node, "strides", n, 1), axes_attr(node, "dilations", n, 1)
+    pads, bias = onnx_pads(node, n), "per_map" if node.get(2) is not None else "none"
+    params = {"weights": [node.input_names[1]], "biases": bias_param(node, 2)}
+    padding = normal_pads(pads)
+    if filters >= 1 and groups >= 1 and padding is not None and all_positive(kernel, stride, dilation):
+        normal = {"filters": filters, "kernel": tuple(kernel), "stride": tuple(stride), "padding": padding,
+                  "dilation": tuple(dilation), "rounding": "floor", "bias": bias, "groups": groups,
+                  "depthwise": False, "connections": None}
+        return LayerSpec("conv", normal, [node.input_names[0]], params, normal=True)
+    # a value normalize refuses (a zero stride, a negative pad...): in spec form, for its message
+    attrs: dict[str, Any] = {"filters": filters, "kernel": kernel, "stride": stride, "padding": pads,
+                             "dilation": dilation, "rounding": "floor", "bias": bias}
     if groups > 1:
         attrs["groups"] = groups
-    biases = bias_param(node, 2)
-    return LayerSpec("conv", attrs, [node.input_names[0]], {"weights": [node.input_names[1]], "biases": biases})
+    return LayerSpec("conv", attrs, [node.input_names[0]], params)
 
 
 def _conv_pads(outs: list[Shape], spatial: Shape, pads: list[list[int]], k_eff: Shape, stride: Shape) -> None:

@@ -49,8 +49,9 @@ def gemm_from_onnx(node: Node) -> LayerSpec:
         raise OnnxImportError("Gemm with a computed bias is not supported")
     if float(node.attrs.get("alpha", 1.0)) != 1.0 or float(node.attrs.get("beta", 1.0)) != 1.0:
         notes.append("Gemm alpha/beta scale the result and cost no MACs")
+    # normal form (LayerSpec.normal) unless units is not positive: normalize refuses that, with its message
     return LayerSpec("fc", {"units": int(units), "bias": bias}, [node.input_names[0]],
-                     {"weights": [node.input_names[1]], "biases": biases}, notes)
+                     {"weights": [node.input_names[1]], "biases": biases}, notes, normal=int(units) >= 1)
 
 
 def flat_input(b: Builder, layer: Layer, tensor: str, shape: Shape) -> tuple[str, int]:

@@ -124,7 +124,7 @@ def concat_from_onnx(node: Node) -> LayerSpec:
     names = [n for n, v in zip(node.input_names, values, strict=True) if isinstance(v, Act)]
     if len(names) == 1:
         return LayerSpec("identity", {}, names)
-    return LayerSpec("concat", {"axis": axis}, names)
+    return LayerSpec("concat", {"axis": axis}, names, normal=True)  # sample_axis gives an index >= 0
 
 
 class Concat(Op):

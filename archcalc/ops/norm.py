@@ -28,8 +28,8 @@ def batchnorm_from_onnx(node: Node) -> LayerSpec:
         c = node.const(i, what)
         if c.size != x.sample[0]:
             raise OnnxImportError(f"BatchNormalization {what} has {c.size} values for {x.sample[0]} channels")
-    return LayerSpec("batchnorm", {"affine": True}, [node.input_names[0]],
-                     {"affine": node.input_names[1:3], "buffers": node.input_names[3:5]})
+    return LayerSpec("batchnorm", {"affine": True, "eps": 1e-5, "momentum": 0.1}, [node.input_names[0]],
+                     {"affine": node.input_names[1:3], "buffers": node.input_names[3:5]}, normal=True)
 
 
 def lrn_from_onnx(node: Node) -> LayerSpec:
