@@ -158,9 +158,17 @@ def test_gemv_streams_its_weights_at_the_calibrated_speed_of_their_working_set()
     dev = DeviceProfile.from_dict(synthetic(stream=[[1 << 20, 50.0], [1 << 26, 5.0]]).to_dict())
     assert dev.stream_at(1 << 26) == pytest.approx(5e3) and dev.stream_at(1 << 30) == pytest.approx(5e3)
     assert dev.stream_at(1 << 23) == pytest.approx(5e3 * 10 ** 0.5, rel=1e-6)  # half way in log
-    working_set = weights + 1000 * 4  # the model's parameters: weights and biases
+    # what passes through the caches in a run: the parameters (weights and biases) and every
+    # activation (the 4,096 inputs and 1,000 outputs)
+    working_set = weights + 1000 * 4 + (4096 + 1000) * 4
     assert streamed.layers["f"].memory_ms * 1e3 == pytest.approx(weights / dev.stream_at(working_set))
     assert streamed.layers["f"].bound == "memory"
+    # the same classifier after 64 MiB of feature maps streams from farther away: at the 64 MiB point
+    big = {"name": "fc2", "input": [64, 512, 512], "layers": [
+        {"name": "p", "type": "global_avgpool"}, {"name": "f", "type": "fc", "units": 64000}]}
+    after_maps = estimate_latency(load_spec(big), synthetic(stream=[[1 << 20, 50.0], [1 << 26, 5.0]]), batch=1)
+    fc_weights = 64 * 64000 * 4  # 16.4 MB, as above
+    assert after_maps.layers["f"].memory_ms * 1e3 == pytest.approx(fc_weights / 5e3)
 
 
 def test_a_malformed_stream_row_is_refused() -> None:
