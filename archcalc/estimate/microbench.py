@@ -5,6 +5,7 @@ ORT's profiler). onnx and numpy are imported inside the functions that need them
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -166,6 +167,11 @@ def chain_model(op: str, length: int, shape: Sequence[int]) -> Any:
     return model_of(nodes, [("t0", list(shape))], [src], inits)
 
 
+#: ops_model's tensors: the pool's input and output (3x3/2), the softmax's, the tanh's elements;
+#: UNIT_TRAFFIC_BYTES is what they move
+_POOL_IN, _POOL_OUT, _SOFTMAX, _TANH = (64, 56, 56), (64, 28, 28), (32, 1000), 1 << 18
+
+
 def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
     """Independent ops whose per-element costs the estimator uses: kernel name -> (cost key, units)."""
     from onnx import helper
@@ -178,23 +184,23 @@ def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
     outputs.append("lrn")
     units["lrn"] = ("lrn", 64 * 32 * 32)
     # max pooling 3x3/2 after a 1x1 conv (so it runs in the conv's blocked layout): per output tap
-    inputs.append(("pool_x", [1, 64, 56, 56]))
-    inits.append(_const("pool_w", (64, 64, 1, 1), 1 / 64))
+    inputs.append(("pool_x", [1, *_POOL_IN]))
+    inits.append(_const("pool_w", (_POOL_IN[0], _POOL_IN[0], 1, 1), 1 / _POOL_IN[0]))
     nodes.append(helper.make_node("Conv", ["pool_x", "pool_w"], ["pool_c"], name="pool_c", kernel_shape=[1, 1]))
     nodes.append(helper.make_node("MaxPool", ["pool_c"], ["pool"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
                                   pads=[1, 1, 1, 1]))
     outputs.append("pool")
-    units["pool"] = ("pool", 64 * 28 * 28 * 9)
+    units["pool"] = ("pool", math.prod(_POOL_OUT) * 9)
     # softmax over 1000 classes, batch 32: per element
-    inputs.append(("sm_x", [32, 1000]))
+    inputs.append(("sm_x", list(_SOFTMAX)))
     nodes.append(helper.make_node("Softmax", ["sm_x"], ["softmax"], name="softmax", axis=1))
     outputs.append("softmax")
-    units["softmax"] = ("softmax", 32 * 1000)
+    units["softmax"] = ("softmax", math.prod(_SOFTMAX))
     # tanh on 2^18 elements: transcendental activations, per element
-    inputs.append(("tanh_x", [1, 1 << 18]))
+    inputs.append(("tanh_x", [1, _TANH]))
     nodes.append(helper.make_node("Tanh", ["tanh_x"], ["tanh"], name="tanh"))
     outputs.append("tanh")
-    units["tanh"] = ("transcendental", 1 << 18)
+    units["tanh"] = ("transcendental", _TANH)
     # a blocked conv output read by a plain op: ORT reorders it back (ReorderOutput), per element;
     # timed on reorder_model(), where it is the only ReorderOutput (here the pool's output needs one too)
     units["ReorderOutput"] = ("reorder", REORDER_CHANNELS * REORDER_SIZE ** 2)
@@ -209,8 +215,8 @@ UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softm
 #: traffic to these units (not to LRN's or a reorder's), so the units are stored net of it. A
 #: 3x3 max pool of 192x28x28 costs about its traffic, 1.35M taps at the gross per-tap unit of a
 #: stride-2 pool (traffic included) were priced 3-4x its time
-UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (64 * 56 * 56 + 64 * 28 * 28), "softmax": 4.0 * 2 * 32 * 1000,
-                      "transcendental": 4.0 * 2 * (1 << 18)}
+UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (math.prod(_POOL_IN) + math.prod(_POOL_OUT)),
+                      "softmax": 4.0 * 2 * math.prod(_SOFTMAX), "transcendental": 4.0 * 2 * _TANH}
 
 
 def reorder_model() -> Any:
