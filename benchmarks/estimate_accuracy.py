@@ -116,7 +116,11 @@ def _pass(index: int, dev: Any, entries: Sequence[Any], seconds: float, threads:
         row = {"pass": index, "model": name, "batch": batch, "runs": result.timing.runs,
                "measured_ms": result.median_ms, "p90_ms": result.timing.p90_ms, "estimate_ms": result.estimate_ms,
                "low_ms": result.estimate_low_ms, "high_ms": result.estimate_high_ms,
-               "at_calibration_ms": at_calibration, "drift": dict(result.drift)}
+               "at_calibration_ms": at_calibration, "drift": dict(result.drift),
+               # what the drift came from, so another way of using the probes can be scored on these runs
+               "probes": [dict(p) for p in result.probes], "calibration_probes": dict(result.calibration_probes),
+               "compute_part_ms": result.estimate_compute_part_ms,
+               "overhead_part_ms": result.estimate_overhead_part_ms}
         rows.append(row)
         print(f"{index:4d} {name:24s} {batch:5d} {row['runs']:5d} {row['measured_ms']:11.3f} "
               f"{row['estimate_ms']:11.3f} {row['low_ms']:9.3f}-{row['high_ms']:<9.3f} "

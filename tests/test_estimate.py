@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -327,6 +328,17 @@ def test_cli_profile_prints_estimate_next_to_measured(tmp_path: Path, monkeypatc
     (result,) = json.loads(out.getvalue())["results"]
     assert result["estimate_ms"] > 0 and result["ratio"] == pytest.approx(result["estimate_ms"] / result["median_ms"])
     assert set(result["drift"]) == {"compute", "overhead", "contention"}
+    # traceable: the drift is the median probe over the calibration's, and the estimate its parts
+    # scaled by it, times the preemption factor of a run that long
+    probes, base = result["probes"], result["calibration_probes"]
+    assert len(probes) >= 2 and base == synthetic().probes
+    for name in ("compute", "overhead"):
+        assert result["drift"][name] == pytest.approx(statistics.median(p[name] for p in probes) / base[name])
+    scaled = (result["estimate_compute_part_ms"] * result["drift"]["compute"]
+              + result["estimate_overhead_part_ms"] * result["drift"]["overhead"])
+    from archcalc.estimate.probes import contention_factor
+
+    assert result["estimate_ms"] == pytest.approx(scaled * contention_factor(result["drift"]["contention"], scaled))
     rows = {layer["name"]: layer for layer in result["layers"]}
     assert rows["c"]["estimate_ms"] > 0 and rows["c"]["measured_ms"] > 0 and rows["r"]["fused_into"] == "c"
 
