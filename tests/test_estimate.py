@@ -280,6 +280,9 @@ def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert profile.run_us > 0 and all(v > 0 for v in profile.fixed_us.values())
     assert set(profile.unit_ns) >= {"lrn", "pool", "softmax", "transcendental", "reorder", "resize_nearest",
                                     "resize_linear", "resize_cubic"}  # each kernel found in ORT's profile
+    from archcalc.estimate.layerunits import LAYER_UNITS
+
+    assert set(profile.unit_ns) >= set(LAYER_UNITS)  # every one-layer unit model timed
     # ORT's interpolating kernels cost far more than their traffic (>= 0.1 ns per output element)
     assert all(profile.unit_ns[k] > 0.1 for k in ("resize_nearest", "resize_linear", "resize_cubic"))
     assert profile.stream and all(gbs > 0 for _, gbs in profile.stream)  # GEMVs streaming their weights
