@@ -33,6 +33,9 @@ def _layer(spec: dict, shape: list[int]):  # type: ignore[no-untyped-def]
     ({"type": "groupnorm", "groups": 2}, [8, 4, 4], "norm:groupnorm"),
     ({"type": "instancenorm"}, [8, 4, 4], "norm:instancenorm"),
     ({"type": "conv", "filters": 4, "kernel": 1}, [8, 4, 4], None),
+    ({"type": "pixel_shuffle", "factor": 2}, [8, 4, 4], "move:pixel_shuffle"),
+    ({"type": "channel_shuffle", "groups": 2}, [8, 4, 4], "move:channel_shuffle"),
+    ({"type": "flatten"}, [8, 4, 4], None),
 ])
 def test_which_unit_prices_a_layer(spec: dict, shape: list[int], key: str | None) -> None:
     assert unit_key(_layer(spec, shape)) == key
@@ -44,6 +47,8 @@ def test_which_unit_prices_a_layer(spec: dict, shape: list[int], key: str | None
     ("act:mish", ["Softplus", "Tanh", "Mul"]),
     ("norm:layernorm:channels", ["Transpose", "LayerNormalization", "Transpose"]),  # ConvNeXt's LayerNorm2d
     ("norm:groupnorm", ["Reshape", "InstanceNormalization", "Reshape", "Mul", "Add"]),  # nn.GroupNorm at opset 17
+    ("move:pixel_shuffle", ["DepthToSpace"]),  # nn.PixelShuffle (CRD)
+    ("move:pixel_unshuffle", ["Reshape", "Transpose", "Reshape"]),  # nn.PixelUnshuffle
 ])
 def test_unit_models_are_the_forms_exporters_write(key: str, ops: list[str]) -> None:
     model = unit_model(key)
@@ -60,6 +65,7 @@ def test_unit_counts_and_traffic_are_the_unit_models_elements() -> None:
     ({"type": "activation", "fn": "gelu"}, [8, 6, 6], "act:gelu", 3.0),  # synthetic()'s transcendental unit
     ({"type": "layernorm", "over": "last"}, [6, 6, 8], "norm:layernorm:last", 0.0),  # was its traffic alone
     ({"type": "groupnorm", "groups": 2}, [8, 6, 6], "norm:groupnorm", 0.0),
+    ({"type": "pixel_shuffle", "factor": 2}, [8, 6, 6], "move:pixel_shuffle", 0.0),
 ])
 def test_a_unit_layer_costs_its_elements_at_the_unit_plus_one_pass_of_traffic(spec: dict, shape: list[int],
                                                                               key: str, old_ns: float) -> None:

@@ -373,10 +373,10 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         elif fn in TRANSCENDENTAL:
             compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
         memory = len(keys) * mem_us(in_bytes + out_bytes)
-    elif klass is K.REDUCE and unit_key(layer) in profile.unit_ns:  # LayerNorm, GroupNorm, InstanceNorm
+    elif unit_key(layer) in profile.unit_ns:  # LayerNorm, GroupNorm, InstanceNorm; pixel and channel shuffles
         compute = rec.activation_bytes / F32 * profile.unit_ns[str(unit_key(layer))] / 1e3
         memory = mem_us(in_bytes + out_bytes)
-        keys = ["reduce"]
+        keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]
     elif klass is K.VIEW:
         keys = ["shape"]
     elif klass is K.UNKNOWN:

@@ -1,5 +1,5 @@
-"""Per-element costs of layers whose ONNX Runtime kernels compute far more than they move:
-normalisations and transcendental activations.
+"""Per-element costs of layers whose ONNX Runtime kernels take far longer than their bytes:
+normalisations, transcendental activations, and pixel and channel shuffles.
 
 Each is timed on a one-layer spec exported as archcalc exports it (the forms PyTorch's exporters
 write: GELU as Div/Erf/Add/Mul/Mul, a GroupNorm as Reshape/InstanceNormalization/Reshape/Mul/Add,
@@ -27,6 +27,10 @@ LAYER_UNITS: dict[str, tuple[dict[str, Any], tuple[int, int, int]]] = {
     "norm:layernorm:channels": ({"type": "layernorm", "over": "channels"}, (64, 56, 56)),
     "norm:groupnorm": ({"type": "groupnorm", "groups": 8}, (64, 56, 56)),
     "norm:instancenorm": ({"type": "instancenorm"}, (64, 56, 56)),
+    # DepthToSpace, and the 6-D and 5-D transposes between reshapes PyTorch writes for the others
+    "move:pixel_shuffle": ({"type": "pixel_shuffle", "factor": 2}, (64, 56, 56)),
+    "move:pixel_unshuffle": ({"type": "pixel_unshuffle", "factor": 2}, (16, 112, 112)),
+    "move:channel_shuffle": ({"type": "channel_shuffle", "groups": 4}, (64, 56, 56)),
 }
 
 
@@ -36,6 +40,8 @@ def unit_key(layer: Layer) -> str | None:
         key = f"act:{layer.attrs.get('fn')}"
     elif layer.kind == "layernorm":
         key = f"norm:layernorm:{'channels' if layer.attrs.get('over') == 'channels' else 'last'}"
+    elif layer.kind.endswith("shuffle"):
+        key = f"move:{layer.kind}"
     else:
         key = f"norm:{layer.kind}"
     return key if key in LAYER_UNITS else None
