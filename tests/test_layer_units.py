@@ -79,3 +79,18 @@ def test_a_unit_layer_costs_its_elements_at_the_unit_plus_one_pass_of_traffic(sp
     # a profile without the unit prices the layer as before
     old = estimate_latency(graph, synthetic(), batch=1)
     assert old.layers["x"].ms * 1e3 == pytest.approx(1 + elements * old_ns / 1e3 + 2 * elements * 4 / 1e4)
+
+
+def test_every_unit_an_op_declares_has_a_unit_model_and_each_model_is_priced_by_its_unit() -> None:
+    """The ops say which unit prices them (Op.cost_unit); layerunits holds a model for each. Both
+    ways round, so no layer can name a unit calibration never measures (it would fall back silently)."""
+    from archcalc.ops import REGISTRY
+    from archcalc.ops.activation import UNIT_FNS
+
+    declared = {REGISTRY["activation"].cost_unit({"fn": fn}) for fn in UNIT_FNS}
+    declared |= {REGISTRY["layernorm"].cost_unit({"over": over}) for over in ("last", "channels")}
+    declared |= {REGISTRY[kind].cost_unit({}) for kind in ("groupnorm", "instancenorm", "pixel_shuffle",
+                                                           "pixel_unshuffle", "channel_shuffle")}
+    assert declared == set(LAYER_UNITS)
+    for key, (spec, shape) in LAYER_UNITS.items():
+        assert unit_key(_layer(spec, list(shape))) == key

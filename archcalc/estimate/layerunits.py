@@ -16,13 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from math import prod
 from typing import TYPE_CHECKING, Any
 
+from archcalc.ops.activation import UNIT_FNS
+
 if TYPE_CHECKING:
     from archcalc.ir import Layer
 
 #: unit key -> (the layer, its input (channels, height, width) or (height, width, channels))
 LAYER_UNITS: dict[str, tuple[dict[str, Any], tuple[int, int, int]]] = {
-    **{f"act:{fn}": ({"type": "activation", "fn": fn}, (64, 56, 56))
-       for fn in ("gelu", "gelu_tanh", "silu", "mish", "hardswish", "hardsigmoid", "sigmoid", "elu", "softplus")},
+    **{f"act:{fn}": ({"type": "activation", "fn": fn}, (64, 56, 56)) for fn in sorted(UNIT_FNS)},
     "norm:layernorm:last": ({"type": "layernorm", "over": "last"}, (56, 56, 64)),
     "norm:layernorm:channels": ({"type": "layernorm", "over": "channels"}, (64, 56, 56)),
     "norm:groupnorm": ({"type": "groupnorm", "groups": 8}, (64, 56, 56)),
@@ -35,15 +36,10 @@ LAYER_UNITS: dict[str, tuple[dict[str, Any], tuple[int, int, int]]] = {
 
 
 def unit_key(layer: Layer) -> str | None:
-    """The layer unit that prices ``layer``, or None (priced by its traffic or another unit)."""
-    if layer.kind == "activation":
-        key = f"act:{layer.attrs.get('fn')}"
-    elif layer.kind == "layernorm":
-        key = f"norm:layernorm:{'channels' if layer.attrs.get('over') == 'channels' else 'last'}"
-    elif layer.kind.endswith("shuffle"):
-        key = f"move:{layer.kind}"
-    else:
-        key = f"norm:{layer.kind}"
+    """The layer unit that prices ``layer`` (its op says which), or None."""
+    from archcalc.ops import REGISTRY
+
+    key = REGISTRY[layer.kind].cost_unit(layer.attrs)
     return key if key in LAYER_UNITS else None
 
 
