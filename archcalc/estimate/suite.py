@@ -80,8 +80,8 @@ class _Samples:
             self.values[key] = other.values[key]
 
     def reference(self) -> dict[str, float]:
-        """The calibration's median probes (and the median preemption its compute probe saw)."""
-        names = [*Probes.NAMES, *(["contention"] if all("contention" in p for p in self.log) else [])]
+        """The calibration's median probes (the preemption its compute probe saw, the run queue)."""
+        names = [*Probes.NAMES, *(k for k in ("contention", "others") if all(k in p for p in self.log))]
         return {name: statistics.median([p[name] for p in self.log]) for name in names}
 
     def get(self, key: str, ref: Mapping[str, float]) -> float | None:
