@@ -78,3 +78,11 @@ def test_without_a_run_queue_to_read_there_is_no_figure(monkeypatch: pytest.Monk
     monkeypatch.setattr("builtins.open", no_proc)
     assert runnable_others() is None
     assert probes.QUEUE_READS >= 10
+
+
+def test_the_profile_note_says_the_cores_were_shared_and_by_how_much() -> None:
+    from archcalc.measure import _drift_note
+
+    note = _drift_note({"compute": 1.0, "overhead": 1.0, "contention": 1.5})
+    assert note is not None and "shared the cores" in note and "x1.50 slower" in note
+    assert _drift_note({"compute": 1.02, "overhead": 0.97, "contention": 1.05}) is None
