@@ -12,7 +12,7 @@ from typing import Any
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import DeviceProfile, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
-from archcalc.estimate.layerunits import measure_units, unit_counts
+from archcalc.estimate.layerunits import measure_units, unit_counts, unit_figures
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     Bench,
@@ -364,9 +364,10 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
         if value is not None:
             weights = float(F32 * g.k * g.n)
             stream.append((weights, weights / max(value - profiler_heavy_us - fixed["gemm"], 0.05) / 1e3))
-    unit_ns: dict[str, float] = {}
+    unit_ns, unit_fixed = unit_figures(lambda key: raw.get(key, ref), profiler_us)
+    fixed.update(unit_fixed)
     for _name, (key, count) in units.items():
-        value = raw.get(f"unit:{key}", ref)
+        value = raw.get(f"unit:{key}", ref) if not _name.startswith("layer:") else None
         if value is not None:
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
             unit_ns[key] = unit_cost_ns(key, value - prof_us, count, fixed, bandwidth)
