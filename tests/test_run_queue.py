@@ -86,3 +86,13 @@ def test_the_profile_note_says_the_cores_were_shared_and_by_how_much() -> None:
     note = _drift_note({"compute": 1.0, "overhead": 1.0, "contention": 1.5})
     assert note is not None and "shared the cores" in note and "x1.50 slower" in note
     assert _drift_note({"compute": 1.02, "overhead": 0.97, "contention": 1.05}) is None
+
+
+def test_a_calibration_on_a_busy_machine_says_so() -> None:
+    from archcalc.estimate.noise import busy_note
+
+    quiet = [{"compute": 1e-3, "others": o} for o in (0.0, 0.1, 0.0, 1.0)]
+    assert busy_note(quiet, 2) == []
+    assert busy_note([{"compute": 1e-3}], 2) == []  # no run queue read: nothing to say
+    (note,) = busy_note([{"compute": 1e-3, "others": o} for o in (1.0, 1.1, 0.9)], 2)
+    assert "1.0 other tasks were runnable" in note and "2 cores" in note and "archcalc calibrate --fresh" in note

@@ -163,3 +163,15 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
                 f"x{ranges['overhead'][0]:.2f}-{ranges['overhead'][1]:.2f}, preemption x{c_lo:.2f}-{c_hi:.2f}), "
                 f"widened by the calibration points' "
                 f"repeat disagreement ({noise.get('points', 0.0):.0%})")
+
+
+def busy_note(log: Sequence[Mapping[str, float]], cores: int) -> list[str]:
+    """A note when other tasks were runnable during calibration (the probes' run-queue reads):
+    every figure is then slower than the machine is alone (ORT's kernels share the cores, caches
+    and memory bandwidth), and estimates made later on a quiet machine are too high."""
+    others = [p["others"] for p in log if "others" in p]
+    if not others or statistics.median(others) < 0.5:
+        return []
+    return [f"calibrated while {statistics.median(others):.1f} other tasks were runnable (median of {len(others)} "
+            f"run-queue reads, {cores} cores): its figures are those of a shared machine; calibrate again "
+            f"when it is quiet (archcalc calibrate --fresh)"]

@@ -25,7 +25,7 @@ from archcalc.estimate.microbench import (
     reorder_output_runs,
     stream_model,
 )
-from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagrees, noise_figures, screen
+from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, busy_note, disagrees, noise_figures, screen
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
@@ -209,7 +209,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         mode=plan.name,
         notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
                f"{reps} repeat(s) each, {len(raw.log)} probes",
-               screened.note(len(screened.kept) + len(screened.dropped))],
+               screened.note(len(screened.kept) + len(screened.dropped)), *busy_note(raw.log, cpu_count())],
         noise=noise_of(raw, screened),
     )
     profile.validate()
