@@ -96,3 +96,16 @@ def test_a_calibration_on_a_busy_machine_says_so() -> None:
     assert busy_note([{"compute": 1e-3}], 2) == []  # no run queue read: nothing to say
     (note,) = busy_note([{"compute": 1e-3, "others": o} for o in (1.0, 1.1, 0.9)], 2)
     assert "1.0 other tasks were runnable" in note and "2 cores" in note and "archcalc calibrate --fresh" in note
+
+
+def test_a_profile_calibrated_on_a_quiet_machine_has_no_other_task_and_is_valid() -> None:
+    """``probes.others`` is a count, 0 when nothing else runs (a probe time of 0 stays refused).
+    The schema refused it, so every calibration on a quiet machine failed."""
+    from archcalc.errors import CalibrationError
+    from archcalc.estimate.deviceprofile import DeviceProfile
+
+    profile = synthetic(probes={"compute": 1e-3, "overhead": 1e-5, "others": 0.0})
+    profile.validate()
+    assert DeviceProfile.from_dict(profile.to_dict()).probes["others"] == 0.0
+    with pytest.raises(CalibrationError, match="probes.compute"):
+        synthetic(probes={"compute": 0.0, "overhead": 1e-5}).validate()
