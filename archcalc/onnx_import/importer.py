@@ -128,7 +128,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             raise ImportError_(f"inputs disagree on the batch size ({model_batch} vs {shape[0]} of '{vi.name}')")
         layer_name = unique_name(vi.name, taken)
         layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
-        values[vi.name] = Act((layer_name, 0), shape)
+        values[vi.name] = Act((layer_name, 0), shape, shape[1:])
     built.batch = model_batch
 
     # nodes -------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ class _Built:
         self.n_outputs[name] = len(shapes)
         for i, tensor in enumerate(outputs):
             if tensor and i < len(shapes):
-                self.values[tensor] = Act((name, i), (self.batch, *shapes[i]))
+                self.values[tensor] = Act((name, i), (self.batch, *shapes[i]), shapes[i])
         return name
 
 
