@@ -72,6 +72,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     outs_of: dict[str, tuple[tuple[int, ...], ...]] = {}
     fields_of: dict[str, tuple[Field, ...]] = {}
     results: list[Applied] = []
+    n_ins: list[int] = []  # elements of each layer's first input (per sample)
     warnings: list[str] = list(graph.meta.get("warnings", ()))
     report_notes: list[str] = list(graph.meta.get("notes", ()))
     merge_notes: dict[str, str] = {}
@@ -145,6 +146,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         outs_of[layer.name] = outs
         fields_of[layer.name] = out_fields
         results.append(result)
+        n_ins.append(prod(ins[0]) if refs else 0)
 
     unit_output = unit_output_flags(graph, conv)
     live = _liveness(graph, outs_of, conv, readers)
@@ -156,14 +158,13 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     breakdown: dict[str, int] = {}
     left_out: dict[str, int] = {}
     n_outputs = graph.n_outputs
-    for layer, result, is_unit_output, live_bytes in zip(graph.layers.values(), results, unit_output, live,
-                                                         strict=True):
+    for layer, result, n_in, is_unit_output, live_bytes in zip(graph.layers.values(), results, n_ins, unit_output,
+                                                               live, strict=True):
         name = layer.name
         op = REGISTRY[layer.kind]
         family = op.family
         cost = shared_cost(layer.attrs, result.cost) if "shared_params" in layer.attrs else result.cost
         outs = result.outs
-        n_in = prod(outs_of[layer.inputs[0][0]][layer.inputs[0][1]]) if layer.inputs else 0
         counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, is_unit_output, conv)
         for item in counted.cheap:  # (category, own, flops, status)
             if item.status == "counted":
