@@ -13,8 +13,10 @@ Every pass:
    ``--calibrate once``: one calibration for all passes.
 2. Times each of the held-out models (ONNX fixtures of tests/fixtures/onnx, imported and exported
    again with weights since the fixtures ship none; bundled specs exported;
-   and variants of specs at other widths, resolutions and batches: 27 in all, none of them seen
-   by calibration, none used to choose any constant of the estimator) with drift probes
+   and variants of specs at other widths, resolutions and batches: 32 in all, none of them seen
+   by calibration, none used to choose any constant of the estimator; the five modern ones were
+   profiled per layer to see which kernels ORT runs for them, e.g. one QuickGelu per SiLU, and
+   nothing was fitted to them) with drift probes
    interleaved between blocks of timed runs; the estimate is scaled by the probes measured then
    and carries the band the noise allows.
 
@@ -65,6 +67,13 @@ MODELS: list[tuple[str, str, int, dict[str, Any], int | None]] = [
     ("onnx:resnet18_tv", "resnet18_tv.onnx", 1, {}, None),
     ("onnx:misc_ops", "misc_ops.onnx", 1, {}, None),
     ("onnx:upsample_op7", "upsample_op7.onnx", 1, {}, None),
+    # the families of issue 12, as torchvision and torch.onnx export them (weights stripped):
+    # SiLU/SE/depthwise, HardSwish/SE, LayerNorm/GELU/layer scale, GroupNorm/InstanceNorm/Mish/PixelShuffle
+    ("onnx:efficientnet_b0_tv", "torchvision/efficientnet_b0_tv.onnx", 1, {}, None),
+    ("onnx:mobilenet_v3_large_tv", "torchvision/mobilenet_v3_large_tv.onnx", 1, {}, None),
+    ("onnx:convnext_tiny_tv", "torchvision/convnext_tiny_tv.onnx", 1, {}, None),
+    ("onnx:convnext_stage", "torch_export/convnext_stage_legacy_op17.onnx", 1, {}, None),
+    ("onnx:norm_shuffle", "torch_export/norm_shuffle_legacy_op17.onnx", 1, {}, None),
     ("lenet5_modern", "lenet5_modern", 1, {}, None),
     ("alexnet", "alexnet", 1, {}, None),
     ("alexnet_torchvision", "alexnet_torchvision", 1, {}, None),
@@ -116,7 +125,11 @@ def _pass(index: int, dev: Any, entries: Sequence[Any], seconds: float, threads:
         row = {"pass": index, "model": name, "batch": batch, "runs": result.timing.runs,
                "measured_ms": result.median_ms, "p90_ms": result.timing.p90_ms, "estimate_ms": result.estimate_ms,
                "low_ms": result.estimate_low_ms, "high_ms": result.estimate_high_ms,
-               "at_calibration_ms": at_calibration, "drift": dict(result.drift)}
+               "at_calibration_ms": at_calibration, "drift": dict(result.drift),
+               # what the drift came from, so another way of using the probes can be scored on these runs
+               "probes": [dict(p) for p in result.probes], "calibration_probes": dict(result.calibration_probes),
+               "compute_part_ms": result.estimate_compute_part_ms,
+               "overhead_part_ms": result.estimate_overhead_part_ms}
         rows.append(row)
         print(f"{index:4d} {name:24s} {batch:5d} {row['runs']:5d} {row['measured_ms']:11.3f} "
               f"{row['estimate_ms']:11.3f} {row['low_ms']:9.3f}-{row['high_ms']:<9.3f} "
@@ -166,7 +179,7 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--load", type=int, default=0, help="busy processes to start for the whole run")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per model (default 1)")
-    parser.add_argument("--models", default="", help="comma-separated model names (default: all 27)")
+    parser.add_argument("--models", default="", help="comma-separated model names (default: all 32)")
     parser.add_argument("--calibrate", choices=("each", "fresh", "once"), default="each",
                         help="recalibrate before each pass, merged with the cached profile (default), from "
                              "scratch (fresh), or once")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ def synthetic(fixed: float = 1.0, run: float = 5.0, profiler: float = 0.0, heavy
         "gpu": None, "threads": None, "intra_op_threads": 2, "created": time.time(), "seconds": 1.0,
         "run_us": run, "fixed_us": dict.fromkeys(E.FIXED_CHAINS, fixed), "profiler_us": profiler, "profiler_heavy_us": heavy,
         "bandwidth": [[1e3, BANDWIDTH], [1e9, BANDWIDTH]],
-        "unit_ns": {"lrn": 10.0, "pool": 1.0, "softmax": 2.0, "transcendental": 3.0, "reorder": 0.5},
+        "unit_ns": {"lrn": 10.0, "pool": 1.0, "softmax": 2.0, "transcendental": 3.0, "reorder": 0.5,
+                    "resize_nearest": 0.4, "resize_linear": 1.5, "resize_cubic": 60.0},
         "matmul_gflops": 500.0, "conv": conv_rows,
         "gemm": [[g.m, g.k, g.n, fixed + g.flops / 1e4] for g in gemms],
         "probes": {"compute": 1e-3, "overhead": 1e-5}, "suite": E.SUITE_VERSION, "schema_version": E.SCHEMA_VERSION,
@@ -229,6 +231,33 @@ def test_conv_samples_are_generic_and_bounded() -> None:
     assert classes == {"regular", "pointwise", "first", "depthwise"}
 
 
+@pytest.mark.parametrize(("mode", "scale", "unit_ns"), [
+    ("nearest", 2, None),  # ORT's plain 2x2 nearest copy: its traffic only (0.07 ns per output here)
+    ("nearest", 3, 0.4),  # any other nearest: ORT's general path, 0.38-0.40 ns per output here
+    ("bilinear", 2, 1.5),
+    ("cubic", 2, 60.0),
+])
+def test_resize_costs_per_output_element_except_the_plain_2x2_nearest(mode: str, scale: int,
+                                                                     unit_ns: float | None) -> None:
+    """An interpolating Resize is 25-1,000x what its bytes take on ORT's CPU kernels (bilinear
+    1.3-3 ns, bicubic ~60 ns per output element here): FCN's bilinear Resize was estimated at its
+    traffic, 0.07x its profiled time. 8 channels (no NCHWc block of 16): the tensors stay plain."""
+    graph = load_spec({"name": "up", "input": [8, 6, 6], "layers": [
+        {"name": "u", "type": "upsample", "mode": mode, "scale": scale}]})
+    est = estimate_latency(graph, synthetic(), batch=1)
+    outputs = 8 * (6 * scale) ** 2
+    traffic_us = (8 * 36 + outputs) * 4 / 1e4
+    assert est.layers["u"].ms * 1e3 == pytest.approx(1 + traffic_us + outputs * (unit_ns or 0.0) / 1e3)
+
+
+def test_trilinear_resize_reads_twice_the_taps_of_bilinear() -> None:
+    graph = load_spec({"name": "up3", "input": [2, 4, 4, 4], "layers": [
+        {"name": "u", "type": "upsample", "mode": "trilinear", "scale": 2}]})
+    est = estimate_latency(graph, synthetic(), batch=1)
+    outputs = 2 * 8 ** 3
+    assert est.layers["u"].ms * 1e3 == pytest.approx(1 + (2 * 64 + outputs) * 4 / 1e4 + outputs * 2 * 1.5 / 1e3)
+
+
 def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole pipeline on a handful of micro-benchmarks (the real suite takes about a minute)."""
     monkeypatch.setattr(suite, "conv_samples", lambda scale: [ConvShape(16, 16, 1, 3, 1, 8), ConvShape(3, 16, 1, 5, 2, 8),
@@ -249,7 +278,13 @@ def test_calibration_on_a_few_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(profile.conv) + len(profile.gemm) + profile.noise["dropped"] == 6 and profile.matmul_gflops > 0
     assert any("re-measured" in n for n in profile.notes)
     assert profile.run_us > 0 and all(v > 0 for v in profile.fixed_us.values())
-    assert set(profile.unit_ns) >= {"lrn", "pool", "softmax", "transcendental", "reorder"}
+    assert set(profile.unit_ns) >= {"lrn", "pool", "softmax", "transcendental", "reorder", "resize_nearest",
+                                    "resize_linear", "resize_cubic"}  # each kernel found in ORT's profile
+    from archcalc.estimate.layerunits import LAYER_UNITS
+
+    assert set(profile.unit_ns) >= set(LAYER_UNITS)  # every one-layer unit model timed
+    # ORT's interpolating kernels cost far more than their traffic (>= 0.1 ns per output element)
+    assert all(profile.unit_ns[k] > 0.1 for k in ("resize_nearest", "resize_linear", "resize_cubic"))
     assert profile.stream and all(gbs > 0 for _, gbs in profile.stream)  # GEMVs streaming their weights
     assert steps == list(range(1, len(steps) + 1))
     restored = DeviceProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
@@ -296,6 +331,17 @@ def test_cli_profile_prints_estimate_next_to_measured(tmp_path: Path, monkeypatc
     (result,) = json.loads(out.getvalue())["results"]
     assert result["estimate_ms"] > 0 and result["ratio"] == pytest.approx(result["estimate_ms"] / result["median_ms"])
     assert set(result["drift"]) == {"compute", "overhead", "contention"}
+    # traceable: the drift is the median probe over the calibration's, and the estimate its parts
+    # scaled by it, times the preemption factor of a run that long
+    probes, base = result["probes"], result["calibration_probes"]
+    assert len(probes) >= 2 and base == synthetic().probes
+    for name in ("compute", "overhead"):
+        assert result["drift"][name] == pytest.approx(statistics.median(p[name] for p in probes) / base[name])
+    scaled = (result["estimate_compute_part_ms"] * result["drift"]["compute"]
+              + result["estimate_overhead_part_ms"] * result["drift"]["overhead"])
+    from archcalc.estimate.probes import contention_factor
+
+    assert result["estimate_ms"] == pytest.approx(scaled * contention_factor(result["drift"]["contention"], scaled))
     rows = {layer["name"]: layer for layer in result["layers"]}
     assert rows["c"]["estimate_ms"] > 0 and rows["c"]["measured_ms"] > 0 and rows["r"]["fused_into"] == "c"
 

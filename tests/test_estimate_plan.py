@@ -17,6 +17,7 @@ whose weights come from memory.
 from __future__ import annotations
 
 import collections
+import math
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,24 @@ def test_the_reorder_cost_per_element_is_timed_on_a_model_with_one_reorder_outpu
     figures = suite._figures(raw, [], [], {"ReorderOutput": units["ReorderOutput"]}, ())
     # 24.3 us less the profiler's 4 us and one reorder's fixed 0.45 us, over 200,704 elements
     assert figures["unit_ns"]["reorder"] == pytest.approx((24.3 - 4.0 - 0.45) * 1e3 / 200_704)
+
+
+def test_the_resize_units_are_counted_over_their_outputs_and_their_traffic_is_what_they_move() -> None:
+    """ops_model's three Resize nodes: the unit's count is the node's output elements, and the
+    traffic subtracted from it is the node's input and output bytes, both as ONNX infers them."""
+    import onnx
+
+    from archcalc.estimate.microbench import RESIZE_INPUTS, UNIT_TRAFFIC_BYTES, ops_model
+
+    model, units = ops_model()
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*inferred.graph.input, *inferred.graph.output, *inferred.graph.value_info]}
+    for key in RESIZE_INPUTS:
+        (node,) = [n for n in model.graph.node if n.name == key]
+        assert node.op_type == "Resize" and units[key] == (key, math.prod(shapes[node.output[0]]))
+        moved = 4 * (math.prod(shapes[node.input[0]]) + math.prod(shapes[node.output[0]]))
+        assert UNIT_TRAFFIC_BYTES[key] == moved
 
 
 def test_a_unit_cost_is_stored_net_of_the_traffic_the_estimator_adds_to_it() -> None:

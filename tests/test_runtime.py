@@ -363,6 +363,38 @@ def test_map_kernels_tells_a_conv_that_absorbed_a_batchnorm_named_x_bn_from_a_bl
     assert kmap.kernels["bn2_bn_nchwc"] == "bn2"
 
 
+def test_map_kernels_places_ort_contrib_fusions_on_the_layer_they_are_named_after() -> None:
+    """ORT's QuickGeluFusion makes one kernel of a SiLU (x * Sigmoid(x)) named
+    ``<the Mul>/QuickGeluFusion/``, on the conv's blocked output (no tensor of the original graph):
+    its time is the SiLU's, not the conv's before it. With the name unread it went to the conv and
+    every SiLU of EfficientNet-B0 measured 0 while its conv held both."""
+    import onnxruntime as ort
+
+    from archcalc.language.loader import load_spec
+    from archcalc.onnx_export.export import export_onnx
+    from archcalc.runtime.kernelmap import ort_name_candidates
+    from archcalc.runtime.trace import read_optimized
+
+    assert ort_name_candidates("a/b/Mul/QuickGeluFusion/")[-3:] == ["a/b/Mul", "a/b", "a"]
+    assert "blk/Add" in ort_name_candidates("blk/Add/matmul/MatMulAddFusion")
+    graph = load_spec({"name": "t", "input": [32, 16, 16], "layers": [
+        {"name": "c1", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
+        {"name": "b1", "type": "bn"}, {"name": "act", "type": "activation", "fn": "silu"},
+        {"name": "c2", "type": "conv", "filters": 32, "kernel": 3, "padding": 1}]})
+    model = export_onnx(graph, weights="constant").model
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
+        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        opt = read_optimized(options.optimized_model_filepath)
+    fused = [n.name for n in opt if n.op_type == "QuickGelu"]
+    if not fused:
+        pytest.skip("this ORT does not fuse x * Sigmoid(x)")
+    kmap = map_kernels(model, opt, runtime.node_layers(model, graph.layers))
+    assert [kmap.kernels[name] for name in fused] == ["act"]
+    assert "act" not in kmap.fused and kmap.fused["b1"] == "c1"
+
+
 def test_profile_of_an_onnx_file(tmp_path: Path, tiny: Path, no_cuda: None) -> None:
     from archcalc.onnx_export.export import export_onnx, save
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from archcalc.estimate.layerunits import unit_key
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.ops import REGISTRY
@@ -29,7 +30,11 @@ _FUSABLE_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "relu
                                   "hardtanh", "hardswish"})
 #: kernels (fixed-cost classes) of the activations archcalc exports as several ONNX nodes (opset 17)
 _ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
-    "lecun_tanh": ("binary", "ew", "binary"), "silu": ("ew", "binary"), "swish": ("ew", "binary"),
+    "lecun_tanh": ("binary", "ew", "binary"),
+    # ORT's QuickGeluFusion makes one QuickGelu kernel of x * Sigmoid(alpha * x), in the NCHWc
+    # layout of its input: EfficientNet-B0's 49 SiLUs, priced as a Sigmoid and a Mul, were 1.8x
+    # their profiled time
+    "silu": ("ew",), "swish": ("ew",),
     "gelu": ("ew",),  # ORT's GeluFusion makes one Gelu kernel of Div, Erf, Add, Mul, Mul
     "mish": ("ew", "ew", "binary"),
     "softmax": ("softmax",), "log_softmax": ("softmax",), "prelu": ("binary",),
@@ -258,6 +263,11 @@ def _integer_scale(src: Sequence[int], out: Sequence[int]) -> bool:
                                                                                           strict=True))
 
 
+def _doubles(src: Sequence[int], out: Sequence[int]) -> bool:
+    """Whether ``out`` is ``src`` (C, H, W) twice as high and twice as wide."""
+    return len(src) == len(out) == 3 and src[0] == out[0] and out[1] == 2 * src[1] and out[2] == 2 * src[2]
+
+
 def tensor_bytes(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> float:
     from math import prod
 
@@ -355,15 +365,32 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         fn = str(layer.attrs.get("fn"))
         keys = list(_ACTIVATION_KERNELS.get(fn, ("ew",)))
         elements = rec.activation_bytes / F32
-        if fn in ("softmax", "log_softmax"):
+        unit = profile.unit_ns.get(unit_key(layer) or "")
+        if unit is not None:  # timed on the form archcalc exports, fusions included: one pass of traffic
+            compute, keys = elements * unit / 1e3, keys[:1]
+        elif fn in ("softmax", "log_softmax"):
             compute = elements * profile.unit_ns.get("softmax", 0.0) / 1e3
         elif fn in TRANSCENDENTAL:
             compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
         memory = len(keys) * mem_us(in_bytes + out_bytes)
+    elif unit_key(layer) in profile.unit_ns:  # LayerNorm, GroupNorm, InstanceNorm; pixel and channel shuffles
+        compute = rec.activation_bytes / F32 * profile.unit_ns[str(unit_key(layer))] / 1e3
+        memory = mem_us(in_bytes + out_bytes)
+        keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]
     elif klass is K.VIEW:
         keys = ["shape"]
     elif klass is K.UNKNOWN:
         keys = ["ew"]
+    elif klass is K.RESIZE and name not in plan.blocked and not (
+            layer.attrs.get("mode") == "nearest" and _doubles(_shape_of(records, in_refs[0]), rec.shape)):
+        # ORT copies a plain nearest 2x2 upsampling (its traffic); any other Resize costs per output
+        # element: nearest by 3, 4, 8 or 2x1 at 0.38-0.40 ns here against 0.07 for 2x2; calibrated
+        # on 2-D maps (4 taps bilinear, 16 bicubic), so a 3-D map reads 2x (or 4x) the taps
+        mode = str(layer.attrs.get("mode"))
+        key = {"nearest": "resize_nearest", "cubic": "resize_cubic"}.get(mode, "resize_linear")
+        reads = 1.0 if mode == "nearest" else (4.0 if mode == "cubic" else 2.0) ** (len(rec.shape) - 3)
+        compute = rec.activation_bytes / F32 * reads * profile.unit_ns.get(key, 0.0) / 1e3
+        memory = mem_us(in_bytes + out_bytes)
     elif klass is K.NORM and name in plan.blocked_norms:  # a blocked depthwise 1x1 conv: reads and writes once
         memory = mem_us(in_bytes + out_bytes)
         keys = ["conv"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.estimate import layout
+from archcalc.estimate.layerunits import unit_traffic_bytes
 from archcalc.estimate.shapes import ConvShape, GemmShape
 from archcalc.runtime.devices import DeviceChoice
 from archcalc.runtime.kernelmap import ort_name_candidates
@@ -170,6 +171,10 @@ def chain_model(op: str, length: int, shape: Sequence[int]) -> Any:
 #: ops_model's tensors: the pool's input and output (3x3/2), the softmax's, the tanh's elements;
 #: UNIT_TRAFFIC_BYTES is what they move
 _POOL_IN, _POOL_OUT, _SOFTMAX, _TANH = (64, 56, 56), (64, 28, 28), (32, 1000), 1 << 18
+#: ops_model's Resize inputs (channels, height, width), each scaled 2x on both spatial axes: ORT's
+#: interpolating kernels cost per output element, 1.3-3 ns (linear) and ~60 ns (cubic) here,
+#: 25-1,000x what their bytes take (measured on maps of 14x14-112x112, 16-128 channels)
+RESIZE_INPUTS = {"resize_nearest": (32, 28, 28), "resize_linear": (32, 28, 28), "resize_cubic": (4, 14, 14)}
 
 
 def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
@@ -204,6 +209,17 @@ def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
     # a blocked conv output read by a plain op: ORT reorders it back (ReorderOutput), per element;
     # timed on reorder_model(), where it is the only ReorderOutput (here the pool's output needs one too)
     units["ReorderOutput"] = ("reorder", REORDER_CHANNELS * REORDER_SIZE ** 2)
+    # Resize 2x with half-pixel coordinates, per output element: nearest on that general path
+    # (ORT has a fast copy only for asymmetric floor nearest by whole factors, which the estimator
+    # prices by its traffic), bilinear and bicubic
+    inits.append(_const("resize_roi", (0,), 0.0))
+    inits.append(helper.make_tensor("resize_scales", 1, [4], [1.0, 1.0, 2.0, 2.0]))
+    for key, (c, h, w) in RESIZE_INPUTS.items():
+        inputs.append((f"{key}_x", [1, c, h, w]))
+        nodes.append(helper.make_node("Resize", [f"{key}_x", "resize_roi", "resize_scales"], [key], name=key,
+                                      mode=key.removeprefix("resize_"), coordinate_transformation_mode="half_pixel"))
+        outputs.append(key)
+        units[key] = (key, 4 * c * h * w)
     return model_of(nodes, inputs, outputs, inits), units
 
 
@@ -216,7 +232,9 @@ UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softm
 #: 3x3 max pool of 192x28x28 costs about its traffic, 1.35M taps at the gross per-tap unit of a
 #: stride-2 pool (traffic included) were priced 3-4x its time
 UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (math.prod(_POOL_IN) + math.prod(_POOL_OUT)),
-                      "softmax": 4.0 * 2 * math.prod(_SOFTMAX), "transcendental": 4.0 * 2 * _TANH}
+                      "softmax": 4.0 * 2 * math.prod(_SOFTMAX), "transcendental": 4.0 * 2 * _TANH,
+                      **{key: 4.0 * 5 * math.prod(shape) for key, shape in RESIZE_INPUTS.items()},
+                      **unit_traffic_bytes()}
 
 
 def reorder_model() -> Any:

@@ -1,8 +1,6 @@
-"""Calibration: the micro-benchmark suite run on this machine, reduced to a device profile.
-
-Every block of measurements follows a drift probe, and is scaled to the calibration's median
-probe; every figure is the median of its repeats. onnxruntime is imported inside ``calibrate``.
-"""
+"""Calibration: the micro-benchmark suite run on this machine, reduced to a device profile. Every
+block of measurements follows a drift probe, and is scaled to the calibration's median probe;
+every figure is the median of its repeats. onnxruntime is imported inside ``calibrate``."""
 
 from __future__ import annotations
 
@@ -14,6 +12,7 @@ from typing import Any
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import DeviceProfile, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
+from archcalc.estimate.layerunits import measure_units, unit_counts
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     Bench,
@@ -171,7 +170,8 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
 
     probe()
     tick("probes")
-    ops, units = ops_model()
+    ops, op_units = ops_model()
+    units = {**op_units, **unit_counts()}  # and the one-layer unit models (layerunits.py)
     for _ in range(reps):
         probe()
         _measure_overheads(bench, raw)
@@ -261,6 +261,7 @@ def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str,
         got = reorder_output_runs(bench) if name == "ReorderOutput" else kernel_runs_of(runs, name)
         if got:
             raw.add(f"unit:{key}", statistics.median(got), "compute", got)
+    measure_units(units, lambda m: bench.kernel_runs(m, runs=7), lambda k, v, got: raw.add(k, v, "compute", got))
     if matmul:
         _measure_matmul(bench, raw)
 

@@ -38,6 +38,8 @@ TRANSCENDENTAL = frozenset({
 })
 #: the rest: comparisons, clamps, sign and rounding, and softmax (costed by its own unit). Every
 #: function is in exactly one of the two sets (tests/test_transcendental.py), so a new one is decided
+#: functions with a calibrated per-element cost of their own (archcalc.estimate.layerunits)
+UNIT_FNS = frozenset({"gelu", "gelu_tanh", "silu", "mish", "hardswish", "hardsigmoid", "sigmoid", "elu", "softplus"})
 NOT_TRANSCENDENTAL = frozenset({
     "relu", "relu6", "leaky_relu", "prelu", "hardsigmoid", "softmax", "log_softmax", "hardtanh", "identity", "clip",
     "thresholded_relu", "shrink", "abs", "neg", "floor", "ceil", "round", "sign", "not",
@@ -198,6 +200,11 @@ class Activation(Op):
     def kernel_class_of(self, attrs: Mapping[str, Any]) -> KernelClass:
         """``fn: identity`` runs nothing: ORT's optimiser removes it."""
         return KernelClass.ELIMINATED if attrs.get("fn") == "identity" else self.kernel_class
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        """Functions whose ORT kernels (as exported, fusions included) take far longer than their
+        bytes have a calibrated unit each; the others are priced by a shared transcendental unit."""
+        return f"act:{attrs.get('fn')}" if attrs.get("fn") in UNIT_FNS else None
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
         shape = ins[0]

@@ -147,6 +147,12 @@ class Op:
         """The kernel class of one layer (an op whose attributes change it overrides this)."""
         return self.kernel_class
 
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        """The per-element cost the latency estimator calibrates for this layer's kernels (a key
+        of ``archcalc.estimate.layerunits.LAYER_UNITS``: ORT takes far longer than the bytes), or
+        None (priced by its kernel class alone)."""
+        return None
+
     # -- ONNX -------------------------------------------------------------------------------
     #: ONNX op_type -> translator
     translators: ClassVar[Mapping[str, Translator]] = {}

@@ -148,6 +148,10 @@ class LayerNorm(Op):
     doc_notes = ("`over: channels` (default) or `over: last` with `axes: k`; parameters: scale and shift per "
                  "normalised element; (6 + 2) FLOPs per element (mean 1, variance 3, normalise 2, scale, shift)")
     kernel_class = KernelClass.REDUCE
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        """ORT's LayerNormalization (between two transposes over the channels of an NCHW map)."""
+        return f"norm:layernorm:{'channels' if attrs.get('over') == 'channels' else 'last'}"
     translators = {"LayerNormalization": layernorm_from_onnx}
     export_refusal = "layernorm needs LayerNormalization: export at opset 17 or newer"
 
@@ -207,6 +211,9 @@ class GroupNorm(Op):
     doc_notes = ("`groups` must divide the channels; parameters: scale and shift per channel (`affine: per_group`: "
                  "per group); 8 FLOPs per element (see layernorm)")
     kernel_class = KernelClass.REDUCE
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        return "norm:groupnorm"
     translators = {"GroupNormalization": groupnorm_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
@@ -264,6 +271,9 @@ class InstanceNorm(Op):
     doc = "instance normalisation (statistics per sample and channel)"
     doc_notes = "parameters: scale and shift per channel when `affine: true`; 6 FLOPs per element, 8 with affine"
     kernel_class = KernelClass.REDUCE
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        return "norm:instancenorm"
     translators = {"InstanceNormalization": instancenorm_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:

@@ -72,6 +72,9 @@ class PixelShuffle(Op):
     doc = "depth to space: (C, H, W) -> (C/r², rH, rW)"
     doc_notes = "no parameters; receptive field as nearest upsampling by r (jump / r)"
     kernel_class = KernelClass.DATA_MOVEMENT
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        return f"move:{self.kind}"  # a strided copy: ORT's DepthToSpace, 6-D and 5-D Transposes
     translators = {"DepthToSpace": depth_to_space_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
@@ -98,6 +101,9 @@ class PixelUnshuffle(Op):
     doc = "space to depth: (C, H, W) -> (Cr², H/r, W/r)"
     doc_notes = "no parameters; receptive field as a stride-r window of r (jump × r)"
     kernel_class = KernelClass.DATA_MOVEMENT
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        return f"move:{self.kind}"  # a strided copy: ORT's DepthToSpace, 6-D and 5-D Transposes
     translators = {"SpaceToDepth": space_to_depth_from_onnx}
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:
@@ -131,6 +137,9 @@ class ChannelShuffle(Op):
     doc = "channel shuffle (ShuffleNet): interleave g channel groups"
     doc_notes = "no parameters; exported as Reshape -> Transpose -> Reshape, recognised in that form on import"
     kernel_class = KernelClass.DATA_MOVEMENT
+
+    def cost_unit(self, attrs: Mapping[str, Any]) -> str | None:
+        return f"move:{self.kind}"  # a strided copy: ORT's DepthToSpace, 6-D and 5-D Transposes
     import_note = "no ONNX op: Reshape (N, g, C/g, ...) -> Transpose (swap 1, 2) -> Reshape (N, C, ...) is recognised"
 
     def apply(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> Applied:

@@ -119,7 +119,20 @@ def ort_name_candidates(name: str) -> list[str]:
         base = new
     if name.endswith("_bn_nchwc"):  # a BatchNorm run as a blocked conv, named after its output
         out.append(name[: -len("_bn_nchwc")])
+    if _FUSION_NAME.search(name):
+        # ORT's contrib fusions name their node after one they replaced, nearest prefix first:
+        # "X/QuickGeluFusion/" (x * sigmoid(x), the SiLU), "X/matmul/MatMulAddFusion" (a Gemm)
+        head = _FUSION_NAME.sub("", name)
+        out.append(head)
+        while "/" in head:
+            head = head.rsplit("/", 1)[0]
+            if head:
+                out.append(head)
     return out
+
+
+#: the suffix ORT's contrib fusions add to the name of the node they replace
+_FUSION_NAME = re.compile(r"/[A-Za-z]*Fusion/?$")
 
 
 def map_kernels(original: Any, optimized: Sequence[OptNode], node_layer: Mapping[str, str]) -> KernelMap:

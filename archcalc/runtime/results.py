@@ -62,6 +62,14 @@ class ProfileResult:
     profile_runs: int = 0
     #: measured/calibrated ratios of the drift probes run next to this measurement
     drift: Mapping[str, float] = field(default_factory=dict)
+    #: what the drift is computed from: each probe measurement (seconds per probe run, and the
+    #: contention ratio) between the blocks of timed runs and after them, and the calibration's
+    probes: tuple[Mapping[str, float], ...] = ()
+    calibration_probes: Mapping[str, float] = field(default_factory=dict)
+    #: the estimate's parts at the calibration's speed (ms): what follows the compute probe and what
+    #: follows the overhead probe (the estimate is their drift-scaled sum, times the preemption factor)
+    estimate_compute_part_ms: float | None = None
+    estimate_overhead_part_ms: float | None = None
     params: int = 0
     macs: int = 0
     notes: tuple[str, ...] = ()
@@ -94,7 +102,10 @@ class ProfileResult:
             "estimate_ms": self.estimate_ms, "estimate_low_ms": self.estimate_low_ms,
             "estimate_high_ms": self.estimate_high_ms, "band_basis": self.band_basis, "ratio": self.ratio,
             "profiled_kernels_ms": self.profiled_kernels_ms, "profile_runs": self.profile_runs,
-            "drift": dict(self.drift), "params": self.params, "macs": self.macs,
+            "drift": dict(self.drift), "probes": [dict(p) for p in self.probes],
+            "calibration_probes": dict(self.calibration_probes),
+            "estimate_compute_part_ms": self.estimate_compute_part_ms,
+            "estimate_overhead_part_ms": self.estimate_overhead_part_ms, "params": self.params, "macs": self.macs,
             "load_average": self.load_average, "cores": self.cores,
             "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes),
         }

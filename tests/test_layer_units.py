@@ -1,0 +1,96 @@
+"""Per-element costs of normalisations and transcendental activations (estimate/layerunits.py):
+each timed on a one-layer spec in the form exporters write, and priced per element of a layer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from archcalc.estimate import estimate_latency, layout
+from archcalc.estimate.layerunits import LAYER_UNITS, unit_counts, unit_key, unit_model
+from archcalc.estimate.microbench import UNIT_TRAFFIC_BYTES
+from archcalc.language.loader import load_spec
+from tests.test_estimate import synthetic
+
+
+@pytest.fixture(autouse=True)
+def block16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "nchwc_block", lambda: 16)
+
+
+def _layer(spec: dict, shape: list[int]):  # type: ignore[no-untyped-def]
+    return load_spec({"name": "t", "input": shape, "layers": [dict(spec, name="x")]}).layers["x"]
+
+
+@pytest.mark.parametrize(("spec", "shape", "key"), [
+    ({"type": "activation", "fn": "gelu"}, [8, 4, 4], "act:gelu"),
+    ({"type": "mish"}, [8, 4, 4], "act:mish"),
+    ({"type": "relu"}, [8, 4, 4], None),  # fuses into the conv before it, or costs its traffic
+    ({"type": "activation", "fn": "tanh"}, [8, 4, 4], None),  # the ops model's transcendental unit
+    ({"type": "layernorm", "over": "last"}, [4, 4, 8], "norm:layernorm:last"),
+    ({"type": "layernorm", "over": "channels"}, [8, 4, 4], "norm:layernorm:channels"),
+    ({"type": "groupnorm", "groups": 2}, [8, 4, 4], "norm:groupnorm"),
+    ({"type": "instancenorm"}, [8, 4, 4], "norm:instancenorm"),
+    ({"type": "conv", "filters": 4, "kernel": 1}, [8, 4, 4], None),
+    ({"type": "pixel_shuffle", "factor": 2}, [8, 4, 4], "move:pixel_shuffle"),
+    ({"type": "channel_shuffle", "groups": 2}, [8, 4, 4], "move:channel_shuffle"),
+    ({"type": "flatten"}, [8, 4, 4], None),
+])
+def test_which_unit_prices_a_layer(spec: dict, shape: list[int], key: str | None) -> None:
+    assert unit_key(_layer(spec, shape)) == key
+
+
+@pytest.mark.parametrize(("key", "ops"), [
+    ("act:gelu", ["Div", "Erf", "Add", "Mul", "Mul"]),  # torch.onnx's exact GELU: ORT fuses it into one Gelu
+    ("act:silu", ["Sigmoid", "Mul"]),  # ORT's QuickGeluFusion
+    ("act:mish", ["Softplus", "Tanh", "Mul"]),
+    ("norm:layernorm:channels", ["Transpose", "LayerNormalization", "Transpose"]),  # ConvNeXt's LayerNorm2d
+    ("norm:groupnorm", ["Reshape", "InstanceNormalization", "Reshape", "Mul", "Add"]),  # nn.GroupNorm at opset 17
+    ("move:pixel_shuffle", ["DepthToSpace"]),  # nn.PixelShuffle (CRD)
+    ("move:pixel_unshuffle", ["Reshape", "Transpose", "Reshape"]),  # nn.PixelUnshuffle
+])
+def test_unit_models_are_the_forms_exporters_write(key: str, ops: list[str]) -> None:
+    model = unit_model(key)
+    assert [n.op_type for n in model.graph.node] == ops
+
+
+def test_unit_counts_and_traffic_are_the_unit_models_elements() -> None:
+    for name, (key, count) in unit_counts().items():
+        assert name == f"layer:{key}" and count == math.prod(LAYER_UNITS[key][1])
+        assert UNIT_TRAFFIC_BYTES[key] == 8 * count  # read and written once, fp32
+
+
+@pytest.mark.parametrize(("spec", "shape", "key", "old_ns"), [
+    ({"type": "activation", "fn": "gelu"}, [8, 6, 6], "act:gelu", 3.0),  # synthetic()'s transcendental unit
+    ({"type": "layernorm", "over": "last"}, [6, 6, 8], "norm:layernorm:last", 0.0),  # was its traffic alone
+    ({"type": "groupnorm", "groups": 2}, [8, 6, 6], "norm:groupnorm", 0.0),
+    ({"type": "pixel_shuffle", "factor": 2}, [8, 6, 6], "move:pixel_shuffle", 0.0),
+])
+def test_a_unit_layer_costs_its_elements_at_the_unit_plus_one_pass_of_traffic(spec: dict, shape: list[int],
+                                                                              key: str, old_ns: float) -> None:
+    """synthetic(): 1 us fixed per kernel, 10 GB/s. GELU exported as five nodes runs as one ORT
+    kernel (the unit was timed on all of them, fusions included): one fixed cost, one pass."""
+    graph = load_spec({"name": "u", "input": shape, "layers": [dict(spec, name="x")]})
+    unit_ns = {key: 0.5}
+    est = estimate_latency(graph, synthetic(unit_ns={**synthetic().unit_ns, **unit_ns}), batch=1)
+    elements = math.prod(shape)
+    assert est.layers["x"].ms * 1e3 == pytest.approx(1 + elements * 0.5 / 1e3 + 2 * elements * 4 / 1e4)
+    # a profile without the unit prices the layer as before
+    old = estimate_latency(graph, synthetic(), batch=1)
+    assert old.layers["x"].ms * 1e3 == pytest.approx(1 + elements * old_ns / 1e3 + 2 * elements * 4 / 1e4)
+
+
+def test_every_unit_an_op_declares_has_a_unit_model_and_each_model_is_priced_by_its_unit() -> None:
+    """The ops say which unit prices them (Op.cost_unit); layerunits holds a model for each. Both
+    ways round, so no layer can name a unit calibration never measures (it would fall back silently)."""
+    from archcalc.ops import REGISTRY
+    from archcalc.ops.activation import UNIT_FNS
+
+    declared = {REGISTRY["activation"].cost_unit({"fn": fn}) for fn in UNIT_FNS}
+    declared |= {REGISTRY["layernorm"].cost_unit({"over": over}) for over in ("last", "channels")}
+    declared |= {REGISTRY[kind].cost_unit({}) for kind in ("groupnorm", "instancenorm", "pixel_shuffle",
+                                                           "pixel_unshuffle", "channel_shuffle")}
+    assert declared == set(LAYER_UNITS)
+    for key, (spec, shape) in LAYER_UNITS.items():
+        assert unit_key(_layer(spec, list(shape))) == key
