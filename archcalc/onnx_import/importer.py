@@ -25,6 +25,7 @@ from typing import Any
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
 from archcalc.onnx_import.fold import FOLD_OPS, FoldBudget, fold
+from archcalc.onnx_import.groups import group_spec, read_groups
 from archcalc.onnx_import.notes import exported_conventions, summary
 from archcalc.onnx_import.protos import (
     constant_node,
@@ -143,8 +144,6 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     inferred: dict[str, tuple[int, ...]] | None = None
     budget = FoldBudget()
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
-    from archcalc.onnx_import.groups import group_spec, read_groups
-
     groups, group_notes = read_groups(model)
     notes.extend(group_notes)
 
