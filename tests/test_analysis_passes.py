@@ -89,3 +89,24 @@ def test_imported_results_taken_in_step_or_by_name_match_applying_afresh(tmp_pat
         a, b = archcalc.analyze(g), archcalc.analyze(_without_applied(g))
         assert a.totals == b.totals
         assert a.layers == b.layers
+
+
+def test_imported_layers_share_their_producers_shape_tuples(tmp_path: Path) -> None:
+    """A one-input layer reading output 0 of a one-output layer keeps its producer's own output tuple
+    as its input shapes (equal values, one tuple fewer per layer), and an activation its input's."""
+    from archcalc.onnx_export.export import export_onnx, save
+
+    path = tmp_path / "g.onnx"
+    save(export_onnx(archcalc.load("mobilenet_v2"), seed=1), path)
+    graph = archcalc.load(str(path), batch=1)
+    applied = graph.meta["applied"]
+    shared = 0
+    for name, (layer, ins, result) in applied.items():
+        if len(layer.inputs) == 1 and layer.inputs[0][0] in applied:
+            producer_outs = applied[layer.inputs[0][0]][2].outs
+            if len(producer_outs) == 1 and layer.inputs[0][1] == 0:
+                assert ins is producer_outs, name
+                shared += 1
+        if layer.kind == "activation":
+            assert result.outs is ins, name
+    assert shared > 100
