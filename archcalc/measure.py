@@ -235,8 +235,9 @@ def _drift_note(drift: Mapping[str, float]) -> str | None:
                      + " of its calibrated speed during this measurement: the estimate is scaled, but compare "
                        "with care")
     if abs(drift.get("contention", 1.0) - 1.0) > 0.15:
-        notes.append(f"other processes preempted the probe runs x{drift['contention']:.2f} as much as during "
-                     f"calibration: the estimate of a run longer than a scheduler slice is scaled by as much")
+        notes.append(f"other runnable tasks shared the cores during this measurement: a run longer than a "
+                     f"scheduler slice is estimated x{drift['contention']:.2f} slower (the run queue, or the "
+                     f"probe's preemption where the OS has no run queue to read)")
     return "; ".join(notes) or None
 
 

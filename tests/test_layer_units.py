@@ -8,8 +8,15 @@ import math
 import pytest
 
 from archcalc.estimate import estimate_latency, layout
-from archcalc.estimate.layerunits import LAYER_UNITS, unit_counts, unit_key, unit_model
-from archcalc.estimate.microbench import UNIT_TRAFFIC_BYTES
+from archcalc.estimate.layerunits import (
+    LAYER_UNITS,
+    SMALL,
+    unit_counts,
+    unit_figures,
+    unit_key,
+    unit_model,
+    unit_shapes,
+)
 from archcalc.language.loader import load_spec
 from tests.test_estimate import synthetic
 
@@ -55,10 +62,25 @@ def test_unit_models_are_the_forms_exporters_write(key: str, ops: list[str]) -> 
     assert [n.op_type for n in model.graph.node] == ops
 
 
-def test_unit_counts_and_traffic_are_the_unit_models_elements() -> None:
-    for name, (key, count) in unit_counts().items():
-        assert name == f"layer:{key}" and count == math.prod(LAYER_UNITS[key][1])
-        assert UNIT_TRAFFIC_BYTES[key] == 8 * count  # read and written once, fp32
+def test_each_unit_has_a_model_and_one_with_a_16x_smaller_map() -> None:
+    for key, (_, shape) in LAYER_UNITS.items():
+        shapes = unit_shapes(key)
+        assert shapes[key] == shape and math.prod(shapes[key + SMALL]) * 16 == math.prod(shape)
+        counts = unit_counts()
+        assert counts[f"layer:{key}"] == (key, math.prod(shape))
+        assert counts[f"layer:{key}{SMALL}"] == (key + SMALL, math.prod(shape) / 16)
+    # the small LayerNorm over the last axis keeps its rows: the map shrinks, not the channels
+    assert unit_shapes("norm:layernorm:last")["norm:layernorm:last" + SMALL] == (14, 14, 64)
+
+
+def test_a_unit_is_the_slope_between_its_two_models_and_the_rest_is_the_forms_fixed_cost() -> None:
+    """GELU-tanh as exported runs 8 kernels: 200,704 elements in 130 us and 12,544 in 19 us is
+    0.59 ns per element and 11.6 us of fixed cost (less the profiler's 0.3 us)."""
+    times = {"unit:act:gelu_tanh": 130.0, "unit:act:gelu_tanh" + SMALL: 19.0}
+    unit_ns, fixed_us = unit_figures(times.get, profiler_us=0.3)
+    per_ns = (130.0 - 19.0) / (200_704 - 12_544) * 1e3
+    assert unit_ns == {"act:gelu_tanh": pytest.approx(per_ns)}
+    assert fixed_us == {"unit:act:gelu_tanh": pytest.approx(19.0 - 0.3 - 12_544 * per_ns / 1e3)}
 
 
 @pytest.mark.parametrize(("spec", "shape", "key", "old_ns"), [
@@ -67,15 +89,15 @@ def test_unit_counts_and_traffic_are_the_unit_models_elements() -> None:
     ({"type": "groupnorm", "groups": 2}, [8, 6, 6], "norm:groupnorm", 0.0),
     ({"type": "pixel_shuffle", "factor": 2}, [8, 6, 6], "move:pixel_shuffle", 0.0),
 ])
-def test_a_unit_layer_costs_its_elements_at_the_unit_plus_one_pass_of_traffic(spec: dict, shape: list[int],
+def test_a_unit_layer_costs_its_forms_fixed_cost_and_its_elements_at_the_unit(spec: dict, shape: list[int],
                                                                               key: str, old_ns: float) -> None:
-    """synthetic(): 1 us fixed per kernel, 10 GB/s. GELU exported as five nodes runs as one ORT
-    kernel (the unit was timed on all of them, fusions included): one fixed cost, one pass."""
+    """The unit's own fixed cost (all the form's kernels) and its slope (which holds the traffic)."""
     graph = load_spec({"name": "u", "input": shape, "layers": [dict(spec, name="x")]})
-    unit_ns = {key: 0.5}
-    est = estimate_latency(graph, synthetic(unit_ns={**synthetic().unit_ns, **unit_ns}), batch=1)
+    base = synthetic()
+    profile = synthetic(unit_ns={**base.unit_ns, key: 0.5}, fixed_us={**base.fixed_us, f"unit:{key}": 7.0})
+    est = estimate_latency(graph, profile, batch=1)
     elements = math.prod(shape)
-    assert est.layers["x"].ms * 1e3 == pytest.approx(1 + elements * 0.5 / 1e3 + 2 * elements * 4 / 1e4)
+    assert est.layers["x"].ms * 1e3 == pytest.approx(7.0 + elements * 0.5 / 1e3)
     # a profile without the unit prices the layer as before
     old = estimate_latency(graph, synthetic(), batch=1)
     assert old.layers["x"].ms * 1e3 == pytest.approx(1 + elements * old_ns / 1e3 + 2 * elements * 4 / 1e4)

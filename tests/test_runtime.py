@@ -330,17 +330,26 @@ def test_map_kernels_places_a_blocked_batchnorm_on_its_layer() -> None:
     assert kmap.fused == {"r": "b"}
 
 
+def _optimized_by_ort(model: Any) -> list[OptNode]:
+    """The nodes of ORT's optimized graph of ``model`` (this ORT, this CPU)."""
+    from archcalc.runtime.trace import read_optimized
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
+        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return read_optimized(options.optimized_model_filepath)
+
+
 def test_map_kernels_tells_a_conv_that_absorbed_a_batchnorm_named_x_bn_from_a_blocked_batchnorm() -> None:
     """ORT's own optimized graph (this ORT, this CPU) of layers named as MobileNet specs name them:
     a conv + BatchNorm ``project`` + ``project_bn`` runs as one Conv named ``project_bn_nchwc``
     (after the BatchNorm's output), which is the conv's kernel with the BatchNorm fused into it; a
     BatchNorm after a Relu still runs as its own blocked conv, ``bn2_bn_nchwc``, and is the
     BatchNorm's. The estimate prices them the same way, so the per-layer rows must agree."""
-    import onnxruntime as ort
 
     from archcalc.language.loader import load_spec
     from archcalc.onnx_export.export import export_onnx
-    from archcalc.runtime.trace import read_optimized
 
     graph = load_spec({"name": "t", "input": [32, 16, 16], "layers": [
         {"name": "project", "type": "conv", "filters": 32, "kernel": 3, "padding": 1},
@@ -350,11 +359,7 @@ def test_map_kernels_tells_a_conv_that_absorbed_a_batchnorm_named_x_bn_from_a_bl
         {"name": "bn2", "type": "bn"},
         {"name": "c3", "type": "conv", "filters": 32, "kernel": 3, "padding": 1}]})
     model = export_onnx(graph, weights="constant").model
-    with tempfile.TemporaryDirectory() as tmp:
-        options = ort.SessionOptions()
-        options.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
-        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        opt = read_optimized(options.optimized_model_filepath)
+    opt = _optimized_by_ort(model)
     kmap = map_kernels(model, opt, runtime.node_layers(model, graph.layers))
     if "project_bn_nchwc" not in kmap.kernels:
         pytest.skip("this CPU's ORT does not run these convs blocked (no NCHWc)")
@@ -368,12 +373,10 @@ def test_map_kernels_places_ort_contrib_fusions_on_the_layer_they_are_named_afte
     ``<the Mul>/QuickGeluFusion/``, on the conv's blocked output (no tensor of the original graph):
     its time is the SiLU's, not the conv's before it. With the name unread it went to the conv and
     every SiLU of EfficientNet-B0 measured 0 while its conv held both."""
-    import onnxruntime as ort
 
     from archcalc.language.loader import load_spec
     from archcalc.onnx_export.export import export_onnx
     from archcalc.runtime.kernelmap import ort_name_candidates
-    from archcalc.runtime.trace import read_optimized
 
     assert ort_name_candidates("a/b/Mul/QuickGeluFusion/")[-3:] == ["a/b/Mul", "a/b", "a"]
     assert "blk/Add" in ort_name_candidates("blk/Add/matmul/MatMulAddFusion")
@@ -382,11 +385,7 @@ def test_map_kernels_places_ort_contrib_fusions_on_the_layer_they_are_named_afte
         {"name": "b1", "type": "bn"}, {"name": "act", "type": "activation", "fn": "silu"},
         {"name": "c2", "type": "conv", "filters": 32, "kernel": 3, "padding": 1}]})
     model = export_onnx(graph, weights="constant").model
-    with tempfile.TemporaryDirectory() as tmp:
-        options = ort.SessionOptions()
-        options.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
-        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        opt = read_optimized(options.optimized_model_filepath)
+    opt = _optimized_by_ort(model)
     fused = [n.name for n in opt if n.op_type == "QuickGelu"]
     if not fused:
         pytest.skip("this ORT does not fuse x * Sigmoid(x)")

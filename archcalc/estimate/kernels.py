@@ -366,17 +366,16 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         keys = list(_ACTIVATION_KERNELS.get(fn, ("ew",)))
         elements = rec.activation_bytes / F32
         unit = profile.unit_ns.get(unit_key(layer) or "")
-        if unit is not None:  # timed on the form archcalc exports, fusions included: one pass of traffic
-            compute, keys = elements * unit / 1e3, keys[:1]
-        elif fn in ("softmax", "log_softmax"):
+        if unit is not None:  # timed on the form archcalc exports, fusions included, its traffic too
+            return elements * unit / 1e3, 0.0, [f"unit:{unit_key(layer)}"]
+        if fn in ("softmax", "log_softmax"):
             compute = elements * profile.unit_ns.get("softmax", 0.0) / 1e3
         elif fn in TRANSCENDENTAL:
             compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
         memory = len(keys) * mem_us(in_bytes + out_bytes)
     elif unit_key(layer) in profile.unit_ns:  # LayerNorm, GroupNorm, InstanceNorm; pixel and channel shuffles
         compute = rec.activation_bytes / F32 * profile.unit_ns[str(unit_key(layer))] / 1e3
-        memory = mem_us(in_bytes + out_bytes)
-        keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]
+        keys = [f"unit:{unit_key(layer)}"]  # the fixed cost of the form's kernels, measured
     elif klass is K.VIEW:
         keys = ["shape"]
     elif klass is K.UNKNOWN:

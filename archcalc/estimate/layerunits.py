@@ -43,23 +43,56 @@ def unit_key(layer: Layer) -> str | None:
     return key if key in LAYER_UNITS else None
 
 
+#: the small model of each unit: its map 4x smaller on both spatial axes (1/16 of the elements)
+SMALL = "@small"
+
+
+def _small(shape: tuple[int, int, int], last: bool) -> tuple[int, int, int]:
+    a, b, c = shape
+    return (a // 4, b // 4, c) if last else (a, b // 4, c // 4)
+
+
+def unit_shapes(key: str) -> dict[str, tuple[int, int, int]]:
+    """The unit's two models' inputs: ``key`` and ``key@small``."""
+    _, shape = LAYER_UNITS[key]
+    return {key: shape, key + SMALL: _small(shape, key.endswith(":last"))}
+
+
 def unit_counts() -> dict[str, tuple[str, float]]:
-    """Each unit as ``ops_model``'s units are given (name -> (cost key, elements it is divided by))."""
-    return {f"layer:{key}": (key, float(prod(shape))) for key, (_, shape) in LAYER_UNITS.items()}
+    """Each unit's two models as ``ops_model``'s units are given (name -> (cost key, elements))."""
+    return {f"layer:{name}": (name, float(prod(shape))) for key in LAYER_UNITS
+            for name, shape in unit_shapes(key).items()}
 
 
-def unit_traffic_bytes() -> dict[str, float]:
-    """What each unit model's layer reads and writes once (fp32): the estimator adds that much
-    traffic to the unit, so the unit is stored net of it."""
-    return {key: 4.0 * 2 * prod(shape) for key, (_, shape) in LAYER_UNITS.items()}
+def unit_figures(get: Callable[[str], float | None], profiler_us: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Per unit, from its two models' kernel times (``get("unit:<name>")``, microseconds per
+    run, all kernels of the form): the cost per element (ns), the slope between the two, and the
+    fixed cost of the form's kernels (us), what the small one took beyond its elements (less the
+    profiler's cost). Two sizes because a form runs 1-8 kernels (GELU-tanh as exported: 8),
+    each with its fixed cost: spread over one model's elements they priced a small layer at
+    0.26-0.4x of its time."""
+    unit_ns: dict[str, float] = {}
+    fixed_us: dict[str, float] = {}
+    for key in LAYER_UNITS:
+        shapes = unit_shapes(key)
+        big, small = get(f"unit:{key}"), get(f"unit:{key}{SMALL}")
+        if big is None or small is None:
+            continue
+        n_big, n_small = prod(shapes[key]), prod(shapes[key + SMALL])
+        per_us = max(big - small, 0.0) / (n_big - n_small)
+        unit_ns[key] = per_us * 1e3
+        fixed_us[f"unit:{key}"] = max(small - profiler_us - n_small * per_us, 0.05)
+    return unit_ns, fixed_us
 
 
-def unit_model(key: str) -> Any:
-    """The ONNX model (batch 1, random weights) of the unit's one-layer spec."""
+def unit_model(name: str) -> Any:
+    """The ONNX model (batch 1, random weights) of a unit's one-layer spec (``key`` or ``key@small``)."""
     from archcalc.language.loader import load_spec
     from archcalc.onnx_export.export import export_onnx
 
-    layer, shape = LAYER_UNITS[key]
+    key = name.removesuffix(SMALL)
+    layer, _ = LAYER_UNITS[key]
+    shape = unit_shapes(key)[name]
     graph = load_spec({"name": key.replace(":", "_"), "input": list(shape), "layers": [dict(layer, name="unit")]})
     return export_onnx(graph, weights="random").model
 
@@ -68,7 +101,7 @@ def measure_units(units: Mapping[str, tuple[str, float]], kernel_runs: Callable[
                   add: Callable[[str, float, list[float]], None]) -> None:
     """Time the unit models among ``units`` (see :func:`unit_counts`): per profiled run, the sum of
     all its kernels (microseconds)."""
-    for key in [key for name, (key, _) in units.items() if name.startswith("layer:") and key in LAYER_UNITS]:
+    for key in [key for name, (key, _) in units.items() if name.startswith("layer:")]:
         runs = kernel_runs(unit_model(key))
         width = max((len(v) for v in runs.values()), default=0)
         got = [sum(v[i] for v in runs.values() if i < len(v)) for i in range(width)]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.estimate import layout
-from archcalc.estimate.layerunits import unit_traffic_bytes
 from archcalc.estimate.shapes import ConvShape, GemmShape
 from archcalc.runtime.devices import DeviceChoice
 from archcalc.runtime.kernelmap import ort_name_candidates
@@ -233,8 +232,7 @@ UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softm
 #: stride-2 pool (traffic included) were priced 3-4x its time
 UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (math.prod(_POOL_IN) + math.prod(_POOL_OUT)),
                       "softmax": 4.0 * 2 * math.prod(_SOFTMAX), "transcendental": 4.0 * 2 * _TANH,
-                      **{key: 4.0 * 5 * math.prod(shape) for key, shape in RESIZE_INPUTS.items()},
-                      **unit_traffic_bytes()}
+                      **{key: 4.0 * 5 * math.prod(shape) for key, shape in RESIZE_INPUTS.items()}}
 
 
 def reorder_model() -> Any:

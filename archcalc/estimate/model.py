@@ -81,7 +81,7 @@ class Estimate:
         from archcalc.estimate.noise import band_of
 
         return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, profile.probes, samples,
-                       run_ms=self.total_ms / self.contention)
+                       run_ms=self.total_ms / self.contention, threads=profile.intra_op_threads)
 
     def to_dict(self) -> dict[str, Any]:
         return {"total_ms": self.total_ms, "run_ms": self.run_ms, "batch": self.batch, "drift": dict(self.drift),

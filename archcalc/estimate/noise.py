@@ -133,24 +133,26 @@ def drift_range(base: Mapping[str, float], samples: Sequence[Mapping[str, float]
 
 
 def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str, float],
-            base: Mapping[str, float], samples: Sequence[Mapping[str, float]] = (), run_ms: float = 0.0) -> Band:
+            base: Mapping[str, float], samples: Sequence[Mapping[str, float]] = (), run_ms: float = 0.0,
+            threads: int = 1) -> Band:
     """The band of an estimate made of ``compute_part_ms`` (follows the compute probe) and
     ``overhead_part_ms`` (follows the overhead probe), both at the calibration's speed.
 
     With probe ``samples`` taken at the time of use, each part is scaled by the lowest and the
     highest ratio of its probe to the calibration's (``base``); without, by the range the probes
     took during calibration (``noise["compute_lo"]`` ...); and by the lowest and highest
-    preemption factor the samples' ``contention`` (relative to ``base``'s) gives a run of ``run_ms``
-    (:func:`~archcalc.estimate.probes.contention_factor`). Then the whole is widened by
-    ``noise["points"]``, the median disagreement of the calibration points' repeats (half of it
+    preemption factor the samples give a run of ``run_ms`` keeping ``threads`` threads busy
+    (:func:`~archcalc.estimate.probes.contention_of`, ``contention_factor``). Then the whole is
+    widened by ``noise["points"]``, the median disagreement of the calibration points' repeats (half of it
     each way)."""
     ranges: dict[str, tuple[float, float]] = {}
     for name in ("compute", "overhead"):
         got = drift_range(base, samples, name) if samples else None
         ranges[name] = got if got is not None else (noise.get(f"{name}_lo", 1.0), noise.get(f"{name}_hi", 1.0))
-    from archcalc.estimate.probes import contention_factor
+    from archcalc.estimate.probes import contention_factor, contention_of
+    from archcalc.runtime.devices import cpu_count
 
-    contention = [s["contention"] / base.get("contention", 1.0) for s in samples if "contention" in s] or [1.0]
+    contention = [c for s in samples if (c := contention_of(s, base, threads, cpu_count())) is not None] or [1.0]
     c_lo, c_hi = contention_factor(min(contention), run_ms), contention_factor(max(contention), run_ms)
     lo = (compute_part_ms * ranges["compute"][0] + overhead_part_ms * ranges["overhead"][0]) * c_lo
     hi = (compute_part_ms * ranges["compute"][1] + overhead_part_ms * ranges["overhead"][1]) * c_hi
@@ -161,3 +163,15 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
                 f"x{ranges['overhead'][0]:.2f}-{ranges['overhead'][1]:.2f}, preemption x{c_lo:.2f}-{c_hi:.2f}), "
                 f"widened by the calibration points' "
                 f"repeat disagreement ({noise.get('points', 0.0):.0%})")
+
+
+def busy_note(log: Sequence[Mapping[str, float]], cores: int) -> list[str]:
+    """A note when other tasks were runnable during calibration (the probes' run-queue reads):
+    every figure is then slower than the machine is alone (ORT's kernels share the cores, caches
+    and memory bandwidth), and estimates made later on a quiet machine are too high."""
+    others = [p["others"] for p in log if "others" in p]
+    if not others or statistics.median(others) < 0.5:
+        return []
+    return [f"calibrated while {statistics.median(others):.1f} other tasks were runnable (median of {len(others)} "
+            f"run-queue reads, {cores} cores): its figures are those of a shared machine; calibrate again "
+            f"when it is quiet (archcalc calibrate --fresh)"]

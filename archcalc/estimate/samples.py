@@ -67,7 +67,8 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
 
 def gemm_samples(scale: float = 1.0, seed: int = 7) -> list[GemmShape]:
     """Generic (M, K, N): M from 1 (matrix-vector) to 512, K and N log-uniform 16..16384, weights
-    up to 128 MiB; plus a few large matrix-vector shapes for streaming bandwidth."""
+    up to 128 MiB; a few large matrix-vector shapes for streaming bandwidth; and M of 512-8192
+    (K, N 32-4096): before them ConvNeXt's M = 3,136 MatMuls were extrapolated."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -82,7 +83,15 @@ def gemm_samples(scale: float = 1.0, seed: int = 7) -> list[GemmShape]:
             continue
         shapes.append(s)
     shapes += [GemmShape(1, 8192, 4096), GemmShape(1, 4096, 8192), GemmShape(8, 8192, 4096)]
-    return shapes
+    # many rows: a MatMul over every position of a map (ConvNeXt's pointwise Linear layers, M = H x W,
+    # 49-3,136 at 224 px), from a stream of its own so the shapes above stay the same
+    rows = np.random.default_rng(seed + 1)
+    many: list[GemmShape] = []
+    while len(many) < max(2, round(8 * scale)):
+        s = GemmShape(int(2 ** rows.uniform(9, 13)), int(2 ** rows.uniform(5, 12)), int(2 ** rows.uniform(5, 12)))
+        if s.flops <= 2e9:
+            many.append(s)
+    return shapes + many
 
 
 def last_level_cache_bytes(default: int = 32 << 20) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 from archcalc.errors import CalibrationError
 from archcalc.estimate.deviceprofile import DeviceProfile, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
-from archcalc.estimate.layerunits import measure_units, unit_counts
+from archcalc.estimate.layerunits import measure_units, unit_counts, unit_figures
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     Bench,
@@ -25,7 +25,7 @@ from archcalc.estimate.microbench import (
     reorder_output_runs,
     stream_model,
 )
-from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, disagrees, noise_figures, screen
+from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, busy_note, disagrees, noise_figures, screen
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
@@ -80,8 +80,8 @@ class _Samples:
             self.values[key] = other.values[key]
 
     def reference(self) -> dict[str, float]:
-        """The calibration's median probes (and the median preemption its compute probe saw)."""
-        names = [*Probes.NAMES, *(["contention"] if all("contention" in p for p in self.log) else [])]
+        """The calibration's median probes (the preemption its compute probe saw, the run queue)."""
+        names = [*Probes.NAMES, *(k for k in ("contention", "others") if all(k in p for p in self.log))]
         return {name: statistics.median([p[name] for p in self.log]) for name in names}
 
     def get(self, key: str, ref: Mapping[str, float]) -> float | None:
@@ -209,7 +209,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         mode=plan.name,
         notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
                f"{reps} repeat(s) each, {len(raw.log)} probes",
-               screened.note(len(screened.kept) + len(screened.dropped))],
+               screened.note(len(screened.kept) + len(screened.dropped)), *busy_note(raw.log, cpu_count())],
         noise=noise_of(raw, screened),
     )
     profile.validate()
@@ -364,9 +364,10 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
         if value is not None:
             weights = float(F32 * g.k * g.n)
             stream.append((weights, weights / max(value - profiler_heavy_us - fixed["gemm"], 0.05) / 1e3))
-    unit_ns: dict[str, float] = {}
+    unit_ns, unit_fixed = unit_figures(lambda key: raw.get(key, ref), profiler_us)
+    fixed.update(unit_fixed)
     for _name, (key, count) in units.items():
-        value = raw.get(f"unit:{key}", ref)
+        value = raw.get(f"unit:{key}", ref) if not _name.startswith("layer:") else None
         if value is not None:
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
             unit_ns[key] = unit_cost_ns(key, value - prof_us, count, fixed, bandwidth)
