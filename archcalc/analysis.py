@@ -9,7 +9,7 @@ from math import prod
 from typing import Any
 
 from archcalc.conventions import OPTIMIZER_STATE, Conventions, resolve
-from archcalc.counting import count_layer, shared_cost, unit_outputs
+from archcalc.counting import count_layer, shared_cost, unit_output_flags
 from archcalc.errors import ArchcalcError, ShapeError
 from archcalc.ir import Graph, TensorRef, format_ref
 from archcalc.ops import REGISTRY
@@ -66,9 +66,13 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     batch = conv.batch
     dtype_bytes = conv.dtype_bytes
 
-    shapes: dict[TensorRef, tuple[int, ...]] = {}
-    fields_: dict[TensorRef, Field] = {}
-    applied: dict[str, Applied] = {}
+    # Per layer, keyed by its name (not by (name, index): no key tuple is made per output), and in
+    # layer order as lists for the later passes: on a graph too large for the CPU caches each lookup
+    # in a big dict is a cache miss, while a list walked in order is read sequentially.
+    outs_of: dict[str, tuple[tuple[int, ...], ...]] = {}
+    fields_of: dict[str, tuple[Field, ...]] = {}
+    results: list[Applied] = []
+    n_ins: list[int] = []  # elements of each layer's first input (per sample)
     warnings: list[str] = list(graph.meta.get("warnings", ()))
     report_notes: list[str] = list(graph.meta.get("notes", ()))
     merge_notes: dict[str, str] = {}
@@ -79,13 +83,26 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     #: on a graph too large for the caches, every pass over the layers costs per layer)
     readers: dict[TensorRef, int] = {}
 
+    # the importer's entries are in layer order (inputs aside): taken in step, without a lookup by name;
+    # any other order falls back to the lookup
+    pending = iter(imported.values())
+    next_hit = next(pending, None)
     for layer in graph.layers.values():
         refs = layer.inputs
         for ref in refs:
             readers[ref] = readers.get(ref, 0) + 1
-        ins = (shapes[refs[0]],) if len(refs) == 1 else tuple([shapes[ref] for ref in refs])
+        if len(refs) == 1:
+            ref = refs[0]
+            ins: tuple[tuple[int, ...], ...] = (outs_of[ref[0]][ref[1]],)
+        else:
+            ins = tuple([outs_of[ref[0]][ref[1]] for ref in refs])
         try:
-            hit = imported.get(layer.name)
+            hit: tuple[Any, tuple[tuple[int, ...], ...], Applied] | None
+            if next_hit is not None and next_hit[0] is layer:
+                hit = next_hit
+                next_hit = next(pending, None)
+            else:
+                hit = imported.get(layer.name)
             if hit is not None and hit[0] is layer and hit[1] == ins:
                 result = hit[2]
             else:
@@ -94,7 +111,11 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
                 out_fields: tuple[Field, ...] = (input_field(len(result.outs[0]) - 1),)
                 message = None
             else:
-                in_fields = (fields_[refs[0]],) if len(refs) == 1 else tuple([fields_[ref] for ref in refs])
+                in_fields: tuple[Field, ...]
+                if len(refs) == 1:
+                    in_fields = (fields_of[refs[0][0]][refs[0][1]],)
+                else:
+                    in_fields = tuple([fields_of[ref[0]][ref[1]] for ref in refs])
                 rule = result.rf
                 if len(in_fields) == 1 and rule.__class__ is str and rule == PASS and not in_fields[0].is_unknown:
                     field, message = in_fields[0], None  # step's answer for one input passed through
@@ -112,21 +133,23 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
                     raise ShapeError(f"{dropped[0]} (--strict)")
         except ArchcalcError as exc:
             if isinstance(exc, ShapeError) and layer.inputs and exc.layer is None:
-                given = ", ".join(f"{format_ref(r, graph.n_outputs.get(r[0], 1))} {format_shape(shapes[r])}"
+                given = ", ".join(f"{format_ref(r, graph.n_outputs.get(r[0], 1))} {format_shape(outs_of[r[0]][r[1]])}"
                                   for r in layer.inputs)
                 exc.message += f" [input: {given}]"
             raise exc.located(**layer.locate()) from None
         if message:
             merge_notes[layer.name] = message
-        for index, out in enumerate(result.outs):
+        outs = result.outs
+        for out in outs:
             if out and min(out) < 1:
                 _check_shape(out, layer)
-            shapes[(layer.name, index)] = out
-            fields_[(layer.name, index)] = out_fields[index]
-        applied[layer.name] = result
+        outs_of[layer.name] = outs
+        fields_of[layer.name] = out_fields
+        results.append(result)
+        n_ins.append(prod(ins[0]) if refs else 0)
 
-    unit_output = unit_outputs(graph, conv)
-    live = _liveness(graph, shapes, conv, readers)
+    unit_output = unit_output_flags(graph, conv)
+    live = _liveness(graph, outs_of, conv, readers)
     records = []
     t_units = t_weights = t_biases = t_params = t_fixed = t_buffers = t_connections = 0
     t_macs = t_flops = t_param_bytes = t_activation_bytes = 0
@@ -135,15 +158,14 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
     breakdown: dict[str, int] = {}
     left_out: dict[str, int] = {}
     n_outputs = graph.n_outputs
-    for layer in graph.layers.values():
+    for layer, result, n_in, is_unit_output, live_bytes in zip(graph.layers.values(), results, n_ins, unit_output,
+                                                               live, strict=True):
         name = layer.name
         op = REGISTRY[layer.kind]
         family = op.family
-        result = applied[name]
         cost = shared_cost(layer.attrs, result.cost) if "shared_params" in layer.attrs else result.cost
         outs = result.outs
-        n_in = prod(shapes[layer.inputs[0]]) if layer.inputs else 0
-        counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, unit_output[name], conv)
+        counted = count_layer(layer.kind, layer.attrs, cost, outs, n_in, is_unit_output, conv)
         for item in counted.cheap:  # (category, own, flops, status)
             if item.status == "counted":
                 breakdown[item.category] = breakdown.get(item.category, 0) + item.flops * batch
@@ -171,7 +193,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         records.append(LayerRecord(
             name, layer.kind, family, shown,
             outs, units, weights, biases, params, cost.fixed, cost.buffers, connections, macs, flops,
-            param_bytes, activation_bytes, live[name], fields_[(name, 0)], layer.origin.file, layer.origin.line,
+            param_bytes, activation_bytes, live_bytes, fields_of[name][0], layer.origin.file, layer.origin.line,
             notes,
         ))
         t_units += units
@@ -186,7 +208,7 @@ def _analyze(graph: Graph, conventions: Conventions | None, preset: str | None,
         t_param_bytes += param_bytes
         t_activation_bytes += activation_bytes
 
-    peak = max(live.values()) if live else 0
+    peak = max(live) if live else 0
     stored_activation_bytes = stored_elements * batch * dtype_bytes
     gradient_bytes = trainable * dtype_bytes
     optimizer_bytes = OPTIMIZER_STATE[conv.optimizer] * trainable * dtype_bytes
@@ -253,11 +275,12 @@ def _check_shape(shape: tuple[int, ...], layer: Any) -> None:
             raise ShapeError(f"output shape {list(shape)} has a non-positive size", **layer.locate())
 
 
-def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: Conventions,
-              remaining: Mapping[TensorRef, int]) -> dict[str, int]:
-    """Activation bytes alive while each layer runs: its inputs, its outputs and everything still
-    needed later (``remaining``: how many layer inputs read each tensor). A tensor's buffer is freed
-    after its last consumer; views share buffers."""
+def _liveness(graph: Graph, outs_of: Mapping[str, tuple[tuple[int, ...], ...]], conv: Conventions,
+              remaining: Mapping[TensorRef, int]) -> list[int]:
+    """Activation bytes alive while each layer runs (in layer order): its inputs, its outputs and
+    everything still needed later (``remaining``: how many layer inputs read each tensor; ``outs_of``:
+    each layer's per-sample output shapes). A tensor's buffer is freed after its last consumer; views
+    share buffers."""
     scale = conv.batch * conv.dtype_bytes
     inplace = conv.inplace
     n_outputs = graph.n_outputs
@@ -266,7 +289,7 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
     buffer_bytes: list[int] = []
     buffer_users: list[int] = []
     live_total = 0
-    out: dict[str, int] = {}
+    out: list[int] = []
     for layer in graph.layers.values():
         name = layer.name
         inputs = layer.inputs
@@ -281,12 +304,12 @@ def _liveness(graph: Graph, shapes: Mapping[TensorRef, tuple[int, ...]], conv: C
                 buffer_of[ref] = reuse
                 buffer_users[reuse] += users
             else:
-                size = prod(shapes[ref]) * scale
+                size = prod(outs_of[name][index]) * scale
                 buffer_of[ref] = len(buffer_bytes)
                 buffer_bytes.append(size)
                 buffer_users.append(users)
                 live_total += size
-        out[name] = live_total
+        out.append(live_total)
         for ref in inputs:
             buf = buffer_of[ref]
             left = buffer_users[buf] - 1

@@ -128,21 +128,23 @@ def count_layer(kind: str, attrs: Mapping[str, Any], cost: Cost, outs: tuple[tup
 
 def unit_outputs(graph: Graph, conv: Conventions) -> dict[str, bool]:
     """Unit-counting layers with no unit-counting layer after them (the network's output units)."""
+    return dict(zip(graph.layers, unit_output_flags(graph, conv), strict=True))
+
+
+def unit_output_flags(graph: Graph, conv: Conventions) -> list[bool]:
+    """``unit_outputs`` as a list in layer order (for a pass that walks the layers in order)."""
     families = conv.unit_families
-    #: layer -> it counts units, or a layer after it does (found once per layer, not once per reader)
-    reaches: dict[str, bool] = {}
-    users: dict[str, list[str]] = {}
-    for layer in graph.layers.values():
-        for ref in layer.inputs:
-            users.setdefault(ref[0], []).append(layer.name)
-    out: dict[str, bool] = {}
-    layers = graph.layers
-    for name in reversed(graph.order):
-        later = False
-        for user in users.get(name, ()):
-            if reaches[user]:
-                later = True
-                break
-        reaches[name] = later or REGISTRY[layers[name].kind].family in families
-        out[name] = not later
-    return out
+    # One walk backwards over the execution order: a layer's readers all come after it, so when a
+    # layer is reached, whether a unit-counting layer follows it (``later``) is already known; it
+    # then tells its producers. No reader lists are built (on a large graph, a second pass and one
+    # list per layer cost more than the walk itself).
+    later: dict[str, bool] = {}
+    flags: list[bool] = []
+    for layer in reversed(list(graph.layers.values())):
+        follows = layer.name in later
+        flags.append(not follows)
+        if follows or REGISTRY[layer.kind].family in families:
+            for ref in layer.inputs:
+                later[ref[0]] = True
+    flags.reverse()
+    return flags

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc.onnx_import.patterns import find_patterns
 from archcalc.ops._onnx import Act, Const, LayerSpec
 
 GROUPS_KEY = "archcalc.layers"
@@ -36,8 +37,6 @@ class Group:
 def read_groups(model: Any) -> tuple[dict[str, Group], list[str]]:
     """node name -> its group, for every valid record and every recognised multi-node form
     (``patterns.py``); and notes about records ignored and forms recognised."""
-    from archcalc.onnx_import.patterns import find_patterns
-
     out, notes = _metadata_groups(model)
     records, pattern_notes = find_patterns(model, set(out))
     for record in records:

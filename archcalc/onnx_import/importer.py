@@ -25,6 +25,7 @@ from typing import Any
 from archcalc.errors import ArchcalcError, SymbolicDimsError, suggest
 from archcalc.ir import Graph, Layer, Origin, build_graph, freeze, unique_name
 from archcalc.onnx_import.fold import FOLD_OPS, FoldBudget, fold
+from archcalc.onnx_import.groups import group_spec, read_groups
 from archcalc.onnx_import.notes import exported_conventions, summary
 from archcalc.onnx_import.protos import (
     constant_node,
@@ -128,7 +129,7 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
             raise ImportError_(f"inputs disagree on the batch size ({model_batch} vs {shape[0]} of '{vi.name}')")
         layer_name = unique_name(vi.name, taken)
         layers.append(Layer(layer_name, "input", freeze({"shape": shape[1:]}), (), Origin(file, None, ())))
-        values[vi.name] = Act((layer_name, 0), shape)
+        values[vi.name] = Act((layer_name, 0), shape, shape[1:])
     built.batch = model_batch
 
     # nodes -------------------------------------------------------------------------------
@@ -143,8 +144,6 @@ def _import(file: str, input_shapes: dict[str, tuple[int, ...]], batch: int | No
     inferred: dict[str, tuple[int, ...]] | None = None
     budget = FoldBudget()
     op_counts: Counter[str] = Counter(n.op_type for n in nodes)
-    from archcalc.onnx_import.groups import group_spec, read_groups
-
     groups, group_notes = read_groups(model)
     notes.extend(group_notes)
 
@@ -290,14 +289,14 @@ class _Built:
     def add(self, base: str, spec: LayerSpec, where: Origin, outputs: Sequence[str]) -> str:
         """A layer named after ``base`` from ``spec``; its outputs become the tensors ``outputs``."""
         name = unique_name(base, self.taken)
-        layer, ins, result = _make_layer(name, spec, self.values, where, self.claimed, self.batch)
+        layer, ins, result = _make_layer(name, spec, self.values, where, self.claimed, self.applied)
         self.layers.append(layer)
         self.applied[name] = (layer, ins, result)
         shapes = result.outs
         self.n_outputs[name] = len(shapes)
         for i, tensor in enumerate(outputs):
             if tensor and i < len(shapes):
-                self.values[tensor] = Act((name, i), (self.batch, *shapes[i]))
+                self.values[tensor] = Act((name, i), (self.batch, *shapes[i]), shapes[i])
         return name
 
 
@@ -366,8 +365,8 @@ def _no_line(_key: str) -> None:
     """An imported layer's attributes have no spec line."""
 
 
-def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin,
-                claimed: dict[str, str], batch: int) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
+def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], where: Origin, claimed: dict[str, str],
+                applied: Mapping[str, Any]) -> tuple[Layer, tuple[tuple[int, ...], ...], Applied]:
     op = REGISTRY[spec.kind]
     attrs = spec.attrs if spec.normal else op.normalize(spec.attrs, _no_line)
     if spec.normal:  # the translator's attributes are normalize's own result (LayerSpec.normal)
@@ -383,8 +382,7 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
                 claimed[origin] = name
     if shared:
         attrs["shared_params"] = tuple(sorted(set(shared)))
-    refs = []
-    in_shapes = []
+    refs, in_shapes = [], []
     for tensor in spec.inputs:
         act = values[tensor]
         if not isinstance(act, Act):
@@ -392,6 +390,9 @@ def _make_layer(name: str, spec: LayerSpec, values: dict[str, Act | Const], wher
         refs.append(act.ref)
         in_shapes.append(act.sample)
     ins = tuple(in_shapes)
+    producer = applied.get(refs[0][0]) if len(refs) == 1 and refs[0][1] == 0 else None
+    if producer is not None and producer[2].outs == ins:
+        ins = producer[2].outs  # the producer's own (equal) tuple: the graph keeps one fewer per layer
     result = op.apply(attrs, ins)
     # ``attrs`` is this layer's own dict (normalize's or the translator's), not changed from here: no copy
     return Layer(name, spec.kind, MappingProxyType(attrs), tuple(refs), where), ins, result

@@ -14,13 +14,12 @@ from archcalc.ir import Layer
 
 def exported_conventions(model: Any, notes: list[str]) -> dict[str, Any]:
     """The spec's own counting conventions, when archcalc exported the model (metadata)."""
-    import json
-
-    from archcalc.conventions import resolve
-
     raw = next((p.value for p in model.metadata_props if p.key == "archcalc.conventions"), None)
     if not raw:
         return {}
+    import json  # only for a model that has the entry (the import statement costs on every call)
+
+    from archcalc.conventions import resolve
     try:
         conventions = json.loads(raw)
         if not isinstance(conventions, dict):

@@ -4,6 +4,7 @@ unknown ops), the one place onnx is imported, on the file read again as a protob
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from math import prod
 from typing import Any
@@ -47,8 +48,6 @@ def _attrs(node: Node) -> dict[str, Any]:
 
 def _check_finite(name: str, value: Any) -> None:
     """A float attribute (alpha, epsilon, a scale) must be a number: NaN and infinity are refused."""
-    import math
-
     for v in value if isinstance(value, list) else [value]:
         if not math.isfinite(v):
             raise ImportError_(f"attribute '{name}' is {'NaN' if math.isnan(v) else 'infinite'} ({v}): refused")

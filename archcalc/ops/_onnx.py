@@ -109,10 +109,9 @@ class Const:
 class Act:
     ref: TensorRef
     shape: tuple[int, ...]  # full ONNX shape, batch axis first
-
-    @property
-    def sample(self) -> tuple[int, ...]:
-        return self.shape[1:]
+    #: ``shape[1:]``, the very tuple its producer's ``apply`` made (its readers' input shapes share it,
+    #: so an imported layer keeps no copy of each input shape)
+    sample: tuple[int, ...]
 
 
 @dataclass

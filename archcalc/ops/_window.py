@@ -37,8 +37,10 @@ class Geometry:
         return prod(self.out)
 
     def rf(self) -> Window:
-        return Window(tuple([(k, s, (k - 1) - 2 * p[0]) for k, s, p in zip(self.k_eff, self.stride, self.pads,
-                                                                          strict=True)]))
+        axes = [(k, s, (k - 1) - 2 * p[0]) for k, s, p in zip(self.k_eff, self.stride, self.pads, strict=True)]
+        if len(axes) == 2 and axes[0] == axes[1]:  # a square window: one tuple for both axes (equal values)
+            return Window((axes[0], axes[0]))
+        return Window(tuple(axes))
 
 
 def spatial_of(shape: Shape, kind: str) -> Shape:

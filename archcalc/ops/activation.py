@@ -210,7 +210,8 @@ class Activation(Op):
         shape = ins[0]
         n = prod(shape)
         slopes = (1 if attrs["shared"] else shape[0]) if attrs["fn"] == "prelu" else 0
-        return Applied(outs=(shape,), cost=Cost(weights=slopes, cheap=(("activation", n),)))
+        # the input's own shapes tuple when it is the one input (equal; one tuple fewer kept per layer)
+        return Applied(outs=ins if len(ins) == 1 else (shape,), cost=Cost(weights=slopes, cheap=(("activation", n),)))
 
     def derive(self, attrs: Mapping[str, Any], ins: tuple[tuple[int, ...], ...]) -> dict[str, Step]:
         """The formulas of ``apply`` written out."""

@@ -116,8 +116,11 @@ def conv_from_onnx(node: Node) -> LayerSpec:
     params = {"weights": [node.input_names[1]], "biases": bias_param(node, 2)}
     padding = normal_pads(pads)
     if filters >= 1 and groups >= 1 and padding is not None and all_positive(kernel, stride, dilation):
-        normal = {"filters": filters, "kernel": tuple(kernel), "stride": tuple(stride), "padding": padding,
-                  "dilation": tuple(dilation), "rounding": "floor", "bias": bias, "groups": groups,
+        kernel_t, stride_t = tuple(kernel), tuple(stride)
+        stride_t = kernel_t if stride_t == kernel_t else stride_t  # equal tuples kept once (a layer holds fewer)
+        dilation_t = stride_t if dilation == stride else tuple(dilation)
+        normal = {"filters": filters, "kernel": kernel_t, "stride": stride_t, "padding": padding,
+                  "dilation": dilation_t, "rounding": "floor", "bias": bias, "groups": groups,
                   "depthwise": False, "connections": None}
         return LayerSpec("conv", normal, [node.input_names[0]], params, normal=True)
     # a value normalize refuses (a zero stride, a negative pad...): in spec form, for its message
