@@ -81,6 +81,9 @@ def test_a_unit_is_the_slope_between_its_two_models_and_the_rest_is_the_forms_fi
     per_ns = (130.0 - 19.0) / (200_704 - 12_544) * 1e3
     assert unit_ns == {"act:gelu_tanh": pytest.approx(per_ns)}
     assert fixed_us == {"unit:act:gelu_tanh": pytest.approx(19.0 - 0.3 - 12_544 * per_ns / 1e3)}
+    # a slope that leaves the small model nothing: one kernel's fixed cost all the same
+    _, fixed_us = unit_figures({"unit:act:gelu": 100.0, "unit:act:gelu" + SMALL: 5.0}.get, 0.3, kernel_us=0.4)
+    assert fixed_us == {"unit:act:gelu": 0.4}
 
 
 @pytest.mark.parametrize(("spec", "shape", "key", "old_ns"), [

@@ -64,7 +64,8 @@ def unit_counts() -> dict[str, tuple[str, float]]:
             for name, shape in unit_shapes(key).items()}
 
 
-def unit_figures(get: Callable[[str], float | None], profiler_us: float) -> tuple[dict[str, float], dict[str, float]]:
+def unit_figures(get: Callable[[str], float | None], profiler_us: float,
+                 kernel_us: float = 0.05) -> tuple[dict[str, float], dict[str, float]]:
     """Per unit, from its two models' kernel times (``get("unit:<name>")``, microseconds per
     run, all kernels of the form): the cost per element (ns), the slope between the two, and the
     fixed cost of the form's kernels (us), what the small one took beyond its elements (less the
@@ -81,7 +82,9 @@ def unit_figures(get: Callable[[str], float | None], profiler_us: float) -> tupl
         n_big, n_small = prod(shapes[key]), prod(shapes[key + SMALL])
         per_us = max(big - small, 0.0) / (n_big - n_small)
         unit_ns[key] = per_us * 1e3
-        fixed_us[f"unit:{key}"] = max(small - profiler_us - n_small * per_us, 0.05)
+        # never below one kernel's fixed cost (``kernel_us``): the slope between a map in cache and
+        # one out of it can leave nothing, or less than nothing, for the small one's fixed cost
+        fixed_us[f"unit:{key}"] = max(small - profiler_us - n_small * per_us, kernel_us)
     return unit_ns, fixed_us
 
 

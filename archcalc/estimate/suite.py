@@ -364,7 +364,7 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
         if value is not None:
             weights = float(F32 * g.k * g.n)
             stream.append((weights, weights / max(value - profiler_heavy_us - fixed["gemm"], 0.05) / 1e3))
-    unit_ns, unit_fixed = unit_figures(lambda key: raw.get(key, ref), profiler_us)
+    unit_ns, unit_fixed = unit_figures(lambda key: raw.get(key, ref), profiler_us, fixed["ew"])
     fixed.update(unit_fixed)
     for _name, (key, count) in units.items():
         value = raw.get(f"unit:{key}", ref) if not _name.startswith("layer:") else None
