@@ -53,6 +53,8 @@ def _summary_rows(results: Sequence[ProfileResult], human: bool) -> list[list[An
 SUMMARY_HEADERS = ["model", "batch", "provider", "runs", "median ms", "p90 ms", "min ms", "spread", "estimate ms",
                    "band ms", "est/meas"]
 LAYER_HEADERS = ["layer", "type", "measured ms", "estimate ms", "est/meas", "share", "kernels"]
+#: kernels named per layer in a table (a layer or the layout row can run dozens)
+KERNELS_SHOWN = 3
 
 
 def _context_lines(results: Sequence[ProfileResult], notes: Sequence[str]) -> list[str]:
@@ -101,6 +103,9 @@ def _layer_rows(r: ProfileResult, human: bool) -> list[list[Any]]:
             kernels = f"fused into {layer.fused_into}"
         elif layer.measured_ms is not None and not layer.kernels and layer.kind != "input":
             kernels = "(no kernel)"
+        elif human and len(layer.kernels) > KERNELS_SHOWN:  # EfficientNet's (layout) row ran 55 reorders
+            kernels = (", ".join(layer.kernels[:KERNELS_SHOWN]) + f" and {len(layer.kernels) - KERNELS_SHOWN} more"
+                       " (all in -f json or csv)")
         else:
             kernels = ", ".join(layer.kernels)
         share = (layer.measured_ms or 0.0) / total if total and layer.measured_ms is not None else None
