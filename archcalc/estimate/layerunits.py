@@ -4,9 +4,10 @@ normalisations, transcendental activations, and pixel and channel shuffles.
 Each is timed on a one-layer spec exported as archcalc exports it (the forms PyTorch's exporters
 write: GELU as Div/Erf/Add/Mul/Mul, a GroupNorm as Reshape/InstanceNormalization/Reshape/Mul/Add,
 a LayerNorm over the channels of an NCHW map between two transposes), so ORT's fusions of that
-form (GeluFusion, QuickGeluFusion, ...) apply as they do in a network. Measured here on maps of
-200k elements: LayerNorm ~0.5 ns, GELU ~0.45 ns per element, where their bytes take ~0.06 ns:
-ConvNeXt-T's LayerNorms were estimated at 0.11x of their profiled time, its GELUs at 0.5x.
+form (GeluFusion, QuickGeluFusion, ...) apply as they do in a network; at two sizes, 200k elements
+and 16x fewer (:func:`unit_figures`: the slope, and the form's fixed cost). Measured here:
+LayerNorm ~0.5 ns, GELU ~0.45 ns per element, where their bytes take ~0.06 ns: priced by their
+traffic, ConvNeXt-T's LayerNorms were estimated at 0.11x of their profiled time, its GELUs at 0.5x.
 """
 
 from __future__ import annotations
