@@ -301,6 +301,7 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     in_refs = layer.inputs
     in_bytes = sum(tensor_bytes(records, r) * batch for r in in_refs)
     klass = kernel_class(layer)
+    unit_name = unit_key(layer)
     if klass in _HOSTS:
         shape, _ = _conv_shape(layer, records, batch, block, bool(in_refs and in_refs[0][0] in plan.blocked))
         compute = profile.conv_us(shape)
@@ -361,21 +362,18 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
         compute = rec.activation_bytes / F32 * taps * profile.unit_ns.get("pool", 0.0) / 1e3
         memory = mem_us(in_bytes + out_bytes)
         keys = ["pool_blocked" if name in plan.blocked else "pool"]
+    elif unit_name in profile.unit_ns:  # a layer unit (layerunits.py): its exported form's kernels, traffic included
+        compute = rec.activation_bytes / F32 * profile.unit_ns[str(unit_name)] / 1e3
+        keys = [f"unit:{unit_name}"]  # the fixed cost of the form's kernels, measured
     elif klass is K.ACTIVATION:
         fn = str(layer.attrs.get("fn"))
         keys = list(_ACTIVATION_KERNELS.get(fn, ("ew",)))
         elements = rec.activation_bytes / F32
-        unit = profile.unit_ns.get(unit_key(layer) or "")
-        if unit is not None:  # timed on the form archcalc exports, fusions included, its traffic too
-            return elements * unit / 1e3, 0.0, [f"unit:{unit_key(layer)}"]
         if fn in ("softmax", "log_softmax"):
             compute = elements * profile.unit_ns.get("softmax", 0.0) / 1e3
         elif fn in TRANSCENDENTAL:
             compute = elements * profile.unit_ns.get("transcendental", 0.0) / 1e3
         memory = len(keys) * mem_us(in_bytes + out_bytes)
-    elif unit_key(layer) in profile.unit_ns:  # LayerNorm, GroupNorm, InstanceNorm; pixel and channel shuffles
-        compute = rec.activation_bytes / F32 * profile.unit_ns[str(unit_key(layer))] / 1e3
-        keys = [f"unit:{unit_key(layer)}"]  # the fixed cost of the form's kernels, measured
     elif klass is K.VIEW:
         keys = ["shape"]
     elif klass is K.UNKNOWN:

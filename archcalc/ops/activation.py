@@ -38,12 +38,12 @@ TRANSCENDENTAL = frozenset({
 })
 #: the rest: comparisons, clamps, sign and rounding, and softmax (costed by its own unit). Every
 #: function is in exactly one of the two sets (tests/test_transcendental.py), so a new one is decided
-#: functions with a calibrated per-element cost of their own (archcalc.estimate.layerunits)
-UNIT_FNS = frozenset({"gelu", "gelu_tanh", "silu", "mish", "hardswish", "hardsigmoid", "sigmoid", "elu", "softplus"})
 NOT_TRANSCENDENTAL = frozenset({
     "relu", "relu6", "leaky_relu", "prelu", "hardsigmoid", "softmax", "log_softmax", "hardtanh", "identity", "clip",
     "thresholded_relu", "shrink", "abs", "neg", "floor", "ceil", "round", "sign", "not",
 })
+#: functions with a calibrated per-element cost of their own (archcalc.estimate.layerunits)
+UNIT_FNS = frozenset({"gelu", "gelu_tanh", "silu", "mish", "hardswish", "hardsigmoid", "sigmoid", "elu", "softplus"})
 
 #: ONNX unary op -> function
 UNARY = {
