@@ -7,11 +7,15 @@ used by ``benchmarks/estimate_accuracy.py`` (and tested on made-up numbers).
   (the machine's speed cancels), the share within a tolerance.
 - :func:`repeatable`: per model, the largest over the smallest of its estimates across passes,
   the share within a tolerance.
+- :func:`hindsight_constant`: per model, the median of its measured times over the passes: the
+  estimate fixed per model that scores best in hindsight, so the ceiling of an estimate that cannot
+  see the machine's moment (scored with :func:`within` and :func:`pairs_within` like the others).
 """
 
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,3 +78,16 @@ def in_band(low: Mapping[str, float], high: Mapping[str, float], measured: Mappi
     """Models whose measured median lies inside the estimate's band."""
     keys = [k for k in measured if k in low and k in high]
     return Share(sum(low[k] <= measured[k] <= high[k] for k in keys), len(keys), 0.0)
+
+
+def hindsight_constant(passes: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Per model present in every pass: the median of its values over the passes.
+
+    Scored against each pass's measured medians it is what an estimate fixed per model (blind to
+    how fast the machine ran at that moment) could reach at best, with its constant chosen after
+    seeing the measurements: a pass in which the machine moved more than a tolerance away from the
+    model's median costs every such estimate that model."""
+    if not passes:
+        return {}
+    keys = [k for k in passes[0] if all(k in p and p[k] > 0 for p in passes)]
+    return {k: statistics.median(p[k] for p in passes) for k in keys}
