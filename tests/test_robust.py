@@ -267,12 +267,15 @@ def test_accuracy_figures() -> None:
     assert accuracy.repeatable(passes, 0.10) == accuracy.Share(1, 2, 0.10)
     assert accuracy.in_band({"a": 0.9, "b": 2.1}, {"a": 1.1, "b": 2.4}, measured).hits == 1
     assert str(accuracy.Share(1, 2, 0.1)) == "1 of 2 (50%) within +-10%"
-    # the ceiling of a constant estimate: the median over the passes, scored against each pass
-    moved = [{"a": 1.0, "b": 2.0}, {"a": 1.3, "b": 2.0}, {"a": 1.05, "b": 2.5}]
-    constant = accuracy.hindsight_constant(moved)
-    assert constant == {"a": 1.05, "b": 2.0}
-    assert [accuracy.within(constant, m, 0.10).hits for m in moved] == [2, 1, 1]  # a at 1.3, b at 2.5 missed
-    assert accuracy.hindsight_constant([]) == {} and accuracy.hindsight_constant([{"a": 1.0}, {}]) == {}
+    # the ceiling of a constant estimate, scored against each pass: the value with the most passes
+    # within the tolerance (not the median: of 1.0, 1.15, 1.3 the median has one within 10%)
+    moved = [{"a": 1.0, "b": 2.0, "c": 1.0}, {"a": 1.3, "b": 2.0, "c": 1.15}, {"a": 1.05, "b": 2.5, "c": 1.3}]
+    constant = accuracy.hindsight_constant(moved, 0.10)
+    assert constant["b"] == 2.0  # 2.0 twice: a value within 10% of 2.5 misses both
+    assert sum(accuracy._close(constant["c"] / m["c"], 0.10) for m in moved) == 2
+    assert sum(accuracy._close(constant["a"] / m["a"], 0.10) for m in moved) == 2  # 1.0 and 1.05; 1.3 is too far
+    assert sum(accuracy.within(constant, m, 0.10).hits for m in moved) == 6
+    assert accuracy.hindsight_constant([], 0.1) == {} and accuracy.hindsight_constant([{"a": 1.0}, {}], 0.1) == {}
 
 
 def test_calibrate_shows_the_noise_it_measured() -> None:
