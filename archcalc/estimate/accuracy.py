@@ -94,7 +94,7 @@ def hindsight_constant(passes: Sequence[Mapping[str, float]], tolerance: float) 
     puts one within 10%, and 1.1 puts two.)"""
     out = {}
     for k in _common(passes):
-        values = sorted(p[k] for p in passes)
+        values = [p[k] for p in passes]
         middle = statistics.median(values)
         # a best value can be moved until a value sits on the edge of its tolerance: try those
         candidates = [v * f for v in values for f in (1.0 - tolerance, 1.0, 1.0 + tolerance)]
