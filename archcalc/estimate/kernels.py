@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from archcalc.estimate.fusedact import FUSABLE, pass_us
 from archcalc.estimate.layerunits import unit_key
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
     from archcalc.ir import Graph, Layer
     from archcalc.report import LayerRecord, Report
 
-
-_FUSABLE_ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "relu6", "clip", "hardsigmoid",
-                                  "hardtanh", "hardswish"})
 #: kernels (fixed-cost classes) of the activations archcalc exports as several ONNX nodes (opset 17)
 _ACTIVATION_KERNELS: dict[str, tuple[str, ...]] = {
     "lecun_tanh": ("binary", "ew", "binary"),
@@ -63,6 +61,7 @@ class KernelPlan:
     absorbed: dict[str, set[str]] = field(default_factory=dict)
     #: BatchNorms ORT runs as blocked depthwise 1x1 convs (their input was blocked)
     blocked_norms: set[str] = field(default_factory=set)
+    act_of: dict[str, str] = field(default_factory=dict)  # host -> the activation function it absorbed
 
 
 def _shape_of(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> tuple[int, ...]:
@@ -175,15 +174,17 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                 and not done & {"add", "act"} and _channel_scale(layer, records):
             absorb(layer.name, host.name, "scale")
             continue
-        if klass is K.ACTIVATION and fn in _FUSABLE_ACTIVATIONS and src and host is not None and plain_bias \
+        if klass is K.ACTIVATION and fn in FUSABLE and src and host is not None and plain_bias \
                 and host_class in _HOSTS | {K.GEMM} and single_use(src) and "act" not in done:
             absorb(layer.name, host.name, "act")
+            plan.act_of[host.name] = str(fn)
             continue
         # ORT's NCHWc transformer runs a BatchNorm on a blocked tensor as a blocked depthwise 1x1
         # conv, which absorbs a following Relu/Sigmoid/Tanh like any blocked conv
         if klass is K.ACTIVATION and fn in _BLOCKED_ACTIVATIONS and src and host is not None \
                 and host.name in plan.blocked_norms and single_use(src) and "act" not in done:
             absorb(layer.name, host.name, "act")
+            plan.act_of[host.name] = str(fn)
             continue
         if klass is K.NORM and src and src[0] in plan.blocked and len(_shape_of(records, src)) == 3:
             plan.blocked.add(layer.name)
@@ -394,4 +395,6 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     else:  # memory-bound: norm, add, elementwise, concat, split, copies, resize, reduce
         memory = mem_us(in_bytes + out_bytes)
         keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]
+    if name in plan.act_of and name in plan.blocked and (klass in _HOSTS or name in plan.blocked_norms):
+        compute += pass_us(plan.act_of[name], out_bytes / F32, profile.unit_ns)  # fusedact.py: all but ReLU
     return compute, memory, keys

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.estimate import layout
+from archcalc.estimate.fusedact import fused_nodes
 from archcalc.estimate.shapes import ConvShape, GemmShape
 from archcalc.runtime.devices import DeviceChoice
 from archcalc.runtime.kernelmap import ort_name_candidates
@@ -219,6 +220,10 @@ def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
                                       mode=key.removeprefix("resize_"), coordinate_transformation_mode="half_pixel"))
         outputs.append(key)
         units[key] = (key, 4 * c * h * w)
+    # a depthwise conv per activation ORT fuses into a conv, and one with a ReLU (fusedact.py)
+    more = fused_nodes()
+    nodes, inits, inputs, outputs = nodes + more[0], inits + more[1], inputs + more[2], outputs + more[3]
+    units.update(more[4])
     return model_of(nodes, inputs, outputs, inits), units
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archcalc.errors import CalibrationError
+from archcalc.estimate import fusedact
 from archcalc.estimate.deviceprofile import DeviceProfile, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.layerunits import measure_units, unit_counts, unit_figures
@@ -127,8 +128,8 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
 
     Every block of measurements follows a probe of the machine's current speed, and is scaled to
     the calibration's median probe (kernels and copies by the compute probe, fixed costs by the
-    overhead probe); each figure is the median of its repeats,
-    so a burst of load from another process does not end up in the profile.
+    overhead probe); each figure is the median of its repeats, so a burst of load from another
+    process does not end up in the profile.
     """
     import onnxruntime as ort
 
@@ -203,10 +204,8 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     provider = CPU
     profile = DeviceProfile(
         device=choice.device.name, provider=provider, ort_version=ort.__version__, cpu=cpu_name(),
-        gpu=device_for_provider(provider).gpu_name(), threads=threads,
-        intra_op_threads=threads or cpu_count(), created=time.time(), seconds=time.perf_counter() - started,
-        **figures,
-        mode=plan.name,
+        gpu=device_for_provider(provider).gpu_name(), threads=threads, intra_op_threads=threads or cpu_count(),
+        created=time.time(), seconds=time.perf_counter() - started, **figures, mode=plan.name,
         notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
                f"{reps} repeat(s) each, {len(raw.log)} probes",
                screened.note(len(screened.kept) + len(screened.dropped)), *busy_note(raw.log, cpu_count())],
@@ -368,9 +367,10 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
     fixed.update(unit_fixed)
     for _name, (key, count) in units.items():
         value = raw.get(f"unit:{key}", ref) if not _name.startswith("layer:") else None
-        if value is not None:
+        if value is not None and not key.startswith(fusedact.PREFIX):
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
             unit_ns[key] = unit_cost_ns(key, value - prof_us, count, fixed, bandwidth)
+    unit_ns.update(fusedact.fused_figures(lambda key: raw.get(key, ref)))
     matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
     measured: list[tuple[str, list[float], float]] = []  # (family, shape row, kernel us)
     for i, s in enumerate(convs):
