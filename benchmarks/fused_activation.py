@@ -9,9 +9,9 @@ ORT's NCHWc conv applies a fused ReLU as it writes its output, and a fused Clip,
 HardSigmoid, Sigmoid, Tanh or LeakyRelu as a second pass (``archcalc/estimate/fusedact.py``),
 which calibration measures on one synthetic depthwise conv per activation. The twins here are
 networks calibration never saw. Each ratio is the median over rounds of (median of ``--runs``
-runs of the network) / (the same of its twin), the two alternating, each block after five untimed
-runs (the other session's worker threads spin on after its last run, on the same two cores), with
-the 25th-75th percentiles.
+runs of the network) / (the same of its twin), the two alternating, each block 40 ms after the
+other's (ORT's idle worker threads spin for ~20-30 ms after a run, on the same cores), with the
+25th-75th percentiles.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ MODELS = [("mobilenet_v2 (ReLU6)", "mobilenet_v2"), ("mobilenet_small (ReLU6)", 
           ("MobileNetV3-Large (HardSwish)", str(FIXTURES / "torchvision" / "mobilenet_v3_large_tv.onnx"))]
 #: the ops replaced by a ReLU in the twin
 REPLACED = ("Clip", "HardSwish")
+#: seconds between one session's block and the other's
+SETTLE_S = 0.04
 
 
 def _twin(model: Any) -> tuple[Any, int]:
@@ -96,8 +99,8 @@ def main() -> None:
             times: list[list[float]] = [[], []]
             for r in range(args.rounds):
                 for i in ((0, 1) if r % 2 else (1, 0)):
-                    for _ in range(5):  # the other session's worker threads stop spinning first
-                        runners[i].run()
+                    time.sleep(SETTLE_S)  # the other session's idle worker threads stop spinning first
+                    runners[i].run()
                     times[i].append(_median_run_s(runners[i], args.runs))
             ratios = sorted(a / b for a, b in zip(*times, strict=True))
             q = statistics.quantiles(ratios, n=4)
