@@ -2,7 +2,8 @@
 machine's speed changes? Prints figures; asserts nothing (performance is not a test).
 
     python benchmarks/estimate_accuracy.py [--passes 3] [--load N] [--seconds S] [--models a,b]
-                                           [--calibrate each|fresh|once] [--json OUT]
+                                           [--calibrate each|fresh|once] [--timing sequential|interleaved]
+                                           [--json OUT]
 
 Every pass:
 
@@ -18,7 +19,12 @@ Every pass:
    profiled per layer to see which kernels ORT runs for them, e.g. one QuickGelu per SiLU, and
    nothing was fitted to them) with drift probes
    interleaved between blocks of timed runs; the estimate is scaled by the probes measured then
-   and carries the band the noise allows.
+   and carries the band the noise allows. That is how ``archcalc profile`` times one model, and
+   each model is timed in turn (``--timing sequential``). ``--timing interleaved`` opens every
+   model's session at once and times them in rounds (a block of each model per round, a new order
+   each round, the probes before every round): each model's runs are spread over the whole pass,
+   so the machine's speed cancels from their ratios, and the estimates are scaled by one drift,
+   from all the pass's probes.
 
 Then per pass: (a) absolute: the share of models within +-10% and +-20% of the measured median,
 and of measured medians inside the band; (b) relative: for every pair of models, estimate ratio
@@ -53,9 +59,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archcalc.estimate import accuracy, device_profile, estimate_latency  # noqa: E402
+from archcalc.estimate.probes import Probes, drift_of  # noqa: E402
 from archcalc.fileio import write_atomic  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.measure import profile  # noqa: E402
+from archcalc.runtime.devices import choose_device  # noqa: E402
+from archcalc.runtime.prepare import prepare  # noqa: E402
+from archcalc.runtime.session import Runner, feeds_for, open_session  # noqa: E402
+from archcalc.runtime.timing import timing_of  # noqa: E402
 from archcalc.sources import load_any  # noqa: E402
 from archcalc.sweeps.variants import apply  # noqa: E402
 
@@ -134,12 +145,72 @@ def _pass(index: int, dev: Any, entries: Sequence[Any], seconds: float, threads:
                "compute_part_ms": result.estimate_compute_part_ms,
                "overhead_part_ms": result.estimate_overhead_part_ms}
         rows.append(row)
-        print(f"{index:4d} {name:24s} {batch:5d} {row['runs']:5d} {row['measured_ms']:11.3f} "
-              f"{row['estimate_ms']:11.3f} {row['low_ms']:9.3f}-{row['high_ms']:<9.3f} "
-              f"{row['estimate_ms'] / row['measured_ms']:7.3f} {at_calibration:10.3f}  "
-              + "/".join(f"{result.drift.get(k, float('nan')):.2f}" for k in ("compute", "overhead", "contention")),
-              flush=True)
+        _print_row(row)
     return rows
+
+
+#: rounds of ``--timing interleaved``, and the pause before each model's block (ORT's idle worker
+#: threads spin for ~20-30 ms after a run, on the same cores, and would slow the next model)
+ROUNDS = 10
+SETTLE_S = 0.04
+
+
+def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: float,
+                      threads: int | None) -> list[dict[str, Any]]:
+    """Every model's session open at once, timed in rounds: a block of each model's runs per
+    round (in a new order each round), the drift probes before every round and after the last.
+    Each model's runs are spread over the whole pass, so all sample the same machine: its speed
+    cancels from their ratios, and one drift (all the pass's probes) scales every estimate."""
+    import random
+
+    choice = choose_device("cpu")
+    models = []
+    for entry in entries:
+        name, _, batch, _, _ = entry
+        prepared = prepare(_source(entry), batch)
+        session = open_session(prepared.payload, choice, threads, disabled_optimizers=prepared.disabled_optimizers)
+        at_calibration = estimate_latency(prepared.graph, dev, batch=batch, report=prepared.report).total_ms
+        runs = max(10, min(200, int(seconds * 1e3 / max(at_calibration, 1e-3))))
+        runner = Runner(session, feeds_for(session, batch))
+        for _ in range(max(3, runs // 10)):
+            runner.run()
+        models.append((entry, (prepared.graph, prepared.report), runner, at_calibration, runs, []))
+        del prepared, session  # the model's bytes: only its session stays open
+    probes = Probes(choice, threads)
+    samples = []
+    order = list(range(len(models)))
+    shuffle = random.Random(index)
+    for r in range(ROUNDS):
+        samples.append(probes.measure())
+        shuffle.shuffle(order)
+        for i in order:
+            runner, runs, times = models[i][2], models[i][4], models[i][5]
+            time.sleep(SETTLE_S)
+            runner.run()
+            times += [runner.timed() for _ in range(runs // ROUNDS + (1 if r < runs % ROUNDS else 0))]
+    samples.append(probes.measure())
+    drift = drift_of(dev, samples)
+    rows = []
+    for (name, _, batch, _, _), (graph, report), _, at_calibration, _, times in models:
+        timing = timing_of(times, 0)
+        estimate = estimate_latency(graph, dev, batch=batch, report=report, drift=drift)
+        band = estimate.band(dev, samples)
+        row = {"pass": index, "model": name, "batch": batch, "runs": timing.runs, "measured_ms": timing.median_ms,
+               "p90_ms": timing.p90_ms, "estimate_ms": estimate.total_ms, "low_ms": band.low_ms,
+               "high_ms": band.high_ms, "at_calibration_ms": at_calibration, "drift": drift,
+               "probes": [dict(p) for p in samples], "calibration_probes": dict(dev.probes),
+               "compute_part_ms": estimate.compute_part_ms, "overhead_part_ms": estimate.overhead_part_ms}
+        rows.append(row)
+        _print_row(row)
+    return rows
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    print(f"{row['pass']:4d} {row['model']:24s} {row['batch']:5d} {row['runs']:5d} {row['measured_ms']:11.3f} "
+          f"{row['estimate_ms']:11.3f} {row['low_ms']:9.3f}-{row['high_ms']:<9.3f} "
+          f"{row['estimate_ms'] / row['measured_ms']:7.3f} {row['at_calibration_ms']:10.3f}  "
+          + "/".join(f"{row['drift'].get(k, float('nan')):.2f}" for k in ("compute", "overhead", "contention")),
+          flush=True)
 
 
 def _figures(rows: Sequence[dict[str, Any]], passes: int) -> dict[str, Any]:
@@ -193,6 +264,9 @@ def main() -> int:
                         help="recalibrate before each pass, merged with the cached profile (default), from "
                              "scratch (fresh), or once")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--timing", choices=("sequential", "interleaved"), default="sequential",
+                        help="time each model in turn with probes between its blocks, as archcalc profile does "
+                             "(default), or all models in rounds, their runs spread over the whole pass")
     parser.add_argument("--json", help="write every figure and row here")
     args = parser.parse_args()
     wanted = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -221,7 +295,8 @@ def main() -> int:
                           f"peak {dev.peak_flops_per_us / 1e3:.0f}; {'; '.join(dev.notes[1:])}; "
                           f"load {_load(os.getloadavg())}",
                           flush=True)
-                rows += _pass(index, dev, entries, args.seconds, args.threads)
+                timed = _pass_interleaved if args.timing == "interleaved" else _pass
+                rows += timed(index, dev, entries, args.seconds, args.threads)
     finally:
         for proc in busy:
             proc.terminate()
@@ -252,7 +327,7 @@ def main() -> int:
           f"{args.load} busy process(es) started by this run; load average before {_load(load_before)}, "
           f"after {_load(load_after)} (this benchmark itself keeps about {os.cpu_count()} threads busy while timing)")
     if args.json:
-        write_atomic(args.json, json.dumps({"load": args.load, "load_before": list(load_before),
+        write_atomic(args.json, json.dumps({"load": args.load, "timing": args.timing, "load_before": list(load_before),
                                             "load_after": list(load_after), "calibrations": calibrations,
                                             "figures": figures, "rows": rows}, indent=1) + "\n")
     return 0
