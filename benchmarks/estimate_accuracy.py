@@ -290,7 +290,11 @@ def main() -> int:
                     dev, _ = device_profile("cpu", args.threads, refresh=True, merge=args.calibrate == "each")
                     calibrations.append({"pass": index, "seconds": dev.seconds, "matmul_gflops": dev.matmul_gflops,
                                          "peak_gflops": dev.peak_flops_per_us / 1e3, "noise": dict(dev.noise),
-                                         "notes": list(dev.notes), "load": list(os.getloadavg())})
+                                         "notes": list(dev.notes), "load": list(os.getloadavg()),
+                                         # what moves the small nets' estimates from one calibration to the next
+                                         "run_us": dev.run_us, "fixed_us": dict(dev.fixed_us),
+                                         "profiler_us": dev.profiler_us, "unit_ns": dict(dev.unit_ns),
+                                         "probes": dict(dev.probes)})
                     print(f"# pass {index}: calibrated in {dev.seconds:.0f} s; MatMul {dev.matmul_gflops:.0f} GFLOP/s, "
                           f"peak {dev.peak_flops_per_us / 1e3:.0f}; {'; '.join(dev.notes[1:])}; "
                           f"load {_load(os.getloadavg())}",
