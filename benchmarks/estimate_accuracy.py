@@ -3,7 +3,7 @@ machine's speed changes? Prints figures; asserts nothing (performance is not a t
 
     python benchmarks/estimate_accuracy.py [--passes 3] [--load N] [--seconds S] [--models a,b]
                                            [--calibrate each|fresh|once] [--timing sequential|interleaved]
-                                           [--json OUT]
+                                           [--pin] [--json OUT]
 
 Every pass:
 
@@ -36,6 +36,10 @@ ran at the moment: per model the value that has the most passes' measured median
 (chosen in hindsight: no such estimate has more models within 10% over the passes), scored like
 the estimates (a) and (b) on each pass.
 
+``--pin`` runs it all with the threads pinned, the caller on one CPU and each session's intra-op
+workers on the others (``archcalc.runtime.affinity``; by default they are where the scheduler
+puts them, as in ``archcalc profile``).
+
 ``--load N`` starts N busy processes (a Python loop each) for the whole run, and stops them at
 the end; the load average before and after is printed either way. Goals: on a quiet machine at
 least 90% within +-10%; under load, at least 80% of pairs within +-15% and 90% of estimates
@@ -45,6 +49,7 @@ repeatable within 10%.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -63,6 +68,7 @@ from archcalc.estimate.probes import Probes, drift_of  # noqa: E402
 from archcalc.fileio import write_atomic  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.measure import profile  # noqa: E402
+from archcalc.runtime.affinity import pinned_caller  # noqa: E402
 from archcalc.runtime.devices import choose_device  # noqa: E402
 from archcalc.runtime.prepare import prepare  # noqa: E402
 from archcalc.runtime.session import Runner, feeds_for, open_session  # noqa: E402
@@ -267,6 +273,9 @@ def main() -> int:
     parser.add_argument("--timing", choices=("sequential", "interleaved"), default="sequential",
                         help="time each model in turn with probes between its blocks, as archcalc profile does "
                              "(default), or all models in rounds, their runs spread over the whole pass")
+    parser.add_argument("--pin", action="store_true",
+                        help="run everything (calibration, probes, models) with the caller on one CPU and each "
+                             "session's workers on the others (archcalc.runtime.affinity)")
     parser.add_argument("--json", help="write every figure and row here")
     args = parser.parse_args()
     wanted = [n.strip() for n in args.models.split(",") if n.strip()]
@@ -280,7 +289,11 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     calibrations = []
     try:
-        with tempfile.TemporaryDirectory(prefix="archcalc-accuracy-") as cache:
+        with tempfile.TemporaryDirectory(prefix="archcalc-accuracy-") as cache, \
+                (pinned_caller() if args.pin else contextlib.nullcontext()) as placed:
+            if args.pin:
+                print(f"# threads pinned: caller on CPU {placed[0]}, workers on {list(placed[1:])}" if placed
+                      else "# --pin: nothing pinned (no thread affinity here, or one CPU)")
             os.environ["XDG_CACHE_HOME"] = cache  # never the user's cached profile
             dev = None
             print(f"{'pass':>4s} {'model':24s} {'batch':>5s} {'runs':>5s} {'measured ms':>11s} {'estimate ms':>11s} "
@@ -331,7 +344,8 @@ def main() -> int:
           f"{args.load} busy process(es) started by this run; load average before {_load(load_before)}, "
           f"after {_load(load_after)} (this benchmark itself keeps about {os.cpu_count()} threads busy while timing)")
     if args.json:
-        write_atomic(args.json, json.dumps({"load": args.load, "timing": args.timing, "load_before": list(load_before),
+        write_atomic(args.json, json.dumps({"load": args.load, "timing": args.timing, "pin": args.pin,
+                                            "load_before": list(load_before),
                                             "load_after": list(load_after), "calibrations": calibrations,
                                             "figures": figures, "rows": rows}, indent=1) + "\n")
     return 0

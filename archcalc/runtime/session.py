@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, DeviceError
+from archcalc.runtime.affinity import pin_new_threads, thread_ids
 from archcalc.runtime.devices import DeviceChoice, device_for_provider
 
 
@@ -54,9 +55,11 @@ def session_options(threads: int | None = None, *, profile_prefix: str | None = 
 def open_session(model: bytes | str, choice: DeviceChoice, threads: int | None = None, *,
                  profile_prefix: str | None = None, optimized_path: str | None = None,
                  disabled_optimizers: Sequence[str] = (), spinning: bool = True) -> Any:
-    """A session on ``choice``; refuses when ORT did not really give the asked-for provider."""
+    """A session on ``choice``; refuses when ORT did not really give the asked-for provider.
+    Opened inside ``affinity.pinned_caller``, its intra-op workers are pinned one per CPU."""
     options = session_options(threads, profile_prefix=profile_prefix, optimized_path=optimized_path,
                               spinning=spinning)
+    before = thread_ids()
     try:
         session = _new_session(model, options, choice.providers, disabled_optimizers)
     except Exception as exc:  # ORT raises its own exception types
@@ -64,6 +67,7 @@ def open_session(model: bytes | str, choice: DeviceChoice, threads: int | None =
             raise
         raise ArchcalcError(f"onnxruntime cannot load the model: {str(exc).strip().splitlines()[0]}") from None
     choice.device.check_session(list(session.get_providers()))
+    pin_new_threads(before)  # inside ``affinity.pinned_caller``: its workers one per CPU
     return session
 
 
