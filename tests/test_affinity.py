@@ -66,6 +66,7 @@ def test_new_threads_go_to_the_other_cpus_only_inside_the_block(idle_thread: thr
         assert affinity.pin_new_threads(snapshot) == 1
         assert os.sched_getaffinity(idle_thread.native_id) == {cpus[1]}
         assert affinity.pin_new_threads(affinity.thread_ids()) == 0  # nothing new since
+    assert affinity.snapshot() is None and affinity.pin_new_threads(None) == 0  # outside: no listing at all
 
 
 @needs_two

@@ -87,14 +87,20 @@ def pinned(function: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def pin_new_threads(before: frozenset[int]) -> int:
+def snapshot() -> frozenset[int] | None:
+    """The thread ids to compare a new session's against, inside :func:`pinned_caller`; None
+    outside it (nothing will be pinned: no need to list the threads)."""
+    return thread_ids() if _active[0] is not None else None
+
+
+def pin_new_threads(before: frozenset[int] | None) -> int:
     """Inside :func:`pinned_caller`, pin the threads started since ``before`` was read (a new
     session's intra-op workers) one per CPU other than the caller's, in turn; outside it, nothing
     (a worker pinned beside a caller the scheduler may move onto its CPU would be the slow case).
     Returns how many were pinned."""
     cpus = _active[0]
     setter = getattr(os, "sched_setaffinity", None)
-    if cpus is None or setter is None:
+    if cpus is None or setter is None or before is None:
         return 0
     others = cpus[1:]
     count = 0

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, DeviceError
-from archcalc.runtime.affinity import pin_new_threads, thread_ids
+from archcalc.runtime.affinity import pin_new_threads, snapshot
 from archcalc.runtime.devices import DeviceChoice, device_for_provider
 
 
@@ -59,7 +59,7 @@ def open_session(model: bytes | str, choice: DeviceChoice, threads: int | None =
     Opened inside ``affinity.pinned_caller``, its intra-op workers are pinned one per CPU."""
     options = session_options(threads, profile_prefix=profile_prefix, optimized_path=optimized_path,
                               spinning=spinning)
-    before = thread_ids()
+    before = snapshot()
     try:
         session = _new_session(model, options, choice.providers, disabled_optimizers)
     except Exception as exc:  # ORT raises its own exception types
