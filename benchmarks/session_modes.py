@@ -1,7 +1,7 @@
 """Do ORT sessions of one model run it at one speed? Prints figures; asserts nothing.
 
     python benchmarks/session_modes.py [--sessions 6] [--rounds 4] [--runs 100] [--models a,b] [--settle S]
-                                       [--track S [--no-pin]]
+                                       [--track S [--no-pin]] [--slopes S]
 
 For each model (ONNX fixtures and bundled specs, prepared as ``archcalc profile`` prepares them),
 ``--sessions`` ORT sessions are opened at once, with ORT's default threads left where the scheduler
@@ -19,7 +19,8 @@ chain of 17 tiny 1x1 convs, minus a chain of one: the cost of one pooled kernel'
 between the threads) for S seconds, in rounds (probe, then a block of every model), and prints
 each round and the correlation of log(probe) with log(block median) per model: does the speed
 of the thread pool's hand-over follow the networks' speed from moment to moment? (``--no-pin``:
-the same with the threads left to the scheduler.)
+the same with the threads left to the scheduler.) ``--slopes S`` does it for calibration conv
+shapes, each alone: the slope of its time against the probe is how many hand-overs it pays.
 """
 
 from __future__ import annotations
@@ -133,6 +134,38 @@ def _track(names: list[str], seconds: float, runs: int, pin: bool) -> None:
               f"{name} {min(values):.1f}-{max(values):.1f} us")
 
 
+def _slopes(seconds: float) -> None:
+    """Per calibration conv shape (14 of the default suite's, small to large), alone in its own
+    session: the slope of its wall time (less an empty run's) against the dispatch probe, in us per
+    us: how many hand-overs between the threads it pays."""
+    from archcalc.estimate.microbench import chain_model, conv_model
+    from archcalc.estimate.samples import conv_samples
+
+    shapes = sorted(conv_samples(0.25), key=lambda shape: shape.flops)
+    picked = shapes[:: max(1, len(shapes) // 14)][:14]
+    probe = {n: _runner_of(chain_model("Conv", n, (1, 16, 4, 4)).SerializeToString()) for n in (1, 17)}
+    empty = _runner_of(chain_model("Relu", 1, (1, 16)).SerializeToString())
+    convs = [_runner_of(conv_model([shape])[0].SerializeToString()) for shape in picked]
+    for runner in [*probe.values(), empty, *convs]:
+        for _ in range(20):
+            runner.run()
+    dispatch: list[float] = []
+    times: list[list[float]] = [[] for _ in convs]
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        dispatch.append((_block(probe[17], 100) - _block(probe[1], 100)) / 16 * 1e6)
+        base = _block(empty, 100)
+        for i, runner in enumerate(convs):
+            times[i].append((_block(runner, 30 if i < 10 else 5) - base) * 1e6)
+    print(f"# {len(dispatch)} rounds; dispatch {min(dispatch):.2f}-{max(dispatch):.2f} us per kernel")
+    mean_d = statistics.fmean(dispatch)
+    spread = sum((d - mean_d) ** 2 for d in dispatch)
+    for shape, ys in zip(picked, times, strict=True):
+        mean_y = statistics.fmean(ys)
+        slope = sum((d - mean_d) * (y - mean_y) for d, y in zip(dispatch, ys, strict=True)) / spread if spread else 0.0
+        print(f"{shape}: fastest {min(ys):9.1f} us, slope {slope:8.2f} us per us of dispatch")
+
+
 def _runner_of(payload: bytes) -> Runner:
     session = open_session(payload, choose_device("cpu"), None)
     return Runner(session, feeds_for(session, 1))
@@ -148,6 +181,8 @@ def main() -> None:
                         help="track the pinned dispatch probe beside the models for S seconds instead")
     parser.add_argument("--settle", type=float, default=SETTLE_S, metavar="S",
                         help=f"pause before every block (default {SETTLE_S} s; 0: back to back)")
+    parser.add_argument("--slopes", type=float, default=0.0, metavar="S",
+                        help="for S seconds: calibration conv shapes against the dispatch probe instead")
     parser.add_argument("--no-pin", action="store_true", help="with --track: leave the threads to the scheduler")
     args = parser.parse_args()
     _settle[0] = max(args.settle, 0.0)
@@ -155,6 +190,11 @@ def main() -> None:
     unknown = [m for m in names if m not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    if args.slopes > 0:
+        print(f"# {os.cpu_count()} cores; load average before {_load()}")
+        _slopes(args.slopes)
+        print(f"# load average after {_load()}")
+        return
     if args.track > 0:
         print(f"# {os.cpu_count()} cores; load average before {_load()}")
         _track(names, args.track, max(args.runs // 2, 10), not args.no_pin)
