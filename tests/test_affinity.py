@@ -41,13 +41,13 @@ def test_caller_pinned_to_the_first_cpu_and_restored() -> None:
 
 
 @needs_two
-def test_decorated_function_restores_after_an_exception() -> None:
+def test_affinity_restored_after_an_exception() -> None:
     before = os.sched_getaffinity(0)
 
-    @affinity.pinned
     def fails() -> None:
-        assert os.sched_getaffinity(0) == {affinity.allowed_cpus()[0]}
-        raise ValueError("boom")
+        with affinity.pinned_caller():
+            assert os.sched_getaffinity(0) == {affinity.allowed_cpus()[0]}
+            raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
         fails()

@@ -124,11 +124,12 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     see ``device_profile``). ``mode`` is ``default`` (a few tens of seconds, every micro-benchmark
     model's working set capped so the whole calibration stays well under 1 GiB), ``thorough``
     (the full suite: minutes and several GiB) or ``quick`` (smoke runs; ``quick=True`` too).
-    Before it starts, ``progress(announcement, 0, steps)`` says what is coming. Every block of
-    measurements follows a probe of the machine's current speed and is scaled to the calibration's
-    median probe (kernels and copies by the compute probe, fixed costs by the overhead probe);
-    each figure is the median of its repeats. Threads are where the scheduler puts them, unless
-    called inside ``affinity.pinned_caller`` (then one per CPU).
+    Before it starts, ``progress(announcement, 0, steps)`` says what is coming.
+
+    Every block of measurements follows a probe of the machine's current speed, and is scaled to
+    the calibration's median probe (kernels and copies by the compute probe, fixed costs by the
+    overhead probe); each figure is the median of its repeats, so a burst of load from another
+    process does not end up in the profile.
     """
     import onnxruntime as ort
 

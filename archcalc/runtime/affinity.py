@@ -1,15 +1,15 @@
-"""Where a timed session's threads run: the calling thread on one CPU, each of ORT's intra-op
-worker threads on another, for as long as a profile or calibration runs.
+"""Where a timed session's threads run, on request: inside :func:`pinned_caller`, the calling
+thread on one CPU and each new session's intra-op workers on the others. Not the default of
+``profile`` or ``calibrate``; the accuracy benchmark's ``--pin`` and ``benchmarks/session_modes.py``
+use it.
 
-Why: left to the scheduler, the threads of a small network's session sit wherever it put them,
-and the placement sets the speed. On these 2-CPU virtual machines a session whose worker shares
-the caller's CPU ran LeNet-5 in 15.6 us and the ConvNeXt stage fixture in 146 us, the caller's
-work and the worker's taking turns; one whose worker sat on the other CPU ran them in 27.3 and
-245 us, every pooled kernel paying a hand-over between CPUs. The scheduler kept each session's
-placement for its whole life and chose it anew for the next, so two sessions of one model, or two
-calibrations, came out up to 2x apart. On the same CPU a network with real work (MobileNetV2,
-2.7 ms) ran 2.8x slower. Pinned one thread per CPU, as ORT means its pool to run, the speed is
-the same in every session (docs/runtime.md, Limits).
+Why it exists: left to the scheduler, a small network's session keeps its threads wherever they
+started, and the placement sets the speed. On these 2-CPU virtual machines a session whose worker
+shared the caller's CPU ran LeNet-5 in 15.6 us and the ConvNeXt stage fixture in 146 us; one whose
+worker sat on the other CPU ran them in 27.3 and 245 us, every pooled kernel paying a hand-over
+between CPUs (MobileNetV2, with real work, ran 2.8x slower on one CPU). Pinning removes that draw,
+but not the machine's phases, in which every hand-over costs more: pinned runs still moved
+with them (docs/runtime.md, Limits).
 
 Linux only (``os.sched_setaffinity`` on thread ids read from ``/proc/self/task``); elsewhere, or
 with fewer than two CPUs allowed, nothing is pinned. The caller's own affinity is restored on exit.
@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
-from functools import wraps
-from typing import Any, TypeVar
-
-_F = TypeVar("_F", bound=Callable[..., Any])
+from collections.abc import Iterator
 
 #: the CPUs of the placement in force (the caller's first), or None outside ``pinned_caller``
 _active: list[tuple[int, ...] | None] = [None]
@@ -74,17 +70,6 @@ def pinned_caller() -> Iterator[tuple[int, ...] | None]:
         _active[0] = None
         with contextlib.suppress(OSError):
             setter(0, set(cpus))
-
-
-def pinned(function: _F) -> _F:
-    """``function`` run inside :func:`pinned_caller`."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with pinned_caller():
-            return function(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def snapshot() -> frozenset[int] | None:
