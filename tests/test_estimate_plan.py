@@ -6,8 +6,8 @@ whose weights come from memory.
   Relu/Sigmoid/Tanh and Add/Mul of equal blocked tensors stay blocked; a MaxPool/AveragePool of a
   plain tensor with whole channel blocks reorders its input to pool blocked; one ReorderInput
   serves every reader of a tensor; a nearest Resize by whole factors runs blocked; a dense conv of
-  fewer channels than a block reads them plain; a depthwise conv of any channel count runs blocked
-  (padded); SiLU (Sigmoid, Mul) and GELU run blocked; HardSwish, and a Mul by a per-channel constant
+  fewer channels than a block reads them plain; a dense conv of more, and a depthwise conv, run
+  blocked (padded) when their channels are a multiple of 4, else plain; SiLU (Sigmoid, Mul) and GELU run blocked; HardSwish, and a Mul by a per-channel constant
   (a layer scale: ORT's ConvMulFusion), fuse into the conv before them. Checked on hand-made graphs, and by counting the
   reorders in ORT's own optimised graph of real models.
 - Streaming: a GEMV's weights are read at the speed calibration measured for GEMVs of that
@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 
 from archcalc.analysis import analyze
-from archcalc.estimate import DeviceProfile, estimate_latency, layout
+from archcalc.estimate import DeviceProfile, estimate_latency, executed_conv, layout
 from archcalc.estimate.kernels import plan_kernels
 from archcalc.estimate.samples import stream_shapes
+from archcalc.estimate.shapes import ConvShape
 from archcalc.language.loader import load_spec
 from archcalc.runtime import LAYOUT
 from tests.test_estimate import synthetic
@@ -86,15 +87,40 @@ def test_nearest_resize_stays_blocked_and_few_channel_convs_read_plain() -> None
     assert [w for w, _ in plan.reorders] == ["u->out", "c1->out"]
 
 
+#: channel counts on both sides of ORT's alignment of 4: 18 (plain) and 24 (blocked)
+ALIGNMENT_SPEC = {"name": "aligned", "input": [16, 12, 12], "layers": [
+    {"name": "c0", "type": "conv", "filters": 18, "kernel": 3, "padding": 1},
+    {"name": "d0", "type": "depthwise_conv", "kernel": 3, "padding": 1},
+    {"name": "c1", "type": "conv", "filters": 24, "kernel": 1},
+    {"name": "d1", "type": "depthwise_conv", "kernel": 3, "padding": 1},
+    {"name": "c2", "type": "conv", "filters": 32, "kernel": 1}]}
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_convs_of_channels_off_the_alignment_run_plain(block: int) -> None:
+    """ORT's NCHWc transformer takes a depthwise conv, and a dense conv of a block of input channels
+    or more, only with a multiple of 4 channels: the 18-channel depthwise conv and the conv that
+    reads 18 channels run plain (c0 reorders its input in, its blocked output out once for both), the
+    24-channel ones blocked (c1's plain output is reordered once for d1)."""
+    plan = _plan(ALIGNMENT_SPEC, block)
+    assert {"c0", "d1", "c2"} <= plan.blocked and not {"d0", "c1"} & plan.blocked
+    assert [w for w, _ in plan.reorders] == ["c0<-in", "c0->out", "d1<-in", "c2->out"]
+    assert executed_conv(ConvShape(18, 18, 18, 3, 1, 12), block, True) == (ConvShape(18, 18, 18, 3, 1, 12), False)
+    assert executed_conv(ConvShape(43, 64, 1, 3, 1, 12), block, True) == (ConvShape(43, 64, 1, 3, 1, 12), False)
+    assert executed_conv(ConvShape(12, 12, 12, 3, 1, 12), block, False) == (ConvShape(16, 16, 16, 3, 1, 12), True)
+    assert executed_conv(ConvShape(20, 20, 1, 3, 1, 12), block, False)[1]
+
+
 #: models, and the input size they are exported at (the same kernels, a fraction of the export)
-ORT_GRAPHS = [("lenet5_modern", None), ("alexnet", 128), ("resnet18", 64), ("googlenet", 224), ("densenet121", 64),
+ORT_GRAPHS = [("lenet5_modern", None), pytest.param(ALIGNMENT_SPEC, None, id="alignment-spec"),
+              ("alexnet", 128), ("resnet18", 64), ("googlenet", 224), ("densenet121", 64),
               ("mobilenet_v2", 64), ("fcn_small.onnx", None), ("upsample_op7.onnx", None),
               ("mobilenet_small.onnx", None), ("misc_ops.onnx", None), ("efficientnet_b0", 96),
               ("mobilenet_v3_large", 96), ("convnext_tiny", 64)]
 
 
 @pytest.mark.parametrize("name, size", ORT_GRAPHS)
-def test_planned_reorders_are_those_in_orts_optimised_graph(name: str, size: int | None, tmp_path: Path) -> None:
+def test_planned_reorders_are_those_in_orts_optimised_graph(name: Any, size: int | None, tmp_path: Path) -> None:
     """ORT writes the graph it runs (NCHWc nodes included) when asked: its ReorderInput and
     ReorderOutput nodes are the plan's reorders, on this CPU's own block."""
     import onnx
@@ -104,7 +130,10 @@ def test_planned_reorders_are_those_in_orts_optimised_graph(name: str, size: int
     from archcalc.sources import load_any
     from archcalc.sweeps.variants import apply
 
-    graph = load_any(str(FIXTURES / name) if name.endswith(".onnx") else name)
+    if isinstance(name, dict):
+        graph = load_spec(name)
+    else:
+        graph = load_any(str(FIXTURES / name) if name.endswith(".onnx") else name)
     if size:
         graph = apply(graph, {"size": size}, {})
     options = ort.SessionOptions()

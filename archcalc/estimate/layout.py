@@ -23,21 +23,35 @@ def nchwc_block() -> int:
     return 8
 
 
+#: ORT's NCHWc transformer takes a dense conv of a block of input channels or more, and a
+#: depthwise conv, only when the channels are a multiple of this (measured, ORT 1.31, block 16: dense
+#: convs of 18 and 43 input channels and depthwise convs of 15, 18 and 43 channels run plain, at
+#: up to 10x the time of the blocked 16 and 48; 4, 8, 12, 20, 24, 40, 72, 96 and 100 run blocked)
+CHANNEL_ALIGNMENT = 4
+
+
 def executed_conv(shape: ConvShape, block: int, blocked_in: bool) -> tuple[ConvShape, bool]:
-    """The convolution ORT's CPU provider runs, and whether in the NCHWc layout: a dense conv
-    runs blocked with output channels padded to the block (input channels too when it reads a
-    blocked tensor or has at least a block of them); a depthwise conv runs blocked with its
-    channels padded to the block (ORT 1.31's NCHWc transformer: 4, 8, 24, 40, 72 channels checked);
-    grouped convs run blocked only when their channels per group fill whole blocks."""
+    """The convolution ORT's CPU provider runs, and whether in the NCHWc layout: a dense conv of
+    fewer input channels than a block runs blocked from its plain input (output channels padded to
+    the block); one of more runs blocked, input channels padded too, when they are a multiple of
+    :data:`CHANNEL_ALIGNMENT`, whatever the layout of its input; a depthwise conv runs blocked,
+    channels padded to the block, when they are a multiple of :data:`CHANNEL_ALIGNMENT`; grouped
+    convs run blocked only when their channels per group fill whole blocks. A conv that does not
+    run blocked runs as it is."""
     cin, cout, groups = shape.cin, shape.cout, shape.groups
     per_group_in = cin // groups
-    if groups == 1:
-        def pad(c: int) -> int:
-            return -(-c // block) * block
 
+    def pad(c: int) -> int:
+        return -(-c // block) * block
+
+    if groups == 1:
+        if cin >= block and cin % CHANNEL_ALIGNMENT:
+            return shape, False
         cin_x = pad(cin) if cin >= block or blocked_in else cin
         return ConvShape(cin_x, pad(cout), 1, shape.kernel, shape.stride, shape.out, shape.batch), True
-    if per_group_in == 1 and groups == cin == cout:  # depthwise: ORT 1.31 pads any channel count
-        c = -(-cin // block) * block
+    if per_group_in == 1 and groups == cin == cout:  # depthwise
+        if cin % CHANNEL_ALIGNMENT:
+            return shape, False
+        c = pad(cin)
         return ConvShape(c, c, c, shape.kernel, shape.stride, shape.out, shape.batch), True
     return shape, per_group_in % block == 0 and (cout // groups) % block == 0
