@@ -14,7 +14,7 @@ import pytest
 
 from archcalc.cli import main
 from archcalc.cli.progress import ProgressBar
-from archcalc.estimate import calibration, suite
+from archcalc.estimate import calibration, samples, suite
 from archcalc.estimate.samples import (
     PLANS,
     conv_samples,
@@ -40,7 +40,7 @@ def test_default_suite_is_capped_and_thorough_is_the_full_one() -> None:
 
 def test_chunks_respect_the_cap() -> None:
     sizes = [10, 30, 50, 20, 90, 5, 5]
-    chunks = suite._chunks(range(len(sizes)), sizes, 3, 60)
+    chunks = samples.chunks_by_bytes(range(len(sizes)), sizes, 3, 60)
     assert [i for c in chunks for i in c] == list(range(len(sizes)))
     assert all(len(c) <= 3 and (len(c) == 1 or sum(sizes[i] for i in c) <= 60) for c in chunks)
     assert chunks == [[0, 1], [2], [3], [4], [5, 6]]

@@ -6,21 +6,28 @@ numpy is imported inside the functions that need it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate import layout
 from archcalc.estimate.layout import executed_conv
-from archcalc.estimate.microbench import FIXED_CHAINS, UNIT_FIXED, UNIT_TRAFFIC_BYTES
+from archcalc.estimate.microbench import (
+    FIXED_CHAINS,
+    REORDER_CHANNELS,
+    REORDER_POINTS,
+    REORDER_SIZE,
+    UNIT_FIXED,
+    UNIT_TRAFFIC_BYTES,
+)
 from archcalc.estimate.profile_schema import check_profile_data
 from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 21
+SUITE_VERSION = 22
 
 
 @dataclass
@@ -151,6 +158,20 @@ class DeviceProfile:
         the profile has none)."""
         return _loglog(self.stream, nbytes) if self.stream else self.bandwidth_at(nbytes)
 
+    def reorder_ns(self, elements: float) -> float:
+        """A layout reorder's cost per element (ns) for a tensor of ``elements``: interpolated in
+        log-log between the calibrated points (``reorder@<elements>``, and ``reorder`` itself at
+        ``REORDER_CHANNELS x REORDER_SIZE^2``), flat beyond them; a profile without the points has
+        the one cost per element."""
+        points = [(float(k.partition("@")[2]), v) for k, v in self.unit_ns.items()
+                  if k.startswith("reorder@") and v > 0]
+        one = self.unit_ns.get("reorder", 0.0)
+        if not points:
+            return one
+        if one > 0:
+            points.append((float(REORDER_CHANNELS * REORDER_SIZE ** 2), one))
+        return loglog_at(points, elements)
+
     def conv_us(self, shape: ConvShape) -> float:
         """Estimated kernel microseconds of a convolution as ORT runs it (``executed_conv``),
         work only: without the fixed cost."""
@@ -178,10 +199,15 @@ class DeviceProfile:
 def _loglog(points_in: Sequence[tuple[float, float]], nbytes: float) -> float:
     """Bytes per microsecond at ``nbytes`` from (bytes, GB/s) points, interpolated in log-log,
     flat beyond the ends."""
+    return 1e3 * loglog_at(points_in, nbytes)  # GB/s -> bytes/us
+
+
+def loglog_at(points_in: Sequence[tuple[float, float]], at: float) -> float:
+    """The value at ``at`` of (x, y) points, interpolated in log-log, flat beyond the ends."""
     points = sorted(points_in)
-    x = math.log(max(nbytes, 1.0))
+    x = math.log(max(at, 1.0))
     xs = [math.log(p[0]) for p in points]
-    ys = [math.log(p[1] * 1e3) for p in points]  # GB/s -> bytes/us
+    ys = [math.log(max(p[1], 1e-12)) for p in points]
     if x <= xs[0]:
         return math.exp(ys[0])
     if x >= xs[-1]:
@@ -202,6 +228,19 @@ def unit_cost_ns(key: str, kernel_us: float, count: float, fixed: Mapping[str, f
     traffic = UNIT_TRAFFIC_BYTES.get(key, 0.0)
     moved_us = traffic / _loglog(bandwidth, traffic) if traffic and bandwidth else 0.0
     return max(kernel_us - fixed.get(UNIT_FIXED.get(key, "ew"), fixed["ew"]) - moved_us, 0.0) * 1e3 / count
+
+
+def reorder_units_ns(get: Callable[[str], float | None], profiler_us: float, fixed: Mapping[str, float],
+                     bandwidth: Sequence[tuple[float, float]]) -> dict[str, float]:
+    """The reorder's cost per element (ns) at each measured point (``reorder@<elements>``), from
+    its kernel time (``get("unit:reorder@<elements>")``) as :func:`unit_cost_ns` takes it."""
+    out = {}
+    for channels, size in REORDER_POINTS:
+        n = channels * size * size
+        value = get(f"unit:reorder@{n}")
+        if value is not None:
+            out[f"reorder@{n}"] = unit_cost_ns("reorder", value - profiler_us, n, fixed, bandwidth)
+    return out
 
 
 def _efficiency(flops: float, us: float, fixed: float) -> float:

@@ -229,6 +229,11 @@ def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
 
 #: the tensor whose layout reorder calibration times (channels, height = width): 800 KB
 REORDER_CHANNELS, REORDER_SIZE = 64, 56
+#: the tensors of the smaller reorder points (channels, height = width): 1k, 12.5k and 50k elements,
+#: besides the one above (200k). A reorder's time is far from linear in its elements: profiled
+#: here (AVX-512) 4, 6, 7, 10, 16 and 28 us for 256, 1k, 3k, 12.5k, 50k and 200k, so one cost per
+#: element (from 200k) put the small reorders of small networks at 0.3-0.5x of their time
+REORDER_POINTS = ((16, 8), (16, 28), (64, 28))
 #: the fixed-cost class of the kernel each per-element cost is measured on (the pool runs blocked)
 UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softmax": "softmax"}
 #: the bytes ops_model's pool, softmax and tanh read and write: the estimator adds a layer's
@@ -240,17 +245,16 @@ UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (math.prod(_POOL_IN) + math.prod(_POOL_OUT))
                       **{key: 4.0 * 5 * math.prod(shape) for key, shape in RESIZE_INPUTS.items()}}
 
 
-def reorder_model() -> Any:
+def reorder_model(channels: int = REORDER_CHANNELS, size: int = REORDER_SIZE) -> Any:
     """A 1x1 conv (ORT runs it blocked) whose output a plain Abs reads: exactly one ReorderOutput,
-    of ``REORDER_CHANNELS x REORDER_SIZE^2`` elements (the conv's input has the only other reorder,
-    a ReorderInput). Not a Softmax over the channels: ORT transposes a 4-D tensor for that."""
+    of ``channels x size^2`` elements (the conv's input has the only other reorder, a
+    ReorderInput). Not a Softmax over the channels: ORT transposes a 4-D tensor for that."""
     from onnx import helper
 
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="ro_c", kernel_shape=[1, 1]),
              helper.make_node("Abs", ["c"], ["y"], name="ro_abs")]
-    shape = [1, REORDER_CHANNELS, REORDER_SIZE, REORDER_SIZE]
-    return model_of(nodes, [("x", shape)], ["y"], [_const("w", (REORDER_CHANNELS, REORDER_CHANNELS, 1, 1),
-                                                           1 / REORDER_CHANNELS)])
+    return model_of(nodes, [("x", [1, channels, size, size])], ["y"],
+                    [_const("w", (channels, channels, 1, 1), 1 / channels)])
 
 
 def copy_chain(size: int) -> int:
@@ -275,20 +279,28 @@ def copy_model(sizes: Sequence[int]) -> tuple[Any, list[str]]:
     return model_of(nodes, inputs, outputs), names
 
 
-def reorder_output_runs(bench: Bench, runs: int = 7, sessions: int = 3) -> list[float] | None:
+def reorder_output_runs(bench: Bench, runs: int = 7, sessions: int = 3, channels: int = REORDER_CHANNELS,
+                        size: int = REORDER_SIZE) -> list[float] | None:
     """Per-run microseconds of the one ReorderOutput of :func:`reorder_model` (ORT names it
     ``ReorderOutput[_token_N]``) in ``sessions`` sessions one after the other, or None when ORT ran
     it otherwise. Several sessions: here one session in a few ran every reorder at twice the time
     of the others, run after run (17-20 us against 38-41 us for the same reorder), so the median
     of their runs is the common speed, and their disagreement shows in the repeats."""
     got: list[float] = []
-    model = reorder_model()
+    model = reorder_model(channels, size)
     for _ in range(sessions):
         reorders = [v for k, v in bench.kernel_runs(model, runs).items() if k.startswith("ReorderOutput")]
         if len(reorders) != 1:
             return None
         got.extend(reorders[0])
     return got
+
+
+def reorder_points(bench: Bench) -> dict[int, list[float]]:
+    """Per-run microseconds of a ReorderOutput of each :data:`REORDER_POINTS` tensor, by its
+    elements (a size ORT ran otherwise is left out)."""
+    got = {c * s * s: reorder_output_runs(bench, channels=c, size=s) for c, s in REORDER_POINTS}
+    return {n: runs for n, runs in got.items() if runs}
 
 
 class Bench:

@@ -149,7 +149,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         bound = max(shares, key=lambda k: shares[k])
         layers[name] = LayerEstimate(name, us / 1e3, bound, None, len(keys), compute / 1e3, memory / 1e3, over / 1e3)
     if plan.reorders:
-        memory = sum(b * batch / F32 * profile.unit_ns.get("reorder", 0.0) / 1e3 for _, b in plan.reorders)
+        memory = sum(b * batch / F32 * profile.reorder_ns(b * batch / F32) / 1e3 for _, b in plan.reorders)
         pooled = memory >= SMALL_KERNEL_US * len(plan.reorders)
         parts["compute" if pooled else "overhead"] += memory
         memory *= d_compute if pooled else d_over

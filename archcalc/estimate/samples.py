@@ -3,6 +3,7 @@ numpy is imported inside the functions that need it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
@@ -173,3 +174,17 @@ PLANS = {
                          256 << 20, "about 25 s"),
     "thorough": SuitePlan("thorough", 1.0, 1.0, 3, 1 << 40, COPY_SIZES, 256 << 20, "a few minutes"),
 }
+
+
+def chunks_by_bytes(order: Sequence[int], sizes: Sequence[int], most: int, cap: int) -> list[list[int]]:
+    """Consecutive indices, at most ``most`` per chunk and at most ``cap`` bytes together."""
+    chunks: list[list[int]] = []
+    used = 0
+    for i in order:
+        if chunks and len(chunks[-1]) < most and used + sizes[i] <= cap:
+            chunks[-1].append(i)
+            used += sizes[i]
+        else:
+            chunks.append([i])
+            used = sizes[i]
+    return chunks

@@ -11,7 +11,7 @@ from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate import fusedact
-from archcalc.estimate.deviceprofile import DeviceProfile, unit_cost_ns
+from archcalc.estimate.deviceprofile import DeviceProfile, reorder_units_ns, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.layerunits import measure_units, unit_counts, unit_figures
 from archcalc.estimate.microbench import (
@@ -24,6 +24,7 @@ from archcalc.estimate.microbench import (
     kernel_runs_of,
     ops_model,
     reorder_output_runs,
+    reorder_points,
     stream_model,
 )
 from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, busy_note, disagrees, noise_figures, screen
@@ -31,6 +32,7 @@ from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
     SuitePlan,
+    chunks_by_bytes,
     conv_samples,
     conv_working_set_bytes,
     gemm_samples,
@@ -104,20 +106,6 @@ def announcement(device_name: str, mode: str) -> str:
     return f"calibrating {what}, {plan_of(mode).about}; cached for next time"
 
 
-def _chunks(order: Sequence[int], sizes: Sequence[int], most: int, cap: int) -> list[list[int]]:
-    """Consecutive indices, at most ``most`` per chunk and at most ``cap`` bytes together."""
-    chunks: list[list[int]] = []
-    used = 0
-    for i in order:
-        if chunks and len(chunks[-1]) < most and used + sizes[i] <= cap:
-            chunks[-1].append(i)
-            used += sizes[i]
-        else:
-            chunks.append([i])
-            used = sizes[i]
-    return chunks
-
-
 def calibrate(device: Device | str = "auto", threads: int | None = None, *, quick: bool = False,
               mode: str = "default", progress: Progress | None = None) -> DeviceProfile:
     """Measure this machine with micro-benchmarks and return its device profile (not cached:
@@ -150,8 +138,8 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     # large ones would find its weights and input evicted, which in a small network they are not
     conv_order = sorted(range(len(convs)), key=lambda i: convs[i].flops)
     gemm_order = sorted(range(len(gemms)), key=lambda i: gemms[i].k * gemms[i].n)
-    conv_chunks = _chunks(conv_order, [conv_working_set_bytes(s) for s in convs], 8, cap)
-    gemm_chunks = _chunks(gemm_order, [gemm_working_set_bytes(s) for s in gemms], 4, cap)
+    conv_chunks = chunks_by_bytes(conv_order, [conv_working_set_bytes(s) for s in convs], 8, cap)
+    gemm_chunks = chunks_by_bytes(gemm_order, [gemm_working_set_bytes(s) for s in gemms], 4, cap)
     steps = 3 + reps * (3 + len(conv_chunks) + len(gemm_chunks))
     done = 0
     if progress:
@@ -260,6 +248,8 @@ def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str,
         got = reorder_output_runs(bench) if name == "ReorderOutput" else kernel_runs_of(runs, name)
         if got:
             raw.add(f"unit:{key}", statistics.median(got), "compute", got)
+    for n, got in reorder_points(bench).items():
+        raw.add(f"unit:reorder@{n}", statistics.median(got), "compute", got)
     measure_units(units, lambda m: bench.kernel_runs(m, runs=7), lambda k, v, got: raw.add(k, v, "compute", got))
     if matmul:
         _measure_matmul(bench, raw)
@@ -306,7 +296,7 @@ def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShap
         index = [int(k.split(":")[1]) for k in keys if k.startswith(family + ":")]
         shapes: Sequence[Any] = convs if family == "conv" else gemms
         size = conv_working_set_bytes if family == "conv" else gemm_working_set_bytes
-        for chunk in _chunks(index, [size(s) for s in shapes], 4, cap) if index else []:
+        for chunk in chunks_by_bytes(index, [size(s) for s in shapes], 4, cap) if index else []:
             probe()
             model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
                             else gemm_model([gemms[i] for i in chunk]))
@@ -371,6 +361,7 @@ def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShap
             prof_us = profiler_heavy_us if key == "pool" else profiler_us
             unit_ns[key] = unit_cost_ns(key, value - prof_us, count, fixed, bandwidth)
     unit_ns.update(fusedact.fused_figures(lambda key: raw.get(key, ref)))
+    unit_ns.update(reorder_units_ns(lambda key: raw.get(key, ref), profiler_us, fixed, bandwidth))
     matmul_gflops = _MATMUL.flops / max(get("matmul"), 1e-9) / 1e9
     measured: list[tuple[str, list[float], float]] = []  # (family, shape row, kernel us)
     for i, s in enumerate(convs):
