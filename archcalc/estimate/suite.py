@@ -248,7 +248,7 @@ def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str,
         got = reorder_output_runs(bench) if name == "ReorderOutput" else kernel_runs_of(runs, name)
         if got:
             raw.add(f"unit:{key}", statistics.median(got), "compute", got)
-    for n, got in reorder_points(bench).items():
+    for n, got in (reorder_points(bench) if "ReorderOutput" in units else {}).items():
         raw.add(f"unit:reorder@{n}", statistics.median(got), "compute", got)
     measure_units(units, lambda m: bench.kernel_runs(m, runs=7), lambda k, v, got: raw.add(k, v, "compute", got))
     if matmul:
