@@ -254,7 +254,7 @@ _CLASSES = ("regular", "pointwise", "first", "depthwise")
 #: kernel, stride, groups (for a depthwise conv: its channels, one per group), a large weight on
 #: the class (classes do not mix), whether ORT runs the conv in its blocked layout, and its work
 #: (log2 FLOPs: the dimensions alone put convs of very different work side by side; with it the
-#: leave-one-out error of a calibration conv point, three default calibrations on one quiet
+#: leave-one-out error of a calibration conv point, two default calibrations on one quiet
 #: machine, median 0.160/0.135 -> 0.130/0.128, mean 0.213/0.189 -> 0.191/0.186)
 _CONV_WEIGHTS = (1.0, 1.0, 1.2, 0.8, 1.5, 1.0, 0.7, 8.0, 8.0, 8.0, 4.0, 1.0)
 _GEMM_WEIGHTS = (1.2, 1.0, 1.0)
