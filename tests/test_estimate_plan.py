@@ -321,3 +321,18 @@ def test_a_unit_cost_is_stored_net_of_the_traffic_the_estimator_adds_to_it() -> 
     moved = UNIT_TRAFFIC_BYTES["pool"] / per_us
     assert figures["unit_ns"]["pool"] == pytest.approx((pool_kernel - 1.0 - moved) * 1e3 / units["pool"][1])
     assert figures["unit_ns"]["lrn"] == pytest.approx((500.0 - 3.0 - 2.0) * 1e3 / units["lrn"][1])
+
+
+@pytest.mark.parametrize("block, reorders", [(8, ["/conv2/Conv->out", "/conv3/Conv<-in", "/Mul->out"]),
+                                             (16, ["/pad/Pad->out", "/conv2/Conv->out", "/Mul->out"])])
+def test_a_zero_pad_read_by_one_conv_is_fused_into_it(block: int, reorders: list[str]) -> None:
+    """ORT's PadFusion: misc_ops' zero Pad between Conv+LeakyRelu and the next conv runs no kernel,
+    and on 8-channel blocks the conv reads the blocked tensor before it (no reorder there); the
+    reflect Pad of the input is a kernel of its own."""
+    from archcalc.sources import load_any
+
+    graph = load_any(str(FIXTURES / "misc_ops.onnx"))
+    report = analyze(graph, overrides={"batch": 1, "dtype": "fp32"})
+    plan = plan_kernels(graph, {r.name: r for r in report.layers}, 1, block)
+    assert "/pad/Pad" in plan.removed and "/Pad" not in plan.removed
+    assert [name for name, _ in plan.reorders] == reorders

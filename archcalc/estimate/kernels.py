@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from archcalc.estimate.fusedact import FUSABLE, pass_us
 from archcalc.estimate.layerunits import unit_key
-from archcalc.estimate.layout import executed_conv
+from archcalc.estimate.layout import executed_conv, pad_fuses
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.ops import REGISTRY
 from archcalc.ops.activation import TRANSCENDENTAL
@@ -154,7 +154,7 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         if klass is K.NONE:
             continue
         fn = layer.attrs.get("fn") if klass is K.ACTIVATION else None
-        if klass is K.ELIMINATED:
+        if klass is K.ELIMINATED or pad_fuses(layer, users.get((layer.name, 0), ()), layers):
             plan.removed.add(layer.name)
             if layer.inputs and layer.inputs[0][0] in plan.blocked:
                 plan.blocked.add(layer.name)

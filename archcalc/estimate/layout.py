@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archcalc.estimate.shapes import ConvShape
+
+if TYPE_CHECKING:
+    from archcalc.ir import Layer
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,3 +60,14 @@ def executed_conv(shape: ConvShape, block: int, blocked_in: bool) -> tuple[ConvS
         c = pad(cin)
         return ConvShape(c, c, c, shape.kernel, shape.stride, shape.out, shape.batch), True
     return shape, per_group_in % block == 0 and (cout // groups) % block == 0
+
+
+def pad_fuses(layer: Layer, readers: Sequence[str], layers: Mapping[str, Layer]) -> bool:
+    """ORT's PadFusion: a Pad of the spatial axes by zeros (the only padding archcalc imports is
+    spatial, never negative) that one Conv alone reads becomes that conv's padding, and runs no
+    kernel of its own; the conv then reads the Pad's input, blocked where that is blocked
+    (measured, ORT 1.31: misc_ops' asymmetric zero Pad between a blocked Conv+LeakyRelu and a conv
+    of 8 channels left no node and no reorder in ORT's optimised graph on a CPU of 8-channel blocks)."""
+    a = layer.attrs
+    return (layer.kind == "pad" and a.get("mode", "constant") == "constant" and not a.get("value")
+            and len(readers) == 1 and layers[readers[0]].kind == "conv")
