@@ -68,6 +68,12 @@ def pad_fuses(layer: Layer, readers: Sequence[str], layers: Mapping[str, Layer])
     kernel of its own; the conv then reads the Pad's input, blocked where that is blocked
     (measured, ORT 1.31: misc_ops' asymmetric zero Pad between a blocked Conv+LeakyRelu and a conv
     of 8 channels left no node and no reorder in ORT's optimised graph on a CPU of 8-channel blocks)."""
+    from archcalc.ops import REGISTRY
+    from archcalc.ops.facts import KernelClass
+
+    def klass(x: Layer) -> KernelClass:
+        return REGISTRY[x.kind].kernel_class_of(x.attrs)
+
     a = layer.attrs
-    return (layer.kind == "pad" and a.get("mode", "constant") == "constant" and not a.get("value")
-            and len(readers) == 1 and layers[readers[0]].kind == "conv")
+    return (klass(layer) is KernelClass.DATA_MOVEMENT and "padding" in a and a.get("mode") == "constant"
+            and not a.get("value") and len(readers) == 1 and klass(layers[readers[0]]) is KernelClass.CONV)
