@@ -126,11 +126,10 @@ def _channel_scale(layer: Layer, records: Mapping[str, LayerRecord]) -> bool:
 
 
 def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, block: int) -> KernelPlan:
-    """Predict ORT's CPU graph: Conv absorbs BatchNorm, then one residual Add (NCHWc), then one
-    activation; Gemm absorbs one activation; dropout/identity vanish; NCHWc convolutions and the
-    pools/concats that follow them keep the blocked layout, and a reorder runs wherever a blocked
-    tensor meets a plain consumer (or leaves the graph) and where a plain tensor feeds a conv
-    that reads blocked input."""
+    """Predict ORT's CPU graph: Conv absorbs BatchNorm, then one residual Add (NCHWc), then one activation; Gemm
+    absorbs one activation; dropout/identity (and zero Pads a Conv reads) vanish; NCHWc convolutions and the
+    pools/concats after them keep the blocked layout, and a reorder runs wherever a blocked tensor meets a plain
+    consumer (or leaves the graph) and where a plain tensor feeds a conv that reads blocked input."""
     plan = KernelPlan()
     users = graph.consumers()
     layers = graph.layers
@@ -154,7 +153,8 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         if klass is K.NONE:
             continue
         fn = layer.attrs.get("fn") if klass is K.ACTIVATION else None
-        if klass is K.ELIMINATED or pad_fuses(layer, users.get((layer.name, 0), ()), layers):
+        if klass is K.ELIMINATED or (klass is K.DATA_MOVEMENT and pad_fuses(
+                layer.attrs, [kernel_class(layers[r]) for r in users.get((layer.name, 0), ())])):
             plan.removed.add(layer.name)
             if layer.inputs and layer.inputs[0][0] in plan.blocked:
                 plan.blocked.add(layer.name)

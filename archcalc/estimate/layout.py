@@ -10,12 +10,10 @@ import contextlib
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from archcalc.estimate.shapes import ConvShape
-
-if TYPE_CHECKING:
-    from archcalc.ir import Layer
+from archcalc.ops.facts import KernelClass
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,18 +60,13 @@ def executed_conv(shape: ConvShape, block: int, blocked_in: bool) -> tuple[ConvS
     return shape, per_group_in % block == 0 and (cout // groups) % block == 0
 
 
-def pad_fuses(layer: Layer, readers: Sequence[str], layers: Mapping[str, Layer]) -> bool:
-    """ORT's PadFusion: a Pad of the spatial axes by zeros (the only padding archcalc imports is
-    spatial, never negative) that one Conv alone reads becomes that conv's padding, and runs no
-    kernel of its own; the conv then reads the Pad's input, blocked where that is blocked
+
+def pad_fuses(attrs: Mapping[str, Any], readers: Sequence[KernelClass]) -> bool:
+    """ORT's PadFusion, for a data-movement layer of these ``attrs`` whose output the layers of
+    kernel classes ``readers`` read: a Pad of the spatial axes by zeros (the only padding archcalc
+    imports is spatial, never negative) that one Conv alone reads becomes that conv's padding, and
+    runs no kernel of its own; the conv then reads the Pad's input, blocked where that is blocked
     (measured, ORT 1.31: misc_ops' asymmetric zero Pad between a blocked Conv+LeakyRelu and a conv
     of 8 channels left no node and no reorder in ORT's optimised graph on a CPU of 8-channel blocks)."""
-    from archcalc.ops import REGISTRY
-    from archcalc.ops.facts import KernelClass
-
-    def klass(x: Layer) -> KernelClass:
-        return REGISTRY[x.kind].kernel_class_of(x.attrs)
-
-    a = layer.attrs
-    return (klass(layer) is KernelClass.DATA_MOVEMENT and "padding" in a and a.get("mode") == "constant"
-            and not a.get("value") and len(readers) == 1 and klass(layers[readers[0]]) is KernelClass.CONV)
+    return ("padding" in attrs and attrs.get("mode") == "constant" and not attrs.get("value")
+            and list(readers) == [KernelClass.CONV])
