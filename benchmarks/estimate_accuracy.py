@@ -3,7 +3,7 @@ machine's speed changes? Prints figures; asserts nothing (performance is not a t
 
     python benchmarks/estimate_accuracy.py [--passes 3] [--load N] [--seconds S] [--models a,b]
                                            [--calibrate each|fresh|once] [--timing sequential|interleaved]
-                                           [--pin] [--json OUT]
+                                           [--pin] [--pooled-probe] [--json OUT]
 
 Every pass:
 
@@ -64,7 +64,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archcalc.estimate import accuracy, device_profile, estimate_latency  # noqa: E402
-from archcalc.estimate.probes import Probes, drift_of  # noqa: E402
+from archcalc.estimate.pooled import pooled_drift, probe_base  # noqa: E402
+from archcalc.estimate.probes import Probes  # noqa: E402
 from archcalc.fileio import write_atomic  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
 from archcalc.measure import profile  # noqa: E402
@@ -162,7 +163,7 @@ SETTLE_S = 0.04
 
 
 def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: float,
-                      threads: int | None) -> list[dict[str, Any]]:
+                      threads: int | None, pooled: bool = False) -> list[dict[str, Any]]:
     """Every model's session open at once, timed in rounds: a block of each model's runs per
     round (in a new order each round), the drift probes before every round and after the last.
     Each model's runs are spread over the whole pass, so all sample the same machine: its speed
@@ -182,7 +183,7 @@ def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: flo
             runner.run()
         models.append((entry, (prepared.graph, prepared.report), runner, at_calibration, runs, []))
         del prepared, session  # the model's bytes: only its session stays open
-    probes = Probes(choice, threads)
+    probes = Probes(choice, threads, pooled=pooled)
     samples = []
     order = list(range(len(models)))
     shuffle = random.Random(index)
@@ -195,12 +196,13 @@ def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: flo
             runner.run()
             times += [runner.timed() for _ in range(runs // ROUNDS + (1 if r < runs % ROUNDS else 0))]
     samples.append(probes.measure())
-    drift = drift_of(dev, samples)
+    drift = pooled_drift(dev, samples)
+    base = probe_base(dev) if pooled else dev.probes
     rows = []
     for (name, _, batch, _, _), (graph, report), _, at_calibration, _, times in models:
         timing = timing_of(times, 0)
         estimate = estimate_latency(graph, dev, batch=batch, report=report, drift=drift)
-        band = estimate.band(dev, samples)
+        band = estimate.band(dev, samples, base)
         row = {"pass": index, "model": name, "batch": batch, "runs": timing.runs, "measured_ms": timing.median_ms,
                "p90_ms": timing.p90_ms, "estimate_ms": estimate.total_ms, "low_ms": band.low_ms,
                "high_ms": band.high_ms, "at_calibration_ms": at_calibration, "drift": drift,
@@ -211,11 +213,15 @@ def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: flo
     return rows
 
 
+#: the drift figures each row shows
+DRIFT_SHOWN = ("compute", "overhead", "contention", "pooled")
+
+
 def _print_row(row: dict[str, Any]) -> None:
     print(f"{row['pass']:4d} {row['model']:24s} {row['batch']:5d} {row['runs']:5d} {row['measured_ms']:11.3f} "
           f"{row['estimate_ms']:11.3f} {row['low_ms']:9.3f}-{row['high_ms']:<9.3f} "
           f"{row['estimate_ms'] / row['measured_ms']:7.3f} {row['at_calibration_ms']:10.3f}  "
-          + "/".join(f"{row['drift'].get(k, float('nan')):.2f}" for k in ("compute", "overhead", "contention")),
+          + "/".join(f"{row['drift'].get(k, float('nan')):.2f}" for k in DRIFT_SHOWN),
           flush=True)
 
 
@@ -276,8 +282,14 @@ def main() -> int:
     parser.add_argument("--pin", action="store_true",
                         help="run everything (calibration, probes, models) with the caller on one CPU and each "
                              "session's workers on the others (archcalc.runtime.affinity)")
+    parser.add_argument("--pooled-probe", action="store_true",
+                        help="with --timing interleaved: run the pooled probe too (a chain of 3x3 convs, "
+                             "archcalc.estimate.probes) and scale the layers on the thread pool by its measured "
+                             "time over its estimate (not archcalc profile's default: on a quiet machine it did worse)")
     parser.add_argument("--json", help="write every figure and row here")
     args = parser.parse_args()
+    if args.pooled_probe and args.timing != "interleaved":
+        parser.error("--pooled-probe needs --timing interleaved")
     wanted = [n.strip() for n in args.models.split(",") if n.strip()]
     entries = [m for m in MODELS if not wanted or m[0] in wanted]
     started = time.perf_counter()
@@ -297,7 +309,7 @@ def main() -> int:
             os.environ["XDG_CACHE_HOME"] = cache  # never the user's cached profile
             dev = None
             print(f"{'pass':>4s} {'model':24s} {'batch':>5s} {'runs':>5s} {'measured ms':>11s} {'estimate ms':>11s} "
-                  f"{'band ms':^19s} {'est/meas':>7s} {'at calib.':>10s}  drift(compute/overhead/contention)")
+                  f"{'band ms':^19s} {'est/meas':>7s} {'at calib.':>10s}  drift(compute/overhead/contention/pooled)")
             for index in range(args.passes):
                 if dev is None or args.calibrate != "once":
                     dev, _ = device_profile("cpu", args.threads, refresh=True, merge=args.calibrate == "each")
@@ -312,8 +324,10 @@ def main() -> int:
                           f"peak {dev.peak_flops_per_us / 1e3:.0f}; {'; '.join(dev.notes[1:])}; "
                           f"load {_load(os.getloadavg())}",
                           flush=True)
-                timed = _pass_interleaved if args.timing == "interleaved" else _pass
-                rows += timed(index, dev, entries, args.seconds, args.threads)
+                if args.timing == "interleaved":
+                    rows += _pass_interleaved(index, dev, entries, args.seconds, args.threads, args.pooled_probe)
+                else:
+                    rows += _pass(index, dev, entries, args.seconds, args.threads)
     finally:
         for proc in busy:
             proc.terminate()
@@ -345,7 +359,7 @@ def main() -> int:
           f"after {_load(load_after)} (this benchmark itself keeps about {os.cpu_count()} threads busy while timing)")
     if args.json:
         write_atomic(args.json, json.dumps({"load": args.load, "timing": args.timing, "pin": args.pin,
-                                            "load_before": list(load_before),
+                                            "pooled_probe": args.pooled_probe, "load_before": list(load_before),
                                             "load_after": list(load_after), "calibrations": calibrations,
                                             "figures": figures, "rows": rows}, indent=1) + "\n")
     return 0

@@ -72,15 +72,20 @@ class Estimate:
     compute_part_ms: float = 0.0
     overhead_part_ms: float = 0.0
     #: the factor the total was multiplied by for preemption by other processes (see
-    #: ``probes.contention_factor``; 1 without a contention probe or for a run within one slice)
+    #: ``probes.contention_factor``; 1 without a contention probe or for a run within one slice;
+    #: under a pooled drift, only the part off the thread pool is scaled, and this is the whole's factor)
     contention: float = 1.0
 
-    def band(self, profile: DeviceProfile, samples: Sequence[Mapping[str, float]] = ()) -> Band:
+    def band(self, profile: DeviceProfile, samples: Sequence[Mapping[str, float]] = (),
+             base: Mapping[str, float] | None = None) -> Band:
         """The range the noise allows (see :func:`~archcalc.estimate.noise.band_of`): ``samples``
-        are the probes measured at the time of use (none: the calibration's own probe range)."""
+        are the probes measured at the time of use (none: the calibration's own probe range),
+        ``base`` what they compare with (default the profile's probes; with the pooled probe,
+        ``pooled.probe_base``)."""
         from archcalc.estimate.noise import band_of
 
-        return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, profile.probes, samples,
+        base = profile.probes if base is None else base
+        return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, base, samples,
                        run_ms=self.total_ms / self.contention, threads=profile.intra_op_threads)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,8 +101,11 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
 
     ``drift`` (see ``Probes``/``drift_of``) scales compute, memory and overhead parts to the
     machine's current speed, and its ``contention`` the total of a run long enough to be
-    preempted. ``as_profiled`` adds the profiler's per-kernel cost to each layer, to compare with a
-    per-layer profile (the total never includes it).
+    preempted. With a ``pooled`` drift (the pooled probe's measured time over its estimate), the
+    layers on the thread pool follow it instead of the compute probe, and the preemption factor
+    scales only the rest: the pooled probe's mean run already carries the preemption its runs got.
+    ``as_profiled`` adds the profiler's per-kernel cost to each layer, to compare with a per-layer
+    profile (the total never includes it).
     """
     from archcalc.analysis import analyze
 
@@ -106,6 +114,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
     drift = dict(drift or {})
     d_compute = drift.get("compute", 1.0)
     d_over = drift.get("overhead", 1.0)
+    d_pooled = drift.get("pooled")
     records = {r.name: r for r in report.layers}
     block = layout.nchwc_block()
     plan = plan_kernels(graph, records, batch, block)
@@ -116,6 +125,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         return profiler_cost_us(profile, keys) if as_profiled else 0.0
 
     prof_total = 0.0
+    pooled_us = 0.0  # the layers on the thread pool, drift applied: not scaled by preemption under a pooled drift
     parts = {"compute": 0.0, "overhead": 0.0}  # microseconds at the calibration's speed
 
     def fx(keys: Sequence[str]) -> float:
@@ -137,10 +147,12 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         # the compute probe (a conv on every thread) tracks kernels big enough for the thread pool;
         # small kernels run on one thread, like the overhead probe, and so does ORT's LRN
         pooled = compute + memory >= SMALL_KERNEL_US * len(keys) and not runs_on_one_thread(layer)
-        d_work = d_compute if pooled else d_over
+        d_work = (d_compute if d_pooled is None else d_pooled) if pooled else d_over
         parts["compute" if pooled else "overhead"] += compute + memory
         compute *= d_work
         memory *= d_work
+        if pooled:
+            pooled_us += compute + memory
         over = fx(keys)
         prof = prof_of(keys)
         prof_total += prof
@@ -152,7 +164,9 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         memory = sum(b * batch / F32 * profile.reorder_ns(b * batch / F32) / 1e3 for _, b in plan.reorders)
         pooled = memory >= SMALL_KERNEL_US * len(plan.reorders)
         parts["compute" if pooled else "overhead"] += memory
-        memory *= d_compute if pooled else d_over
+        memory *= ((d_compute if d_pooled is None else d_pooled) if pooled else d_over)
+        if pooled:
+            pooled_us += memory
         over = fx(["reorder"] * len(plan.reorders))
         prof = prof_of(["reorder"] * len(plan.reorders))
         prof_total += prof
@@ -164,5 +178,8 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
     kernel_ms = sum(e.ms for e in layers.values()) - prof_total / 1e3
     # a run long enough to be preempted by other processes is slower by the contention measured now
     factor = contention_factor(drift.get("contention", 1.0), run_ms + kernel_ms)
-    return Estimate((run_ms + kernel_ms) * factor, run_ms, layers, batch, drift, as_profiled,
-                    parts["compute"] / 1e3, parts["overhead"] / 1e3, factor)
+    kept_ms = pooled_us / 1e3 if d_pooled is not None else 0.0
+    unscaled_ms = run_ms + kernel_ms
+    total_ms = kept_ms + (unscaled_ms - kept_ms) * factor
+    return Estimate(total_ms, run_ms, layers, batch, drift, as_profiled, parts["compute"] / 1e3,
+                    parts["overhead"] / 1e3, total_ms / unscaled_ms if unscaled_ms > 0 else factor)

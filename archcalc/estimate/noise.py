@@ -144,22 +144,28 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
     preemption factor the samples give a run of ``run_ms`` keeping ``threads`` threads busy
     (:func:`~archcalc.estimate.probes.contention_of`, ``contention_factor``). Then the whole is
     widened by ``noise["points"]``, the median disagreement of the calibration points' repeats (half of it
-    each way)."""
+    each way). Where the samples have the pooled probe (and ``base`` its estimate), the compute part
+    follows its range instead, with no preemption factor: its mean runs carry their preemption."""
     ranges: dict[str, tuple[float, float]] = {}
     for name in ("compute", "overhead"):
         got = drift_range(base, samples, name) if samples else None
         ranges[name] = got if got is not None else (noise.get(f"{name}_lo", 1.0), noise.get(f"{name}_hi", 1.0))
+    pooled = drift_range(base, samples, "pooled") if samples else None
+    if pooled is not None:
+        ranges["compute"] = pooled
     from archcalc.estimate.probes import contention_factor, contention_of
     from archcalc.runtime.devices import cpu_count
 
     contention = [c for s in samples if (c := contention_of(s, base, threads, cpu_count())) is not None] or [1.0]
     c_lo, c_hi = contention_factor(min(contention), run_ms), contention_factor(max(contention), run_ms)
-    lo = (compute_part_ms * ranges["compute"][0] + overhead_part_ms * ranges["overhead"][0]) * c_lo
-    hi = (compute_part_ms * ranges["compute"][1] + overhead_part_ms * ranges["overhead"][1]) * c_hi
+    p_lo, p_hi = (1.0, 1.0) if pooled is None else (1 / c_lo, 1 / c_hi)  # the pooled part: no preemption factor
+    lo = (compute_part_ms * ranges["compute"][0] * p_lo + overhead_part_ms * ranges["overhead"][0]) * c_lo
+    hi = (compute_part_ms * ranges["compute"][1] * p_hi + overhead_part_ms * ranges["overhead"][1]) * c_hi
     half = noise.get("points", 0.0) / 2
     where = f"{len(samples)} probe measurements now" if samples else "the probes' range during calibration"
+    follows = "pooled" if pooled else "compute"
     return Band(lo * (1 - half), hi * (1 + half),
-                f"{where} (compute x{ranges['compute'][0]:.2f}-{ranges['compute'][1]:.2f}, overhead "
+                f"{where} ({follows} x{ranges['compute'][0]:.2f}-{ranges['compute'][1]:.2f}, overhead "
                 f"x{ranges['overhead'][0]:.2f}-{ranges['overhead'][1]:.2f}, preemption x{c_lo:.2f}-{c_hi:.2f}), "
                 f"widened by the calibration points' "
                 f"repeat disagreement ({noise.get('points', 0.0):.0%})")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from archcalc.estimate.microbench import Bench, chain_model, conv_model
 from archcalc.estimate.shapes import ConvShape
@@ -14,6 +15,29 @@ from archcalc.runtime.devices import DeviceChoice
 
 if TYPE_CHECKING:
     from archcalc.estimate.deviceprofile import DeviceProfile
+    from archcalc.ir import Graph
+    from archcalc.runtime.session import Runner
+
+#: the pooled probe, a small network of the layers most of a network's time goes to: twelve 3x3
+#: convolutions (+ReLU) of 32 channels on a 28x28 map, about 2.2 ms a run on 2 cores
+POOLED_LAYERS = 12
+POOLED_INPUT = (32, 28, 28)
+
+
+def pooled_spec() -> dict[str, Any]:
+    """The pooled probe's spec (a fresh mapping each call)."""
+    conv = {"type": "conv", "filters": POOLED_INPUT[0], "kernel": 3, "padding": 1}
+    return {"name": "pooled_probe", "description": "drift probe: a chain of 3x3 convolutions",
+            "input": list(POOLED_INPUT),
+            "layers": [dict(conv) if i % 2 == 0 else "relu" for i in range(2 * POOLED_LAYERS)]}
+
+
+@lru_cache(maxsize=1)
+def pooled_graph() -> Graph:
+    """The pooled probe's layer graph (immutable: built once)."""
+    from archcalc.sources import load_any
+
+    return load_any(pooled_spec())
 
 
 class Probes:
@@ -25,19 +49,39 @@ class Probes:
     median run (``compute``, the speed a run gets when nothing preempts it) it reports
     ``contention``, the mean run over the median: on a machine shared with other busy processes
     the scheduler preempts some runs, and a model run long enough to be preempted in proportion
-    is slower by that factor (see :func:`contention_factor`)."""
+    is slower by that factor (see :func:`contention_factor`).
+
+    With ``pooled``, each measurement also runs the pooled probe (:func:`pooled_spec`, a network
+    of convolutions) back to back for :data:`POOLED_WINDOW_S` and reports its mean run
+    (``pooled``): preempted runs included, as a model's runs are. Estimates scale the layers that
+    run on the thread pool by its ratio to ``pooled.pooled_estimate_s`` instead of the compute
+    probe's (see ``estimate_latency``). Not ``archcalc profile``'s default: paired in one run on a 2-core
+    machine (benchmarks/estimate_accuracy.py --pooled-probe) it tracked a loaded machine better
+    (pairs within 15%: 46/31% of 496 against 31/29%) and a quiet one worse (within 10%: 12/19 of 32
+    against 24/21): its ratio carries the estimator's error on the chain into every model."""
 
     NAMES = ("compute", "overhead")
+    #: the pooled probe's window (seconds): ~25 runs, many scheduler slices
+    POOLED_WINDOW_S = 0.06
+    pooled: Runner | None = None
     #: the compute probe's window (seconds): several scheduler slices, so preemption shows in its mean
     WINDOW_S = 0.03
     #: ORT's idle worker threads spin for ~20-30 ms after a run: let the measured model's settle
     SETTLE_S = 0.04
 
-    def __init__(self, choice: DeviceChoice, threads: int | None) -> None:
+    def __init__(self, choice: DeviceChoice, threads: int | None, pooled: bool = False) -> None:
         bench = Bench(choice, threads, spinning=False)
         conv, _ = conv_model([ConvShape(128, 128, 1, 3, 1, 24)])
         self.runners = {"compute": bench.runner(conv), "overhead": bench.runner(chain_model("Relu", 32, (1, 16)))}
-        for runner in self.runners.values():
+        if pooled:
+            from archcalc.runtime.prepare import prepare
+            from archcalc.runtime.session import Runner, feeds_for, open_session
+
+            prepared = prepare(pooled_graph(), 1)
+            session = open_session(prepared.payload, choice, threads, spinning=False,
+                                   disabled_optimizers=prepared.disabled_optimizers)
+            self.pooled = Runner(session, feeds_for(session, 1))
+        for runner in [*self.runners.values(), *([self.pooled] if self.pooled else [])]:
             for _ in range(3):
                 runner.run()
 
@@ -54,6 +98,12 @@ class Probes:
             out[name] = statistics.median(times)
             if name == "compute":
                 out["contention"] = max(statistics.fmean(times) / out[name], 1.0)
+        if self.pooled is not None:
+            self.pooled.run()
+            times = [self.pooled.timed() for _ in range(3)]
+            while sum(times) < self.POOLED_WINDOW_S and len(times) < 200:
+                times.append(self.pooled.timed())
+            out["pooled"] = statistics.fmean(times)
         others = runnable_others()  # after the probes: no thread of ours runs but this one
         if others is not None:
             out["others"] = others
@@ -114,7 +164,8 @@ def drift_of(profile: DeviceProfile, samples: Sequence[Mapping[str, float]]) -> 
     much more (>1) or less a run of the calibrated threads is preempted now than during
     calibration (``contention``, see :func:`contention_of`: from the run queue, the other runnable
     tasks sharing the cores; calibration's kernels run in blocks longer than a scheduler slice, so
-    their times carry the preemption of their moment)."""
+    their times carry the preemption of their moment). The pooled probe's drift is
+    :func:`archcalc.estimate.pooled.pooled_drift`'s."""
     out = {}
     for name in Probes.NAMES:
         values = [s[name] for s in samples if name in s]
