@@ -5,7 +5,6 @@ timings except one real run on the CPU."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 
 import pytest
 
@@ -13,25 +12,12 @@ from archcalc.analysis import analyze
 from archcalc.estimate import estimate_latency, layout, noise, pooled, probes
 from archcalc.language.loader import load_spec
 from tests.test_estimate import CONV_FC, synthetic
+from tests.test_robust import FakeRunner
 
 
 @pytest.fixture(autouse=True)
 def block16(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(layout, "nchwc_block", lambda: 16)
-
-
-class FakeRunner:
-    def __init__(self, times: Sequence[float]) -> None:
-        self.times = list(times)
-        self.i = 0
-
-    def run(self) -> None:
-        pass
-
-    def timed(self) -> float:
-        value = self.times[self.i % len(self.times)]
-        self.i += 1
-        return value
 
 
 def test_the_pooled_chain_is_twelve_3x3_convs_of_a_hand_count() -> None:
