@@ -158,9 +158,9 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
 
     contention = [c for s in samples if (c := contention_of(s, base, threads, cpu_count())) is not None] or [1.0]
     c_lo, c_hi = contention_factor(min(contention), run_ms), contention_factor(max(contention), run_ms)
-    p_lo, p_hi = (1.0, 1.0) if pooled is None else (1 / c_lo, 1 / c_hi)  # the pooled part: no preemption factor
-    lo = (compute_part_ms * ranges["compute"][0] * p_lo + overhead_part_ms * ranges["overhead"][0]) * c_lo
-    hi = (compute_part_ms * ranges["compute"][1] * p_hi + overhead_part_ms * ranges["overhead"][1]) * c_hi
+    k_lo, k_hi = (c_lo, c_hi) if pooled is None else (1.0, 1.0)  # the compute part's preemption factor
+    lo = compute_part_ms * ranges["compute"][0] * k_lo + overhead_part_ms * ranges["overhead"][0] * c_lo
+    hi = compute_part_ms * ranges["compute"][1] * k_hi + overhead_part_ms * ranges["overhead"][1] * c_hi
     half = noise.get("points", 0.0) / 2
     where = f"{len(samples)} probe measurements now" if samples else "the probes' range during calibration"
     follows = "pooled" if pooled else "compute"
