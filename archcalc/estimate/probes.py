@@ -61,7 +61,7 @@ class Probes:
     against 24/21): its ratio carries the estimator's error on the chain into every model."""
 
     NAMES = ("compute", "overhead")
-    #: the pooled probe's window (seconds): ~25 runs, many scheduler slices
+    #: the pooled probe's window (seconds): many runs over many scheduler slices
     POOLED_WINDOW_S = 0.06
     pooled: Runner | None = None
     #: the compute probe's window (seconds): several scheduler slices, so preemption shows in its mean
