@@ -3,7 +3,7 @@ machine's speed changes? Prints figures; asserts nothing (performance is not a t
 
     python benchmarks/estimate_accuracy.py [--passes 3] [--load N] [--seconds S] [--models a,b]
                                            [--calibrate each|fresh|once] [--timing sequential|interleaved]
-                                           [--pin] [--pooled-probe] [--json OUT]
+                                           [--pin] [--pooled-probe off|gated|always] [--json OUT]
 
 Every pass:
 
@@ -52,6 +52,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archcalc.estimate import accuracy, device_profile, estimate_latency  # noqa: E402
-from archcalc.estimate.pooled import pooled_drift, probe_base  # noqa: E402
+from archcalc.estimate.pooled import gated, pooled_drift, probe_base  # noqa: E402
 from archcalc.estimate.probes import Probes  # noqa: E402
 from archcalc.fileio import write_atomic  # noqa: E402
 from archcalc.language.loader import load_spec  # noqa: E402
@@ -162,8 +163,18 @@ ROUNDS = 10
 SETTLE_S = 0.04
 
 
+def _probe_spread(samples: Sequence[dict[str, float]], name: str) -> str:
+    """A probe's fastest, median and slowest reading over a pass: a machine shared with other
+    tenants can switch between speeds that the load average does not show."""
+    got = sorted(s[name] for s in samples if name in s)
+    if not got:
+        return f"{name}: none"
+    return (f"{name} {got[0] * 1e6:.1f} / {statistics.median(got) * 1e6:.1f} / {got[-1] * 1e6:.1f} us "
+            f"(fastest / median / slowest, x{got[-1] / got[0]:.2f})")
+
+
 def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: float,
-                      threads: int | None, pooled: bool = False) -> list[dict[str, Any]]:
+                      threads: int | None, pooled: str = "off") -> list[dict[str, Any]]:
     """Every model's session open at once, timed in rounds: a block of each model's runs per
     round (in a new order each round), the drift probes before every round and after the last.
     Each model's runs are spread over the whole pass, so all sample the same machine: its speed
@@ -171,7 +182,7 @@ def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: flo
     import random
 
     choice = choose_device("cpu")
-    models = []
+    models: list[Any] = []
     for entry in entries:
         name, _, batch, _, _ = entry
         prepared = prepare(_source(entry), batch)
@@ -183,7 +194,7 @@ def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: flo
             runner.run()
         models.append((entry, (prepared.graph, prepared.report), runner, at_calibration, runs, []))
         del prepared, session  # the model's bytes: only its session stays open
-    probes = Probes(choice, threads, pooled=pooled)
+    probes = Probes(choice, threads, pooled=pooled != "off")
     samples = []
     order = list(range(len(models)))
     shuffle = random.Random(index)
@@ -196,13 +207,22 @@ def _pass_interleaved(index: int, dev: Any, entries: Sequence[Any], seconds: flo
             runner.run()
             times += [runner.timed() for _ in range(runs // ROUNDS + (1 if r < runs % ROUNDS else 0))]
     samples.append(probes.measure())
-    drift = pooled_drift(dev, samples)
-    base = probe_base(dev) if pooled else dev.probes
+    print(f"# pass {index}: the machine's speed over the pass ({len(samples)} probe measurements, load average "
+          f"{_load(os.getloadavg())}): " + ", ".join(_probe_spread(samples, name) for name in ("compute", "overhead")),
+          flush=True)
+    used = gated(samples) if pooled == "gated" else samples
+    others = [s["others"] for s in samples if "others" in s]
+    if pooled != "off":
+        print(f"# pass {index}: pooled probe {'used' if any('pooled' in s for s in used) else 'not used'} "
+              f"({pooled}; run queue: median {statistics.median(others) if others else float('nan'):.2f} other "
+              f"runnable tasks over {len(others)} probe measurements)", flush=True)
+    drift = pooled_drift(dev, used)
+    base = probe_base(dev) if pooled != "off" else dev.probes
     rows = []
     for (name, _, batch, _, _), (graph, report), _, at_calibration, _, times in models:
         timing = timing_of(times, 0)
         estimate = estimate_latency(graph, dev, batch=batch, report=report, drift=drift)
-        band = estimate.band(dev, samples, base)
+        band = estimate.band(dev, used, base)
         row = {"pass": index, "model": name, "batch": batch, "runs": timing.runs, "measured_ms": timing.median_ms,
                "p90_ms": timing.p90_ms, "estimate_ms": estimate.total_ms, "low_ms": band.low_ms,
                "high_ms": band.high_ms, "at_calibration_ms": at_calibration, "drift": drift,
@@ -282,13 +302,14 @@ def main() -> int:
     parser.add_argument("--pin", action="store_true",
                         help="run everything (calibration, probes, models) with the caller on one CPU and each "
                              "session's workers on the others (archcalc.runtime.affinity)")
-    parser.add_argument("--pooled-probe", action="store_true",
+    parser.add_argument("--pooled-probe", choices=("off", "gated", "always"), default="off",
                         help="with --timing interleaved: run the pooled probe too (a chain of 3x3 convs, "
                              "archcalc.estimate.probes) and scale the layers on the thread pool by its measured "
-                             "time over its estimate (not archcalc profile's default: on a quiet machine it did worse)")
+                             "time over its estimate: always, or (gated) only when the probes' run-queue reads "
+                             "show other tasks sharing the cores (archcalc.estimate.pooled.gated)")
     parser.add_argument("--json", help="write every figure and row here")
     args = parser.parse_args()
-    if args.pooled_probe and args.timing != "interleaved":
+    if args.pooled_probe != "off" and args.timing != "interleaved":
         parser.error("--pooled-probe needs --timing interleaved")
     wanted = [n.strip() for n in args.models.split(",") if n.strip()]
     entries = [m for m in MODELS if not wanted or m[0] in wanted]

@@ -82,3 +82,37 @@ def test_the_pooled_probe_runs_on_onnx_runtime() -> None:
     got = [p.measure(1) for _ in range(2)]
     assert all(s["pooled"] > 0 for s in got)
     assert statistics.fmean(s["pooled"] for s in got) < 1.0  # ~2 ms a run on 2 cores; a broken chain would not be
+
+
+def test_the_pooled_probe_counts_only_while_other_tasks_are_runnable() -> None:
+    quiet = [{"compute": 1e-3, "overhead": 1e-5, "pooled": 4e-3, "others": o} for o in (0.0, 0.1, 0.6)]
+    busy = [{"compute": 1e-3, "overhead": 1e-5, "pooled": 4e-3, "others": o} for o in (0.4, 0.5, 1.0)]
+    assert not pooled.busy(quiet) and pooled.busy(busy)  # the median of the run-queue reads, from 0.5
+    assert not pooled.busy([{"compute": 1e-3, "pooled": 4e-3}])  # no run queue read: not known busy
+    used = pooled.gated(quiet)
+    assert all("pooled" not in s for s in used) and [s["others"] for s in used] == [0.0, 0.1, 0.6]
+    assert all("pooled" in s for s in quiet)  # the measured samples are left as they were
+    assert pooled.gated(busy) == busy
+    profile = synthetic()
+    assert "pooled" not in pooled.pooled_drift(profile, pooled.gated(quiet))
+    assert "pooled" in pooled.pooled_drift(profile, pooled.gated(busy))
+
+
+
+def test_the_run_queue_is_read_before_the_pooled_probe_spins(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = probes.Probes.__new__(probes.Probes)
+    p.runners = {"compute": FakeRunner([1e-3]), "overhead": FakeRunner([1e-5])}  # type: ignore[dict-item]
+    pool = FakeRunner([2e-3])
+    p.pooled = pool  # type: ignore[assignment]
+    seen: list[int] = []
+
+    def others(reads: int = probes.QUEUE_READS) -> float:
+        seen.append(pool.i)  # how many pooled runs had been timed when the queue was read
+        return 1.0
+
+    slept: list[float] = []
+    monkeypatch.setattr(probes, "runnable_others", others)
+    monkeypatch.setattr(probes.time, "sleep", slept.append)
+    got = p.measure(5)
+    assert seen == [0] and pool.i > 0 and got["others"] == 1.0  # its spinning workers are not counted
+    assert slept == [probes.Probes.SETTLE_S, probes.Probes.SETTLE_S]  # settled before the probes and after it

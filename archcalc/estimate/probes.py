@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from archcalc.runtime.session import Runner
 
 #: the pooled probe, a small network of the layers most of a network's time goes to: twelve 3x3
-#: convolutions (+ReLU) of 32 channels on a 28x28 map (86.7 M MACs: a few ms a run on 2 cores)
+#: convolutions (+ReLU) of 32 channels on a 28x28 map (86.7 M MACs: 0.47 ms a run on 2 AMD EPYC cores)
 POOLED_LAYERS = 12
 POOLED_INPUT = (32, 28, 28)
 
@@ -53,12 +53,17 @@ class Probes:
 
     With ``pooled``, each measurement also runs the pooled probe (:func:`pooled_spec`, a network
     of convolutions) back to back for :data:`POOLED_WINDOW_S` and reports its mean run
-    (``pooled``): preempted runs included, as a model's runs are. Estimates scale the layers that
-    run on the thread pool by its ratio to ``pooled.pooled_estimate_s`` instead of the compute
-    probe's (see ``estimate_latency``). Not ``archcalc profile``'s default: paired in one run on a 2-core
-    machine (benchmarks/estimate_accuracy.py --pooled-probe) it tracked a loaded machine better
-    (pairs within 15%: 46/31% of 496 against 31/29%) and a quiet one worse (within 10%: 12/19 of 32
-    against 24/21): its ratio carries the estimator's error on the chain into every model."""
+    (``pooled``): preempted runs included, as a model's runs are. Its session spins idle workers
+    as a model's does (ORT's default), since that is what a loaded machine punishes: with one busy
+    process on one of 2 cores, spinning sessions ran 1.85x (this probe), 1.89x (AlexNet), 2.00x
+    (ResNet-18) and 2.76x (MobileNetV2 at 160) slower than quiet, the same sessions without
+    spinning 1.03x (this probe: a run within a scheduler slice sees nothing), 1.27x, 1.54x and
+    1.40x. The run queue is read before it and the workers left to settle after it. Estimates
+    scale the layers that run on the thread pool by its ratio to ``pooled.pooled_estimate_s``
+    instead of the compute probe's (see ``estimate_latency``) where ``pooled.gated`` keeps it.
+    Not ``archcalc profile``'s default: paired on a 2-core machine under load it did not raise the
+    share of model pairs whose ratio the estimate gets within 15% (benchmarks/estimate_accuracy.py
+    --pooled-probe; figures in docs/runtime.md)."""
 
     NAMES = ("compute", "overhead")
     #: the pooled probe's window (seconds): many runs over many scheduler slices
@@ -78,8 +83,7 @@ class Probes:
             from archcalc.runtime.session import Runner, feeds_for, open_session
 
             prepared = prepare(pooled_graph(), 1)
-            session = open_session(prepared.payload, choice, threads, spinning=False,
-                                   disabled_optimizers=prepared.disabled_optimizers)
+            session = open_session(prepared.payload, choice, threads, disabled_optimizers=prepared.disabled_optimizers)
             self.pooled = Runner(session, feeds_for(session, 1))
         for runner in [*self.runners.values(), *([self.pooled] if self.pooled else [])]:
             for _ in range(3):
@@ -98,15 +102,16 @@ class Probes:
             out[name] = statistics.median(times)
             if name == "compute":
                 out["contention"] = max(statistics.fmean(times) / out[name], 1.0)
+        others = runnable_others()  # after the probes that never spin: no thread of ours runs but this one
+        if others is not None:
+            out["others"] = others
         if self.pooled is not None:
             self.pooled.run()
             times = [self.pooled.timed() for _ in range(3)]
             while sum(times) < self.POOLED_WINDOW_S and len(times) < 200:
                 times.append(self.pooled.timed())
             out["pooled"] = statistics.fmean(times)
-        others = runnable_others()  # after the probes: no thread of ours runs but this one
-        if others is not None:
-            out["others"] = others
+            time.sleep(self.SETTLE_S)  # its idle workers spin after its last run: not into the model's runs
         return out
 
 
