@@ -29,12 +29,11 @@ def busy(samples: Sequence[Mapping[str, float]]) -> bool:
 
 def gated(samples: Sequence[Mapping[str, float]]) -> list[dict[str, float]]:
     """The probe samples an estimate uses: as measured while other tasks share the cores
-    (:func:`busy`), else without the pooled probe's figure. Paired on one 2-core machine
-    (benchmarks/estimate_accuracy.py, 32 models, two passes), the pooled probe tracked a machine
-    with a busy process on one core better than the compute probe and preemption factor (pairs
-    within 15%: 46/31% of 496 against 31/29%) and a quiet one worse (within 10%: 12/19 of 32
-    against 24/21): on a quiet machine its ratio carries the estimator's own error on the chain
-    into every model, under load it carries the preemption the model's runs get."""
+    (:func:`busy`), else without the pooled probe's figure. On a quiet machine its ratio carries
+    the estimator's own error on the chain into every model (paired on a 2-core machine, 32
+    models: 12/19 within 10% against 24/21 without it); under load it carries the preemption the
+    model's runs get, which made estimates repeat pass to pass (15 of 32 against 3 and 11) but
+    did not raise the share of model pairs within 15% (21-29% against 23-39%; docs/runtime.md)."""
     keep = busy(samples)
     return [dict(s) if keep else {k: v for k, v in s.items() if k != "pooled"} for s in samples]
 
