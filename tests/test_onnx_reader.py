@@ -17,7 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from archcalc.onnx_import import view, walk
-from archcalc.onnx_import.parse import Parser, common_value_info
+from archcalc.onnx_import.parse import Parser, common_value_info, value_infos
 from archcalc.onnx_import.reader import KEEP_ELEMENTS, read_model
 from archcalc.onnx_import.tensors import check, data_type, flat, to_array
 from tests.caffe2_graphs import SCALE_STORAGE, caffe2_net
@@ -92,7 +92,8 @@ def _same_graph(mine: view.Graph, proto: onnx.GraphProto, where: str = "main") -
     for t, p in zip(mine.initializer, proto.initializer, strict=True):
         _same_tensor(t, p, f"{where}: initializer {p.name}")
     for group in ("input", "output", "value_info"):
-        _same_value_infos(getattr(mine, group), getattr(proto, group), f"{where}: {group}")
+        got = value_infos(mine) if group == "value_info" else getattr(mine, group)
+        _same_value_infos(got, getattr(proto, group), f"{where}: {group}")
 
 
 def _same_model(path: Path) -> None:
@@ -366,3 +367,73 @@ def test_value_infos_read_in_one_pass_as_the_general_reader_reads_them() -> None
                         continue
                     assert common == Parser(view_, KEEP_ELEMENTS).any_value_info(0, len(changed)), (path.name, i, byte)
     assert answered > 10
+
+
+def test_value_infos_are_kept_as_stored_and_read_when_asked(tmp_path: Path) -> None:
+    """The importer never needs a graph's ``value_info`` (it computes every shape): the reader keeps
+    each message's bytes and ``value_infos`` reads them, as the reader reads inputs; one larger than
+    ``RAW_VALUE_INFO_BYTES`` is read at once (and refused at once if it is bad)."""
+    from archcalc.errors import OnnxFileError
+    from archcalc.onnx_import.parse import RAW_VALUE_INFO_BYTES
+
+    long_name = "v" * (RAW_VALUE_INFO_BYTES + 10)
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        value_info=[helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 3]),
+                    helper.make_tensor_value_info(long_name, TensorProto.INT64, None)])
+    path = tmp_path / "vi.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    got = read_model(path).model.graph
+    assert isinstance(got.value_info_raw[0], bytes) and isinstance(got.value_info_raw[1], view.ValueInfo)
+    assert value_infos(got) == (view.ValueInfo("z", TensorProto.FLOAT, ("N", 3)),
+                                view.ValueInfo(long_name, TensorProto.INT64, None))
+    bad = path.read_bytes().replace(b"\x0a\x01z\x12", b"\x0a\x01\xff\x12")  # the info's name: not UTF-8
+    (tmp_path / "bad.onnx").write_bytes(bad)
+    kept = read_model(tmp_path / "bad.onnx").model.graph  # the import needs no value info: not read yet
+    with pytest.raises(OnnxFileError, match="not valid UTF-8"):
+        value_infos(kept)
+
+
+def _entry_by_fields(data: memoryview, start: int, end: int) -> view.Entry:
+    """StringStringEntryProto read with the generic field walk (what ``read_entry`` must agree with)."""
+    texts: dict[int, str | bytes] = {1: "", 2: ""}
+    for number, wire, a, b in walk.fields(data, start, end):
+        if wire == 2 and number in texts:
+            raw = bytes(data[a:b])
+            try:
+                texts[number] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                texts[number] = raw
+    return view.Entry(texts[1], texts[2])
+
+
+def test_an_entry_read_in_one_pass_as_the_field_walk_reads_it() -> None:
+    """``read_entry`` (external-data locations, metadata) against the generic walk, on the usual
+    entry, on odd ones (fields repeated, unknown, of other wire types, names not UTF-8) and on every
+    one-byte change of them: the same entry, or both refuse."""
+    from archcalc.errors import OnnxFileError
+    from archcalc.onnx_import.parse_node import read_entry
+
+    cases = [onnx.StringStringEntryProto(key="location", value="model.weights.bin").SerializeToString(),
+             b"\x0a\x03abc\x12\x01x\x0a\x01k\x08\x05\x15\x00\x00\x00\x00\x19" + b"\x00" * 8 + b"\x1a\x02zz",
+             b"\x12\x02\xff\xfe\x0a\x01\x80", b"", b"\x8a\x00\x01a"]
+    compared = refused = 0
+    for case in cases:
+        variants = [case] + [case[:i] + bytes([byte]) + case[i + 1:] for i in range(len(case))
+                             for byte in (0x00, 0x0A, 0x12, 0x7F, 0x80, 0xFF, case[i] ^ 0x01)]
+        for raw in variants:
+            data = memoryview(raw)
+            parser = Parser(data, KEEP_ELEMENTS)
+            try:
+                expected: view.Entry | None = _entry_by_fields(data, 0, len(raw))
+            except OnnxFileError:
+                expected = None
+            try:
+                got: view.Entry | None = read_entry(parser, 0, len(raw))
+            except OnnxFileError:
+                got = None
+            assert got == expected, raw
+            compared += 1
+            refused += got is None
+    assert compared > 200 and 0 < refused < compared

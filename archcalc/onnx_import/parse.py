@@ -10,7 +10,9 @@ Bounds, checked as the bytes are walked: every field lies inside its message; va
 tensor data is at most ``MAX_FIELD_BYTES``; the structure (everything but large tensors' data,
 a nested graph counted again for every level above it, as a protobuf parser re-reads it) is at most
 ``MAX_SKELETON_BYTES``; at most ``MAX_ITEMS`` nodes, tensors and value infos are read. Names must be
-UTF-8. A field of the wrong wire type is skipped, as protobuf keeps it as an unknown field.
+UTF-8. A field of the wrong wire type is skipped, as protobuf keeps it as an unknown field. A
+graph's ``value_info`` (declarations the importer never needs) is kept as stored and read, with
+these checks, when asked (``value_infos``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,28 @@ _TENSOR_DATA = frozenset({4, 5, 6, 7, 9, 10, 11})
 #: the most nodes, initializers and value infos (all graphs together) read: 40x the largest CNN
 #: graphs of the model zoos, and a bound on what a hostile file makes the reader hold
 MAX_ITEMS = 2_000_000
+#: a graph's ``value_info`` message up to this size is kept as its bytes, read only when asked
+#: (``value_infos``); a larger one (no exporter writes one) is read at once, with its checks
+RAW_VALUE_INFO_BYTES = 1 << 16
+
+
+def value_infos(graph: Graph) -> tuple[ValueInfo, ...]:
+    """A graph's ``value_info`` declarations, read from the bytes the parser kept. Why kept: the
+    importer never needs them (it computes every shape), and a dynamo export declares one per
+    tensor, four nested messages each: reading them was ~7% of importing such a graph."""
+    out = []
+    for item in graph.value_info_raw:
+        if isinstance(item, ValueInfo):
+            out.append(item)
+            continue
+        data = memoryview(item)
+        try:
+            out.append(Parser(data, 0).value_info(0, len(item)))
+        finally:
+            data.release()
+    return tuple(out)
+
+
 class Parser:
     """One model's walk; what it read without data is counted here (``reader.ReadResult``)."""
 
@@ -132,7 +156,8 @@ class Parser:
         nodes: list[Node] = []
         inits: list[Tensor] = []
         sparse: list[Sparse] = []
-        groups: dict[int, list[ValueInfo]] = {11: [], 12: [], 13: []}
+        groups: dict[int, list[ValueInfo]] = {11: [], 12: []}
+        declared: list[bytes | ValueInfo] = []  # value_info: kept as stored (see ``value_infos``)
         node, value_info = self.node, self.value_info
         data = self.data
         for start, end in spans:
@@ -165,6 +190,8 @@ class Parser:
                     number = key >> 3
                     if number == 1:
                         nodes.append(node(a, pos, depth))
+                    elif number == 13:
+                        declared.append(bytes(data[a:pos]) if pos - a <= RAW_VALUE_INFO_BYTES else value_info(a, pos))
                     elif number in groups:
                         groups[number].append(value_info(a, pos))
                     elif number == 5:
@@ -182,7 +209,7 @@ class Parser:
             raise OnnxFileError(f"the model's structure (everything but its weights) passes "
                                 f"{MAX_SKELETON_BYTES // 2**20} MiB: refused")
         return Graph(name, tuple(nodes), tuple(inits), tuple(sparse), tuple(groups[11]), tuple(groups[12]),
-                     tuple(groups[13]))
+                     tuple(declared))
 
     #: NodeProto and AttributeProto are read by the one-pass readers of ``parse_node``
     node = read_node

@@ -101,7 +101,8 @@ class Graph:
     sparse_initializer: tuple[Sparse, ...] = ()
     input: tuple[ValueInfo, ...] = ()
     output: tuple[ValueInfo, ...] = ()
-    value_info: tuple[ValueInfo, ...] = ()
+    #: ``value_info`` as stored, each message's bytes (or, if large, read): ``parse.value_infos`` reads them
+    value_info_raw: tuple[bytes | ValueInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
