@@ -35,7 +35,7 @@ from archcalc.onnx_import.view import (
     Entry,
     Node,
 )
-from archcalc.onnx_import.walk import FLOAT32, RUNS_PAST, VARINT_PAST, _varint, add_floats, packed_ints, skip
+from archcalc.onnx_import.walk import FLOAT32, RUNS_PAST, VARINT_PAST, _varint, add_floats, fields, packed_ints, skip
 from archcalc.onnx_import.wire import MAX_FIELD_BYTES
 
 if TYPE_CHECKING:
@@ -296,44 +296,18 @@ def tensor_fields(parser: Parser, start: int, end: int
 
 
 def read_entry(parser: Parser, start: int, end: int) -> Entry:
-    """StringStringEntryProto (an external-data location, offset, length; metadata) in one pass,
-    checked as ``fields`` checks a message: invalid UTF-8 is kept as bytes (``checks`` refuses it
-    where it matters); the last key and value in the message win. A weight-stripped export has
-    three per initializer."""
-    data = parser.data
-    key_text: str | bytes = ""
-    value_text: str | bytes = ""
-    pos = start
-    try:
-        while pos < end:
-            key = data[pos]
-            pos += 1
-            if key >= 0x80:
-                key, pos = _varint(data, pos - 1)
-            if key & 7 != 2:
-                pos = skip(data, key, pos, end)
-                continue
-            length = data[pos]
-            pos += 1
-            if length >= 0x80:
-                length, pos = _varint(data, pos - 1)
-            a = pos
-            pos += length
-            if pos > end or key < 8:
-                raise OnnxFileError(RUNS_PAST)
-            if key == 10 or key == 18:  # 1: key, 2: value
-                raw = parser.blob(a, pos)
-                try:
-                    text: str | bytes = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = raw
-                if key == 10:
-                    key_text = text
-                else:
-                    value_text = text
-    except IndexError:
-        raise OnnxFileError(VARINT_PAST) from None
-    return Entry(key_text, value_text)
+    """StringStringEntryProto (an external-data location, offset, length; metadata): invalid UTF-8
+    is kept as bytes (``checks`` refuses it where it matters). A few per tensor at most: the
+    generic field walk serves (the hot messages above are read inline)."""
+    texts: dict[int, str | bytes] = {1: "", 2: ""}
+    for number, wire, a, b in fields(parser.data, start, end):
+        if wire == 2 and number in texts:
+            raw = parser.blob(a, b)
+            try:
+                texts[number] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                texts[number] = raw
+    return Entry(texts[1], texts[2])
 
 
 def read_dim(parser: Parser, start: int, end: int) -> int | str | None:
