@@ -52,6 +52,12 @@ PEAK_MIN_US = 50.0
 #: the percentile of timed kernel throughputs that counts as the peak (the fastest few are glitches)
 PEAK_PERCENTILE = 95
 
+#: the kind of a measurement no probe scales: a profiled kernel under ``SMALL_KERNEL_US`` (over 60
+#: profiled runs of five, their spread, p90/p10, was 1.39-1.83x as measured and 1.72-2.21x divided
+#: by the overhead probe timed just before each run: they do not run in its phase; docs/runtime.md)
+UNSCALED = "unscaled"
+
+
 class _Samples:
     """Raw measurements, each with the index of the probe taken just before it (and, for profiled
     kernels, the time of each profiled run). A block is scaled by the geometric mean of the probes
@@ -66,14 +72,17 @@ class _Samples:
         self.values.setdefault(key, []).append((value, kind, len(self.log) - 1, tuple(repeats)))
 
     def probe_at(self, kind: str, index: int) -> float:
-        """The machine's speed during the block after probe ``index``: the probes on both sides."""
+        """The machine's speed during the block after probe ``index``: the probes on both sides
+        (1 for an ``UNSCALED`` measurement)."""
+        if kind == UNSCALED:
+            return 1.0
         before = self.log[index][kind]
         return (before * self.log[index + 1][kind]) ** 0.5 if index + 1 < len(self.log) else before
 
     def repeats(self, key: str) -> list[float]:
         """A point's repeats in microseconds at the first probe's speed (so blocks compare)."""
-        return [r * self.log[0][kind] / self.probe_at(kind, i) for _, kind, i, reps in self.values.get(key, [])
-                for r in reps]
+        return [r * self.log[0].get(kind, 1.0) / self.probe_at(kind, i)
+                for _, kind, i, reps in self.values.get(key, []) for r in reps]
 
     def replace(self, key: str, other: _Samples) -> None:
         """Take ``key``'s measurements from ``other`` (a re-measurement), or drop it when ``other``
@@ -91,7 +100,7 @@ class _Samples:
         got = self.values.get(key)
         if not got:
             return None
-        return statistics.median([v * ref[kind] / self.probe_at(kind, i) for v, kind, i, _ in got])
+        return statistics.median([v * ref.get(kind, 1.0) / self.probe_at(kind, i) for v, kind, i, _ in got])
 
 
 def plan_of(mode: str) -> SuitePlan:
@@ -262,18 +271,17 @@ def _measure_matmul(bench: Bench, raw: _Samples) -> None:
 
 def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
                      names: Sequence[str]) -> None:
-    """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with the
-    time of each profiled run (the repeats judged by :func:`_remeasure`). A kernel under
-    ``SMALL_KERNEL_US`` runs on one thread: its median, scaled by the overhead probe as the
-    estimator scales it. A larger one runs on the thread pool: its mean without the slowest run
-    (a run of many kernels takes the sum of their means, preemptions included), by the compute probe."""
+    """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with each
+    profiled run's (the repeats :func:`_remeasure` judges). A kernel under ``SMALL_KERNEL_US``:
+    its median, as measured (``UNSCALED``). A larger one runs on the thread pool: its mean without
+    the slowest run (a run of many kernels takes the sum of their means), by the compute probe."""
     runs = bench.kernel_runs(model, runs=5)
     for i, name in zip(chunk, names, strict=True):
         got = kernel_runs_of(runs, name)
         if got is not None:
             pooled = statistics.median(got) >= SMALL_KERNEL_US
             raw.add(f"{family}:{i}", statistics.fmean(sorted(got)[:-1] or got) if pooled else statistics.median(got),
-                    "compute" if pooled else "overhead", got)
+                    "compute" if pooled else UNSCALED, got)
 
 
 #: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
