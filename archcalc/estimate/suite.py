@@ -125,8 +125,8 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
 
     Every block of measurements follows a probe of the machine's current speed, and is scaled to
     the calibration's median probe (kernels and copies by the compute probe, fixed costs by the
-    overhead probe; kernels under ``SMALL_KERNEL_US`` are taken as measured); each figure is the median of its repeats, so a burst of load from another
-    process does not end up in the profile.
+    overhead probe; kernels under ``SMALL_KERNEL_US`` are taken as measured); each figure is the
+    median of its repeats, so a burst of load from another process does not end up in the profile.
     """
     import onnxruntime as ort
 
