@@ -372,7 +372,7 @@ def test_value_infos_read_in_one_pass_as_the_general_reader_reads_them() -> None
 def test_value_infos_are_kept_as_stored_and_read_when_asked(tmp_path: Path) -> None:
     """The importer never needs a graph's ``value_info`` (it computes every shape): the reader keeps
     each message's bytes and ``value_infos`` reads them, as the reader reads inputs; one larger than
-    ``RAW_VALUE_INFO_BYTES`` is read at once (and refused at once if it is bad)."""
+    ``RAW_VALUE_INFO_BYTES`` is read at once; a bad one kept as bytes is refused when it is read."""
     from archcalc.errors import OnnxFileError
     from archcalc.onnx_import.parse import RAW_VALUE_INFO_BYTES
 

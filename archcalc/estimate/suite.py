@@ -72,17 +72,17 @@ class _Samples:
         self.values.setdefault(key, []).append((value, kind, len(self.log) - 1, tuple(repeats)))
 
     def probe_at(self, kind: str, index: int) -> float:
-        """The machine's speed during the block after probe ``index``: the probes on both sides
-        (1 for an ``UNSCALED`` measurement)."""
-        if kind == UNSCALED:
-            return 1.0
+        """The machine's speed during the block after probe ``index``: the probes on both sides."""
         before = self.log[index][kind]
         return (before * self.log[index + 1][kind]) ** 0.5 if index + 1 < len(self.log) else before
 
     def repeats(self, key: str) -> list[float]:
         """A point's repeats in microseconds at the first probe's speed (so blocks compare)."""
-        return [r * self.log[0].get(kind, 1.0) / self.probe_at(kind, i)
-                for _, kind, i, reps in self.values.get(key, []) for r in reps]
+        return [r * self.scale(kind, i, self.log[0]) for _, kind, i, reps in self.values.get(key, []) for r in reps]
+
+    def scale(self, kind: str, index: int, ref: Mapping[str, float]) -> float:
+        """What brings a measurement of ``kind`` after probe ``index`` to the probes ``ref`` (1: ``UNSCALED``)."""
+        return 1.0 if kind == UNSCALED else ref[kind] / self.probe_at(kind, index)
 
     def replace(self, key: str, other: _Samples) -> None:
         """Take ``key``'s measurements from ``other`` (a re-measurement), or drop it when ``other``
@@ -100,7 +100,7 @@ class _Samples:
         got = self.values.get(key)
         if not got:
             return None
-        return statistics.median([v * ref.get(kind, 1.0) / self.probe_at(kind, i) for v, kind, i, _ in got])
+        return statistics.median([v * self.scale(kind, i, ref) for v, kind, i, _ in got])
 
 
 def plan_of(mode: str) -> SuitePlan:
