@@ -18,7 +18,7 @@ import pytest
 
 from archcalc import estimate as E
 from archcalc.cli import main
-from archcalc.estimate import calibration, profile_schema, suite
+from archcalc.estimate import calibration, calsamples, profile_schema, suite
 from archcalc.estimate.shapes import ConvShape, GemmShape
 from tests.test_estimate import synthetic
 
@@ -220,7 +220,7 @@ def test_no_efficiency_above_the_measured_peak() -> None:
     gemm = GemmShape(64, 1024, 1024)
     assert profile.gemm_us(gemm) >= gemm.flops / 1e5 * 0.999
     # and calibration never records one: _figures floors every point at the peak
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     for key, value in {"run": 5.0, "matmul": 2 * 1024 ** 3 / 1e11, "conv:0": 0.001, "gemm:0": 0.001}.items():
         raw.add(key, value, "compute")

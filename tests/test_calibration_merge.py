@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from archcalc import estimate as E
-from archcalc.estimate import calibration, suite
+from archcalc.estimate import calibration, calsamples, suite
 from archcalc.estimate.merge import MEMORY, calibrations_in, merge_profiles
 from tests.test_estimate import synthetic
 
@@ -105,7 +105,7 @@ def test_cli_calibrate_merges_and_fresh_replaces(tmp_path: Path, monkeypatch: py
 
 def test_small_kernels_are_taken_as_measured_and_large_ones_scaled_by_the_compute_probe() -> None:
     """A kernel under SMALL_KERNEL_US: its median, as measured (no probe: the overhead probe timed
-    beside such kernels did not run in their phase, ``suite.UNSCALED``); a larger one runs on the
+    beside such kernels did not run in their phase, ``calsamples.UNSCALED``); a larger one runs on the
     thread pool: its mean without the slowest run (a network's run takes the sum of its kernels'
     means, the preemptions of a shared machine included), scaled by the compute probe."""
     from archcalc.estimate.kernels import SMALL_KERNEL_US
@@ -116,11 +116,11 @@ def test_small_kernels_are_taken_as_measured_and_large_ones_scaled_by_the_comput
         def kernel_runs(self, model: Any, runs: int = 5) -> dict[str, list[float]]:
             return {"conv0": [4.0, 4.0, 4.0, 4.0, 40.0], "conv1": [big, big, big, big * 2, big * 10]}
 
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log = [{"compute": 1.0, "overhead": 1.0}, {"compute": 2.0, "overhead": 3.0}]
     suite._measure_kernels(FakeBench(), raw, "conv", [0, 1], None, ["conv0", "conv1"])  # type: ignore[arg-type]
     kinds = {key: [kind for _, kind, _, _ in got] for key, got in raw.values.items()}
-    assert kinds == {"conv:0": [suite.UNSCALED], "conv:1": ["compute"]}
+    assert kinds == {"conv:0": [calsamples.UNSCALED], "conv:1": ["compute"]}
     ref = {"compute": 1.0, "overhead": 1.0}
     # measured after probe 1 (and before none): the compute probe read 2, the overhead probe 3
     assert raw.get("conv:0", ref) == pytest.approx(4.0) and raw.get("conv:1", ref) == pytest.approx(big * 5 / 4 / 2)

@@ -231,9 +231,9 @@ def test_the_reorder_pair_chain_runs_two_reorders_and_one_elementwise_kernel_per
 
 
 def test_one_reorder_is_priced_as_the_pair_less_a_conv_and_an_elementwise_kernel() -> None:
-    from archcalc.estimate import suite
+    from archcalc.estimate import calsamples, suite
 
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.3, "fixed:conv": 0.8, "fixed:reorder": 2.0}.items():
         raw.add(key, value, "overhead")
@@ -253,7 +253,7 @@ def test_the_reorder_cost_per_element_is_timed_on_a_model_with_one_reorder_outpu
     import onnx
     import onnxruntime as ort
 
-    from archcalc.estimate import suite
+    from archcalc.estimate import calsamples, suite
     from archcalc.estimate.microbench import REORDER_CHANNELS, REORDER_SIZE, ops_model, reorder_model
 
     options = ort.SessionOptions()
@@ -269,7 +269,7 @@ def test_the_reorder_cost_per_element_is_timed_on_a_model_with_one_reorder_outpu
     _, units = ops_model()
     assert units["ReorderOutput"] == ("reorder", REORDER_CHANNELS * REORDER_SIZE ** 2)
 
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.3, "fixed:conv": 0.8, "fixed:reorder": 2.0,
                        "profiled_relu": 4.3, "unit:reorder": 24.3}.items():
@@ -303,11 +303,11 @@ def test_a_unit_cost_is_stored_net_of_the_traffic_the_estimator_adds_to_it() -> 
     kernel moves its own bytes too, so the unit is what it took beyond them: with the gross unit a
     3x3 stride-1 max pool (9 taps per output, each input read once) was priced 3-4x its time in
     GoogLeNet. LRN and reorders are priced by their unit alone: theirs stay gross."""
-    from archcalc.estimate import suite
+    from archcalc.estimate import calsamples, suite
     from archcalc.estimate.microbench import UNIT_TRAFFIC_BYTES, ops_model
 
     _, units = ops_model()
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.2, "fixed:conv": 1.0, "fixed:pool_blocked": 1.0,
                        "fixed:lrn": 2.0, "profiled_relu": 3.2, "profiled_conv": 5.0, "copy:131072": 5.0 + 0.2 + 10.0,

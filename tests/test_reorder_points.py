@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.estimate import suite
+from archcalc.estimate import calsamples, suite
 from archcalc.estimate.deviceprofile import loglog_at, reorder_units_ns
 from archcalc.estimate.microbench import REORDER_CHANNELS, REORDER_POINTS, REORDER_SIZE, reorder_model
 from archcalc.estimate.model import estimate_latency
@@ -55,7 +55,7 @@ def test_each_point_is_its_kernel_less_the_profiler_and_the_fixed_cost_per_eleme
 
 
 def test_calibration_figures_carry_the_points() -> None:
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     for key, value in {"run": 5.0, "matmul": 0.01, "fixed:ew": 0.3, "fixed:conv": 0.8}.items():
         raw.add(key, value, "overhead")

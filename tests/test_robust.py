@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from archcalc.estimate import ConvShape, GemmShape, accuracy, estimate_latency, noise, probes, suite
+from archcalc.estimate import ConvShape, GemmShape, accuracy, calsamples, estimate_latency, noise, probes, suite
 from archcalc.estimate.ondevice import estimate_on
 from archcalc.language.loader import load_spec
 from archcalc.render.device_estimate import render_device_estimate
@@ -61,7 +61,7 @@ class FakeBench:
 
 
 def test_blocks_are_scaled_by_the_probes_on_both_sides() -> None:
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     raw.add("conv:0", 100.0, "compute", [100.0, 100.0])
     raw.log.append({"compute": 4.0, "overhead": 1.0})  # the machine slowed during the block
@@ -79,12 +79,12 @@ def test_calibration_re_measures_a_disagreeing_point_and_drops_one_that_disagree
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(suite, "conv_model", lambda shapes: (None, [f"conv{i}" for i in range(len(shapes))]))
     convs = [ConvShape(16, 16, 1, 3, 1, 8), ConvShape(32, 32, 1, 3, 1, 8), ConvShape(64, 64, 1, 3, 1, 8)]
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     first = FakeBench([{"conv0": [50.0] * 5, "conv1": [50.0, 90.0, 20.0, 70.0, 40.0],
                         "conv2": [80.0, 20.0, 50.0, 65.0, 35.0]}])
     suite._measure_kernels(first, raw, "conv", [0, 1, 2], None, ["conv0", "conv1", "conv2"])  # type: ignore[arg-type]
-    assert suite.points_to_remeasure(raw) == ["conv:1", "conv:2"]
+    assert calsamples.points_to_remeasure(raw) == ["conv:1", "conv:2"]
     bench = FakeBench([{"conv0": [61.0] * 5, "conv1": [60.0, 90.0, 20.0, 75.0, 40.0]}])
     probed: list[int] = []
 
@@ -104,7 +104,7 @@ def test_calibration_re_measures_a_disagreeing_point_and_drops_one_that_disagree
 def test_no_point_is_credited_with_more_than_the_measured_peak() -> None:
     """A glitch (a kernel timed impossibly fast) is clamped to the peak: the MatMul's or the 95th
     percentile of the kernels long enough to time, whichever is faster."""
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     convs = [ConvShape(64, 64, 1, 3, 1, 56, 1)] * 30
     flops = convs[0].flops
@@ -294,10 +294,10 @@ def test_a_unit_cost_that_disagrees_twice_keeps_both_measurements() -> None:
     jumpy1 = [100.0, 160.0, 60.0, 140.0, 80.0, 100.0, 100.0]
     jumpy2 = [120.0, 180.0, 70.0, 150.0, 90.0, 120.0, 120.0]
     bench = FakeBench([{"lrn": jumpy1}, {"lrn": jumpy2}])
-    raw = suite._Samples()
+    raw = calsamples.Samples()
     raw.log.append({"compute": 1.0, "overhead": 1.0})
     suite._measure_op_costs(bench, raw, None, units, matmul=False)  # type: ignore[arg-type]
-    assert suite.points_to_remeasure(raw) == ["unit:lrn"]
+    assert calsamples.points_to_remeasure(raw) == ["unit:lrn"]
 
     def probe() -> None:
         raw.log.append({"compute": 1.0, "overhead": 1.0})

@@ -11,6 +11,7 @@ from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate import fusedact
+from archcalc.estimate.calsamples import SCREENED, UNSCALED, Samples, points_to_remeasure
 from archcalc.estimate.deviceprofile import DeviceProfile, reorder_units_ns, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.layerunits import measure_units, unit_counts, unit_figures
@@ -27,7 +28,7 @@ from archcalc.estimate.microbench import (
     reorder_points,
     stream_model,
 )
-from archcalc.estimate.noise import REPEAT_TOLERANCE, Screened, busy_note, disagrees, noise_figures, screen
+from archcalc.estimate.noise import Screened, busy_note, noise_figures, screen
 from archcalc.estimate.probes import Probes
 from archcalc.estimate.samples import (
     PLANS,
@@ -47,61 +48,13 @@ from archcalc.runtime.timing import Progress, percentile
 
 #: the MatMul whose speed is the device's peak (unless a timed conv or GEMM kernel ran faster)
 _MATMUL = GemmShape(1024, 1024, 1024)
+#: seconds of kernel blocks between two probes at most (a probe takes ~0.1 s: one before every block
+#: was half of a default calibration's time; a block is scaled by the probes on both sides of it)
+PROBE_EVERY_S = 0.5
 #: kernels shorter than this (microseconds) are too short to raise the measured peak
 PEAK_MIN_US = 50.0
 #: the percentile of timed kernel throughputs that counts as the peak (the fastest few are glitches)
 PEAK_PERCENTILE = 95
-
-#: the kind of a measurement no probe scales: a profiled kernel under ``SMALL_KERNEL_US`` (over 60
-#: profiled runs of five, their spread, p90/p10, was 1.39-1.83x as measured and 1.72-2.21x divided
-#: by the overhead probe timed just before each run: they do not run in its phase; docs/runtime.md)
-UNSCALED = "unscaled"
-
-
-class _Samples:
-    """Raw measurements, each with the index of the probe taken just before it (and, for profiled
-    kernels, the time of each profiled run). A block is scaled by the geometric mean of the probes
-    before and after it (the next block's, or the last), to the calibration's median probe; each
-    figure is the median over its repeats."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, list[tuple[float, str, int, tuple[float, ...]]]] = {}
-        self.log: list[dict[str, float]] = []
-
-    def add(self, key: str, value: float, kind: str, repeats: Sequence[float] = ()) -> None:
-        self.values.setdefault(key, []).append((value, kind, len(self.log) - 1, tuple(repeats)))
-
-    def probe_at(self, kind: str, index: int) -> float:
-        """The machine's speed during the block after probe ``index``: the probes on both sides."""
-        before = self.log[index][kind]
-        return (before * self.log[index + 1][kind]) ** 0.5 if index + 1 < len(self.log) else before
-
-    def repeats(self, key: str) -> list[float]:
-        """A point's repeats in microseconds at the first probe's speed (so blocks compare)."""
-        return [r * self.scale(kind, i, self.log[0]) for _, kind, i, reps in self.values.get(key, []) for r in reps]
-
-    def scale(self, kind: str, index: int, ref: Mapping[str, float]) -> float:
-        """What brings a measurement of ``kind`` after probe ``index`` to the probes ``ref`` (1: ``UNSCALED``)."""
-        return 1.0 if kind == UNSCALED else ref[kind] / self.probe_at(kind, index)
-
-    def replace(self, key: str, other: _Samples) -> None:
-        """Take ``key``'s measurements from ``other`` (a re-measurement), or drop it when ``other``
-        has none."""
-        self.values.pop(key, None)
-        if key in other.values:
-            self.values[key] = other.values[key]
-
-    def reference(self) -> dict[str, float]:
-        """The calibration's median probes (the preemption its compute probe saw, the run queue)."""
-        names = [*Probes.NAMES, *(k for k in ("contention", "others") if all(k in p for p in self.log))]
-        return {name: statistics.median([p[name] for p in self.log]) for name in names}
-
-    def get(self, key: str, ref: Mapping[str, float]) -> float | None:
-        got = self.values.get(key)
-        if not got:
-            return None
-        return statistics.median([v * self.scale(kind, i, ref) for v, kind, i, _ in got])
-
 
 def plan_of(mode: str) -> SuitePlan:
     if mode not in PLANS:
@@ -149,7 +102,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     gemm_order = sorted(range(len(gemms)), key=lambda i: gemms[i].k * gemms[i].n)
     conv_chunks = chunks_by_bytes(conv_order, [conv_working_set_bytes(s) for s in convs], 8, cap)
     gemm_chunks = chunks_by_bytes(gemm_order, [gemm_working_set_bytes(s) for s in gemms], 4, cap)
-    steps = 3 + reps * (3 + len(conv_chunks) + len(gemm_chunks))
+    steps = 3 + reps * (1 + plan.kernel_rounds * (2 + len(conv_chunks) + len(gemm_chunks)))
     done = 0
     if progress:
         progress(announcement(choice.device.name, plan.name), 0, steps)
@@ -161,38 +114,46 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
             progress(f"calibrate: {what}", done, steps)
 
     probes = Probes(choice, threads)
-    raw = _Samples()
+    raw = Samples()
+
+    last_probe = [0.0]
 
     def probe() -> None:
         raw.log.append(probes.measure(5))
+        last_probe[0] = time.perf_counter()
 
     probe()
     tick("probes")
     ops, op_units = ops_model()
     units = {**op_units, **unit_counts()}  # and the one-layer unit models (layerunits.py)
+    blocks = [("conv", chunk) for chunk in conv_chunks] + [("gemm", chunk) for chunk in gemm_chunks]
     for _ in range(reps):
-        probe()
-        _measure_overheads(bench, raw)
-        tick("kernel overheads")
         probe()
         _measure_bandwidth(bench, raw, plan.copy_sizes)
         _measure_stream(bench, raw, streams)
         tick("bandwidth")
-        probe()
-        _measure_op_costs(bench, raw, ops, units)
-        tick("op costs")
-        # conv and gemm kernels (profiled), a probe before every block
-        # each model is built just before it runs and dropped after: one in memory at a time
-        blocks = [("conv", chunk) for chunk in conv_chunks] + [("gemm", chunk) for chunk in gemm_chunks]
-        for family, chunk in blocks:
+        # fixed costs, op costs, conv and gemm kernels (profiled) in rounds seconds apart (a point's
+        # figure is the median of its rounds), a probe before a block every PROBE_EVERY_S but not
+        # before one of kernels too short for the thread pool (taken as measured); each model is
+        # built just before it runs and dropped after
+        for _ in range(plan.kernel_rounds):
             probe()
-            model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
-                            else gemm_model([gemms[i] for i in chunk]))
-            _measure_kernels(bench, raw, family, chunk, model, names)
-            del model
-            tick(f"{family} kernels")
-        probe()
-        _measure_matmul(bench, raw)
+            _measure_overheads(bench, raw)
+            tick("kernel overheads")
+            probe()
+            _measure_op_costs(bench, raw, ops, units)
+            tick("op costs")
+            for family, chunk in blocks:
+                if (time.perf_counter() - last_probe[0] >= PROBE_EVERY_S
+                        and not raw.all_small([f"{family}:{i}" for i in chunk])):
+                    probe()
+                model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
+                                else gemm_model([gemms[i] for i in chunk]))
+                _measure_kernels(bench, raw, family, chunk, model, names)
+                del model
+                tick(f"{family} kernels")
+            probe()
+            _measure_matmul(bench, raw)
     screened = _remeasure(bench, raw, probe, convs, gemms, cap, ops, units)
     tick("re-measured the points whose repeats disagreed")
     probe()
@@ -212,7 +173,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     return profile
 
 
-def _measure_overheads(bench: Bench, raw: _Samples) -> None:
+def _measure_overheads(bench: Bench, raw: Samples) -> None:
     """Fixed costs: wall time of chains of 1 and 17 tiny kernels; the profiler's own cost."""
     raw.add("run", 1e6 * bench.wall(chain_model("Relu", 1, (1, 16)), runs=300, warmup=30), "overhead")
     for key, (op, shape) in FIXED_CHAINS.items():
@@ -227,7 +188,7 @@ def _measure_overheads(bench: Bench, raw: _Samples) -> None:
         raw.add("profiled_conv", statistics.median(prof.values()), "overhead")
 
 
-def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> None:
+def _measure_bandwidth(bench: Bench, raw: Samples, sizes: Sequence[int]) -> None:
     """Bandwidth by working set: a chain of copies per size (each input stays in cache, as a
     layer's input does when the layer before it just wrote it; ``copy_chain``)."""
     for size in sizes:
@@ -236,7 +197,7 @@ def _measure_bandwidth(bench: Bench, raw: _Samples, sizes: Sequence[int]) -> Non
                 "compute")
 
 
-def _measure_stream(bench: Bench, raw: _Samples, shapes: Sequence[GemmShape]) -> None:
+def _measure_stream(bench: Bench, raw: Samples, shapes: Sequence[GemmShape]) -> None:
     """Matrix-vector products, one model each (built, run, dropped: one in memory at a time):
     the profiled kernel time of reading their weights, in cache and from memory."""
     for i, shape in enumerate(shapes):
@@ -248,7 +209,7 @@ def _measure_stream(bench: Bench, raw: _Samples, shapes: Sequence[GemmShape]) ->
             raw.add(f"stream:{i}", statistics.median(got), "compute", got)
 
 
-def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str, tuple[str, float]],
+def _measure_op_costs(bench: Bench, raw: Samples, ops: Any, units: Mapping[str, tuple[str, float]],
                       matmul: bool = True) -> None:
     """Per-element costs of the ops in ``ops_model`` (with the time of each profiled run, the
     repeats :func:`_remeasure` judges), and the peak of a 1024^3 MatMul."""
@@ -264,12 +225,12 @@ def _measure_op_costs(bench: Bench, raw: _Samples, ops: Any, units: Mapping[str,
         _measure_matmul(bench, raw)
 
 
-def _measure_matmul(bench: Bench, raw: _Samples) -> None:
+def _measure_matmul(bench: Bench, raw: Samples) -> None:
     """The 1024^3 MatMul, measured after several probes: its median sets the peak."""
     raw.add("matmul", bench.wall(gemm_model([_MATMUL])[0], runs=10), "compute")
 
 
-def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[int], model: Any,
+def _measure_kernels(bench: Bench, raw: Samples, family: str, chunk: Sequence[int], model: Any,
                      names: Sequence[str]) -> None:
     """Profiled kernel times of one block of conv or gemm shapes (``family:index``), with each
     profiled run's (the repeats :func:`_remeasure` judges). A kernel under ``SMALL_KERNEL_US``:
@@ -284,21 +245,12 @@ def _measure_kernels(bench: Bench, raw: _Samples, family: str, chunk: Sequence[i
                     "compute" if pooled else UNSCALED, got)
 
 
-#: the measurements judged by their repeats: profiled conv and gemm kernels, per-element op costs
-SCREENED = ("conv", "gemm", "unit")
-
-
-def points_to_remeasure(raw: _Samples, tolerance: float = REPEAT_TOLERANCE) -> list[str]:
-    """The conv, gemm and unit-cost points whose repeats (in probe units) disagree."""
-    return [key for key in raw.values if key.split(":")[0] in SCREENED and disagrees(raw.repeats(key), tolerance)]
-
-
-def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
+def _remeasure(bench: Bench, raw: Samples, probe: Any, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
                cap: int, ops: Any = None, units: Mapping[str, tuple[str, float]] | None = None) -> Screened:
     """Measure again (a probe first) every point whose repeats disagreed; keep the new
     measurement when its repeats agree, else drop the point."""
     keys = points_to_remeasure(raw)
-    again = _Samples()
+    again = Samples()
     again.log = raw.log  # the same probes: each block follows one
     for family in ("conv", "gemm"):
         index = [int(k.split(":")[1]) for k in keys if k.startswith(family + ":")]
@@ -314,8 +266,8 @@ def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShap
         _measure_op_costs(bench, again, ops, units, matmul=False)
     if keys:
         probe()  # the probe after the last re-measured block
-    screened = screen({k: raw.repeats(k) for k in raw.values if k.split(":")[0] in SCREENED},
-                      {k: again.repeats(k) for k in again.values})
+    screened = screen({k: raw.best_repeats(k) for k in raw.values if k.split(":")[0] in SCREENED},
+                      {k: again.best_repeats(k) for k in again.values})
     # a unit cost has no neighbour to stand in for it: one that disagrees twice keeps both
     # measurements (their median) instead of being dropped
     merged = {k: [*raw.repeats(k), *again.repeats(k)] for k in screened.dropped
@@ -324,17 +276,17 @@ def _remeasure(bench: Bench, raw: _Samples, probe: Any, convs: Sequence[ConvShap
         if key in merged:
             raw.values[key] = raw.values[key] + again.values[key]
         else:
-            raw.replace(key, again if key in screened.kept else _Samples())
+            raw.replace(key, again if key in screened.kept else Samples())
     return Screened({**screened.kept, **merged}, screened.remeasured,
                     tuple(k for k in screened.dropped if k not in merged))
 
 
-def noise_of(raw: _Samples, screened: Screened) -> dict[str, float]:
+def noise_of(raw: Samples, screened: Screened) -> dict[str, float]:
     """The noise calibration measured (see :func:`~archcalc.estimate.noise.noise_figures`)."""
     return noise_figures(raw.log, screened, Probes.NAMES)
 
 
-def _figures(raw: _Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
+def _figures(raw: Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape],
              units: Mapping[str, tuple[str, float]], copy_sizes: Sequence[int],
              streams: Sequence[GemmShape] = ()) -> dict[str, Any]:
     """The device profile's figures from the raw samples, scaled to the median probe."""
