@@ -165,7 +165,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
         gpu=device_for_provider(provider).gpu_name(), threads=threads, intra_op_threads=threads or cpu_count(),
         created=time.time(), seconds=time.perf_counter() - started, **figures, mode=plan.name,
         notes=[f"{plan.name} suite: {len(figures['conv'])} conv and {len(figures['gemm'])} gemm shapes, "
-               f"{reps} repeat(s) each, {len(raw.log)} probes",
+               f"{reps} repeat(s) each, kernels in {plan.kernel_rounds} round(s), {len(raw.log)} probes",
                screened.note(len(screened.kept) + len(screened.dropped)), *busy_note(raw.log, cpu_count())],
         noise=noise_of(raw, screened),
     )
