@@ -161,10 +161,11 @@ class SuitePlan:
     stream_bytes: int
     #: what the announcement says it takes
     about: str
-    #: rounds of the conv and GEMM blocks in each repeat, seconds apart: a point's figure is the
-    #: median of its rounds (on a machine whose CPUs switch speed several times a second one block
-    #: is a snapshot: the same points of two default calibrations a minute apart, each with one
-    #: round, differed by a median 5-23% by kernel size once their overall shift was set aside)
+    #: rounds of the fixed costs, op costs and conv and GEMM blocks in each repeat, seconds apart: a
+    #: point's figure is the median of its rounds (on a machine whose CPUs switch speed several times
+    #: a second one block is a snapshot: the same points of two default calibrations a minute apart,
+    #: each with one round, differed by a median 3-23% by kernel size once their overall shift was
+    #: set aside; docs/runtime.md, Calibration)
     kernel_rounds: int = 1
 
 

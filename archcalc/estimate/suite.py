@@ -1,6 +1,7 @@
-"""Calibration: the micro-benchmark suite run on this machine, reduced to a device profile. Every
-block of measurements follows a drift probe, and is scaled to the calibration's median probe;
-every figure is the median of its repeats. onnxruntime is imported inside ``calibrate``."""
+"""Calibration: the micro-benchmark suite run on this machine, reduced to a device profile. Blocks
+of measurements follow a drift probe and are scaled to the calibration's median probe; kernels
+are measured in rounds and every figure is the median of its blocks (``calsamples``).
+onnxruntime is imported inside ``calibrate``."""
 
 from __future__ import annotations
 
@@ -76,10 +77,12 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
     (the full suite: minutes and several GiB) or ``quick`` (smoke runs; ``quick=True`` too).
     Before it starts, ``progress(announcement, 0, steps)`` says what is coming.
 
-    Every block of measurements follows a probe of the machine's current speed, and is scaled to
-    the calibration's median probe (kernels and copies by the compute probe, fixed costs by the
-    overhead probe; kernels under ``SMALL_KERNEL_US`` are taken as measured); each figure is the
-    median of its repeats, so a burst of load from another process does not end up in the profile.
+    Blocks of measurements follow a probe of the machine's current speed (a kernel block one at
+    most every ``PROBE_EVERY_S``) and are scaled to the calibration's median probe (kernels and
+    copies by the compute probe, fixed costs by the overhead probe; kernels under
+    ``SMALL_KERNEL_US`` are taken as measured); fixed costs, op costs and kernels are measured in
+    ``plan.kernel_rounds`` rounds seconds apart, and each figure is the median of its blocks, so
+    neither a burst of load from another process nor one CPU speed phase ends up in the profile.
     """
     import onnxruntime as ort
 
@@ -115,12 +118,12 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
 
     probes = Probes(choice, threads)
     raw = Samples()
-
-    last_probe = [0.0]
+    last_probe = 0.0
 
     def probe() -> None:
+        nonlocal last_probe
         raw.log.append(probes.measure(5))
-        last_probe[0] = time.perf_counter()
+        last_probe = time.perf_counter()
 
     probe()
     tick("probes")
@@ -144,7 +147,7 @@ def calibrate(device: Device | str = "auto", threads: int | None = None, *, quic
             _measure_op_costs(bench, raw, ops, units)
             tick("op costs")
             for family, chunk in blocks:
-                if (time.perf_counter() - last_probe[0] >= PROBE_EVERY_S
+                if (time.perf_counter() - last_probe >= PROBE_EVERY_S
                         and not raw.all_small([f"{family}:{i}" for i in chunk])):
                     probe()
                 model, names = (conv_model([convs[i] for i in chunk]) if family == "conv"
