@@ -53,7 +53,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +62,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from busy import start_busy, stop_busy  # noqa: E402  (benchmarks/busy.py, beside this script)
 
 from archcalc.estimate import accuracy, device_profile, estimate_latency  # noqa: E402
 from archcalc.estimate.pooled import gated, pooled_drift, probe_base  # noqa: E402
@@ -129,10 +130,6 @@ def _source(entry: tuple[str, str, int, dict[str, Any], int | None]) -> Any:
 
 def _load(values: Sequence[float]) -> str:
     return "/".join(f"{v:.2f}" for v in values)
-
-
-def _busy(n: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
 def _pass(index: int, dev: Any, entries: Sequence[Any], seconds: float, threads: int | None) -> list[dict[str, Any]]:
@@ -316,7 +313,7 @@ def main() -> int:
     started = time.perf_counter()
     load_before = os.getloadavg()
     print(f"# {os.cpu_count()} cores; load average (1/5/15 min) before {_load(load_before)}")
-    busy = _busy(args.load)
+    busy = start_busy(args.load)
     if busy:
         print(f"# started {len(busy)} busy process(es) (pids {', '.join(str(p.pid) for p in busy)}) for the whole run")
     rows: list[dict[str, Any]] = []
@@ -350,10 +347,7 @@ def main() -> int:
                 else:
                     rows += _pass(index, dev, entries, args.seconds, args.threads)
     finally:
-        for proc in busy:
-            proc.terminate()
-        for proc in busy:
-            proc.wait()
+        stop_busy(busy)
     figures = _figures(rows, args.passes)
     load_after = os.getloadavg()
     print()

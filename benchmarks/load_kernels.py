@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from busy import start_busy, stop_busy  # noqa: E402  (benchmarks/busy.py, beside this script)
 
 
 def _measure(tag: str, models: dict[str, bytes | str], runs: int) -> None:
@@ -52,14 +53,12 @@ def main() -> None:
 
     models = {name: prepare(load_any(name), 1).payload for name in args.models.split(",") if name}
     _measure("quiet", models, args.runs)
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+    busy = start_busy(args.load)
     try:
         time.sleep(2.0)
         _measure(f"load{args.load}", models, args.runs)
     finally:
-        for process in busy:
-            process.kill()
-            process.wait()
+        stop_busy(busy)
 
 
 if __name__ == "__main__":
