@@ -12,6 +12,7 @@ from typing import Any
 
 from archcalc.errors import CalibrationError
 from archcalc.estimate import layout
+from archcalc.estimate.interperror import InterpolationError, left_out_errors
 from archcalc.estimate.layout import executed_conv
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
@@ -79,6 +80,7 @@ class DeviceProfile:
     stream: list[tuple[float, float]] = field(default_factory=list)
     _conv_index: Any = field(default=None, repr=False, compare=False)
     _gemm_index: Any = field(default=None, repr=False, compare=False)
+    _left_out: Any = field(default=None, repr=False, compare=False)
 
     def key(self) -> dict[str, Any]:
         return {"device": self.device, "ort_version": self.ort_version, "cpu": self.cpu, "gpu": self.gpu,
@@ -189,6 +191,23 @@ class DeviceProfile:
                                       [_efficiency(GemmShape(*(int(v) for v in row[:3])).flops, row[3],
                                                    self.fixed_us["gemm"]) for row in self.gemm], _GEMM_WEIGHTS)
         return shape.flops / min(self._gemm_index.predict(_gemm_features(shape)), self.peak_flops_per_us)
+
+    def interpolation_error(self) -> InterpolationError:
+        """How far ``conv_us`` and ``gemm_us`` miss the calibration's own points, each left out of
+        the fit (:mod:`~archcalc.estimate.interperror`; computed once per profile)."""
+        if self._left_out is None:
+            block = layout.nchwc_block()
+            runs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0] for row in self.conv]
+            gemms = [GemmShape(*(int(v) for v in row[:3])) for row in self.gemm]
+            peak = self.peak_flops_per_us
+            self._left_out = InterpolationError(
+                left_out_errors([s.flops for s in runs], [row[7] for row in self.conv],
+                                [_conv_features(s) for s in runs], _CONV_WEIGHTS, self.fixed_us["conv"], peak,
+                                _Index, _efficiency),
+                left_out_errors([g.flops for g in gemms], [row[3] for row in self.gemm],
+                                [_gemm_features(g) for g in gemms], _GEMM_WEIGHTS, self.fixed_us["gemm"], peak,
+                                _Index, _efficiency))
+        return self._left_out
 
     @property
     def peak_flops_per_us(self) -> float:

@@ -75,6 +75,10 @@ class Estimate:
     #: ``probes.contention_factor``; 1 without a contention probe or for a run within one slice;
     #: under a pooled drift, only the part off the thread pool is scaled, and this is the whole's factor)
     contention: float = 1.0
+    #: how far the conv and GEMM interpolation typically misses this estimate, at the calibration's
+    #: speed: the sum over those kernels of their time x their log error left out
+    #: (``DeviceProfile.interpolation_error``), as if every kernel missed the same way
+    interpolation_ms: float = 0.0
 
     def band(self, profile: DeviceProfile, samples: Sequence[Mapping[str, float]] = (),
              base: Mapping[str, float] | None = None) -> Band:
@@ -85,13 +89,16 @@ class Estimate:
         from archcalc.estimate.noise import band_of
 
         base = profile.probes if base is None else base
+        at_calibration_ms = self.compute_part_ms + self.overhead_part_ms
         return band_of(self.compute_part_ms, self.overhead_part_ms, profile.noise, base, samples,
-                       run_ms=self.total_ms / self.contention, threads=profile.intra_op_threads)
+                       run_ms=self.total_ms / self.contention, threads=profile.intra_op_threads,
+                       interpolation=self.interpolation_ms / at_calibration_ms if at_calibration_ms > 0 else 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"total_ms": self.total_ms, "run_ms": self.run_ms, "batch": self.batch, "drift": dict(self.drift),
                 "as_profiled": self.as_profiled, "compute_part_ms": self.compute_part_ms,
                 "overhead_part_ms": self.overhead_part_ms, "contention": self.contention,
+                "interpolation_ms": self.interpolation_ms,
                 "layers": [e.to_dict() for e in self.layers.values()]}
 
 
@@ -126,7 +133,7 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
 
     prof_total = 0.0
     pooled_us = 0.0  # the layers on the thread pool, drift applied: not scaled by preemption under a pooled drift
-    parts = {"compute": 0.0, "overhead": 0.0}  # microseconds at the calibration's speed
+    parts = {"compute": 0.0, "overhead": 0.0, "interpolation": 0.0}  # microseconds at the calibration's speed
 
     def fx(keys: Sequence[str]) -> float:
         us = sum(fixed.get(k, fixed["ew"]) for k in keys)
@@ -149,6 +156,9 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
         pooled = compute + memory >= SMALL_KERNEL_US * len(keys) and not runs_on_one_thread(layer)
         d_work = (d_compute if d_pooled is None else d_pooled) if pooled else d_over
         parts["compute" if pooled else "overhead"] += compute + memory
+        family = _INTERPOLATED.get(kernel_class(layer))
+        if family is not None and compute > 0:
+            parts["interpolation"] += compute * profile.interpolation_error().at(family, compute)
         compute *= d_work
         memory *= d_work
         if pooled:
@@ -182,4 +192,10 @@ def estimate_latency(graph: Graph, profile: DeviceProfile, *, batch: int = 1, re
     unscaled_ms = run_ms + kernel_ms
     total_ms = kept_ms + (unscaled_ms - kept_ms) * factor
     return Estimate(total_ms, run_ms, layers, batch, drift, as_profiled, parts["compute"] / 1e3,
-                    parts["overhead"] / 1e3, total_ms / unscaled_ms if unscaled_ms > 0 else factor)
+                    parts["overhead"] / 1e3, total_ms / unscaled_ms if unscaled_ms > 0 else factor,
+                    parts["interpolation"] / 1e3)
+
+
+#: the kernel classes priced by the interpolated efficiency, and the family of calibration points
+_INTERPOLATED = {KernelClass.CONV: "conv", KernelClass.SUBSAMPLE: "conv", KernelClass.CONV_OTHER: "conv",
+                 KernelClass.GEMM: "gemm", KernelClass.MATMUL: "gemm"}

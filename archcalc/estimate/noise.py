@@ -11,11 +11,14 @@ timings.
   parts that follow the overhead probe (``Estimate.compute_part_ms``/``overhead_part_ms``, at the
   calibration's speed). The band scales them by the lowest and highest probe ratios measured at
   the time of use (or, with no probe then, by the range the probes took during calibration) and
-  widens that by the calibration points' own disagreement.
+  widens that by the calibration points' own disagreement and by how far the conv and GEMM
+  interpolation misses the calibration's own points when each is left out
+  (:mod:`~archcalc.estimate.interperror`).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -117,9 +120,14 @@ class Band:
     high_ms: float
     #: where the band comes from, in words
     basis: str
+    #: the log widening each way for the interpolation's error (``Estimate.interpolation_ms``
+    #: over the estimate, both at the calibration's speed): the band without it is
+    #: ``low_ms * exp(interpolation)`` to ``high_ms / exp(interpolation)``
+    interpolation: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"low_ms": self.low_ms, "high_ms": self.high_ms, "basis": self.basis}
+        return {"low_ms": self.low_ms, "high_ms": self.high_ms, "basis": self.basis,
+                "interpolation": self.interpolation}
 
 
 def drift_range(base: Mapping[str, float], samples: Sequence[Mapping[str, float]],
@@ -134,7 +142,7 @@ def drift_range(base: Mapping[str, float], samples: Sequence[Mapping[str, float]
 
 def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str, float],
             base: Mapping[str, float], samples: Sequence[Mapping[str, float]] = (), run_ms: float = 0.0,
-            threads: int = 1) -> Band:
+            threads: int = 1, interpolation: float = 0.0) -> Band:
     """The band of an estimate made of ``compute_part_ms`` (follows the compute probe) and
     ``overhead_part_ms`` (follows the overhead probe), both at the calibration's speed.
 
@@ -143,9 +151,11 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
     took during calibration (``noise["compute_lo"]`` ...); and by the lowest and highest
     preemption factor the samples give a run of ``run_ms`` keeping ``threads`` threads busy
     (:func:`~archcalc.estimate.probes.contention_of`, ``contention_factor``). Then the whole is
-    widened by ``noise["points"]``, the median disagreement of the calibration points' repeats (half of it
-    each way). Where the samples have the pooled probe (and ``base`` its estimate), the compute part
-    follows its range instead, with no preemption factor: its mean runs carry their preemption."""
+    widened by ``noise["points"]``, the median disagreement of the calibration points' repeats (half
+    of it each way), and by ``interpolation`` (a log error, each way: how far the conv and GEMM
+    interpolation typically misses, see ``Estimate.interpolation_ms``). Where the samples have the
+    pooled probe (and ``base`` its estimate), the compute part follows its range instead, with no
+    preemption factor: its mean runs carry their preemption."""
     ranges: dict[str, tuple[float, float]] = {}
     for name in ("compute", "overhead"):
         got = drift_range(base, samples, name) if samples else None
@@ -162,13 +172,15 @@ def band_of(compute_part_ms: float, overhead_part_ms: float, noise: Mapping[str,
     lo = compute_part_ms * ranges["compute"][0] * k_lo + overhead_part_ms * ranges["overhead"][0] * c_lo
     hi = compute_part_ms * ranges["compute"][1] * k_hi + overhead_part_ms * ranges["overhead"][1] * c_hi
     half = noise.get("points", 0.0) / 2
+    wide = math.exp(max(interpolation, 0.0))
     where = f"{len(samples)} probe measurements now" if samples else "the probes' range during calibration"
     follows = "pooled" if pooled else "compute"
-    return Band(lo * (1 - half), hi * (1 + half),
+    return Band(lo * (1 - half) / wide, hi * (1 + half) * wide,
                 f"{where} ({follows} x{ranges['compute'][0]:.2f}-{ranges['compute'][1]:.2f}, overhead "
                 f"x{ranges['overhead'][0]:.2f}-{ranges['overhead'][1]:.2f}, preemption x{c_lo:.2f}-{c_hi:.2f}), "
                 f"widened by the calibration points' "
-                f"repeat disagreement ({noise.get('points', 0.0):.0%})")
+                f"repeat disagreement ({noise.get('points', 0.0):.0%}) and by the conv/GEMM interpolation's error "
+                f"on the calibration's own points left out (x{wide:.2f} each way)", max(interpolation, 0.0))
 
 
 def busy_note(log: Sequence[Mapping[str, float]], cores: int) -> list[str]:
