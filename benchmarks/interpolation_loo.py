@@ -9,46 +9,29 @@ points only (never on a model the accuracy benchmark scores). Prints figures; as
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from archcalc.estimate import deviceprofile as D  # noqa: E402
 from archcalc.estimate.calibration import load_cached  # noqa: E402
-from archcalc.estimate.layout import executed_conv, nchwc_block  # noqa: E402
-from archcalc.estimate.shapes import ConvShape, GemmShape  # noqa: E402
+from archcalc.estimate.interperror import left_out_errors  # noqa: E402
 
 #: (neighbours, ridge) tried; the first is the one archcalc uses
 SETTINGS = [(D.NEIGHBOURS, D.RIDGE), (6, 0.05), (10, 0.05), (6, 0.5), (10, 0.5), (12, 0.5), (16, 1.0)]
 
 
 def errors(dev: D.DeviceProfile, neighbours: int, ridge: float) -> tuple[list[float], list[float]]:
-    """|log(predicted / measured)| of every conv and GEMM point, each left out of its own fit."""
+    """|log(predicted / measured)| of every conv and GEMM point, each left out of its own fit
+    (``interperror.left_out_errors``, as the estimate's band takes them)."""
     D.NEIGHBOURS, D.RIDGE = neighbours, ridge
-    runs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), nchwc_block(), False)[0] for row in dev.conv]
-    conv = _left_out(dev, [s.flops for s in runs], [row[7] for row in dev.conv],
-                     [D._conv_features(s) for s in runs], D._CONV_WEIGHTS, dev.fixed_us["conv"])
-    gemms = [GemmShape(*(int(v) for v in row[:3])) for row in dev.gemm]
-    gemm = _left_out(dev, [g.flops for g in gemms], [row[3] for row in dev.gemm],
-                     [D._gemm_features(g) for g in gemms], D._GEMM_WEIGHTS, dev.fixed_us["gemm"])
-    return conv, gemm
-
-
-def _left_out(dev: Any, flops: list[float], measured_us: list[float], feats: list[Any], weights: Any,
-              fixed_us: float) -> list[float]:
-    """|log(predicted / measured)| of each point, predicted from all the others."""
-    effs = [D._efficiency(f, us, fixed_us) for f, us in zip(flops, measured_us, strict=True)]
-    out = []
-    for i in range(len(flops)):
-        index = D._Index(feats[:i] + feats[i + 1:], effs[:i] + effs[i + 1:], weights)
-        us = flops[i] / min(index.predict(feats[i]), dev.peak_flops_per_us) + fixed_us
-        out.append(abs(math.log(us / measured_us[i])))
-    return out
+    peak = dev.peak_flops_per_us
+    conv = left_out_errors(*dev._points("conv"), D._CONV_WEIGHTS, dev.fixed_us["conv"], peak, D._Index)
+    gemm = left_out_errors(*dev._points("gemm"), D._GEMM_WEIGHTS, dev.fixed_us["gemm"], peak, D._Index)
+    return [e for _, e in conv], [e for _, e in gemm]
 
 
 def main() -> int:

@@ -11,8 +11,9 @@ import statistics
 import pytest
 
 from archcalc.estimate import ConvShape, estimate_latency, interperror, layout, noise
-from archcalc.estimate.interperror import InterpolationError, left_out_errors, quantile
+from archcalc.estimate.interperror import InterpolationError, left_out_errors
 from archcalc.language.loader import load_spec
+from archcalc.runtime.timing import percentile
 from tests.test_estimate import synthetic
 
 
@@ -34,8 +35,8 @@ class _Constant:
 def test_each_point_is_predicted_from_the_others_and_its_log_error_kept_by_time() -> None:
     flops = [100.0, 200.0, 400.0]
     measured = [2.0, 3.0, 9.0]  # fixed 1 us: efficiencies 100, 100, 50 FLOP/us
-    got = left_out_errors(flops, measured, [(0.0,), (1.0,), (2.0,)], (1.0,), 1.0, 1e9, _Constant,
-                          lambda f, us, fixed: f / (us - fixed))
+    effs = [f / (us - 1.0) for f, us in zip(flops, measured, strict=True)]
+    got = left_out_errors(flops, measured, [(0.0,), (1.0,), (2.0,)], effs, (1.0,), 1.0, 1e9, _Constant)
     # left out: point 0 from (100, 50) -> 75; point 1 from (100, 50) -> 75; point 2 from (100, 100) -> 100
     want = sorted([(1.0, abs(math.log((100 / 75 + 1) / 2))), (2.0, abs(math.log((200 / 75 + 1) / 3))),
                    (8.0, abs(math.log((400 / 100 + 1) / 9)))])
@@ -44,14 +45,12 @@ def test_each_point_is_predicted_from_the_others_and_its_log_error_kept_by_time(
 
 
 def test_the_peak_caps_a_prediction_as_it_caps_an_estimate() -> None:
-    got = left_out_errors([1000.0] * 3, [2.0] * 3, [(0.0,)] * 3, (1.0,), 1.0, 100.0, _Constant,
-                          lambda f, us, fixed: f / (us - fixed))
+    got = left_out_errors([1000.0] * 3, [2.0] * 3, [(0.0,)] * 3, [1000.0] * 3, (1.0,), 1.0, 100.0, _Constant)
     assert [e for _, e in got] == pytest.approx([math.log((1000 / 100 + 1) / 2)] * 3)
 
 
 def test_too_few_points_have_no_error_and_give_no_widening() -> None:
-    assert left_out_errors([1.0, 2.0], [1.0, 1.0], [(0.0,), (1.0,)], (1.0,), 0.0, 1.0, _Constant,
-                           lambda f, us, fixed: f / us) == ()
+    assert left_out_errors([1.0, 2.0], [1.0, 1.0], [(0.0,), (1.0,)], [1.0, 2.0], (1.0,), 0.0, 1.0, _Constant) == ()
     assert InterpolationError((), ()).at("conv", 10.0) == 0.0
 
 
@@ -69,11 +68,12 @@ def test_a_kernel_gets_the_quantile_of_the_points_nearest_in_time(monkeypatch: p
     assert errors.at("gemm", 300.0) == 0.0  # no GEMM points
 
 
-def test_quantile_interpolates_between_sorted_values() -> None:
-    assert quantile([1.0, 2.0, 3.0, 4.0], 0.5) == pytest.approx(2.5)
-    assert quantile([1.0, 2.0, 3.0, 4.0], 0.8) == pytest.approx(3.4)
-    assert quantile([5.0], 0.8) == 5.0
-    assert quantile([], 0.5) == 0.0
+def test_the_quantile_interpolates_between_sorted_values() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([4.0, 2.0, 3.0, 1.0], 80) == pytest.approx(3.4)
+    assert percentile([5.0], 80) == 5.0
+    with pytest.raises(ValueError):
+        percentile([], 50)  # never asked: ``at`` answers 0 for a family without points
 
 
 def test_points_on_one_efficiency_law_have_no_error_and_noisy_ones_do() -> None:
@@ -85,6 +85,7 @@ def test_points_on_one_efficiency_law_have_no_error_and_noisy_ones_do() -> None:
         row[7] = 1.0 + (row[7] - 1.0) * (1.5 if i % 2 else 1 / 1.5)  # +-50% alternately
     noisy = dataclasses.replace(synthetic(), conv=rows, _conv_index=None, _left_out=None)
     assert statistics.median([e for _, e in noisy.interpolation_error().conv]) > 0.2
+    assert noisy.interpolation_error().at("conv", 10.0) > 0.2
 
 
 CONVNET = {"name": "convfc", "input": [16, 16, 16], "layers": [

@@ -178,36 +178,40 @@ class DeviceProfile:
         """Estimated kernel microseconds of a convolution as ORT runs it (``executed_conv``),
         work only: without the fixed cost."""
         if self._conv_index is None:
-            block = layout.nchwc_block()
-            runs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0] for row in self.conv]
-            self._conv_index = _Index([_conv_features(s) for s in runs],
-                                      [_efficiency(s.flops, row[7], self.fixed_us["conv"])
-                                       for s, row in zip(runs, self.conv, strict=True)], _CONV_WEIGHTS)
+            _, _, features, effs = self._points("conv")
+            self._conv_index = _Index(features, effs, _CONV_WEIGHTS)
         return shape.flops / min(self._conv_index.predict(_conv_features(shape)), self.peak_flops_per_us)
 
     def gemm_us(self, shape: GemmShape) -> float:
         if self._gemm_index is None:
-            self._gemm_index = _Index([_gemm_features(GemmShape(*(int(v) for v in row[:3]))) for row in self.gemm],
-                                      [_efficiency(GemmShape(*(int(v) for v in row[:3])).flops, row[3],
-                                                   self.fixed_us["gemm"]) for row in self.gemm], _GEMM_WEIGHTS)
+            _, _, features, effs = self._points("gemm")
+            self._gemm_index = _Index(features, effs, _GEMM_WEIGHTS)
         return shape.flops / min(self._gemm_index.predict(_gemm_features(shape)), self.peak_flops_per_us)
 
     def interpolation_error(self) -> InterpolationError:
         """How far ``conv_us`` and ``gemm_us`` miss the calibration's own points, each left out of
         the fit (:mod:`~archcalc.estimate.interperror`; computed once per profile)."""
         if self._left_out is None:
-            block = layout.nchwc_block()
-            runs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0] for row in self.conv]
-            gemms = [GemmShape(*(int(v) for v in row[:3])) for row in self.gemm]
             peak = self.peak_flops_per_us
             self._left_out = InterpolationError(
-                left_out_errors([s.flops for s in runs], [row[7] for row in self.conv],
-                                [_conv_features(s) for s in runs], _CONV_WEIGHTS, self.fixed_us["conv"], peak,
-                                _Index, _efficiency),
-                left_out_errors([g.flops for g in gemms], [row[3] for row in self.gemm],
-                                [_gemm_features(g) for g in gemms], _GEMM_WEIGHTS, self.fixed_us["gemm"], peak,
-                                _Index, _efficiency))
+                left_out_errors(*self._points("conv"), _CONV_WEIGHTS, self.fixed_us["conv"], peak, _Index),
+                left_out_errors(*self._points("gemm"), _GEMM_WEIGHTS, self.fixed_us["gemm"], peak, _Index))
         return self._left_out
+
+    def _points(self, family: str) -> tuple[list[float], list[float], list[tuple[float, ...]], list[float]]:
+        """A family's (``conv``, ``gemm``) calibration points as the fit takes them: each one's
+        FLOPs (a conv as ORT runs it) and kernel microseconds, its features and its efficiency."""
+        if family == "conv":
+            block = layout.nchwc_block()
+            convs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0] for row in self.conv]
+            flops, us = [float(c.flops) for c in convs], [row[7] for row in self.conv]
+            features = [_conv_features(c) for c in convs]
+        else:
+            gemms = [GemmShape(*(int(v) for v in row[:3])) for row in self.gemm]
+            flops, us = [float(g.flops) for g in gemms], [row[3] for row in self.gemm]
+            features = [_gemm_features(g) for g in gemms]
+        fixed = self.fixed_us[family]
+        return flops, us, features, [_efficiency(f, t, fixed) for f, t in zip(flops, us, strict=True)]
 
     @property
     def peak_flops_per_us(self) -> float:

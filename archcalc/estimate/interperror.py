@@ -21,7 +21,9 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from archcalc.runtime.timing import percentile
 
 #: the points nearest in time whose errors set a kernel's (fewer when the family has fewer)
 WINDOW = 15
@@ -35,14 +37,19 @@ class InterpolationError:
 
     conv: tuple[tuple[float, float], ...]
     gemm: tuple[tuple[float, float], ...]
+    #: each family's log times, for the lookups of ``at`` (one per conv or GEMM layer of an estimate)
+    _logs: dict[str, list[float]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_logs", {name: [math.log(us) for us, _ in points]
+                                           for name, points in (("conv", self.conv), ("gemm", self.gemm))})
 
     def at(self, family: str, us: float) -> float:
         """The log error of a ``family`` kernel of ``us`` microseconds: :data:`QUANTILE` of the
         errors of the :data:`WINDOW` points nearest to it in log time; 0 without points."""
-        points = self.conv if family == "conv" else self.gemm
+        points, logs = (self.conv, self._logs["conv"]) if family == "conv" else (self.gemm, self._logs["gemm"])
         if not points or us <= 0:
             return 0.0
-        logs = [math.log(p[0]) for p in points]
         at = math.log(us)
         i = bisect.bisect_left(logs, at)
         lo, hi = i, i  # grow the window [lo, hi) towards the nearer side, one point at a time
@@ -51,28 +58,18 @@ class InterpolationError:
                 lo -= 1
             else:
                 hi += 1
-        return quantile(sorted(p[1] for p in points[lo:hi]), QUANTILE)
-
-
-def quantile(ordered: Sequence[float], q: float) -> float:
-    """Linear-interpolated quantile ``q`` of sorted values (0 when empty)."""
-    if not ordered:
-        return 0.0
-    pos = q * (len(ordered) - 1)
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+        return percentile([p[1] for p in points[lo:hi]], 100 * QUANTILE)
 
 
 def left_out_errors(flops: Sequence[float], measured_us: Sequence[float], features: Sequence[tuple[float, ...]],
-            weights: Sequence[float], fixed_us: float, peak: float, index: Callable[..., object],
-            efficiency: Callable[[float, float, float], float]) -> tuple[tuple[float, float], ...]:
+                    efficiencies: Sequence[float], weights: Sequence[float], fixed_us: float, peak: float,
+                    index: Callable[..., object]) -> tuple[tuple[float, float], ...]:
     """(work microseconds, the kernel's time less its fixed cost as the estimator prices it; |log
     error| left out) per point, sorted by time: each point predicted by ``index`` (the fit:
     features, efficiencies, weights) over all the others, capped at ``peak``, plus the fixed cost."""
     if len(flops) < 3:  # too few to leave one out
         return ()
-    effs = [efficiency(f, us, fixed_us) for f, us in zip(flops, measured_us, strict=True)]
+    effs = list(efficiencies)
     out = []
     for i, f in enumerate(flops):
         fit = index(list(features[:i]) + list(features[i + 1:]), effs[:i] + effs[i + 1:], weights)
