@@ -231,6 +231,23 @@ def test_conv_samples_are_generic_and_bounded() -> None:
     assert classes == {"regular", "pointwise", "first", "depthwise"}
 
 
+def test_conv_samples_end_with_the_generic_grid() -> None:
+    """The grid (samples.grid_convs): powers-of-two channels, 7 x 2^k outputs, batch 1, bounded
+    work; appended whole at any scale."""
+    from archcalc.estimate import samples
+
+    grid = samples.grid_convs()
+    assert len(grid) == len(set(grid)) >= 150
+    assert all(s.batch == 1 and s.cin in samples.GRID_CHANNELS and s.out in samples.GRID_OUTS for s in grid)
+    assert all(2e4 <= s.flops <= samples.GRID_MAX_FLOPS for s in grid)
+    assert {E.conv_class(s) for s in grid} == {"regular", "pointwise", "depthwise"}
+    assert {s.cout / s.cin for s in grid if s.kernel == 1} == {0.25, 1.0, 4.0}
+    assert {(s.kernel, s.stride) for s in grid if s.groups > 1} == {(3, 1), (3, 2), (5, 1), (5, 2)}
+    for scale in (0.1, 0.25, 1.0):
+        shapes = E.conv_samples(scale)
+        assert shapes[-len(grid):] == grid
+
+
 @pytest.mark.parametrize(("mode", "scale", "unit_ns"), [
     ("nearest", 2, None),  # ORT's plain 2x2 nearest copy: its traffic only (0.07 ns per output here)
     ("nearest", 3, 0.4),  # any other nearest: ORT's general path, 0.38-0.40 ns per output here
