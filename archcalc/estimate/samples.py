@@ -86,10 +86,12 @@ def grid_convs() -> list[ConvShape]:
     Between random points, the shapes networks are made of were all estimated slow: 69 shapes
     off the grid (ResNet at width 40, MobileNetV3-Large at 176 px, RegNet-like groups of 24
     channels, SqueezeNet's fire modules, ShuffleNetV2, some at batch 8; none of the models the
-    estimate is scored on), timed alone right after a default calibration, three calibrations
-    on a quiet machine: median |log error| 0.23/0.22/0.24 with the random strata only,
+    estimate is scored on), timed alone right after a default calibration that measured a larger
+    grid too, scored with and without parts of it on the same measurements, three calibrations on
+    a quiet machine: median |log error| 0.23/0.22/0.24 with the random strata only,
     0.095/0.111/0.067 with this grid; within 10% 7/8/11 -> 35/26/41 of 69. The 1x1 convs carry
-    most of it (without them 0.20/0.15/0.17), the grid's convs of more than 2e8 FLOPs none."""
+    most of it (without them 0.20/0.15/0.17), the grid's convs of more than 2e8 FLOPs none
+    (``benchmarks/conv_grid_heldout.py``)."""
     shapes: list[ConvShape] = []
     for c in GRID_CHANNELS:
         for o in GRID_OUTS:
