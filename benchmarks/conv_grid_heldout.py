@@ -68,9 +68,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of timing the held-out convs")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
-    grid = {(s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch) for s in grid_convs()}
+    grid = set(grid_convs())
     shapes = held_out()
-    if grid & {(s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch) for s in shapes}:
+    if grid.intersection(shapes):
         raise SystemExit("a held-out conv is a grid shape: it would not be held out")
     started = time.perf_counter()
     dev = calibrate("cpu")
@@ -86,7 +86,7 @@ def main() -> None:
     rows = list(dev.conv)
     block = nchwc_block()
     for label, kept in (("every point", rows),
-                        ("without the grid's", [r for r in rows if tuple(int(v) for v in r[:7]) not in grid])):
+                        ("without the grid's", [r for r in rows if ConvShape(*(int(v) for v in r[:7])) not in grid])):
         dev.conv, dev._conv_index = kept, None
         errs = [math.log((dev.conv_us(executed_conv(s, block, False)[0]) + dev.fixed_us["conv"])
                          / statistics.median(measured[i])) for i, s in enumerate(shapes) if measured[i]]

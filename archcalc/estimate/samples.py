@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 
+#: the least work (FLOPs) of any sampled conv, random or on the grid
+CONV_MIN_FLOPS = 2e4
+
 
 def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
     """A seeded, stratified sample of generic convolution shapes (nothing from any network):
@@ -60,7 +63,7 @@ def conv_samples(scale: float = 1.0, seed: int = 20240611) -> list[ConvShape]:
                 s = ConvShape(ch(5, 10) * g // g, ch(5, 10), g, int(rng.choice([1, 3, 5])), 1, out(), batch())
                 s = ConvShape(max(16, s.cin // (16 * g)) * 16 * g, max(16, s.cout // (16 * g)) * 16 * g, g, s.kernel,
                               1, s.out, s.batch)
-            if not 2e4 <= s.flops <= 4e9 or s.size_in < 1:
+            if not CONV_MIN_FLOPS <= s.flops <= 4e9 or s.size_in < 1:
                 continue
             shapes.append(s)
             made += 1
@@ -100,7 +103,7 @@ def grid_convs() -> list[ConvShape]:
             if c >= 64:
                 shapes.append(ConvShape(c, c // 4, 1, 1, 1, o, 1))
             shapes += [ConvShape(c, c, c, k, stride, o, 1) for k in (3, 5) for stride in (1, 2)]
-    return [s for s in shapes if 2e4 <= s.flops <= GRID_MAX_FLOPS]
+    return [s for s in shapes if CONV_MIN_FLOPS <= s.flops <= GRID_MAX_FLOPS]
 
 
 def gemm_samples(scale: float = 1.0, seed: int = 7) -> list[GemmShape]:
