@@ -28,7 +28,7 @@ from archcalc.estimate.shapes import ConvShape, GemmShape, conv_class
 #: layout of the cached JSON
 SCHEMA_VERSION = 1
 #: version of the micro-benchmark suite: a cache made by another suite is rebuilt
-SUITE_VERSION = 24
+SUITE_VERSION = 25
 
 
 @dataclass

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from archcalc.estimate.fusedact import FUSABLE, pass_us
 from archcalc.estimate.layerunits import unit_key
-from archcalc.estimate.layout import executed_conv, pad_fuses
+from archcalc.estimate.layout import doubles, executed_conv, integer_scale, pad_fuses, weight_bytes_read, whole_blocks
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
+from archcalc.estimate.spans import layer_spans, spans_us
 from archcalc.ops import REGISTRY
 from archcalc.ops.activation import TRANSCENDENTAL
 from archcalc.ops.facts import KernelClass as K
@@ -44,9 +45,10 @@ def kernel_class(layer: Layer) -> K:
     return REGISTRY[layer.kind].kernel_class_of(layer.attrs)
 
 
-#: the fixed-cost class of a memory-bound kernel
+#: the fixed-cost class of a memory-bound kernel; the broadcasting ones
 _MEMORY_BOUND_KEYS = {K.CONCAT: "concat", K.SPLIT: "concat", K.REDUCE: "reduce", K.NORM: "binary", K.ADD: "binary",
                       K.ELEMENTWISE: "binary", K.MUL: "binary", K.SCALE: "binary"}
+_BROADCASTING = frozenset({K.ADD, K.ELEMENTWISE, K.MUL, K.SCALE})
 
 
 @dataclass
@@ -231,7 +233,7 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
             plan.blocked.add(layer.name)
             continue
         elif klass is K.POOL and blocked_in and layer.attrs.get("kernel") is not None \
-                and _blocks(_shape_of(records, layer.inputs[0]), block):
+                and whole_blocks(_shape_of(records, layer.inputs[0]), block):
             # a MaxPool/AveragePool of a plain tensor: ORT reorders its input (once per tensor) to pool blocked
             plan.blocked.add(layer.name)
             if layer.inputs[0] not in reordered_in:
@@ -239,7 +241,7 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
                 plan.reorders.append((f"{layer.name}<-in", tensor_bytes(records, layer.inputs[0])))
             continue
         elif klass is K.RESIZE and blocked_in and blocked_in[0] and layer.attrs.get("mode") == "nearest" \
-                and _integer_scale(_shape_of(records, layer.inputs[0]), records[layer.name].shape):
+                and integer_scale(_shape_of(records, layer.inputs[0]), records[layer.name].shape):
             plan.blocked.add(layer.name)  # ORT's NCHWc Upsample: nearest, integer spatial scales
             continue
         for ref, is_blocked in zip(layer.inputs, blocked_in, strict=True):
@@ -251,22 +253,6 @@ def plan_kernels(graph: Graph, records: Mapping[str, LayerRecord], batch: int, b
         if name not in consumed and name in plan.blocked and (name, 0) not in reordered_out:
             plan.reorders.append((f"{name}->out", tensor_bytes(records, (name, 0))))
     return plan
-
-
-def _blocks(shape: Sequence[int], block: int) -> bool:
-    """Whether a (C, H, W) tensor has whole NCHWc channel blocks."""
-    return len(shape) == 3 and shape[0] % block == 0
-
-
-def _integer_scale(src: Sequence[int], out: Sequence[int]) -> bool:
-    """Whether ``out`` scales ``src``'s spatial axes by whole factors (channels unchanged)."""
-    return len(src) == len(out) == 3 and src[0] == out[0] and all(o % i == 0 for i, o in zip(src[1:], out[1:],
-                                                                                          strict=True))
-
-
-def _doubles(src: Sequence[int], out: Sequence[int]) -> bool:
-    """Whether ``out`` is ``src`` (C, H, W) twice as high and twice as wide."""
-    return len(src) == len(out) == 3 and src[0] == out[0] and out[1] == 2 * src[1] and out[2] == 2 * src[2]
 
 
 def tensor_bytes(records: Mapping[str, LayerRecord], ref: tuple[str, int]) -> float:
@@ -306,6 +292,11 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     if klass in _HOSTS:
         shape, _ = _conv_shape(layer, records, batch, block, bool(in_refs and in_refs[0][0] in plan.blocked))
         compute = profile.conv_us(shape)
+        # never faster than reading its weights from where the run's working set puts them (as a GEMM)
+        weights = weight_bytes_read(shape, _shape_of(records, in_refs[0])[1:], rec.shape[1:])
+        stream = weights / profile.stream_at(max(weights, report.totals.param_bytes + report.totals.activation_bytes))
+        if stream > compute:
+            compute, memory = 0.0, stream
         keys = ["conv"]
         if layer.attrs.get("bias") == "per_unit":  # Conv + Add of one bias per output
             keys.append("binary")
@@ -380,7 +371,7 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     elif klass is K.UNKNOWN:
         keys = ["ew"]
     elif klass is K.RESIZE and name not in plan.blocked and not (
-            layer.attrs.get("mode") == "nearest" and _doubles(_shape_of(records, in_refs[0]), rec.shape)):
+            layer.attrs.get("mode") == "nearest" and doubles(_shape_of(records, in_refs[0]), rec.shape)):
         # ORT copies a plain nearest 2x2 upsampling (its traffic); any other Resize costs per output
         # element: nearest by 3, 4, 8 or 2x1 at 0.38-0.40 ns here against 0.07 for 2x2; calibrated
         # on 2-D maps (4 taps bilinear, 16 bicubic), so a 3-D map reads 2x (or 4x) the taps
@@ -395,6 +386,9 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     else:  # memory-bound: norm, add, elementwise, concat, split, copies, resize, reduce
         memory = mem_us(in_bytes + out_bytes)
         keys = [_MEMORY_BOUND_KEYS.get(klass, "ew")]
+        if klass in _BROADCASTING:  # and the spans of its broadcast (spans.py)
+            compute = spans_us(layer_spans(layer.attrs, [_shape_of(records, r) for r in in_refs], batch),
+                               profile.unit_ns)
     if name in plan.act_of and name in plan.blocked and (klass in _HOSTS or name in plan.blocked_norms):
         compute += pass_us(plan.act_of[name], out_bytes / F32, profile.unit_ns)  # fusedact.py: all but ReLU
     return compute, memory, keys

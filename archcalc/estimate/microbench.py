@@ -15,6 +15,7 @@ from typing import Any
 from archcalc.estimate import layout
 from archcalc.estimate.fusedact import fused_nodes
 from archcalc.estimate.shapes import ConvShape, GemmShape
+from archcalc.estimate.spans import SPAN_KEY, SPAN_TRAFFIC_BYTES, span_nodes
 from archcalc.runtime.devices import DeviceChoice
 from archcalc.runtime.kernelmap import ort_name_candidates
 from archcalc.runtime.session import Runner, feeds_for, open_session
@@ -224,6 +225,10 @@ def ops_model() -> tuple[Any, dict[str, tuple[str, float]]]:
     more = fused_nodes()
     nodes, inits, inputs, outputs = nodes + more[0], inits + more[1], inputs + more[2], outputs + more[3]
     units.update(more[4])
+    # a Mul by one value per channel over maps of 2x2 (spans.py): per broadcast span
+    span = span_nodes()
+    nodes, inputs, outputs = nodes + span[0], inputs + span[1], outputs + span[2]
+    units.update(span[3])
     return model_of(nodes, inputs, outputs, inits), units
 
 
@@ -235,14 +240,15 @@ REORDER_CHANNELS, REORDER_SIZE = 64, 56
 #: element (from 200k) put the small reorders of small networks at 0.3-0.5x of their time
 REORDER_POINTS = ((16, 8), (16, 28), (64, 28))
 #: the fixed-cost class of the kernel each per-element cost is measured on (the pool runs blocked)
-UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softmax": "softmax"}
+UNIT_FIXED = {"reorder": "reorder", "lrn": "lrn", "pool": "pool_blocked", "softmax": "softmax", SPAN_KEY: "binary"}
 #: the bytes ops_model's pool, softmax and tanh read and write: the estimator adds a layer's
 #: traffic to these units (not to LRN's or a reorder's), so the units are stored net of it. A
 #: 3x3 max pool of 192x28x28 costs about its traffic, 1.35M taps at the gross per-tap unit of a
 #: stride-2 pool (traffic included) were priced 3-4x its time
 UNIT_TRAFFIC_BYTES = {"pool": 4.0 * (math.prod(_POOL_IN) + math.prod(_POOL_OUT)),
                       "softmax": 4.0 * 2 * math.prod(_SOFTMAX), "transcendental": 4.0 * 2 * _TANH,
-                      **{key: 4.0 * 5 * math.prod(shape) for key, shape in RESIZE_INPUTS.items()}}
+                      **{key: 4.0 * 5 * math.prod(shape) for key, shape in RESIZE_INPUTS.items()},
+                      SPAN_KEY: SPAN_TRAFFIC_BYTES}
 
 
 def reorder_model(channels: int = REORDER_CHANNELS, size: int = REORDER_SIZE) -> Any:
