@@ -79,12 +79,14 @@ def test_a_same_shape_mul_has_no_span_cost() -> None:
     (2, 2, 5, 1, 3),  # padding 2: the outer taps only ever read padding
     (1, 1, 1, 1, 1),
 ])
-def test_a_conv_reads_the_weights_of_the_taps_that_meet_its_input(size_in: int, size_out: int, kernel: int,
-                                                                  stride: int, taps: int) -> None:
+def test_a_conv_runs_the_taps_that_meet_its_input(size_in: int, size_out: int, kernel: int, stride: int,
+                                                  taps: int) -> None:
     shape = ConvShape(64, 128, 1, kernel, stride, size_out)
-    assert layout.weight_bytes_read(shape, (size_in, size_in), (size_out, size_out)) == 4 * 128 * 64 * taps ** 2
+    ran = layout.tapped_conv(shape, (size_in, size_in), (size_out, size_out))
+    assert ran == ConvShape(64, 128, 1, taps, stride, size_out)
+    assert ran.weight_bytes == 4 * 128 * 64 * taps ** 2
     depthwise = ConvShape(64, 64, 64, kernel, stride, size_out)
-    assert layout.weight_bytes_read(depthwise, (size_in, size_in), (size_out, size_out)) == 4 * 64 * taps ** 2
+    assert layout.tapped_conv(depthwise, (size_in, size_in), (size_out, size_out)).weight_bytes == 4 * 64 * taps ** 2
 
 
 def _conv_on(size: int) -> Any:
@@ -94,8 +96,8 @@ def _conv_on(size: int) -> Any:
 
 def test_a_conv_whose_weights_outweigh_its_arithmetic_streams_them() -> None:
     """A 3x3 conv of 512 channels: on a 1x1 map it reads one tap's weights (1 MiB), on 2x2 all nine
-    (9 MiB); at 5 GB/s (the calibrated GEMV stream) that is 210 and 1,887 us, beyond the synthetic
-    device's 100 GFLOP/s for its FLOPs (9 taps x 2 x 512 x 512 per position: 47 and 189 us). Where
+    (9.4 MB); at 5 GB/s (the calibrated GEMV stream) that is 210 and 1,887 us, beyond the synthetic
+    device's 100 GFLOP/s for the FLOPs of the taps it runs (2 x 512 x 512 per tap and position: 5 and 189 us). Where
     the weights stream faster than the arithmetic, the conv is compute-bound as before."""
     slow = synthetic(stream=[[1 << 20, 5.0], [1 << 30, 5.0]])
     for size, taps in ((1, 1), (2, 9)):
@@ -106,6 +108,10 @@ def test_a_conv_whose_weights_outweigh_its_arithmetic_streams_them() -> None:
     fast = estimate_latency(_conv_on(2), quick, batch=1).layers["c"]
     assert fast.bound == "compute" and fast.memory_ms == 0.0
     assert fast.compute_ms * 1e3 == pytest.approx(quick.conv_us(ConvShape(512, 512, 1, 3, 1, 2, 1)))
+    # on a 1x1 map the 3x3 conv works as a 1x1 one (a ninth of the FLOPs the counts give it)
+    one = estimate_latency(_conv_on(1), quick, batch=1).layers["c"]
+    assert one.compute_ms * 1e3 == pytest.approx(quick.conv_us(ConvShape(512, 512, 1, 1, 1, 1, 1)))
+    assert quick.conv_us(ConvShape(512, 512, 1, 1, 1, 1, 1)) < quick.conv_us(ConvShape(512, 512, 1, 3, 1, 1, 1)) / 4
 
 
 def test_calibration_times_one_per_channel_mul_and_keeps_its_cost_per_span() -> None:

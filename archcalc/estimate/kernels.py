@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from archcalc.estimate.fusedact import FUSABLE, pass_us
 from archcalc.estimate.layerunits import unit_key
-from archcalc.estimate.layout import doubles, executed_conv, integer_scale, pad_fuses, weight_bytes_read, whole_blocks
+from archcalc.estimate.layout import doubles, executed_conv, integer_scale, pad_fuses, tapped_conv, whole_blocks
 from archcalc.estimate.shapes import F32, ConvShape, GemmShape
 from archcalc.estimate.spans import layer_spans, spans_us
 from archcalc.ops import REGISTRY
@@ -291,9 +291,10 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     unit_name = unit_key(layer)
     if klass in _HOSTS:
         shape, _ = _conv_shape(layer, records, batch, block, bool(in_refs and in_refs[0][0] in plan.blocked))
+        shape = tapped_conv(shape, _shape_of(records, in_refs[0])[1:], rec.shape[1:])
         compute = profile.conv_us(shape)
         # never faster than reading its weights from where the run's working set puts them (as a GEMM)
-        weights = weight_bytes_read(shape, _shape_of(records, in_refs[0])[1:], rec.shape[1:])
+        weights = shape.weight_bytes
         stream = weights / profile.stream_at(max(weights, report.totals.param_bytes + report.totals.activation_bytes))
         if stream > compute:
             compute, memory = 0.0, stream

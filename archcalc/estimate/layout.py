@@ -7,12 +7,14 @@ block of another CPU.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from archcalc.estimate.shapes import F32, ConvShape
+from archcalc.estimate.shapes import ConvShape
 from archcalc.ops.facts import KernelClass
 
 
@@ -60,15 +62,19 @@ def executed_conv(shape: ConvShape, block: int, blocked_in: bool) -> tuple[ConvS
     return shape, per_group_in % block == 0 and (cout // groups) % block == 0
 
 
-def weight_bytes_read(shape: ConvShape, size_in: Sequence[int], size_out: Sequence[int]) -> float:
-    """The bytes of weights a conv reads in a run: those of every tap that meets the input at some
-    output position, on each spatial axis (of these input and output sizes). ORT's convolutions
-    skip a tap that only ever reads padding: measured (ORT 1.31), a 3x3 conv of 512 channels on a
-    1x1 map took 25 us against 12 us for the 1x1 conv of the same channels, not 9x."""
-    taps = 1
-    for n_in, n_out in zip(size_in, size_out, strict=False):
-        taps *= _taps_used(shape.kernel, shape.stride, n_in, n_out)
-    return float(F32 * shape.cout * (shape.cin // shape.groups) * taps)
+def tapped_conv(shape: ConvShape, size_in: Sequence[int], size_out: Sequence[int]) -> ConvShape:
+    """The conv ORT runs on maps of these input and output sizes: its kernel cut to the taps that
+    meet the input at some output position, on each spatial axis. ORT's convolutions skip a tap
+    that only ever reads padding: a 3x3 conv of a 1x1 map works (and reads its weights) as a 1x1
+    conv. Measured (ORT 1.31), a 3x3 conv of 512 channels on a 1x1 map took 25 us against 12 us
+    for the 1x1 conv of the same channels, not 9x; a 3x3 conv of a 2x2 map, where every tap
+    meets the input, 56-1,584 us (256 and 512 channels)."""
+    used = [_taps_used(shape.kernel, shape.stride, n_in, n_out) for n_in, n_out in zip(size_in, size_out,
+                                                                                        strict=False)]
+    taps = math.prod(used)
+    if not used or taps == shape.kernel ** len(used):
+        return shape
+    return dataclasses.replace(shape, kernel=max(1, round(taps ** (1.0 / len(used)))))
 
 
 def _taps_used(kernel: int, stride: int, n_in: int, n_out: int) -> int:

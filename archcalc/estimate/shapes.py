@@ -29,6 +29,10 @@ class ConvShape:
     def flops(self) -> int:
         return 2 * self.batch * self.out * self.out * self.cout * (self.cin // self.groups) * self.kernel ** 2
 
+    @property
+    def weight_bytes(self) -> int:
+        return F32 * self.cout * (self.cin // self.groups) * self.kernel ** 2
+
 
 @dataclass(frozen=True)
 class GemmShape:
