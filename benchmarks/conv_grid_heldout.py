@@ -87,8 +87,8 @@ def main() -> None:
     block = nchwc_block()
     for label, kept in (("every point", rows),
                         ("without the grid's", [r for r in rows if ConvShape(*(int(v) for v in r[:7])) not in grid])):
-        dev.conv, dev._conv_index = kept, None
-        errs = [math.log((dev.conv_us(executed_conv(s, block, False)[0]) + dev.fixed_us["conv"])
+        fitted = dev.with_points(conv=kept)
+        errs = [math.log((fitted.conv_us(executed_conv(s, block, False)[0]) + fitted.fixed_us["conv"])
                          / statistics.median(measured[i])) for i, s in enumerate(shapes) if measured[i]]
         shift = statistics.median(errs)
         print(f"{label:>20s} ({len(kept)} points): median |log error| {statistics.median(abs(e) for e in errs):.3f}, "

@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT))
 
 from archcalc.estimate import deviceprofile as D  # noqa: E402
 from archcalc.estimate.calibration import load_cached  # noqa: E402
-from archcalc.estimate.interperror import left_out_errors  # noqa: E402
 
 #: (neighbours, ridge) tried; the first is the one archcalc uses
 SETTINGS = [(D.NEIGHBOURS, D.RIDGE), (6, 0.05), (10, 0.05), (6, 0.5), (10, 0.5), (12, 0.5), (16, 1.0)]
@@ -26,12 +25,10 @@ SETTINGS = [(D.NEIGHBOURS, D.RIDGE), (6, 0.05), (10, 0.05), (6, 0.5), (10, 0.5),
 
 def errors(dev: D.DeviceProfile, neighbours: int, ridge: float) -> tuple[list[float], list[float]]:
     """|log(predicted / measured)| of every conv and GEMM point, each left out of its own fit
-    (``interperror.left_out_errors``, as the estimate's band takes them)."""
+    (``DeviceProfile.interpolation_error``, as the estimate's band takes them)."""
     D.NEIGHBOURS, D.RIDGE = neighbours, ridge
-    peak = dev.peak_flops_per_us
-    conv = left_out_errors(*dev._points("conv"), D._CONV_WEIGHTS, dev.fixed_us["conv"], peak, D._Index)
-    gemm = left_out_errors(*dev._points("gemm"), D._GEMM_WEIGHTS, dev.fixed_us["gemm"], peak, D._Index)
-    return [e for _, e in conv], [e for _, e in gemm]
+    left_out = dev.with_points().interpolation_error()  # a fresh profile: its errors under this setting
+    return [e for _, e in left_out.conv], [e for _, e in left_out.gemm]
 
 
 def main() -> int:

@@ -142,3 +142,24 @@ def test_calibration_times_one_per_channel_mul_and_keeps_its_cost_per_span() -> 
     (point,) = figures["bandwidth"]
     moved_us = UNIT_TRAFFIC_BYTES[SPAN_KEY] / (point[1] * 1e3)
     assert figures["unit_ns"][SPAN_KEY] == pytest.approx((30.0 - 3.0 - 0.3 - moved_us) * 1e3 / 4096)
+
+
+def test_a_profile_refitted_on_some_of_its_points_is_a_new_profile() -> None:
+    """``DeviceProfile.with_points``: the held-out benchmarks fit the estimate without some of the
+    calibration's points; the new profile interpolates from those points alone (as one built from
+    them would), its fits built afresh, and the profile it came from keeps its own."""
+    from archcalc.estimate import DeviceProfile
+
+    rows = [[*r[:7], r[7] * (3.0 if r[5] == 16 else 1.0)] for r in synthetic().conv]  # 16x16 maps run slow
+    dev = synthetic(conv=rows)
+    probe = ConvShape(64, 64, 1, 3, 1, 16, 2)
+    before = dev.conv_us(probe)  # builds dev's fit
+    kept = [row for row in dev.conv if row[5] != 16]  # without the 16x16 outputs
+    fewer = dev.with_points(conv=kept)
+    rebuilt = DeviceProfile.from_dict({**dev.to_dict(), "conv": kept})
+    assert fewer.conv == kept and fewer.gemm == dev.gemm and len(dev.conv) == len(kept) + 3
+    assert fewer.conv_us(probe) == pytest.approx(rebuilt.conv_us(probe))
+    assert rebuilt.conv_us(probe) != pytest.approx(before, rel=1e-3)  # the points left out moved the fit
+    assert dev.conv_us(probe) == before
+    assert fewer.interpolation_error() == rebuilt.interpolation_error()
+    assert dev.with_points().conv_us(probe) == pytest.approx(before)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archcalc.errors import CalibrationError
@@ -187,6 +187,15 @@ class DeviceProfile:
             _, _, features, effs = self._points("gemm")
             self._gemm_index = _Index(features, effs, _GEMM_WEIGHTS)
         return shape.flops / min(self._gemm_index.predict(_gemm_features(shape)), self.peak_flops_per_us)
+
+    def with_points(self, conv: Sequence[Sequence[float]] | None = None,
+                    gemm: Sequence[Sequence[float]] | None = None) -> DeviceProfile:
+        """This profile with other conv or GEMM points (rows as ``conv``/``gemm`` hold them; a family
+        given as None keeps its own): a new profile, its fits built afresh from those points, this
+        one unchanged. What a held-out comparison needs, e.g. calibration without some of its points."""
+        return replace(self, conv=[list(r) for r in (self.conv if conv is None else conv)],
+                       gemm=[list(r) for r in (self.gemm if gemm is None else gemm)],
+                       _conv_index=None, _gemm_index=None, _left_out=None)
 
     def interpolation_error(self) -> InterpolationError:
         """How far ``conv_us`` and ``gemm_us`` miss the calibration's own points, each left out of
