@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archcalc.estimate.layout import executed_conv, nchwc_block  # noqa: E402
+from archcalc.estimate.layout import executed_conv, nchwc_block, timed_conv  # noqa: E402
 from archcalc.estimate.microbench import Bench, conv_model, kernel_of  # noqa: E402
 from archcalc.estimate.samples import grid_convs  # noqa: E402
 from archcalc.estimate.shapes import ConvShape  # noqa: E402
@@ -88,7 +88,7 @@ def main() -> None:
     for label, kept in (("every point", rows),
                         ("without the grid's", [r for r in rows if ConvShape(*(int(v) for v in r[:7])) not in grid])):
         fitted = dev.with_points(conv=kept)
-        errs = [math.log((fitted.conv_us(executed_conv(s, block, False)[0]) + fitted.fixed_us["conv"])
+        errs = [math.log((fitted.conv_us(timed_conv(executed_conv(s, block, False)[0])) + fitted.fixed_us["conv"])
                          / statistics.median(measured[i])) for i, s in enumerate(shapes) if measured[i]]
         shift = statistics.median(errs)
         print(f"{label:>20s} ({len(kept)} points): median |log error| {statistics.median(abs(e) for e in errs):.3f}, "

@@ -163,3 +163,21 @@ def test_a_profile_refitted_on_some_of_its_points_is_a_new_profile() -> None:
     assert dev.conv_us(probe) == before
     assert fewer.interpolation_error() == rebuilt.interpolation_error()
     assert dev.with_points().conv_us(probe) == pytest.approx(before)
+
+
+def test_calibration_points_are_fitted_as_the_convs_ort_ran() -> None:
+    """A calibration conv of a 2x2 output with a 5x5 kernel (its 2x2 input padded by 2) runs 3x3 of
+    its taps: its point's FLOPs are those of the taps it ran, as the estimator asks for a layer's.
+    On a device of one speed for every tap run, every point then has that one efficiency, and the
+    fit misses none of them when each is left out."""
+    from archcalc.estimate import DeviceProfile
+
+    assert layout.timed_conv(ConvShape(64, 64, 1, 5, 1, 2, 1)) == ConvShape(64, 64, 1, 3, 1, 2, 1)
+    assert layout.timed_conv(ConvShape(64, 64, 1, 3, 1, 7, 1)) == ConvShape(64, 64, 1, 3, 1, 7, 1)
+    shapes = [ConvShape(32, 32, 1, 3, 1, 8), ConvShape(64, 64, 1, 3, 1, 16), ConvShape(32, 64, 1, 1, 1, 16),
+              ConvShape(64, 64, 1, 5, 1, 2), ConvShape(64, 64, 1, 7, 1, 2), ConvShape(32, 32, 1, 5, 1, 3),
+              ConvShape(128, 128, 1, 3, 1, 4), ConvShape(512, 512, 1, 5, 1, 1)]
+    rows = [[s.cin, s.cout, s.groups, s.kernel, s.stride, s.out, s.batch,
+             1.0 + layout.timed_conv(layout.executed_conv(s, 16, False)[0]).flops / 1e5] for s in shapes]
+    dev = DeviceProfile.from_dict({**synthetic().to_dict(), "conv": rows})
+    assert max(e for _, e in dev.interpolation_error().conv) == pytest.approx(0.0, abs=1e-6)

@@ -13,7 +13,7 @@ from typing import Any
 from archcalc.errors import CalibrationError
 from archcalc.estimate import layout
 from archcalc.estimate.interperror import InterpolationError, left_out_errors
-from archcalc.estimate.layout import executed_conv
+from archcalc.estimate.layout import executed_conv, timed_conv
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     REORDER_CHANNELS,
@@ -212,7 +212,8 @@ class DeviceProfile:
         FLOPs (a conv as ORT runs it) and kernel microseconds, its features and its efficiency."""
         if family == "conv":
             block = layout.nchwc_block()
-            convs = [executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0] for row in self.conv]
+            convs = [timed_conv(executed_conv(ConvShape(*(int(v) for v in row[:7])), block, False)[0])
+                     for row in self.conv]
             flops, us = [float(c.flops) for c in convs], [row[7] for row in self.conv]
             features = [_conv_features(c) for c in convs]
         else:

@@ -77,6 +77,13 @@ def tapped_conv(shape: ConvShape, size_in: Sequence[int], size_out: Sequence[int
     return dataclasses.replace(shape, kernel=max(1, round(taps ** (1.0 / len(used)))))
 
 
+def timed_conv(shape: ConvShape) -> ConvShape:
+    """A calibration conv as ORT ran it (its input ``size_in``, padded by half the kernel, as
+    ``microbench.conv_model`` builds it): :func:`tapped_conv` of its own maps, the shape its
+    point's FLOPs and features are taken from, as the estimator asks for a layer's."""
+    return tapped_conv(shape, (shape.size_in, shape.size_in), (shape.out, shape.out))
+
+
 def _taps_used(kernel: int, stride: int, n_in: int, n_out: int) -> int:
     """Taps of a kernel on one axis that read the input at some output position (the padding
     split evenly, the extra one at the end, as "same" padding puts it)."""

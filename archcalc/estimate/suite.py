@@ -16,6 +16,7 @@ from archcalc.estimate.calsamples import SCREENED, UNSCALED, Samples, points_to_
 from archcalc.estimate.deviceprofile import DeviceProfile, reorder_units_ns, unit_cost_ns
 from archcalc.estimate.kernels import SMALL_KERNEL_US
 from archcalc.estimate.layerunits import measure_units, unit_counts, unit_figures
+from archcalc.estimate.layout import timed_conv
 from archcalc.estimate.microbench import (
     FIXED_CHAINS,
     Bench,
@@ -338,7 +339,8 @@ def _figures(raw: Samples, convs: Sequence[ConvShape], gemms: Sequence[GemmShape
             measured.append(("gemm", [g.m, g.k, g.n], max(value - profiler_heavy_us, 0.05)))
 
     def flops_of(family: str, row: list[float]) -> int:
-        return (ConvShape(*(int(v) for v in row)) if family == "conv" else GemmShape(*(int(v) for v in row))).flops
+        return (timed_conv(ConvShape(*(int(v) for v in row))) if family == "conv"
+                else GemmShape(*(int(v) for v in row))).flops
 
     # the measured peak: the MatMul's, or the 95th percentile of the kernels long enough to time
     # when that is faster (ORT's blocked convs beat its GEMM); no point is credited with more, so
