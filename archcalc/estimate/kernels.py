@@ -280,6 +280,15 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     def mem_us(nbytes: float) -> float:
         return nbytes / profile.bandwidth_at(nbytes)
 
+    def weights_bound(work_us: float, weights: float) -> tuple[float, float]:
+        """(compute, memory) of a kernel of ``work_us`` reading ``weights`` bytes once per run: all the
+        model's weights and every activation it writes pass through the caches every run, so its
+        weights come from as far as that working set lives, at the speed a calibrated GEMV streams
+        weights from there; it is bound by whichever takes longer."""
+        run_bytes = report.totals.param_bytes + report.totals.activation_bytes
+        stream = weights / profile.stream_at(max(weights, run_bytes))
+        return (0.0, stream) if stream >= work_us else (work_us, 0.0)
+
     name = layer.name
     rec = records[name]
     compute = memory = 0.0
@@ -292,12 +301,7 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
     if klass in _HOSTS:
         shape, _ = _conv_shape(layer, records, batch, block, bool(in_refs and in_refs[0][0] in plan.blocked))
         shape = tapped_conv(shape, _shape_of(records, in_refs[0])[1:], rec.shape[1:])
-        compute = profile.conv_us(shape)
-        # never faster than reading its weights from where the run's working set puts them (as a GEMM)
-        weights = shape.weight_bytes
-        stream = weights / profile.stream_at(max(weights, report.totals.param_bytes + report.totals.activation_bytes))
-        if stream > compute:
-            compute, memory = 0.0, stream
+        compute, memory = weights_bound(profile.conv_us(shape), shape.weight_bytes)
         keys = ["conv"]
         if layer.attrs.get("bias") == "per_unit":  # Conv + Add of one bias per output
             keys.append("binary")
@@ -322,20 +326,9 @@ def layer_work(layer: Layer, records: Mapping[str, LayerRecord], plan: KernelPla
             keys = ["shape", "binary", "binary", "reduce"]
             memory = mem_us(3 * F32 * batch * n * k_) + 3 * mem_us(F32 * batch * n * k_)
         else:
-            g = GemmShape(m, k_, n)
-            weights = F32 * k_ * n
-            # the weights are read at least once per run; all the model's weights and every
-            # activation it writes pass through the caches every run, so they come from as far as
-            # that working set lives (at the speed a calibrated matrix-vector product streams
-            # weights from there). Weights alone put MobileNetV3's 5 MB classifier GEMVs in cache
-            # (21 MB of weights) at 0.29x of their profiled time: 53 MB of activations evict them
-            run_bytes = report.totals.param_bytes + report.totals.activation_bytes
-            stream = weights / profile.stream_at(max(weights, run_bytes))
-            work = profile.gemm_us(g)
-            if stream >= work:
-                memory = stream
-            else:
-                compute = work
+            # weights alone put MobileNetV3's 5 MB classifier GEMVs in cache (21 MB of weights) at
+            # 0.29x of their profiled time: its 53 MB of activations evict them
+            compute, memory = weights_bound(profile.gemm_us(GemmShape(m, k_, n)), F32 * k_ * n)
             keys = ["gemm"]
             if klass is K.GEMM and len(in_shape) > 1:  # Flatten before the Gemm
                 keys.insert(0, "shape")

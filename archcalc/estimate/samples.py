@@ -172,11 +172,9 @@ def stream_shapes(llc_bytes: int, most_bytes: int = 256 << 20) -> list[GemmShape
 def conv_working_set_bytes(s: ConvShape) -> int:
     """Bytes a conv micro-benchmark touches: its input (and the op writing it), output, weights,
     and ORT's im2col buffer for one image of a non-pointwise conv."""
-    per_group = s.cin // s.groups
     acts = 2 * s.batch * s.cin * s.size_in ** 2 + 2 * s.batch * s.cout * s.out ** 2
-    weights = s.cout * per_group * s.kernel ** 2
-    im2col = per_group * s.kernel ** 2 * s.out ** 2 if s.kernel > 1 else 0
-    return F32 * (acts + weights + im2col)
+    im2col = s.cin // s.groups * s.kernel ** 2 * s.out ** 2 if s.kernel > 1 else 0
+    return F32 * (acts + im2col) + s.weight_bytes
 
 
 def gemm_working_set_bytes(s: GemmShape) -> int:

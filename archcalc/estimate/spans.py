@@ -29,6 +29,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from archcalc.ops.merge import broadcast
+
 #: the cost key of a broadcast span (``DeviceProfile.unit_ns``)
 SPAN_KEY = "span"
 #: the tensor calibration broadcasts a per-channel value over (N, C, H, W): 4,096 spans of 4
@@ -42,9 +44,9 @@ def broadcast_spans(shapes: Sequence[Sequence[int]]) -> int:
     broadcasting, right-aligned): the output's elements over the length of its innermost run of
     axes read alike by every input (an axis of size 1 in the output is no axis). 1 when every
     input is full or a single value."""
-    rank = max((len(s) for s in shapes), default=0)
+    out = broadcast(tuple(tuple(int(d) for d in s) for s in shapes))  # the op's own shape rule
+    rank = len(out)
     padded = [(1,) * (rank - len(s)) + tuple(int(d) for d in s) for s in shapes]
-    out = [max((s[i] for s in padded), default=1) for i in range(rank)]
     elements = math.prod(out)
     span = 1
     pattern: tuple[bool, ...] | None = None
