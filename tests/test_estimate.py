@@ -197,6 +197,16 @@ def test_drift_of_compares_with_the_calibration_probes() -> None:
     assert drift == pytest.approx({"compute": 2.0, "overhead": 1.5})
 
 
+def test_drift_of_can_take_each_probes_fastest_sample() -> None:
+    """A probe is only ever slowed by what shares the cores with it: ``fastest`` takes its fastest
+    sample of the pass (benchmarks/estimate_accuracy.py scores it against the median, paired)."""
+    profile = synthetic()
+    samples = [{"compute": 2e-3, "overhead": 1e-5}, {"compute": 3e-3, "overhead": 2e-5},
+               {"compute": 1.5e-3, "overhead": 1.5e-5}]
+    assert E.drift_of(profile, samples, fastest=True) == pytest.approx({"compute": 1.5, "overhead": 1.0})
+    assert E.drift_of(profile, samples) == pytest.approx({"compute": 2.0, "overhead": 1.5})
+
+
 def test_profile_refuses_a_device_profile_of_another_setting() -> None:
     with pytest.raises(E.CalibrationError, match="threads"):
         E.check_profile_matches(synthetic(), "cpu", 3)

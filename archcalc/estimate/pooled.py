@@ -51,10 +51,11 @@ def probe_base(profile: DeviceProfile) -> dict[str, float]:
     return {**profile.probes, "pooled": pooled_estimate_s(profile)}
 
 
-def pooled_drift(profile: DeviceProfile, samples: Sequence[Mapping[str, float]]) -> dict[str, float]:
+def pooled_drift(profile: DeviceProfile, samples: Sequence[Mapping[str, float]],
+                 fastest: bool = False) -> dict[str, float]:
     """``drift_of``'s figures and, where the samples ran the pooled probe, ``pooled``: its median
     measured run over its estimate."""
-    out = drift_of(profile, samples)
+    out = drift_of(profile, samples, fastest)
     pooled = [s["pooled"] for s in samples if "pooled" in s]
     if pooled:
         out["pooled"] = statistics.median(pooled) / pooled_estimate_s(profile)

@@ -164,19 +164,25 @@ def contention_of(sample: Mapping[str, float], base: Mapping[str, float], thread
     return None
 
 
-def drift_of(profile: DeviceProfile, samples: Sequence[Mapping[str, float]]) -> dict[str, float]:
+def drift_of(profile: DeviceProfile, samples: Sequence[Mapping[str, float]],
+             fastest: bool = False) -> dict[str, float]:
     """How much slower (>1) or faster the machine is now than at calibration, per probe, and how
     much more (>1) or less a run of the calibrated threads is preempted now than during
     calibration (``contention``, see :func:`contention_of`: from the run queue, the other runnable
     tasks sharing the cores; calibration's kernels run in blocks longer than a scheduler slice, so
     their times carry the preemption of their moment). The pooled probe's drift is
-    :func:`archcalc.estimate.pooled.pooled_drift`'s."""
+    :func:`archcalc.estimate.pooled.pooled_drift`'s.
+
+    Each probe's drift is the median of its samples over calibration's, or with ``fastest`` the
+    fastest sample's: what a probe shares the cores with (the measured model's spinning workers,
+    another process) only ever slows it, so its fastest sample is the machine's speed when the
+    probe ran undisturbed."""
     out = {}
     for name in Probes.NAMES:
         values = [s[name] for s in samples if name in s]
         base = profile.probes.get(name)
         if values and base:
-            out[name] = statistics.median(values) / base
+            out[name] = (min(values) if fastest else statistics.median(values)) / base
     from archcalc.runtime.devices import cpu_count
 
     contention = [c for s in samples
